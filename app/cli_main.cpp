@@ -1,0 +1,284 @@
+// rcnn: the headless front end (train / eval / detect / inspect / make-dataset).
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgproc.hpp>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "api/eval_job.h"
+#include "api/session.h"
+#include "api/train_job.h"
+#include "config/detector_config.h"
+#include "data/dataset.h"
+#include "data/fashion_synth.h"
+#include "data/image_io.h"
+
+namespace fs = std::filesystem;
+using json = nlohmann::ordered_json;
+
+namespace {
+
+bool tty() { return ::isatty(STDOUT_FILENO); }
+
+std::string hms(double s) {
+  if (!(s >= 0) || s > 1e7) return "--:--";
+  char buf[32];
+  const int t = int(s);
+  if (t >= 3600)
+    std::snprintf(buf, sizeof buf, "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%02d:%02d", t / 60, t % 60);
+  return buf;
+}
+
+void bar(const std::string& what, int64_t done, int64_t total, const std::string& tail) {
+  if (!tty()) return;
+  const int W = 28;
+  const int fill = total > 0 ? int(W * done / total) : 0;
+  std::printf("\r%s [%s%s] %lld/%lld %s\033[K", what.c_str(), std::string(size_t(fill), '#').c_str(),
+              std::string(size_t(W - fill), '.').c_str(), (long long)done, (long long)total, tail.c_str());
+  std::fflush(stdout);
+}
+
+std::string losses_str(const rcnn::api::TrainProgress& p) {
+  char buf[256];
+  auto g = [&](const char* k) { auto it = p.losses.find(k); return it == p.losses.end() ? 0.0 : it->second; };
+  std::snprintf(buf, sizeof buf, "loss %.3f (rpn_obj %.3f rpn_box %.3f roi_cls %.3f roi_box %.3f) lr %.4g %.1f img/s ETA %s",
+                p.loss, g("rpn_obj"), g("rpn_box"), g("roi_cls"), g("roi_box"), p.lr, p.images_per_s, hms(p.eta_s).c_str());
+  return buf;
+}
+
+void print_eval(const rcnn::evaluation::EvalResult& r) {
+  std::printf("%-14s %6s %8s %10s\n", "class", "GT", "AP@0.5", "AP@.5:.95");
+  for (const auto& c : r.classes) std::printf("%-14s %6d %8.4f %10.4f\n", c.name.c_str(), c.num_gt, c.ap50, c.ap_coco);
+  std::printf("%-14s %6s %8.4f %10.4f\n", "mAP", "", r.map50, r.map_coco);
+}
+
+cv::Scalar color_for(int label) {
+  static const cv::Scalar pal[] = {{230, 25, 75}, {60, 180, 75}, {255, 225, 25}, {0, 130, 200}, {245, 130, 48},
+                                   {145, 30, 180}, {70, 240, 240}, {240, 50, 230}, {210, 245, 60}, {250, 190, 212}};
+  return pal[size_t(std::abs(label)) % 10];
+}
+
+std::vector<rcnn::api::GtObject> gt_of(const rcnn::data::ImageRecord& r) {
+  std::vector<rcnn::api::GtObject> g;
+  for (const auto& a : r.objects) g.push_back({{a.x1, a.y1, a.x2, a.y2}, a.label, a.difficult, a.crowd});
+  return g;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"rcnn: Faster R-CNN training, evaluation, detection and inspection (RCNN Studio)"};
+  app.require_subcommand(1);
+
+  // train
+  rcnn::api::TrainRequest tr;
+  std::string out_dir = "runs", name;
+  auto* train = app.add_subcommand("train", "train a detector (resumable)");
+  train->add_option("--config", tr.config, "preset name (seed, default, fast) or a .json file")->capture_default_str();
+  train->add_option("--dataset", tr.dataset, "dataset (VOC dir, COCO .json); default: the embedded dataset");
+  train->add_option("--out", out_dir, "runs directory")->capture_default_str();
+  train->add_option("--name", name, "run name (runs/<name>); default: the preset name");
+  train->add_flag("--resume", tr.resume, "continue runs/<name> from its last checkpoint");
+  train->add_option("--epochs", tr.epochs, "number of epochs");
+  train->add_option("--iters", tr.max_iters, "number of iterations (overrides solver.max_iters)");
+  train->add_option("--minutes", tr.minutes, "wall-clock budget; the schedule is fitted to it");
+  train->add_option("--device", tr.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+  train->add_option("--set", tr.overrides, "config override key=value (repeatable), e.g. rpn.iou_hi=0.7");
+  train->add_option("--eval-images", tr.eval_max_images, "limit periodic evaluation to N val images");
+
+  // eval
+  rcnn::api::EvalRequest er;
+  std::string eval_json;
+  auto* eval = app.add_subcommand("eval", "evaluate a checkpoint (VOC mAP@0.5, COCO mAP@[.5:.95])");
+  eval->add_option("--checkpoint", er.checkpoint, "checkpoint (.pt)")->required();
+  eval->add_option("--dataset", er.dataset, "dataset; default: the embedded dataset");
+  eval->add_option("--split", er.split, "split")->capture_default_str();
+  eval->add_option("--device", er.device)->capture_default_str();
+  eval->add_option("--max-images", er.max_images, "evaluate the first N images only");
+  eval->add_option("--json", eval_json, "write the full result as JSON here");
+
+  // detect
+  std::string det_ckpt, det_out = "detections", det_device = "auto";
+  double det_score = 0.5;
+  std::vector<std::string> det_inputs;
+  auto* detect = app.add_subcommand("detect", "run detection on images or a folder");
+  detect->add_option("--checkpoint", det_ckpt, "checkpoint (.pt)")->required();
+  detect->add_option("inputs", det_inputs, "image files or folders")->required();
+  detect->add_option("--out", det_out, "output folder (detections.json + annotated PNGs)")->capture_default_str();
+  detect->add_option("--score", det_score, "score threshold")->capture_default_str();
+  detect->add_option("--device", det_device)->capture_default_str();
+
+  // inspect
+  std::string in_image, in_ckpt, in_config = "default", in_dataset, in_split = "val", in_out, in_device = "cpu";
+  int in_index = -1;
+  bool in_full = false;
+  uint64_t in_seed = 0;
+  auto* inspect = app.add_subcommand("inspect", "print the pipeline trace of one image as JSON");
+  inspect->add_option("image", in_image, "image file (or use --dataset/--index)");
+  inspect->add_option("--dataset", in_dataset, "dataset to take the image and its GT from");
+  inspect->add_option("--split", in_split)->capture_default_str();
+  inspect->add_option("--index", in_index, "image index in the split");
+  inspect->add_option("--checkpoint", in_ckpt, "checkpoint; default: random weights of --config");
+  inspect->add_option("--config", in_config)->capture_default_str();
+  inspect->add_option("--seed", in_seed, "sampling seed")->capture_default_str();
+  inspect->add_option("--out", in_out, "write JSON here instead of stdout");
+  inspect->add_option("--device", in_device)->capture_default_str();
+  inspect->add_flag("--full", in_full, "include per-anchor arrays");
+
+  // make-dataset
+  rcnn::data::FashionOptions fo;
+  std::string kind;
+  auto* mk = app.add_subcommand("make-dataset", "generate a detection dataset");
+  mk->add_option("kind", kind, "dataset kind: fashion")->required()->check(CLI::IsMember({"fashion"}));
+  mk->add_option("--out", fo.out, "output directory")->required();
+  mk->add_option("--train", fo.train)->capture_default_str();
+  mk->add_option("--val", fo.val)->capture_default_str();
+  mk->add_option("--test", fo.test)->capture_default_str();
+  mk->add_option("--seed", fo.seed)->capture_default_str();
+  mk->add_option("--source", fo.source_dir, "Fashion-MNIST directory")->capture_default_str();
+
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    if (*train) {
+      if (name.empty()) name = fs::path(tr.config).stem().string();
+      tr.run_dir = (fs::path(out_dir) / name).string();
+      rcnn::api::TrainJob job(tr);
+      rcnn::api::TrainEvents ev;
+      ev.on_progress = [&](const rcnn::api::TrainProgress& p) {
+        bar("train", p.iter, p.max_iters, losses_str(p));
+      };
+      ev.on_log = [&](const rcnn::api::TrainProgress& p) {
+        if (!tty()) std::printf("iter %lld/%lld epoch %lld %s\n", (long long)p.iter, (long long)p.max_iters, (long long)p.epoch, losses_str(p).c_str());
+        std::fflush(stdout);
+      };
+      ev.on_message = [&](const std::string& m) { std::printf("%s%s\n", tty() ? "\r\033[K" : "", m.c_str()); std::fflush(stdout); };
+      ev.on_eval = [&](int64_t it, double m) { std::printf("%seval iter %lld: val mAP@0.5 = %.4f\n", tty() ? "\r\033[K" : "", (long long)it, m); std::fflush(stdout); };
+      auto r = job.run(ev);
+      if (tty()) std::printf("\n");
+      if (r.state == "failed") {
+        std::fprintf(stderr, "rcnn train: %s\n", r.message.c_str());
+        return 1;
+      }
+      std::printf("%s: %s; best val mAP@0.5 %.4f; run dir %s\n", r.state.c_str(), r.message.c_str(), r.best_map, r.run_dir.c_str());
+      return 0;
+    }
+    if (*eval) {
+      auto rep = rcnn::api::run_evaluation(er, [](int d, int t) { bar("eval", d, t, ""); });
+      if (tty()) std::printf("\n");
+      for (const auto& i : rep.issues) std::fprintf(stderr, "warning: %s\n", i.c_str());
+      print_eval(rep.result);
+      std::printf("%d images in %.1f s\n", rep.result.num_images, rep.seconds);
+      if (!eval_json.empty()) {
+        std::ofstream(eval_json) << rcnn::evaluation::eval_to_json(rep.result) << "\n";
+        std::printf("wrote %s\n", eval_json.c_str());
+      }
+      return 0;
+    }
+    if (*detect) {
+      std::vector<std::string> files;
+      for (const auto& in : det_inputs) {
+        if (fs::is_directory(in)) {
+          auto ds = rcnn::data::read_image_folder(in, {});
+          for (const auto& r : ds.images) files.push_back(r.path);
+        } else {
+          files.push_back(in);
+        }
+      }
+      if (files.empty()) throw std::runtime_error("detect: no images found in the inputs");
+      std::vector<std::string> names;
+      auto res = rcnn::api::detect_files(det_ckpt, files, det_device, det_score, &names);
+      fs::create_directories(det_out);
+      json all = json::array();
+      int failed = 0;
+      for (const auto& r : res) {
+        json j{{"image", r.path}, {"width", r.width}, {"height", r.height}};
+        if (!r.error.empty()) {
+          j["error"] = r.error;
+          std::fprintf(stderr, "warning: %s\n", r.error.c_str());
+          failed++;
+          all.push_back(j);
+          continue;
+        }
+        json dets = json::array();
+        cv::Mat img = rcnn::data::load_image_rgb(r.path);
+        for (const auto& d : r.detections) {
+          const std::string cls = d.label < int(names.size()) ? names[size_t(d.label)] : std::to_string(d.label);
+          dets.push_back({{"class", cls}, {"label", d.label}, {"score", d.score},
+                          {"box", {d.box_original.x1, d.box_original.y1, d.box_original.x2, d.box_original.y2}}});
+          cv::rectangle(img, cv::Point2f(d.box_original.x1, d.box_original.y1), cv::Point2f(d.box_original.x2, d.box_original.y2),
+                        color_for(d.label), 2);
+          char lab[64];
+          std::snprintf(lab, sizeof lab, "%s %.2f", cls.c_str(), d.score);
+          cv::putText(img, lab, cv::Point2f(d.box_original.x1 + 2, std::max(10.f, d.box_original.y1 - 3)), cv::FONT_HERSHEY_SIMPLEX, 0.4,
+                      color_for(d.label), 1, cv::LINE_AA);
+        }
+        j["detections"] = dets;
+        const std::string png = (fs::path(det_out) / (fs::path(r.path).stem().string() + ".png")).string();
+        rcnn::data::save_image_rgb(img, png);
+        j["annotated"] = png;
+        all.push_back(j);
+        std::printf("%s: %zu detections -> %s\n", r.path.c_str(), r.detections.size(), png.c_str());
+      }
+      std::ofstream((fs::path(det_out) / "detections.json").string()) << all.dump(1) << "\n";
+      std::printf("wrote %s\n", (fs::path(det_out) / "detections.json").c_str());
+      return failed == int(res.size()) ? 1 : 0;
+    }
+    if (*inspect) {
+      rcnn::DetectorConfig cfg = rcnn::load_preset(in_config);
+      std::vector<rcnn::api::GtObject> gt;
+      std::vector<std::string> names;
+      std::string path = in_image;
+      if (!in_dataset.empty() || path.empty()) {
+        rcnn::data::LoadOptions lo;
+        lo.split = in_split;
+        auto ds = rcnn::data::open_dataset(in_dataset.empty() ? rcnn::data::default_dataset_dir() : in_dataset, lo);
+        const int idx = std::max(0, in_index);
+        if (size_t(idx) >= ds.size()) throw std::runtime_error("inspect: --index " + std::to_string(idx) + " is out of range (split has " + std::to_string(ds.size()) + " images)");
+        path = ds.images[size_t(idx)].path;
+        gt = gt_of(ds.images[size_t(idx)]);
+        names = ds.class_names;
+        cfg.num_classes = int(names.size());
+        cfg.class_names = names;
+      }
+      rcnn::api::Session s(cfg, in_device);
+      if (!in_ckpt.empty()) {
+        s.load_checkpoint(in_ckpt);
+        if (names.empty()) names = s.config().class_names;
+      }
+      if (names.empty()) names = cfg.class_names;
+      s.set_sample_seed(in_seed);
+      s.open_image(path, gt, names);
+      const auto& t = s.run();
+      const std::string j = rcnn::api::trace_to_json(t, in_full);
+      if (in_out.empty()) {
+        std::cout << j << "\n";
+      } else {
+        std::ofstream(in_out) << j << "\n";
+        std::printf("wrote %s (%zu proposals, %zu detections, %s)\n", in_out.c_str(), t.proposals.size(), t.detections.size(),
+                    t.model_label.c_str());
+      }
+      return 0;
+    }
+    if (*mk) {
+      rcnn::data::make_fashion_dataset(fo, [](int d, int t) {
+        if (tty()) bar("make-dataset", d, t, "");
+        else if (d % 500 == 0 || d == t) std::printf("%d/%d images\n", d, t);
+      });
+      if (tty()) std::printf("\n");
+      std::printf("wrote %s (%d train, %d val, %d test images)\n", fo.out.c_str(), fo.train, fo.val, fo.test);
+      return 0;
+    }
+  } catch (const std::exception& e) {
+    if (tty()) std::printf("\n");
+    std::fprintf(stderr, "rcnn: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,160 @@
+// rcnn_bench: Google Benchmark suite of the ops, the trace and the model.
+// bench/compare_torchvision.py runs the same cases with torchvision.
+#include <benchmark/benchmark.h>
+#include <torch/torch.h>
+
+#include "engine/device.h"
+#include "modeling/anchor_generator.h"
+#include "modeling/faster_rcnn.h"
+#include "modeling/matcher.h"
+#include "ops/box_iou.h"
+#include "ops/nms.h"
+#include "ops/roi_align.h"
+#ifdef RCNN_BENCH_HAS_API
+#include "api/session.h"
+#endif
+
+using namespace rcnn;
+
+namespace {
+torch::Tensor random_boxes(int64_t n, double span, double max_wh, uint64_t seed) {
+  auto g = at::detail::createCPUGenerator(seed);
+  auto xy = torch::rand({n, 2}, g) * span;
+  auto wh = torch::rand({n, 2}, g) * max_wh + 1;
+  return torch::cat({xy, xy + wh}, 1);
+}
+torch::Tensor random_rois(int64_t n, int64_t batches, double span, uint64_t seed) {
+  auto g = at::detail::createCPUGenerator(seed);
+  auto b = torch::randint(0, batches, {n, 1}, g).to(torch::kFloat);
+  return torch::cat({b, random_boxes(n, span, span / 2, seed + 1)}, 1);
+}
+DetectorConfig preset(const std::string& name, int classes = 10) {
+  auto c = load_preset(name);
+  c.num_classes = classes;
+  return c;
+}
+}  // namespace
+
+static void BM_BoxIoU(benchmark::State& st) {
+  auto a = random_boxes(st.range(0), 224, 64, 1), b = random_boxes(st.range(1), 224, 64, 2);
+  for (auto _ : st) benchmark::DoNotOptimize(ops::box_iou(a, b));
+}
+BENCHMARK(BM_BoxIoU)->Args({3087, 20})->Args({120000, 50})->Unit(benchmark::kMicrosecond);
+
+static void BM_NMS(benchmark::State& st) {
+  auto b = random_boxes(st.range(0), 1000, 100, 3);
+  auto s = torch::rand({st.range(0)});
+  for (auto _ : st) benchmark::DoNotOptimize(ops::nms(b, s, 0.7));
+}
+BENCHMARK(BM_NMS)->Arg(4000)->Arg(12000)->Unit(benchmark::kMicrosecond);
+
+static void roi_case(benchmark::State& st, bool backward) {
+  const int64_t C = st.range(0), H = st.range(1), R = st.range(2);
+  auto f = torch::randn({2, C, H, H});
+  auto rois = random_rois(R, 2, H * 8.0, 4);
+  ops::RoIAlignParams p{7, 7, 1.0 / 8, 2, true};
+  if (backward) f.requires_grad_(true);
+  for (auto _ : st) {
+    auto o = ops::roi_align(f, rois, p);
+    if (backward) o.sum().backward();
+    benchmark::DoNotOptimize(o);
+  }
+}
+static void BM_RoIAlignForward(benchmark::State& st) { roi_case(st, false); }
+static void BM_RoIAlignForwardBackward(benchmark::State& st) { roi_case(st, true); }
+BENCHMARK(BM_RoIAlignForward)->Args({64, 28, 200})->Args({256, 100, 1000})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_RoIAlignForwardBackward)->Args({64, 28, 200})->Args({256, 100, 1000})->Unit(benchmark::kMillisecond);
+
+static void BM_AnchorsAndMatching(benchmark::State& st) {
+  modeling::AnchorGenerator gen(AnchorOptions{});
+  auto gt = torch::cat({random_boxes(20, 160, 64, 5), torch::zeros({20, 1})}, 1);
+  modeling::Matcher m{0.3, 0.6, false};
+  for (auto _ : st) {
+    std::vector<torch::Tensor> a;
+    for (auto [hw, s] : {std::pair{28, 8}, {14, 16}, {7, 32}}) a.push_back(gen.level_anchors(hw, hw, s, torch::kFloat));
+    benchmark::DoNotOptimize(m(torch::cat(a), gt).matched);
+  }
+}
+BENCHMARK(BM_AnchorsAndMatching)->Unit(benchmark::kMicrosecond);
+
+static void infer(benchmark::State& st, const std::string& name) {
+  torch::manual_seed(0);
+  modeling::FasterRCNN m(preset(name));
+  m->eval();
+  torch::NoGradGuard ng;
+  auto x = torch::randn({st.range(0), 3, 224, 224});
+  for (auto _ : st) benchmark::DoNotOptimize(m->detect(x));
+  st.SetItemsProcessed(st.iterations() * st.range(0));
+}
+static void BM_InferSeed(benchmark::State& st) { infer(st, "seed"); }
+static void BM_InferFast(benchmark::State& st) { infer(st, "fast"); }
+static void BM_InferDefault(benchmark::State& st) { infer(st, "default"); }
+BENCHMARK(BM_InferSeed)->Arg(1)->Arg(16)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_InferFast)->Arg(1)->Arg(16)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_InferDefault)->Arg(1)->Unit(benchmark::kMillisecond);
+
+static void train_step(benchmark::State& st, const std::string& name) {
+  torch::manual_seed(0);
+  modeling::FasterRCNN m(preset(name));
+  m->train();
+  torch::optim::SGD opt(m->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
+  auto x = torch::randn({16, 3, 224, 224});
+  auto gt = torch::full({16, 6, 5}, -1.f);
+  for (int i = 0; i < 16; ++i)
+    for (int k = 0; k < 3; ++k) gt[i][k] = torch::tensor({20.f + 40 * k, 30.f, 80.f + 40 * k, 120.f, float(k)});
+  auto gen = at::detail::createCPUGenerator(1);
+  for (auto _ : st) {
+    auto l = m->forward_train(x, gt, gen);
+    auto total = l["rpn_obj"] + l["rpn_box"] + l["roi_cls"] + l["roi_box"];
+    opt.zero_grad();
+    total.backward();
+    opt.step();
+  }
+  st.SetItemsProcessed(st.iterations() * 16);
+}
+static void BM_TrainStepSeed(benchmark::State& st) { train_step(st, "seed"); }
+static void BM_TrainStepFast(benchmark::State& st) { train_step(st, "fast"); }
+static void BM_TrainStepDefault(benchmark::State& st) { train_step(st, "default"); }
+BENCHMARK(BM_TrainStepSeed)->Unit(benchmark::kMillisecond)->MinTime(5);
+BENCHMARK(BM_TrainStepFast)->Unit(benchmark::kMillisecond)->MinTime(5);
+BENCHMARK(BM_TrainStepDefault)->Unit(benchmark::kMillisecond)->MinTime(5);
+
+#ifdef RCNN_BENCH_HAS_API
+static void trace_case(benchmark::State& st, bool post_only) {
+  auto cfg = preset("fast");
+  api::Session s(cfg, "cpu");
+  api::Image im;
+  im.width = im.height = 224;
+  im.rgb.assign(224 * 224 * 3, 90);
+  std::vector<api::GtObject> gt;
+  for (int k = 0; k < 5; ++k) gt.push_back({{10.f + 40 * k, 20.f, 50.f + 40 * k, 90.f}, k});
+  s.set_image(im, gt, std::vector<std::string>(10, "c"));
+  s.run();
+  double thr = 0.05;
+  for (auto _ : st) {
+    if (post_only) {
+      auto c = s.config();
+      c.roi.score_thresh = (thr = thr > 0.5 ? 0.05 : thr + 0.01);
+      s.set_config(c);
+    } else {
+      s.set_image(im, gt, std::vector<std::string>(10, "c"));
+    }
+    benchmark::DoNotOptimize(s.run().detections.size());
+  }
+}
+static void BM_TraceFull(benchmark::State& st) { trace_case(st, false); }
+static void BM_TraceScoreSlider(benchmark::State& st) { trace_case(st, true); }
+BENCHMARK(BM_TraceFull)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_TraceScoreSlider)->Unit(benchmark::kMillisecond);
+#endif
+
+int main(int argc, char** argv) {
+  const int threads = engine::init_threads();
+  benchmark::AddCustomContext("torch_threads", std::to_string(threads));
+  benchmark::AddCustomContext("blas", engine::blas_name());
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,157 @@
+#include "api/eval_job.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+
+#include "api/eval_internal.h"
+#include "data/image_io.h"
+#include "data/loader.h"
+#include "engine/checkpoint.h"
+#include "engine/device.h"
+
+namespace rcnn::api {
+
+std::vector<GtObject> to_gt_objects(const data::ImageRecord& r) {
+  std::vector<GtObject> out;
+  for (const auto& a : r.objects) out.push_back({{a.x1, a.y1, a.x2, a.y2}, a.label, a.difficult, a.crowd});
+  return out;
+}
+
+EvalReport evaluate_model(modeling::FasterRCNN& model, const DetectorConfig& cfg, const data::Dataset& ds,
+                          const torch::Device& device, int max_images, int batch_size,
+                          const std::function<void(int, int)>& progress) {
+  const auto t0 = std::chrono::steady_clock::now();
+  torch::NoGradGuard ng;
+  model->eval();
+  data::Dataset sub = ds;
+  if (max_images > 0 && sub.images.size() > size_t(max_images)) sub.images.resize(size_t(max_images));
+  data::LoaderOptions lo;
+  lo.batch_size = batch_size;
+  lo.shuffle = false;
+  lo.drop_last = false;
+  lo.num_workers = 1;
+  lo.input_size = cfg.input.size;
+  lo.resize = cfg.input.resize;
+  lo.mean = cfg.input.mean;
+  lo.std = cfg.input.std;
+  lo.cache = false;
+  data::DataLoader loader(sub, lo);
+  loader.start_epoch(0);
+  EvalReport rep;
+  rep.class_names = ds.class_names;
+  const size_t n = sub.images.size();
+  rep.detections.resize(n);
+  std::vector<char> seen(n, 0);
+  int done = 0;
+  while (auto b = loader.next()) {
+    if (b->images.size(0) == 0) continue;
+    auto dets = model->detect(b->images.to(device));
+    for (size_t k = 0; k < b->indices.size(); ++k) {
+      const size_t i = b->indices[k];
+      seen[i] = 1;
+      auto bx = dets[k].boxes.cpu().to(torch::kFloat).contiguous();
+      auto sc = dets[k].scores.cpu(), cl = dets[k].classes.cpu(), pr = dets[k].proposal.cpu();
+      auto acc = bx.accessor<float, 2>();
+      for (int64_t j = 0; j < bx.size(0); ++j) {
+        Detection d;
+        d.box = {acc[j][0], acc[j][1], acc[j][2], acc[j][3]};
+        d.box_original = d.box;
+        b->transforms[k].backward(d.box_original.x1, d.box_original.y1, d.box_original.x2, d.box_original.y2);
+        d.score = sc[j].item<float>();
+        d.label = int(cl[j].item<int64_t>());
+        d.proposal = int(pr[j].item<int64_t>());
+        rep.detections[i].push_back(d);
+      }
+    }
+    done += int(b->indices.size());
+    if (progress) progress(done, int(n));
+  }
+  rep.issues = loader.issues();
+  std::vector<std::vector<evaluation::EvalBox>> E(n), G(n);
+  for (size_t i = 0; i < n; ++i) {
+    rep.image_paths.push_back(sub.images[i].path);
+    rep.gt.push_back(to_gt_objects(sub.images[i]));
+    for (const auto& d : rep.detections[i])
+      E[i].push_back({d.box_original.x1, d.box_original.y1, d.box_original.x2, d.box_original.y2, d.label, d.score, false});
+    for (const auto& a : sub.images[i].objects)
+      // COCO crowd regions are ignore regions, like VOC's difficult objects.
+      G[i].push_back({a.x1, a.y1, a.x2, a.y2, a.label, 1.f, a.difficult || a.crowd});
+  }
+  rep.result = evaluation::evaluate_detections(E, G, ds.class_names);
+  rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return rep;
+}
+
+EvalReport run_evaluation(const EvalRequest& req, const std::function<void(int, int)>& progress) {
+  engine::init_threads();
+  auto device = engine::resolve_device(req.device);
+  data::LoadOptions lo;
+  lo.split = req.split;
+  auto ds = data::open_dataset(req.dataset.empty() ? data::default_dataset_dir() : req.dataset, lo);
+  DetectorConfig cfg;
+  modeling::FasterRCNN model{nullptr};
+  if (!req.checkpoint.empty()) {
+    model = engine::load_model(req.checkpoint, device, &cfg);
+  } else {
+    cfg = load_preset(req.config);
+    cfg.num_classes = int(ds.class_names.size());
+    cfg.class_names = ds.class_names;
+    model = modeling::FasterRCNN(cfg);
+    model->to(device);
+  }
+  if (cfg.num_classes != int(ds.class_names.size()))
+    throw std::runtime_error(req.checkpoint + ": model has " + std::to_string(cfg.num_classes) + " classes, dataset " +
+                             ds.root + " has " + std::to_string(ds.class_names.size()));
+  if (req.score_thresh >= 0) {
+    cfg.roi.score_thresh = req.score_thresh;
+    model->update_config(cfg);
+  }
+  return evaluate_model(model, cfg, ds, device, req.max_images, req.batch_size, progress);
+}
+
+std::vector<DetectResult> detect_files(const std::string& checkpoint, const std::vector<std::string>& paths,
+                                       const std::string& device_s, double score_thresh,
+                                       std::vector<std::string>* class_names) {
+  engine::init_threads();
+  auto device = engine::resolve_device(device_s);
+  DetectorConfig cfg;
+  auto model = engine::load_model(checkpoint, device, &cfg);
+  if (score_thresh >= 0) {
+    cfg.roi.score_thresh = score_thresh;
+    model->update_config(cfg);
+  }
+  if (class_names) *class_names = cfg.class_names;
+  torch::NoGradGuard ng;
+  std::vector<DetectResult> out;
+  for (const auto& p : paths) {
+    DetectResult r;
+    r.path = p;
+    try {
+      cv::Mat rgb = data::load_image_rgb(p);
+      r.width = rgb.cols;
+      r.height = rgb.rows;
+      auto tf = data::make_resize(rgb.cols, rgb.rows, cfg.input.size, cfg.input.resize);
+      auto x = data::to_tensor(data::apply_resize(rgb, tf), cfg.input.mean, cfg.input.std).unsqueeze(0).to(device);
+      auto det = model->detect(x)[0];
+      auto bx = det.boxes.cpu().to(torch::kFloat).contiguous();
+      auto acc = bx.accessor<float, 2>();
+      for (int64_t j = 0; j < bx.size(0); ++j) {
+        Detection d;
+        d.box = {acc[j][0], acc[j][1], acc[j][2], acc[j][3]};
+        d.box_original = d.box;
+        tf.backward(d.box_original.x1, d.box_original.y1, d.box_original.x2, d.box_original.y2);
+        d.score = det.scores[j].item<float>();
+        d.label = int(det.classes[j].item<int64_t>());
+        d.proposal = int(det.proposal[j].item<int64_t>());
+        r.detections.push_back(d);
+      }
+    } catch (const std::exception& e) {
+      r.error = e.what();
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace rcnn::api

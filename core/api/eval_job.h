@@ -1,0 +1,48 @@
+#pragma once
+// Evaluation and detection with a checkpoint on a dataset or files, for the
+// CLI and the studio's evaluation panel. No torch types here.
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "api/types.h"
+#include "evaluation/voc_map.h"
+
+namespace rcnn::api {
+
+struct EvalRequest {
+  std::string checkpoint;   // empty: random weights of `config` (for smoke tests)
+  std::string config = "default";
+  std::string dataset;      // empty: the embedded default
+  std::string split = "val";
+  std::string device = "auto";
+  int max_images = 0;       // 0: all
+  double score_thresh = -1; // < 0: the config's roi.score_thresh
+  int batch_size = 8;
+};
+
+struct EvalReport {
+  evaluation::EvalResult result;
+  std::vector<std::string> image_paths;
+  std::vector<std::vector<Detection>> detections;  // original-image coordinates in box_original
+  std::vector<std::vector<GtObject>> gt;
+  std::vector<std::string> class_names;
+  std::vector<std::string> issues;  // images that could not be read
+  double seconds = 0;
+};
+
+// Throws std::runtime_error (naming the file) on a bad checkpoint/dataset.
+EvalReport run_evaluation(const EvalRequest& req, const std::function<void(int done, int total)>& progress = {});
+
+struct DetectResult {
+  std::string path;
+  int width = 0, height = 0;
+  std::vector<Detection> detections;
+  std::string error;  // non-empty: this image failed (others still run)
+};
+
+std::vector<DetectResult> detect_files(const std::string& checkpoint, const std::vector<std::string>& paths,
+                                       const std::string& device, double score_thresh,
+                                       std::vector<std::string>* class_names);
+
+}  // namespace rcnn::api

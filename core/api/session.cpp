@@ -1,0 +1,449 @@
+#include "api/session.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <sstream>
+
+#include "data/dataset.h"
+#include "data/image_io.h"
+#include "data/transforms.h"
+#include "engine/checkpoint.h"
+#include "engine/device.h"
+#include "modeling/faster_rcnn.h"
+#include "modeling/sampling.h"
+#include "ops/box_iou.h"
+#include "ops/roi_align.h"
+
+namespace rcnn::api {
+namespace {
+
+enum Dirty : unsigned {
+  kImage = 1u << 0,
+  kBackbone = 1u << 1,
+  kAnchors = 1u << 2,
+  kMatch = 1u << 3,
+  kSample = 1u << 4,
+  kProposals = 1u << 5,
+  kRoi = 1u << 6,
+  kPred = 1u << 7,
+  kAll = 0xFFu
+};
+
+unsigned close_deps(unsigned d) {
+  for (int k = 0; k < 4; ++k) {
+    if (d & kImage) d |= kBackbone | kMatch;
+    if (d & kBackbone) d |= kProposals;
+    if (d & kAnchors) d |= kMatch | kProposals;
+    if (d & kMatch) d |= kSample | kPred;
+    if (d & kProposals) d |= kRoi;
+    if (d & kRoi) d |= kPred;
+  }
+  return d;
+}
+
+std::vector<float> to_vec(const torch::Tensor& t) {
+  auto c = t.detach().to(torch::kCPU, torch::kFloat).contiguous();
+  return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+}
+
+Box box_at(const torch::TensorAccessor<float, 2>& a, int64_t i) { return {a[i][0], a[i][1], a[i][2], a[i][3]}; }
+
+}  // namespace
+
+struct Session::Impl {
+  DetectorConfig cfg;
+  torch::Device device{torch::kCPU};
+  modeling::FasterRCNN model{nullptr};
+  bool random = true;
+  uint64_t weight_seed = 0;
+  std::string checkpoint;
+  unsigned dirty = kAll;
+  int64_t backbone_runs = 0;
+  uint64_t sample_seed = 0;
+
+  // Image
+  Image image;
+  bool has_image = false;
+  std::vector<GtObject> gt_orig;
+  data::ResizeTransform tf;
+  torch::Tensor input;      // (1, 3, S, S) normalized
+  torch::Tensor input_raw;  // (1, 3, S, S) RGB 0..1
+  torch::Tensor gt;         // (M, 5) input coordinates
+  // Stages
+  modeling::RPNState rpn;
+  torch::Tensor anchors_all;  // (K, 4)
+  modeling::MatchResult match;
+  modeling::ImageProposals props;
+  modeling::SecondStage second;
+  PipelineTrace trace;
+
+  void build_model(uint64_t seed) {
+    torch::manual_seed(seed);
+    model = modeling::FasterRCNN(cfg);
+    model->to(device);
+    model->eval();
+    random = true;
+    weight_seed = seed;
+    checkpoint.clear();
+    dirty = kAll;
+  }
+};
+
+const char* stage_name(Stage s) {
+  static const char* n[] = {"Image+GT", "Anchors", "Matching", "Sampling", "Proposals", "RoIAlign", "Predictions"};
+  return n[int(s)];
+}
+
+float box_iou(const Box& a, const Box& b) {
+  const float iw = std::max(0.f, std::min(a.x2, b.x2) - std::max(a.x1, b.x1));
+  const float ih = std::max(0.f, std::min(a.y2, b.y2) - std::max(a.y1, b.y1));
+  const float in = iw * ih, u = a.width() * a.height() + b.width() * b.height() - in;
+  return u > 0 ? in / u : 0.f;
+}
+
+Session::Session(const DetectorConfig& cfg, const std::string& device, uint64_t seed) : d_(new Impl) {
+  cfg.validate();
+  engine::init_threads();
+  d_->cfg = cfg;
+  d_->device = engine::resolve_device(device);
+  d_->build_model(seed);
+}
+
+Session::~Session() = default;
+
+void Session::load_checkpoint(const std::string& path) {
+  DetectorConfig cfg;
+  modeling::FasterRCNN m = engine::load_model(path, d_->device, &cfg);  // throws before touching state
+  d_->model = m;
+  d_->cfg = cfg;
+  d_->random = false;
+  d_->checkpoint = path;
+  d_->dirty = kAll;
+}
+
+void Session::reset_random_weights(uint64_t seed) { d_->build_model(seed); }
+bool Session::random_weights() const { return d_->random; }
+std::string Session::model_label() const {
+  return d_->random ? "random weights (seed " + std::to_string(d_->weight_seed) + ")" : d_->checkpoint;
+}
+std::string Session::device_name() const { return d_->device.str(); }
+const DetectorConfig& Session::config() const { return d_->cfg; }
+bool Session::has_image() const { return d_->has_image; }
+int64_t Session::backbone_runs() const { return d_->backbone_runs; }
+
+void Session::set_config(const DetectorConfig& c) {
+  c.validate();
+  auto& o = d_->cfg;
+  if (!d_->model->compatible_with(c)) {
+    d_->cfg = c;
+    d_->build_model(d_->weight_seed);
+    return;
+  }
+  unsigned dirty = 0;
+  if (c.input.size != o.input.size || c.input.resize != o.input.resize || c.input.mean != o.input.mean ||
+      c.input.std != o.input.std)
+    dirty |= kImage;
+  if (c.anchors.stride_scale != o.anchors.stride_scale || c.anchors.aspect_ratios != o.anchors.aspect_ratios ||
+      c.anchors.scales_per_octave != o.anchors.scales_per_octave)
+    dirty |= kAnchors;
+  if (c.rpn.iou_lo != o.rpn.iou_lo || c.rpn.iou_hi != o.rpn.iou_hi ||
+      c.rpn.allow_low_quality_matches != o.rpn.allow_low_quality_matches)
+    dirty |= kMatch;
+  if (c.rpn.batch_size_per_image != o.rpn.batch_size_per_image || c.rpn.fg_fraction != o.rpn.fg_fraction)
+    dirty |= kSample;
+  if (c.rpn.nms_thresh != o.rpn.nms_thresh || c.rpn.pre_nms_topk_test != o.rpn.pre_nms_topk_test ||
+      c.rpn.post_nms_topk_test != o.rpn.post_nms_topk_test || c.rpn.min_box_size != o.rpn.min_box_size)
+    dirty |= kProposals;
+  if (c.roi.sampling_ratio != o.roi.sampling_ratio || c.roi.aligned != o.roi.aligned ||
+      c.roi.level_assignment != o.roi.level_assignment)
+    dirty |= kRoi;
+  if (c.roi.score_thresh != o.roi.score_thresh || c.roi.nms_thresh != o.roi.nms_thresh ||
+      c.roi.detections_per_image != o.roi.detections_per_image)
+    dirty |= kPred;
+  d_->model->update_config(c);
+  d_->cfg = c;
+  d_->dirty |= dirty;
+}
+
+void Session::set_image(const Image& image, const std::vector<GtObject>& gt, const std::vector<std::string>& names) {
+  if (image.width <= 0 || image.height <= 0 || image.rgb.size() != size_t(image.width) * image.height * 3)
+    throw std::invalid_argument("set_image: image buffer does not match its " + std::to_string(image.width) + "x" +
+                                std::to_string(image.height) + " size");
+  d_->image = image;
+  d_->gt_orig = gt;
+  d_->trace.class_names = names;
+  d_->has_image = true;
+  d_->dirty |= kImage;
+}
+
+void Session::open_image(const std::string& path, const std::vector<GtObject>& gt, const std::vector<std::string>& names) {
+  cv::Mat rgb = data::load_image_rgb(path);
+  Image im;
+  im.width = rgb.cols;
+  im.height = rgb.rows;
+  im.rgb.assign(rgb.data, rgb.data + rgb.total() * 3);
+  set_image(im, gt, names);
+}
+
+void Session::set_sample_seed(uint64_t seed) {
+  d_->sample_seed = seed;
+  d_->dirty |= kSample;
+}
+
+const PipelineTrace& Session::run() {
+  auto& D = *d_;
+  if (!D.has_image) throw std::logic_error("Session::run: no image set");
+  unsigned dirty = close_deps(D.dirty);
+  auto& T = D.trace;
+  T.recomputed.clear();
+  T.timings_ms.clear();
+  torch::NoGradGuard ng;
+  const auto& cfg = D.cfg;
+  const int S = cfg.input.size;
+  auto timed = [&](const char* name, auto&& fn) {
+    const auto t0 = std::chrono::steady_clock::now();
+    fn();
+    T.timings_ms[name] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    T.recomputed.push_back(name);
+  };
+  T.random_weights = D.random;
+  T.model_label = model_label();
+  T.device = D.device.str();
+
+  if (dirty & kImage) timed("image", [&] {
+      cv::Mat rgb(D.image.height, D.image.width, CV_8UC3, D.image.rgb.data());
+      D.tf = data::make_resize(D.image.width, D.image.height, S, cfg.input.resize);
+      cv::Mat in = data::apply_resize(rgb, D.tf);
+      T.input_rgb.assign(in.data, in.data + in.total() * 3);
+      D.input = data::to_tensor(in, cfg.input.mean, cfg.input.std).unsqueeze(0).to(D.device);
+      D.input_raw = data::to_tensor(in, {0, 0, 0}, {1, 1, 1}).unsqueeze(0).to(D.device);
+      T.image_width = D.image.width;
+      T.image_height = D.image.height;
+      T.input_size = S;
+      T.scale_x = D.tf.sx;
+      T.scale_y = D.tf.sy;
+      T.pad_x = D.tf.pad_x;
+      T.pad_y = D.tf.pad_y;
+      std::vector<float> g;
+      T.gt.clear();
+      for (const auto& o : D.gt_orig) {
+        if (o.crowd) continue;
+        data::Annotation a{o.box.x1, o.box.y1, o.box.x2, o.box.y2, o.label};
+        auto b = D.tf.forward(a);
+        g.insert(g.end(), {b.x1, b.y1, b.x2, b.y2, float(o.label)});
+        GtInfo gi;
+        gi.box = {b.x1, b.y1, b.x2, b.y2};
+        gi.box_original = o.box;
+        gi.label = o.label;
+        gi.difficult = o.difficult;
+        T.gt.push_back(gi);
+      }
+      D.gt = torch::tensor(g, torch::kFloat).view({-1, 5}).to(D.device);
+    });
+  if (dirty & kBackbone) timed("backbone+rpn_head", [&] {
+      auto s = D.model->run_rpn(D.input);
+      D.rpn.feats = s.feats;
+      D.rpn.objectness = s.objectness;
+      D.rpn.deltas = s.deltas;
+      D.backbone_runs++;
+      std::vector<float> obj, del;
+      for (size_t l = 0; l < s.objectness.size(); ++l) {
+        auto o = to_vec(torch::sigmoid(s.objectness[l][0]));
+        auto dd = to_vec(s.deltas[l][0]);
+        obj.insert(obj.end(), o.begin(), o.end());
+        del.insert(del.end(), dd.begin(), dd.end());
+      }
+      T.objectness = std::move(obj);
+      T.deltas = std::move(del);
+      T.feature_channels = int(s.feats[0].size(1));
+    });
+  if (dirty & kAnchors) timed("anchors", [&] {
+      D.rpn.anchors.clear();
+      T.levels.clear();
+      int offset = 0;
+      const char* names[] = {"p3", "p4", "p5"};
+      for (size_t l = 0; l < D.rpn.feats.size(); ++l) {
+        const auto& f = D.rpn.feats[l];
+        const double stride = D.model->backbone->strides[l];
+        D.rpn.anchors.push_back(D.model->anchor_gen.level_anchors(f.size(2), f.size(3), stride, f.options()));
+        LevelInfo li;
+        li.name = names[l];
+        li.stride = int(stride);
+        li.height = int(f.size(2));
+        li.width = int(f.size(3));
+        li.anchors_per_location = int(D.model->anchor_gen.num_anchors_per_location());
+        li.offset = offset;
+        for (double s : D.model->anchor_gen.sizes(stride)) li.sizes.push_back(float(s));
+        for (double r : cfg.anchors.aspect_ratios) li.ratios.push_back(float(r));
+        offset += li.count();
+        T.levels.push_back(li);
+      }
+      D.anchors_all = torch::cat(D.rpn.anchors).to(torch::kFloat);
+      auto a = D.anchors_all.cpu().contiguous();
+      auto acc = a.accessor<float, 2>();
+      T.anchors.resize(size_t(a.size(0)));
+      for (int64_t i = 0; i < a.size(0); ++i) T.anchors[size_t(i)] = box_at(acc, i);
+    });
+  if (dirty & kMatch) timed("matching", [&] {
+      auto m = D.model->rpn_matcher();
+      D.match = m(D.anchors_all, D.gt);
+      const int64_t K = D.anchors_all.size(0), M = D.gt.size(0);
+      T.iou_lo = cfg.rpn.iou_lo;
+      T.iou_hi = cfg.rpn.iou_hi;
+      T.low_quality = cfg.rpn.allow_low_quality_matches;
+      T.anchor_iou = to_vec(D.match.max_iou);
+      auto gi = D.match.gt_index.cpu();
+      T.anchor_gt.assign(gi.data_ptr<int64_t>(), gi.data_ptr<int64_t>() + K);
+      auto cls = D.match.matched.select(1, 4).cpu().contiguous();
+      T.anchor_label.resize(size_t(K));
+      const float* c = cls.data_ptr<float>();
+      for (int64_t i = 0; i < K; ++i) {
+        T.anchor_label[size_t(i)] = c[i] >= 0 ? AnchorLabel::Positive : (c[i] == -1 ? AnchorLabel::Negative : AnchorLabel::Neutral);
+        if (T.anchor_label[size_t(i)] != AnchorLabel::Positive && M > 0 && T.anchor_iou[size_t(i)] <= cfg.rpn.iou_lo)
+          T.anchor_gt[size_t(i)] = T.anchor_gt[size_t(i)];  // keep best GT for display even when negative
+      }
+      if (M > 0) {
+        auto iou = ops::box_iou(D.anchors_all, D.gt.narrow(1, 0, 4)).cpu().contiguous();
+        T.iou_matrix = to_vec(iou);
+      } else {
+        T.iou_matrix.clear();
+      }
+      // Per-GT matching summary.
+      const int A = T.levels.empty() ? 0 : T.levels[0].anchors_per_location;
+      for (int64_t g = 0; g < M; ++g) {
+        auto& info = T.gt[size_t(g)];
+        info.positive_anchors = 0;
+        info.best_iou = 0;
+        info.best_anchor = -1;
+        info.best_iou_per_level_shape.assign(T.levels.size() * size_t(A), 0.f);
+        for (int64_t k = 0; k < K; ++k) {
+          const float v = T.iou_matrix[size_t(k * M + g)];
+          if (T.anchor_label[size_t(k)] == AnchorLabel::Positive && T.anchor_gt[size_t(k)] == g) info.positive_anchors++;
+          if (v > info.best_iou) info.best_iou = v, info.best_anchor = int(k);
+        }
+        for (size_t l = 0; l < T.levels.size(); ++l) {
+          const auto& L = T.levels[l];
+          for (int k = L.offset; k < L.offset + L.count(); ++k) {
+            float& b = info.best_iou_per_level_shape[l * size_t(A) + size_t((k - L.offset) % A)];
+            b = std::max(b, T.iou_matrix[size_t(int64_t(k) * M + g)]);
+          }
+        }
+        info.rescued_by_low_quality = info.positive_anchors == 0 && info.best_iou > 0;
+        info.no_positive_reason.clear();
+        if (info.positive_anchors == 0) {
+          std::ostringstream os;
+          os.precision(3);
+          if (info.best_anchor < 0) {
+            os << "no anchor overlaps it at all";
+          } else {
+            size_t l = 0;
+            while (l + 1 < T.levels.size() && info.best_anchor >= T.levels[l + 1].offset) ++l;
+            const int shape = (info.best_anchor - T.levels[l].offset) % A;
+            const int nr = int(T.levels[l].ratios.size());
+            os << "best anchor IoU " << info.best_iou << " (" << T.levels[l].name << ", size "
+               << T.levels[l].sizes[size_t(shape / nr)] << ", ratio " << T.levels[l].ratios[size_t(shape % nr)]
+               << ") is below the positive threshold " << cfg.rpn.iou_hi;
+            if (info.best_iou > 0) os << "; low-quality matching would make that anchor positive";
+          }
+          info.no_positive_reason = os.str();
+        }
+      }
+    });
+  if (dirty & kSample) timed("sampling", [&] {
+      auto gen = at::detail::createCPUGenerator(D.sample_seed);
+      auto s = modeling::sample_fg_bg(D.match.matched, cfg.rpn.batch_size_per_image, cfg.rpn.fg_fraction, gen);
+      auto f = s.fg.cpu(), b = s.bg.cpu();
+      T.sampled_fg.assign(f.data_ptr<int64_t>(), f.data_ptr<int64_t>() + f.numel());
+      T.sampled_bg.assign(b.data_ptr<int64_t>(), b.data_ptr<int64_t>() + b.numel());
+      T.num_samples = cfg.rpn.batch_size_per_image;
+      T.target_fg = int(cfg.rpn.batch_size_per_image * cfg.rpn.fg_fraction);
+      T.target_bg = cfg.rpn.batch_size_per_image - T.target_fg;
+      T.sample_seed = D.sample_seed;
+    });
+  if (dirty & kProposals) timed("proposals", [&] {
+      D.props = D.model->propose(D.rpn, 0, false);
+      T.proposals.clear();
+      T.kept.clear();
+      for (size_t l = 0; l < D.props.levels.size(); ++l) {
+        const auto& lp = D.props.levels[l];
+        const int base = int(T.proposals.size());
+        auto boxes = lp.boxes.cpu().to(torch::kFloat).contiguous();
+        auto acc = boxes.accessor<float, 2>();
+        auto sc = to_vec(torch::sigmoid(lp.scores));
+        auto idx = lp.topk_idx.cpu(), sup = lp.suppressed_by.cpu(), small = lp.too_small.cpu();
+        const int64_t P = boxes.size(0);
+        for (int64_t i = 0; i < P; ++i) {
+          Proposal p;
+          p.box = box_at(acc, i);
+          p.objectness = sc[size_t(i)];
+          p.level = int(l);
+          p.anchor = T.levels[l].offset + int(idx[i].item<int64_t>());
+          const int64_t s = sup[i].item<int64_t>();
+          p.state = small[i].item<bool>() ? ProposalState::TooSmall : (s >= 0 ? ProposalState::Suppressed : ProposalState::CutByPostTopk);
+          p.suppressed_by = s >= 0 ? base + int(s) : -1;
+          T.proposals.push_back(p);
+        }
+        auto keep = lp.keep.cpu();
+        for (int64_t k = 0; k < keep.numel(); ++k) {
+          const int pi = base + int(keep[k].item<int64_t>());
+          T.proposals[size_t(pi)].state = ProposalState::Kept;
+          T.proposals[size_t(pi)].kept_index = int(T.kept.size());
+          T.kept.push_back(pi);
+        }
+      }
+    });
+  if (dirty & kRoi) timed("roi_align+head", [&] {
+      D.second = D.model->run_second_stage(D.rpn, 0, D.props);
+      T.roi_size = cfg.roi.roi_size;
+      T.roi_features = to_vec(D.second.pooled);
+      auto lv = D.second.roi_levels.cpu();
+      T.roi_level.assign(lv.data_ptr<int64_t>(), lv.data_ptr<int64_t>() + lv.numel());
+      T.class_probs = to_vec(D.second.probs);
+      ops::RoIAlignParams cp{T.crop_size, T.crop_size, 1.0, 2, cfg.roi.aligned};
+      auto rois = D.second.rois.clone();
+      rois.select(1, 0).zero_();
+      T.roi_crops = to_vec(ops::roi_align(D.input_raw, rois, cp));
+    });
+  if (dirty & kPred) timed("predictions", [&] {
+      auto det = modeling::postprocess_detections(D.props.boxes, D.second.probs, D.second.box_deltas, cfg.roi, S, S);
+      auto b = det.boxes.cpu().to(torch::kFloat).contiguous();
+      auto acc = b.accessor<float, 2>();
+      auto sc = det.scores.cpu(), cl = det.classes.cpu(), pr = det.proposal.cpu();
+      T.detections.clear();
+      for (int64_t i = 0; i < b.size(0); ++i) {
+        Detection d;
+        d.box = box_at(acc, i);
+        d.box_original = d.box;
+        D.tf.backward(d.box_original.x1, d.box_original.y1, d.box_original.x2, d.box_original.y2);
+        d.score = sc[i].item<float>();
+        d.label = int(cl[i].item<int64_t>());
+        d.proposal = int(pr[i].item<int64_t>());
+        T.detections.push_back(d);
+      }
+      T.score_thresh = cfg.roi.score_thresh;
+      compute_gt_funnel(T);
+    });
+  D.dirty = 0;
+  return T;
+}
+
+std::vector<float> Session::sampling_points(int r, int* gh, int* gw) const {
+  const auto& T = d_->trace;
+  if (r < 0 || r >= int(T.kept.size())) return {};
+  const auto& p = T.proposals[size_t(T.kept[size_t(r)])];
+  const int level = T.roi_level.empty() ? p.level : T.roi_level[size_t(r)];
+  const double stride = T.levels[size_t(level)].stride;
+  ops::RoIAlignParams rp{d_->cfg.roi.roi_size, d_->cfg.roi.roi_size, 1.0 / stride, d_->cfg.roi.sampling_ratio,
+                         d_->cfg.roi.aligned};
+  auto g = ops::roi_align_sampling_points(p.box.x1, p.box.y1, p.box.x2, p.box.y2, rp);
+  if (gh) *gh = int(g.grid_h);
+  if (gw) *gw = int(g.grid_w);
+  // Feature-map coordinates -> input pixels: pixel centre convention of aligned mode.
+  const double off = d_->cfg.roi.aligned ? 0.5 : 0.0;
+  for (auto& v : g.xy) v = float((v + off) * stride);
+  return g.xy;
+}
+
+}  // namespace rcnn::api

@@ -1,0 +1,69 @@
+#pragma once
+// Session: one model + one image -> PipelineTrace. The front ends' only way
+// into the detector (no torch types here). Not thread-safe: one job thread
+// owns a Session.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "api/trace.h"
+#include "api/types.h"
+#include "config/detector_config.h"
+
+namespace rcnn::api {
+
+class Session {
+ public:
+  // Throws rcnn::ConfigError or std::invalid_argument (bad device).
+  explicit Session(const DetectorConfig& cfg, const std::string& device = "auto", uint64_t weight_seed = 0);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Model. load_checkpoint keeps the current model when the file is bad and
+  // throws std::runtime_error naming the file.
+  void load_checkpoint(const std::string& path);
+  void reset_random_weights(uint64_t seed);
+  bool random_weights() const;
+  std::string model_label() const;
+  std::string device_name() const;
+
+  // Config: validated (throws ConfigError). Changes that keep the weight
+  // shapes re-run only the stages downstream of them; others rebuild the
+  // model with random weights.
+  const DetectorConfig& config() const;
+  void set_config(const DetectorConfig& cfg);
+
+  // Image with GT in original coordinates.
+  void set_image(const Image& image, const std::vector<GtObject>& gt, const std::vector<std::string>& class_names);
+  // Decodes a file (throws rcnn::data::DataError naming it).
+  void open_image(const std::string& path, const std::vector<GtObject>& gt, const std::vector<std::string>& class_names);
+  bool has_image() const;
+
+  void set_sample_seed(uint64_t seed);
+
+  // Recomputes the dirty stages and returns the trace.
+  const PipelineTrace& run();
+
+  // RoIAlign sampling points of kept proposal r, (x, y) pairs in input-image
+  // coordinates; grid_h/grid_w receive the per-bin sample counts.
+  std::vector<float> sampling_points(int r, int* grid_h = nullptr, int* grid_w = nullptr) const;
+
+  // How many times the backbone ran (tests check caching).
+  int64_t backbone_runs() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> d_;
+};
+
+// Fills the GT funnel and per-GT matching info of a trace from its other
+// fields (plain C++; session.cpp calls it, tests call it on built cases).
+void compute_gt_funnel(PipelineTrace& t);
+
+// Trace <-> JSON for `rcnn inspect` and the studio's export. Large arrays
+// (iou_matrix, roi features, crops) are left out unless `full`.
+std::string trace_to_json(const PipelineTrace& t, bool full = false);
+
+}  // namespace rcnn::api

@@ -1,0 +1,124 @@
+#pragma once
+// PipelineTrace: every intermediate stage of the detector on one image, as
+// plain vectors for the UI (no torch types).
+//
+// Shorthand: K anchors over all levels (level-major, then location, then
+// scale, then aspect ratio), M GT boxes, P pre-NMS candidates, R kept
+// proposals (the RoI head's input), C classes, F FPN channels, S RoI size.
+#include <map>
+#include <string>
+#include <vector>
+
+#include "api/types.h"
+
+namespace rcnn::api {
+
+struct LevelInfo {
+  std::string name;  // "p3", "p4", "p5"
+  int stride = 0, height = 0, width = 0;
+  int anchors_per_location = 0;  // A
+  int offset = 0;                // first anchor index of the level
+  std::vector<float> sizes;      // sqrt(area) per scale
+  std::vector<float> ratios;     // aspect ratios (h / w)
+  int count() const { return height * width * anchors_per_location; }
+};
+
+enum class AnchorLabel : int8_t { Negative = -1, Neutral = 0, Positive = 1 };
+
+// First stage of the funnel that lost a GT box.
+enum class Funnel : int {
+  NoPositiveAnchor = 0,
+  CutByPreNmsTopk,
+  SuppressedByNms,
+  CutByPostNmsTopk,
+  Misclassified,
+  BelowScoreThreshold,
+  RemovedByFinalNms,
+  Detected
+};
+const char* funnel_name(Funnel f);
+
+struct GtInfo {
+  Box box;           // model-input coordinates
+  Box box_original;  // original-image coordinates
+  int label = 0;
+  bool difficult = false;
+  int positive_anchors = 0;
+  int best_anchor = -1;
+  float best_iou = 0;
+  // best IoU per (level, anchor shape): index level * A + a
+  std::vector<float> best_iou_per_level_shape;
+  // With no positive anchor: would low-quality matching give it one?
+  bool rescued_by_low_quality = false;
+  std::string no_positive_reason;  // empty when it has positives
+  Funnel funnel = Funnel::Detected;
+  int matched_detection = -1;
+};
+
+enum class ProposalState : int8_t { Kept = 0, Suppressed, CutByPostTopk, TooSmall };
+
+struct Proposal {
+  Box box;             // decoded and clipped, input coordinates
+  float objectness = 0;  // sigmoid(logit)
+  int level = 0;
+  int anchor = -1;     // global anchor index
+  ProposalState state = ProposalState::Kept;
+  int suppressed_by = -1;  // index into PipelineTrace::proposals
+  int kept_index = -1;     // index into PipelineTrace::kept when Kept
+};
+
+struct PipelineTrace {
+  // Image
+  int image_width = 0, image_height = 0;  // original
+  int input_size = 224;
+  float scale_x = 1, scale_y = 1, pad_x = 0, pad_y = 0;  // original -> input
+  std::vector<uint8_t> input_rgb;  // input_size^2 * 3, what the model saw
+  std::vector<std::string> class_names;
+  bool random_weights = true;
+  std::string model_label;  // "random weights (seed 0)" or the checkpoint path
+  std::string device;
+
+  // Anchors
+  std::vector<LevelInfo> levels;
+  std::vector<Box> anchors;  // K
+
+  // Matching
+  std::vector<GtInfo> gt;               // M
+  std::vector<float> anchor_iou;        // K, best IoU with any GT
+  std::vector<int> anchor_gt;           // K, index into gt (-1: none)
+  std::vector<AnchorLabel> anchor_label;  // K
+  std::vector<float> iou_matrix;        // K * M, row-major (anchor, gt)
+  double iou_lo = 0.3, iou_hi = 0.6;
+  bool low_quality = false;
+
+  // Sampling
+  std::vector<int> sampled_fg, sampled_bg;  // anchor indices
+  int target_fg = 0, target_bg = 0, num_samples = 0;
+  uint64_t sample_seed = 0;
+
+  // RPN predictions
+  std::vector<float> objectness;  // K, sigmoid
+  std::vector<float> deltas;      // K * 4, predicted (dx, dy, dw, dh)
+
+  // Proposals
+  std::vector<Proposal> proposals;  // P, per level in objectness order
+  std::vector<int> kept;            // R indices into proposals
+
+  // RoIAlign (per kept proposal)
+  int roi_size = 7, feature_channels = 0, crop_size = 32;
+  std::vector<int> roi_level;      // R, level the RoI was pooled on
+  std::vector<float> roi_features;  // R * F * S * S
+  std::vector<float> roi_crops;     // R * 3 * crop^2, RGB 0..1 (RoIAlign of the input image)
+
+  // Predictions
+  std::vector<float> class_probs;  // R * (C + 1), column 0 = background
+  std::vector<Detection> detections;
+  double score_thresh = 0.05;
+
+  std::map<std::string, double> timings_ms;  // per recomputed stage
+  std::vector<std::string> recomputed;       // stages run for this trace
+
+  int num_classes() const { return int(class_names.size()); }
+};
+
+}  // namespace rcnn::api

@@ -1,0 +1,134 @@
+#include "api/train_job.h"
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <filesystem>
+
+#include "api/eval_internal.h"
+#include "data/loader.h"
+#include "engine/checkpoint.h"
+#include "engine/device.h"
+#include "engine/trainer.h"
+
+namespace fs = std::filesystem;
+
+namespace rcnn::api {
+
+TrainJob::TrainJob(TrainRequest req) : req_(std::move(req)) {}
+
+TrainOutcome TrainJob::run(const TrainEvents& ev) {
+  TrainOutcome out;
+  out.run_dir = req_.run_dir;
+  auto say = [&](const std::string& m) {
+    if (ev.on_message) ev.on_message(m);
+  };
+  try {
+    engine::init_threads();
+    const std::string ds_path = req_.dataset.empty() ? data::default_dataset_dir() : req_.dataset;
+    data::LoadOptions lo;
+    lo.split = req_.train_split;
+    data::Dataset train = data::open_dataset(ds_path, lo);
+    if (train.format == data::Format::Folder) throw data::DataError(ds_path + ": a folder of images has no annotations to train on");
+    for (const auto& i : train.issues) say("dataset: " + i);
+    std::optional<data::Dataset> val;
+    try {
+      lo.split = req_.val_split;
+      lo.class_names = train.class_names;
+      val = data::open_dataset(ds_path, lo);
+    } catch (const data::DataError& e) {
+      say(std::string("no validation split, periodic evaluation off: ") + e.what());
+    }
+
+    DetectorConfig cfg;
+    const std::string last = (fs::path(req_.run_dir) / "last.pt").string();
+    if (req_.resume) {
+      cfg = config_from_json_string(engine::read_checkpoint_meta(last).config_json, last);
+    } else {
+      cfg = load_preset(req_.config);
+      cfg.num_classes = int(train.class_names.size());
+      cfg.class_names = train.class_names;
+      for (const auto& o : req_.overrides) apply_override(cfg, o);
+    }
+    say("train: " + std::to_string(train.size()) + " images, " + std::to_string(train.num_objects()) + " objects, " +
+        std::to_string(cfg.num_classes) + " classes; " + std::to_string(torch::get_num_threads()) + " threads; BLAS " +
+        engine::blas_name());
+
+    data::LoaderOptions L;
+    L.batch_size = cfg.solver.batch_size;
+    L.shuffle = true;
+    L.drop_last = true;
+    L.hflip = cfg.input.hflip_train;
+    L.seed = cfg.solver.seed;
+    L.num_workers = cfg.solver.num_workers;
+    L.input_size = cfg.input.size;
+    L.resize = cfg.input.resize;
+    L.mean = cfg.input.mean;
+    L.std = cfg.input.std;
+    data::DataLoader loader(train, L);
+    int64_t max_iters = req_.max_iters;
+    if (req_.epochs > 0) max_iters = int64_t(req_.epochs) * int64_t(loader.batches_per_epoch());
+
+    engine::DataSource src;
+    src.start_epoch = [&](int64_t epoch, int64_t skip) {
+      loader.start_epoch(epoch);
+      for (int64_t k = 0; k < skip; ++k) loader.next();  // deterministic: same batches as before
+    };
+    src.next = [&]() -> std::optional<engine::TrainBatch> {
+      auto b = loader.next();
+      if (!b) return std::nullopt;
+      return engine::TrainBatch{b->images, b->gt};
+    };
+
+    engine::TrainOptions to;
+    to.run_dir = req_.run_dir;
+    to.resume = req_.resume;
+    to.max_iters = max_iters;
+    to.minutes = req_.minutes;
+    to.device = req_.device;
+    auto device = engine::resolve_device(req_.device);
+    if (val) {
+      to.evaluate = [&](modeling::FasterRCNN& m, std::string* details) {
+        auto rep = evaluate_model(m, m->cfg, *val, device, req_.eval_max_images, 16);
+        if (details) *details = evaluation::eval_to_json(rep.result);
+        return rep.result.map50;
+      };
+    }
+    engine::Trainer trainer(cfg, to);
+    engine::TrainHooks hooks;
+    auto conv = [](const engine::TrainStatus& s) {
+      TrainProgress p;
+      p.iter = s.iter;
+      p.max_iters = s.max_iters;
+      p.epoch = s.epoch;
+      p.losses = s.losses;
+      p.loss = s.loss;
+      p.lr = s.lr;
+      p.images_per_s = s.images_per_s;
+      p.eta_s = s.eta_s;
+      p.elapsed_s = s.elapsed_s;
+      return p;
+    };
+    if (ev.on_progress) hooks.after_step = [&](const engine::TrainStatus& s) { ev.on_progress(conv(s)); };
+    if (ev.on_log) hooks.on_log = [&](const engine::TrainStatus& s) { ev.on_log(conv(s)); };
+    hooks.on_message = say;
+    hooks.on_eval = [&](int64_t it, double m, const std::string&) {
+      if (ev.on_eval) ev.on_eval(it, m);
+    };
+    hooks.on_checkpoint = ev.on_checkpoint;
+    auto r = trainer.run(src, hooks, &stop_);
+    for (const auto& i : loader.issues()) say("loader: " + i);
+    out.state = r.state == engine::TrainResult::State::Completed ? "completed"
+                : r.state == engine::TrainResult::State::Stopped ? "stopped" : "failed";
+    out.message = r.message;
+    out.iterations = r.iterations;
+    out.best_map = r.best_map;
+    out.last_map = r.last_map;
+  } catch (const std::exception& e) {
+    out.state = "failed";
+    out.message = e.what();
+  }
+  return out;
+}
+
+}  // namespace rcnn::api

@@ -1,0 +1,62 @@
+#pragma once
+// TrainJob: one training run (new or resumed) on a dataset directory, for
+// the CLI and the studio's training panel. Blocking run(); request_stop()
+// from any thread. No torch types here.
+#include <atomic>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace rcnn::api {
+
+struct TrainRequest {
+  std::string dataset;             // dataset dir/file; empty: the embedded default
+  std::string config = "default";  // preset name or a .json path
+  std::vector<std::string> overrides;  // "key=value"
+  std::string run_dir;             // runs/<name>
+  bool resume = false;
+  int64_t max_iters = -1;          // overrides solver.max_iters
+  int epochs = 0;                  // > 0: max_iters = epochs * batches per epoch
+  double minutes = 0;              // wall-clock budget
+  std::string device = "auto";
+  std::string train_split = "train", val_split = "val";
+  int eval_max_images = 0;         // 0: the whole val split
+};
+
+struct TrainProgress {
+  int64_t iter = 0, max_iters = 0, epoch = 0;
+  std::map<std::string, double> losses;
+  double loss = 0, lr = 0, images_per_s = 0, eta_s = 0, elapsed_s = 0;
+};
+
+struct TrainEvents {
+  std::function<void(const TrainProgress&)> on_progress;  // every iteration
+  std::function<void(const TrainProgress&)> on_log;       // every log period
+  std::function<void(const std::string&)> on_message;
+  std::function<void(int64_t iter, double map50)> on_eval;
+  std::function<void(const std::string& path, bool best)> on_checkpoint;
+};
+
+struct TrainOutcome {
+  std::string state;  // "completed" | "stopped" | "failed"
+  std::string message;
+  int64_t iterations = 0;
+  double best_map = -1, last_map = -1;
+  std::string run_dir;
+};
+
+class TrainJob {
+ public:
+  explicit TrainJob(TrainRequest req);
+  // Runs to completion, stop or failure. Errors (bad dataset, config,
+  // checkpoint) come back as state "failed" with a message naming the file.
+  TrainOutcome run(const TrainEvents& events);
+  void request_stop() { stop_ = true; }
+
+ private:
+  TrainRequest req_;
+  std::atomic<bool> stop_{false};
+};
+
+}  // namespace rcnn::api

@@ -1,0 +1,42 @@
+#pragma once
+// Plain types shared by every front end. No torch here.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace rcnn::api {
+
+struct Box {
+  float x1 = 0, y1 = 0, x2 = 0, y2 = 0;
+  float width() const { return x2 - x1; }
+  float height() const { return y2 - y1; }
+};
+
+struct GtObject {
+  Box box;  // original-image coordinates
+  int label = 0;
+  bool difficult = false;
+  bool crowd = false;
+};
+
+// 8-bit RGB, row-major, width * height * 3 bytes.
+struct Image {
+  int width = 0, height = 0;
+  std::vector<uint8_t> rgb;
+};
+
+struct Detection {
+  Box box;           // model-input coordinates
+  Box box_original;  // original-image coordinates
+  int label = 0;
+  float score = 0;
+  int proposal = -1;  // index into PipelineTrace::kept
+};
+
+enum class Stage : int { Image = 0, Anchors, Matching, Sampling, Proposals, RoIAlign, Predictions };
+constexpr int kNumStages = 7;
+const char* stage_name(Stage s);
+
+float box_iou(const Box& a, const Box& b);
+
+}  // namespace rcnn::api

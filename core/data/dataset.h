@@ -1,0 +1,77 @@
+#pragma once
+// Detection datasets in memory: image records with their boxes. Plain C++;
+// readers in voc.cpp, coco.cpp, image_folder.cpp.
+//
+// Coordinates: 0-based continuous pixels, (x1, y1, x2, y2) with x2 > x1;
+// pixel column i covers [i, i + 1). PASCAL VOC's 1-based inclusive pixel
+// corners (xmin..xmax) map to (xmin - 1, ymin - 1, xmax, ymax), as
+// Detectron2 does; COCO's [x, y, w, h] maps to (x, y, x + w, y + h).
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace rcnn::data {
+
+// A bad file or annotation. what() names the file and the problem.
+struct DataError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct Annotation {
+  float x1 = 0, y1 = 0, x2 = 0, y2 = 0;
+  int label = 0;           // 0-based index into Dataset::class_names
+  bool difficult = false;  // VOC: ignored by the evaluator
+  bool truncated = false;
+  bool crowd = false;      // COCO iscrowd: an ignore region, not a target
+};
+
+struct ImageRecord {
+  std::string path;  // absolute or relative to the working directory
+  std::string id;    // file stem / COCO id
+  int width = 0, height = 0;  // 0 when unknown (image folder before decoding)
+  std::vector<Annotation> objects;
+};
+
+enum class Format { VOC, COCO, Folder };
+
+struct LoadOptions {
+  std::string split = "train";  // VOC ImageSets/Main/<split>.txt; ignored for COCO/folder
+  bool strict = false;          // strict: first problem throws; lenient: skip and count
+  std::vector<std::string> class_names;  // fixed class list (else labels.txt or discovered)
+};
+
+struct Dataset {
+  Format format = Format::Folder;
+  std::string root;
+  std::string split;
+  std::vector<std::string> class_names;
+  std::vector<ImageRecord> images;
+  // Lenient mode: one line per skipped/repaired item ("file: problem").
+  std::vector<std::string> issues;
+  int skipped_images = 0, skipped_objects = 0, clipped_objects = 0;
+
+  size_t size() const { return images.size(); }
+  size_t num_objects() const;
+};
+
+// Checks a box against its image: x2 <= x1 / y2 <= y1 / non-finite is
+// invalid; a box reaching more than 1 px outside is clipped (lenient) or an
+// error (strict); a box wholly outside is invalid. Returns false to drop it.
+bool validate_box(Annotation& a, int width, int height, const std::string& where, const LoadOptions& opt,
+                  Dataset& ds);
+
+// Detects the format: a directory with Annotations/ -> VOC; a .json file
+// (or a directory with annotations/instances_<split>.json) -> COCO; any
+// other directory -> folder of images. Throws DataError for an empty result.
+Dataset open_dataset(const std::string& path, const LoadOptions& opt = {});
+
+// The embedded default dataset (datasets/fashion-mini), $RCNN_DATASETS override.
+std::string default_dataset_dir();
+
+// Readers.
+Dataset read_voc(const std::string& root, const LoadOptions& opt);
+Dataset read_coco(const std::string& json_path, const std::string& image_dir, const LoadOptions& opt);
+Dataset read_image_folder(const std::string& dir, const LoadOptions& opt);
+
+}  // namespace rcnn::data

@@ -1,0 +1,159 @@
+#include "data/loader.h"
+
+#include <torch/torch.h>
+
+#include <numeric>
+#include <random>
+
+#include "data/image_io.h"
+
+namespace rcnn::data {
+
+DataLoader::DataLoader(const Dataset& ds, LoaderOptions opt) : ds_(ds), opt_(std::move(opt)) {
+  if (opt_.batch_size < 1) throw DataError("loader: batch_size must be >= 1");
+  if (ds_.images.empty()) throw DataError(ds_.root + ": cannot load batches from an empty dataset");
+}
+
+DataLoader::~DataLoader() { stop_workers(); }
+
+size_t DataLoader::batches_per_epoch() const {
+  const size_t n = ds_.images.size(), b = size_t(opt_.batch_size);
+  return opt_.drop_last ? std::max<size_t>(n / b, n < b ? 1 : 0) : (n + b - 1) / b;
+}
+
+void DataLoader::stop_workers() {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : workers_) t.join();
+  workers_.clear();
+  stop_ = false;
+}
+
+void DataLoader::start_epoch(int64_t epoch) {
+  stop_workers();
+  epoch_ = epoch;
+  std::vector<size_t> order(ds_.images.size());
+  std::iota(order.begin(), order.end(), 0);
+  if (opt_.shuffle) {
+    std::mt19937_64 rng(opt_.seed * 1000003ULL + uint64_t(epoch));
+    std::shuffle(order.begin(), order.end(), rng);
+  }
+  plan_.clear();
+  const size_t nb = batches_per_epoch(), b = size_t(opt_.batch_size);
+  for (size_t k = 0; k < nb; ++k) {
+    const size_t s = k * b, e = std::min(order.size(), s + b);
+    plan_.emplace_back(order.begin() + s, order.begin() + e);
+  }
+  next_out_ = 0;
+  next_in_ = 0;
+  ready_.clear();
+  const size_t depth = size_t(std::max(2, opt_.num_workers * 2));
+  for (int w = 0; w < opt_.num_workers; ++w) {
+    workers_.emplace_back([this, depth] {
+      for (;;) {
+        size_t k;
+        {
+          std::unique_lock<std::mutex> lk(mu_);
+          cv_.wait(lk, [&] { return stop_ || next_in_ < next_out_ + depth; });
+          if (stop_) return;
+          k = next_in_++;
+        }
+        if (k >= plan_.size()) return;
+        Batch b = make_batch(plan_[k], epoch_);
+        {
+          std::lock_guard<std::mutex> lk(mu_);
+          ready_.emplace(k, std::move(b));
+        }
+        cv_.notify_all();
+      }
+    });
+  }
+}
+
+std::optional<Batch> DataLoader::next() {
+  if (next_out_ >= plan_.size()) return std::nullopt;
+  if (opt_.num_workers == 0) return make_batch(plan_[next_out_++], epoch_);
+  std::unique_lock<std::mutex> lk(mu_);
+  cv_.wait(lk, [&] { return ready_.count(next_out_) > 0; });
+  Batch b = std::move(ready_[next_out_]);
+  ready_.erase(next_out_);
+  next_out_++;
+  lk.unlock();
+  cv_.notify_all();
+  return b;
+}
+
+cv::Mat DataLoader::load_resized(size_t i, ResizeTransform& t) {
+  if (opt_.cache) {
+    std::lock_guard<std::mutex> lk(mu_);
+    auto it = cache_.find(i);
+    if (it != cache_.end()) {
+      t = cache_tf_[i];
+      return it->second.clone();
+    }
+  }
+  const auto& rec = ds_.images[i];
+  cv::Mat rgb = load_image_rgb(rec.path);
+  t = make_resize(rgb.cols, rgb.rows, opt_.input_size, opt_.resize);
+  cv::Mat out = apply_resize(rgb, t);
+  if (opt_.cache) {
+    std::lock_guard<std::mutex> lk(mu_);
+    cache_[i] = out.clone();
+    cache_tf_[i] = t;
+  }
+  return out;
+}
+
+Batch DataLoader::make_batch(const std::vector<size_t>& idx, int64_t epoch) {
+  Batch b;
+  std::vector<torch::Tensor> imgs;
+  std::vector<std::vector<Annotation>> boxes;
+  for (size_t i : idx) {
+    ResizeTransform t;
+    cv::Mat img;
+    try {
+      img = load_resized(i, t);
+    } catch (const DataError& e) {
+      std::lock_guard<std::mutex> lk(mu_);
+      issues_.push_back(std::string(e.what()) + " (left out of its batch)");
+      continue;
+    }
+    if (opt_.hflip) {
+      std::mt19937_64 rng(opt_.seed ^ (uint64_t(epoch) * 0x9E3779B97F4A7C15ULL) ^ (uint64_t(i) * 0xBF58476D1CE4E5B9ULL));
+      if (rng() & 1) apply_hflip(img, t);
+    }
+    std::vector<Annotation> objs;
+    for (const auto& a : ds_.images[i].objects)
+      if (!a.crowd) objs.push_back(t.forward(a));
+    imgs.push_back(to_tensor(img, opt_.mean, opt_.std));
+    boxes.push_back(std::move(objs));
+    b.indices.push_back(i);
+    b.transforms.push_back(t);
+  }
+  size_t m = 1;
+  for (const auto& v : boxes) m = std::max(m, v.size());
+  const int64_t n = int64_t(imgs.size());
+  b.gt = torch::full({n, int64_t(m), 5}, -1.0f);
+  auto acc = b.gt.accessor<float, 3>();
+  for (int64_t k = 0; k < n; ++k)
+    for (size_t j = 0; j < boxes[k].size(); ++j) {
+      const auto& a = boxes[k][j];
+      acc[k][j][0] = a.x1;
+      acc[k][j][1] = a.y1;
+      acc[k][j][2] = a.x2;
+      acc[k][j][3] = a.y2;
+      acc[k][j][4] = float(a.label);
+    }
+  b.images = n ? torch::stack(imgs) : torch::zeros({0, 3, opt_.input_size, opt_.input_size});
+  return b;
+}
+
+std::vector<std::string> DataLoader::issues() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return issues_;
+}
+
+}  // namespace rcnn::data

@@ -1,0 +1,161 @@
+#include "engine/checkpoint.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+
+namespace rcnn::engine {
+
+void atomic_write(const std::string& path, const std::string& bytes) {
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) throw CheckpointError(path + ": cannot create temporary file " + tmp);
+  size_t off = 0;
+  while (off < bytes.size()) {
+    ssize_t n = ::write(fd, bytes.data() + off, bytes.size() - off);
+    if (n <= 0) {
+      ::close(fd);
+      std::remove(tmp.c_str());
+      throw CheckpointError(path + ": write failed (disk full?)");
+    }
+    off += size_t(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    std::remove(tmp.c_str());
+    throw CheckpointError(path + ": fsync failed");
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw CheckpointError(path + ": rename from " + tmp + " failed");
+  }
+  auto dir = std::filesystem::path(path).parent_path();
+  int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+void save_checkpoint(const std::string& path, modeling::FasterRCNN& model, torch::optim::Optimizer* optimizer,
+                     const CheckpointMeta& meta, torch::Generator* gen) {
+  torch::serialize::OutputArchive ar;
+  ar.write("format", c10::IValue(std::string("rcnn-studio-checkpoint-v1")));
+  ar.write("iteration", c10::IValue(meta.iteration));
+  ar.write("epoch", c10::IValue(meta.epoch));
+  ar.write("batch_in_epoch", c10::IValue(meta.batch_in_epoch));
+  ar.write("best_map", c10::IValue(meta.best_map));
+  ar.write("last_map", c10::IValue(meta.last_map));
+  ar.write("config", c10::IValue(meta.config_json.empty() ? config_to_json_string(model->cfg) : meta.config_json));
+  torch::serialize::OutputArchive m;
+  for (const auto& p : model->named_parameters()) m.write(p.key(), p.value().detach().cpu());
+  for (const auto& b : model->named_buffers()) m.write(b.key(), b.value().detach().cpu(), true);
+  ar.write("model", m);
+  if (optimizer) {
+    torch::serialize::OutputArchive o;
+    optimizer->save(o);
+    ar.write("optimizer", o);
+  }
+  if (gen) ar.write("rng", gen->get_state());
+  std::ostringstream os;
+  ar.save_to(os);
+  atomic_write(path, os.str());
+}
+
+namespace {
+torch::serialize::InputArchive open_archive(const std::string& path) {
+  if (!std::filesystem::is_regular_file(path)) throw CheckpointError(path + ": checkpoint not found");
+  if (std::filesystem::file_size(path) == 0) throw CheckpointError(path + ": checkpoint is empty (0 bytes)");
+  torch::serialize::InputArchive ar;
+  try {
+    ar.load_from(path);
+    c10::IValue v;
+    if (!ar.try_read("format", v) || !v.isString() || v.toStringRef() != "rcnn-studio-checkpoint-v1")
+      throw CheckpointError(path + ": not an RCNN Studio checkpoint");
+  } catch (const c10::Error& e) {
+    throw CheckpointError(path + ": corrupt or truncated checkpoint (" + std::string(e.what_without_backtrace()).substr(0, 160) + ")");
+  }
+  return ar;
+}
+
+CheckpointMeta read_meta(torch::serialize::InputArchive& ar) {
+  CheckpointMeta m;
+  c10::IValue v;
+  ar.read("iteration", v);
+  m.iteration = v.toInt();
+  ar.read("epoch", v);
+  m.epoch = v.toInt();
+  ar.read("batch_in_epoch", v);
+  m.batch_in_epoch = v.toInt();
+  ar.read("best_map", v);
+  m.best_map = v.toDouble();
+  ar.read("last_map", v);
+  m.last_map = v.toDouble();
+  ar.read("config", v);
+  m.config_json = v.toStringRef();
+  return m;
+}
+}  // namespace
+
+CheckpointMeta read_checkpoint_meta(const std::string& path) {
+  auto ar = open_archive(path);
+  try {
+    return read_meta(ar);
+  } catch (const c10::Error& e) {
+    throw CheckpointError(path + ": checkpoint lacks its metadata (" + std::string(e.what_without_backtrace()).substr(0, 120) + ")");
+  }
+}
+
+CheckpointMeta load_checkpoint(const std::string& path, modeling::FasterRCNN& model,
+                               torch::optim::Optimizer* optimizer, torch::Generator* gen) {
+  auto ar = open_archive(path);
+  try {
+    CheckpointMeta meta = read_meta(ar);
+    torch::serialize::InputArchive m;
+    ar.read("model", m);
+    torch::NoGradGuard ng;
+    auto load_into = [&](const std::string& key, torch::Tensor& dst, bool buffer) {
+      torch::Tensor t;
+      if (!m.try_read(key, t, buffer)) throw CheckpointError(path + ": missing tensor '" + key + "'");
+      if (t.sizes() != dst.sizes()) {
+        std::ostringstream os;
+        os << path << ": tensor '" << key << "' has shape " << t.sizes() << ", model expects " << dst.sizes();
+        throw CheckpointError(os.str());
+      }
+      dst.copy_(t);
+    };
+    for (auto& p : model->named_parameters()) load_into(p.key(), p.value(), false);
+    for (auto& b : model->named_buffers()) load_into(b.key(), b.value(), true);
+    if (optimizer) {
+      torch::serialize::InputArchive o;
+      if (ar.try_read("optimizer", o)) optimizer->load(o);
+    }
+    if (gen) {
+      torch::Tensor s;
+      if (ar.try_read("rng", s)) gen->set_state(s);
+    }
+    return meta;
+  } catch (const c10::Error& e) {
+    throw CheckpointError(path + ": cannot read checkpoint (" + std::string(e.what_without_backtrace()).substr(0, 160) + ")");
+  }
+}
+
+modeling::FasterRCNN load_model(const std::string& path, const torch::Device& device, DetectorConfig* cfg_out) {
+  auto meta = read_checkpoint_meta(path);
+  DetectorConfig cfg;
+  try {
+    cfg = config_from_json_string(meta.config_json, path + " (embedded config)");
+  } catch (const ConfigError& e) {
+    throw CheckpointError(e.what());
+  }
+  modeling::FasterRCNN model(cfg);
+  load_checkpoint(path, model);
+  model->to(device);
+  model->eval();
+  if (cfg_out) *cfg_out = cfg;
+  return model;
+}
+
+}  // namespace rcnn::engine

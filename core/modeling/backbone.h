@@ -1,0 +1,60 @@
+#pragma once
+// Backbones giving c3, c4, c5 at strides 8, 16, 32, and the FPN on top.
+//
+// Shape shorthand: N images, 3 x S x S input (S a multiple of 32).
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "config/detector_config.h"
+
+namespace rcnn::modeling {
+
+// conv -> norm -> (ReLU)
+torch::nn::Sequential conv_norm_act(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t groups,
+                                    const std::string& norm, bool act);
+
+// Common interface: forward returns {c3, c4, c5}.
+struct BackboneImpl : torch::nn::Module {
+  virtual std::vector<torch::Tensor> forward(const torch::Tensor& x) = 0;
+  std::vector<int64_t> out_channels;  // channels of c3, c4, c5
+};
+
+// RegNetX-400MF shape (Radosavovic et al. 2020, as torchvision's
+// regnet_x_400mf and the seed's backbone): stem 32, stages of widths
+// 32/64/160/400, depths 1/2/7/12, group width 16, bottleneck ratio 1.
+// c3/c4/c5 = 64/160/400 channels.
+struct RegNetX400MFImpl : BackboneImpl {
+  explicit RegNetX400MFImpl(const std::string& norm);
+  std::vector<torch::Tensor> forward(const torch::Tensor& x) override;
+  torch::nn::Sequential stem{nullptr}, s1{nullptr}, s2{nullptr}, s3{nullptr}, s4{nullptr};
+};
+
+// A small plain conv net for CPU training from scratch: two conv-BN-ReLU per
+// stage, channels 24/32/64/96/128 at strides 2..32 (~0.4 M parameters).
+struct FastBackboneImpl : BackboneImpl {
+  explicit FastBackboneImpl(const std::string& norm);
+  std::vector<torch::Tensor> forward(const torch::Tensor& x) override;
+  torch::nn::Sequential stem{nullptr}, s2{nullptr}, s3{nullptr}, s4{nullptr}, s5{nullptr};
+};
+
+// Feature pyramid (Lin et al. 2017): 1x1 laterals to `channels`, top-down
+// nearest upsampling and sum, 3x3 output convs -> {p3, p4, p5}.
+struct FPNImpl : torch::nn::Module {
+  FPNImpl(const std::vector<int64_t>& in_channels, int64_t channels);
+  std::vector<torch::Tensor> forward(const std::vector<torch::Tensor>& c);
+  torch::nn::ModuleList lateral{nullptr}, output{nullptr};
+};
+TORCH_MODULE(FPN);
+
+// Backbone + FPN; strides 8, 16, 32.
+struct BackboneWithFPNImpl : torch::nn::Module {
+  explicit BackboneWithFPNImpl(const BackboneOptions& options);
+  std::vector<torch::Tensor> forward(const torch::Tensor& images);
+  std::shared_ptr<BackboneImpl> body;
+  FPN fpn{nullptr};
+  std::vector<double> strides{8, 16, 32};
+};
+TORCH_MODULE(BackboneWithFPN);
+
+}  // namespace rcnn::modeling

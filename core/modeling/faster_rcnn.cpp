@@ -1,0 +1,161 @@
+#include "modeling/faster_rcnn.h"
+
+#include "modeling/matcher.h"
+#include "modeling/sampling.h"
+
+namespace rcnn::modeling {
+using torch::indexing::Slice;
+
+FasterRCNNImpl::FasterRCNNImpl(const DetectorConfig& c) : cfg(c), anchor_gen(c.anchors) {
+  cfg.validate();
+  backbone = register_module("backbone", BackboneWithFPN(cfg.backbone));
+  rpn_head = register_module("rpn_head", RPNHead(cfg.backbone.fpn_channels, cfg.rpn.stem_channels,
+                                                 anchor_gen.num_anchors_per_location()));
+  roi_head = register_module("roi_head", ROIHead(cfg.backbone.fpn_channels, cfg.roi, cfg.num_classes));
+}
+
+ProposalParams FasterRCNNImpl::proposal_params(bool training) const {
+  ProposalParams p;
+  p.pre_nms_topk = training ? cfg.rpn.pre_nms_topk_train : cfg.rpn.pre_nms_topk_test;
+  p.post_nms_topk = training ? cfg.rpn.post_nms_topk_train : cfg.rpn.post_nms_topk_test;
+  p.nms_thresh = cfg.rpn.nms_thresh;
+  p.min_box_size = cfg.rpn.min_box_size;
+  return p;
+}
+
+Matcher FasterRCNNImpl::rpn_matcher() const {
+  return Matcher{cfg.rpn.iou_lo, cfg.rpn.iou_hi, cfg.rpn.allow_low_quality_matches};
+}
+
+RPNState FasterRCNNImpl::run_rpn(const torch::Tensor& images) {
+  RPNState s;
+  s.feats = backbone->forward(images);
+  std::tie(s.objectness, s.deltas) = rpn_head->forward(s.feats);
+  for (size_t l = 0; l < s.feats.size(); ++l)
+    s.anchors.push_back(anchor_gen.level_anchors(s.feats[l].size(2), s.feats[l].size(3),
+                                                 backbone->strides[l], s.feats[l].options()));
+  return s;
+}
+
+ImageProposals FasterRCNNImpl::propose(const RPNState& s, int64_t i, bool training) const {
+  torch::NoGradGuard ng;
+  ImageProposals r;
+  const double size = cfg.input.size;
+  std::vector<torch::Tensor> b, sc, lv;
+  for (size_t l = 0; l < s.feats.size(); ++l) {
+    auto lp = propose_level(s.objectness[l][i].detach(), s.deltas[l][i].detach(), s.anchors[l],
+                            proposal_params(training), size, size, rpn_coder);
+    b.push_back(lp.boxes.index_select(0, lp.keep));
+    sc.push_back(lp.scores.index_select(0, lp.keep));
+    lv.push_back(torch::full({lp.keep.numel()}, static_cast<int64_t>(l),
+                             torch::TensorOptions().dtype(torch::kLong).device(lp.keep.device())));
+    r.levels.push_back(std::move(lp));
+  }
+  r.boxes = torch::cat(b);
+  r.scores = torch::cat(sc);
+  r.level = torch::cat(lv);
+  return r;
+}
+
+SecondStage FasterRCNNImpl::run_second_stage(const RPNState& s, int64_t i, const ImageProposals& props) {
+  SecondStage o;
+  const int64_t P = props.boxes.size(0);
+  o.rois = torch::cat({torch::full({P, 1}, static_cast<double>(i), props.boxes.options()), props.boxes}, 1);
+  o.roi_levels = cfg.roi.level_assignment == "size" ? assign_levels_by_size(props.boxes) : props.level;
+  ops::RoIAlignParams rp{cfg.roi.roi_size, cfg.roi.roi_size, 1.0, cfg.roi.sampling_ratio, cfg.roi.aligned};
+  o.pooled = multilevel_roi_align(s.feats, o.rois, o.roi_levels, backbone->strides, rp);
+  auto out = roi_head->forward(o.pooled);
+  o.probs = torch::softmax(out.first, 1);
+  o.box_deltas = out.second;
+  return o;
+}
+
+std::vector<Detections> FasterRCNNImpl::detect(const torch::Tensor& images) {
+  auto s = run_rpn(images);
+  std::vector<Detections> out;
+  for (int64_t i = 0; i < images.size(0); ++i) {
+    auto props = propose(s, i, false);
+    auto ss = run_second_stage(s, i, props);
+    out.push_back(postprocess_detections(props.boxes, ss.probs, ss.box_deltas, cfg.roi, cfg.input.size,
+                                         cfg.input.size));
+  }
+  return out;
+}
+
+std::map<std::string, torch::Tensor> FasterRCNNImpl::forward_train(const torch::Tensor& images,
+                                                                   const torch::Tensor& gt,
+                                                                   std::optional<torch::Generator> gen) {
+  TORCH_CHECK(images.dim() == 4 && images.size(1) == 3, "forward_train: images must be (N, 3, S, S), got ",
+              images.sizes());
+  TORCH_CHECK(gt.dim() == 3 && gt.size(0) == images.size(0) && gt.size(2) == 5,
+              "forward_train: gt must be (N, M, 5), got ", gt.sizes());
+  const int64_t N = images.size(0);
+  auto s = run_rpn(images);
+  auto gtf = gt.to(images.scalar_type());
+  std::map<std::string, torch::Tensor> losses;
+  auto rl = rpn_losses(torch::cat(s.objectness, 1), torch::cat(s.deltas, 1), torch::cat(s.anchors, 0), gtf,
+                       rpn_matcher(), cfg.rpn.batch_size_per_image, cfg.rpn.fg_fraction, rpn_coder, gen);
+  losses["rpn_obj"] = rl.objectness;
+  losses["rpn_box"] = rl.box * cfg.rpn.box_loss_weight;
+
+  // Second stage on detached proposals (approximate joint training, as in
+  // torchvision and Detectron2).
+  Matcher m{cfg.roi.iou_lo, cfg.roi.iou_hi, false};
+  std::vector<torch::Tensor> rois, levels, matched;
+  for (int64_t i = 0; i < N; ++i) {
+    auto props = propose(s, i, true);
+    auto boxes = props.boxes;
+    auto lv = props.level;
+    if (cfg.roi.add_gt_to_proposals) {
+      auto g = gtf[i].index({gtf[i].select(1, 4) != -1});
+      boxes = torch::cat({boxes, g.narrow(1, 0, 4)});
+      lv = torch::cat({lv, assign_levels_by_size(g.narrow(1, 0, 4))});
+    }
+    if (cfg.roi.level_assignment == "size") lv = assign_levels_by_size(boxes);
+    matched.push_back(m(boxes, gtf[i]).matched);
+    rois.push_back(torch::cat({torch::full({boxes.size(0), 1}, static_cast<double>(i), boxes.options()), boxes}, 1));
+    levels.push_back(lv);
+  }
+  auto all_rois = torch::cat(rois), all_levels = torch::cat(levels), all_matched = torch::cat(matched);
+  auto smp = sample_fg_bg(all_matched, cfg.roi.batch_size_per_image * N, cfg.roi.fg_fraction, gen);
+  auto idx = torch::cat({smp.fg, smp.bg});
+  auto sr = all_rois.index_select(0, idx);
+  ops::RoIAlignParams rp{cfg.roi.roi_size, cfg.roi.roi_size, 1.0, cfg.roi.sampling_ratio, cfg.roi.aligned};
+  auto pooled = multilevel_roi_align(s.feats, sr, all_levels.index_select(0, idx), backbone->strides, rp);
+  auto out = roi_head->forward(pooled);
+  auto sm = all_matched.index_select(0, idx);
+  auto target = (sm.select(1, 4) + 1).to(torch::kLong);
+  losses["roi_cls"] = idx.numel() > 0 ? torch::cross_entropy_loss(out.first, target)
+                                      : out.first.sum() * 0.0;
+  if (out.second.defined() && smp.fg.numel() > 0) {
+    const int64_t F = smp.fg.numel();
+    auto fg_cls = target.narrow(0, 0, F) - 1;
+    auto pred = out.second.narrow(0, 0, F).view({F, -1, 4});
+    pred = pred.index({torch::arange(F, fg_cls.options()), fg_cls});
+    auto tgt = roi_box_coder().encode(sr.narrow(0, 0, F).narrow(1, 1, 4), sm.narrow(0, 0, F));
+    losses["roi_box"] = torch::smooth_l1_loss(pred, tgt, at::Reduction::Sum, 1.0 / 9.0) /
+                        static_cast<double>(idx.numel()) * cfg.roi.box_loss_weight;
+  } else {
+    losses["roi_box"] = out.first.sum() * 0.0;
+  }
+  return losses;
+}
+
+bool FasterRCNNImpl::compatible_with(const DetectorConfig& o) const {
+  return o.num_classes == cfg.num_classes && o.backbone.name == cfg.backbone.name &&
+         o.backbone.fpn_channels == cfg.backbone.fpn_channels && o.backbone.norm == cfg.backbone.norm &&
+         o.rpn.stem_channels == cfg.rpn.stem_channels &&
+         o.anchors.aspect_ratios.size() * o.anchors.scales_per_octave ==
+             cfg.anchors.aspect_ratios.size() * cfg.anchors.scales_per_octave &&
+         o.roi.roi_size == cfg.roi.roi_size && o.roi.stem_channels == cfg.roi.stem_channels &&
+         o.roi.fc_dim == cfg.roi.fc_dim && o.roi.box_regression == cfg.roi.box_regression;
+}
+
+void FasterRCNNImpl::update_config(const DetectorConfig& c) {
+  TORCH_CHECK(compatible_with(c), "update_config: the new config changes weight shapes; build a new model");
+  c.validate();
+  cfg = c;
+  anchor_gen = AnchorGenerator(c.anchors);
+}
+
+}  // namespace rcnn::modeling

@@ -1,0 +1,104 @@
+#include "modeling/roi_heads.h"
+
+#include "modeling/backbone.h"
+#include "ops/nms.h"
+
+namespace rcnn::modeling {
+namespace nn = torch::nn;
+
+ROIHeadImpl::ROIHeadImpl(int64_t in_channels, const ROIHeadsOptions& o, int64_t num_classes) {
+  stem = nn::Sequential();
+  int64_t prev = in_channels;
+  for (int ch : o.stem_channels) {
+    stem->push_back(nn::Conv2d(nn::Conv2dOptions(prev, ch, 3).padding(1)));
+    stem->push_back(nn::ReLU());
+    prev = ch;
+  }
+  register_module("stem", stem);
+  int64_t flat = prev * o.roi_size * o.roi_size;
+  fc = nn::Sequential();
+  if (o.fc_dim > 0) {
+    fc->push_back(nn::Linear(flat, o.fc_dim));
+    fc->push_back(nn::ReLU());
+    flat = o.fc_dim;
+  }
+  register_module("fc", fc);
+  cls = register_module("cls", nn::Linear(flat, num_classes + 1));
+  if (o.box_regression) {
+    box = register_module("box", nn::Linear(flat, 4 * num_classes));
+    nn::init::normal_(box->weight, 0.0, 0.001);
+    nn::init::constant_(box->bias, 0.0);
+  }
+}
+
+std::pair<torch::Tensor, torch::Tensor> ROIHeadImpl::forward(const torch::Tensor& pooled) {
+  auto x = stem->is_empty() ? pooled : stem->forward(pooled);
+  x = x.flatten(1);
+  if (!fc->is_empty()) x = fc->forward(x);
+  return {cls->forward(x), box ? box->forward(x) : torch::Tensor()};
+}
+
+torch::Tensor assign_levels_by_size(const torch::Tensor& boxes) {
+  auto area = ((boxes.select(1, 2) - boxes.select(1, 0)) * (boxes.select(1, 3) - boxes.select(1, 1))).clamp_min(1e-6);
+  auto k = torch::floor(4 + torch::log2(area.sqrt() / 224.0 + 1e-8));
+  return (k.clamp(3, 5) - 3).to(torch::kLong);
+}
+
+torch::Tensor multilevel_roi_align(const std::vector<torch::Tensor>& feats, const torch::Tensor& rois,
+                                   const torch::Tensor& levels, const std::vector<double>& strides,
+                                   const ops::RoIAlignParams& base) {
+  const int64_t R = rois.size(0);
+  auto out = torch::zeros({R, feats[0].size(1), base.pooled_h, base.pooled_w}, feats[0].options());
+  if (R == 0) return out;
+  for (size_t l = 0; l < feats.size(); ++l) {
+    auto idx = (levels == static_cast<int64_t>(l)).nonzero().squeeze(1);
+    if (idx.numel() == 0) continue;
+    auto p = base;
+    p.spatial_scale = 1.0 / strides[l];
+    out = out.index_copy(0, idx, ops::roi_align(feats[l], rois.index_select(0, idx), p));
+  }
+  return out;
+}
+
+BoxCoder roi_box_coder() {
+  BoxCoder c;
+  c.weights = {10.0, 10.0, 5.0, 5.0};
+  return c;
+}
+
+Detections postprocess_detections(const torch::Tensor& proposals, const torch::Tensor& probs,
+                                  const torch::Tensor& box_deltas, const ROIHeadsOptions& o,
+                                  double image_w, double image_h) {
+  const int64_t P = proposals.size(0), C = probs.size(1) - 1;
+  auto lopts = torch::TensorOptions().dtype(torch::kLong).device(proposals.device());
+  Detections d;
+  if (P == 0 || C <= 0) {
+    d.boxes = torch::zeros({0, 4}, proposals.options());
+    d.scores = torch::zeros({0}, proposals.options());
+    d.classes = torch::zeros({0}, lopts);
+    d.proposal = torch::zeros({0}, lopts);
+    return d;
+  }
+  torch::Tensor boxes;  // (P, C, 4)
+  if (box_deltas.defined()) {
+    auto coder = roi_box_coder();
+    auto rep = proposals.unsqueeze(1).expand({P, C, 4}).reshape({-1, 4});
+    boxes = clip_boxes(coder.decode(box_deltas.reshape({-1, 4}), rep), image_w, image_h).view({P, C, 4});
+  } else {
+    boxes = proposals.unsqueeze(1).expand({P, C, 4});
+  }
+  auto scores = probs.narrow(1, 1, C);  // (P, C)
+  auto keep = (scores > o.score_thresh).nonzero();  // (D, 2): proposal, class
+  auto pi = keep.select(1, 0), ci = keep.select(1, 1);
+  auto b = boxes.index({pi, ci});
+  auto s = scores.index({pi, ci});
+  auto nk = ops::batched_nms(b, s, ci, o.nms_thresh);
+  nk = nk.narrow(0, 0, std::min<int64_t>(o.detections_per_image, nk.numel()));
+  d.boxes = b.index_select(0, nk);
+  d.scores = s.index_select(0, nk);
+  d.classes = ci.index_select(0, nk);
+  d.proposal = pi.index_select(0, nk);
+  return d;
+}
+
+}  // namespace rcnn::modeling

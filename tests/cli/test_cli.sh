@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# End-to-end: make-dataset, train, eval, detect, inspect, and clear one-line
+# errors with a non-zero exit on bad input.
+set -euo pipefail
+RCNN="$1"
+W="$2"
+rm -rf "$W"
+mkdir -p "$W"
+cd "$W"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+"$RCNN" make-dataset fashion --out data --train 6 --val 3 --test 2 --seed 3 >/dev/null
+[ -f data/ImageSets/Main/train.txt ] || fail "no train split"
+[ "$(wc -l < data/ImageSets/Main/val.txt)" = 3 ] || fail "val split size"
+
+"$RCNN" train --config fast --dataset data --out runs --name t --iters 4 --device cpu \
+  --set solver.batch_size=2 --set solver.eval_period=2 --set solver.log_period=1 > train.log
+grep -q "completed" train.log || fail "train did not complete: $(cat train.log)"
+[ -f runs/t/last.pt ] && [ -f runs/t/config.json ] && [ -f runs/t/metrics.jsonl ] || fail "run dir incomplete"
+grep -q '"type":"eval"' runs/t/metrics.jsonl || fail "no eval line in metrics.jsonl"
+
+"$RCNN" train --config fast --dataset data --out runs --name t --iters 6 --resume --device cpu > resume.log
+grep -q "resumed" resume.log || fail "resume did not resume: $(cat resume.log)"
+
+"$RCNN" eval --checkpoint runs/t/last.pt --dataset data --split val --json eval.json --device cpu > eval.log
+grep -q "mAP" eval.log || fail "eval printed no table"
+python3 -c "import json; j=json.load(open('eval.json')); assert 0 <= j['map50'] <= 1 and len(j['classes']) == 10" || fail "eval.json"
+
+"$RCNN" detect --checkpoint runs/t/last.pt data/JPEGImages --out det --score 0.0 --device cpu > det.log
+[ -f det/detections.json ] || fail "no detections.json"
+[ "$(ls det/*.png | wc -l)" = 11 ] || fail "annotated PNGs missing"
+
+"$RCNN" inspect --dataset data --split val --index 1 --config fast --out trace.json > /dev/null
+python3 -c "import json; t=json.load(open('trace.json')); assert len(t['levels']) == 3 and len(t['gt']) >= 1 and 'funnel' in t['gt'][0]" || fail "trace.json"
+
+# Errors: non-zero exit, one line naming the problem.
+if "$RCNN" eval --checkpoint nope.pt --dataset data 2> err.txt; then fail "eval of a missing checkpoint succeeded"; fi
+grep -q "nope.pt" err.txt || fail "error does not name the file: $(cat err.txt)"
+[ "$(wc -l < err.txt)" = 1 ] || fail "error is not one line"
+if "$RCNN" train --dataset data --out runs --name bad --set rpn.iou_lo=0.9 --iters 1 2> err2.txt; then fail "bad config accepted"; fi
+grep -q "rpn.iou_lo" err2.txt || fail "config error does not name the field: $(cat err2.txt)"
+echo "cli end-to-end OK"

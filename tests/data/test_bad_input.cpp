@@ -1,0 +1,174 @@
+// Every bad input gets an error naming the file and the problem (strict) or a
+// counted, reported skip (lenient). Cases are written into a temp directory.
+#include <gtest/gtest.h>
+
+#include <opencv2/imgcodecs.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "data/dataset.h"
+#include "data/image_io.h"
+
+namespace fs = std::filesystem;
+using namespace rcnn::data;
+
+namespace {
+
+struct VocCase {
+  fs::path root;
+  explicit VocCase(const std::string& name) {
+    root = fs::temp_directory_path() / ("rcnn_bad_" + name + "_" + std::to_string(::getpid()));
+    fs::remove_all(root);
+    fs::create_directories(root / "JPEGImages");
+    fs::create_directories(root / "Annotations");
+    fs::create_directories(root / "ImageSets" / "Main");
+    std::ofstream(root / "labels.txt") << "cat\ndog\n";
+  }
+  void image(const std::string& id, int w = 40, int h = 30) {
+    cv::imwrite((root / "JPEGImages" / (id + ".png")).string(), cv::Mat(h, w, CV_8UC3, cv::Scalar(9, 9, 9)));
+  }
+  void xml(const std::string& id, const std::string& objects, int w = 40, int h = 30) {
+    std::ofstream(root / "Annotations" / (id + ".xml"))
+        << "<annotation><filename>" << id << ".png</filename><size><width>" << w << "</width><height>" << h
+        << "</height></size>" << objects << "</annotation>";
+  }
+  static std::string obj(const std::string& name, int x1, int y1, int x2, int y2) {
+    return "<object><name>" + name + "</name><bndbox><xmin>" + std::to_string(x1) + "</xmin><ymin>" + std::to_string(y1) +
+           "</ymin><xmax>" + std::to_string(x2) + "</xmax><ymax>" + std::to_string(y2) + "</ymax></bndbox></object>";
+  }
+  void split(const std::vector<std::string>& ids) {
+    std::ofstream f(root / "ImageSets" / "Main" / "train.txt");
+    for (const auto& i : ids) f << i << "\n";
+  }
+  std::string strict_error() {
+    LoadOptions o;
+    o.strict = true;
+    try {
+      open_dataset(root.string(), o);
+    } catch (const DataError& e) {
+      return e.what();
+    }
+    return "";
+  }
+  Dataset lenient() { return read_voc(root.string(), LoadOptions{}); }
+};
+
+void expect_has(const std::string& msg, const std::string& a, const std::string& b) {
+  EXPECT_NE(msg.find(a), std::string::npos) << msg;
+  EXPECT_NE(msg.find(b), std::string::npos) << msg;
+}
+
+}  // namespace
+
+TEST(BadInput, MalformedXml) {
+  VocCase c("xml");
+  c.image("a");
+  std::ofstream(c.root / "Annotations" / "a.xml") << "<annotation><object><name>cat</name>";
+  c.image("b");
+  c.xml("b", VocCase::obj("cat", 1, 1, 10, 10));
+  c.split({"a", "b"});
+  expect_has(c.strict_error(), "a.xml", "malformed XML");
+  auto ds = c.lenient();
+  EXPECT_EQ(ds.size(), 1u);
+  EXPECT_EQ(ds.skipped_images, 1);
+  ASSERT_EQ(ds.issues.size(), 1u);
+  expect_has(ds.issues[0], "a.xml", "image skipped");
+}
+
+TEST(BadInput, UnknownClass) {
+  VocCase c("cls");
+  c.image("a");
+  c.xml("a", VocCase::obj("zebra", 1, 1, 10, 10) + VocCase::obj("cat", 1, 1, 10, 10));
+  c.split({"a"});
+  expect_has(c.strict_error(), "a.xml", "unknown class 'zebra'");
+  auto ds = c.lenient();
+  EXPECT_EQ(ds.skipped_objects, 1);
+  EXPECT_EQ(ds.images[0].objects.size(), 1u);
+}
+
+TEST(BadInput, DegenerateAndOutsideBoxes) {
+  VocCase c("box");
+  c.image("a");
+  // x2 <= x1 (VOC xmax 5 < xmin 9), wholly outside, overshooting (clipped), fine.
+  c.xml("a", VocCase::obj("cat", 9, 1, 5, 10) + VocCase::obj("cat", 60, 1, 70, 10) + VocCase::obj("dog", 1, 1, 45, 10) +
+                 VocCase::obj("dog", 2, 2, 8, 8));
+  c.split({"a"});
+  expect_has(c.strict_error(), "a.xml", "x2 <= x1");
+  auto ds = c.lenient();
+  EXPECT_EQ(ds.skipped_objects, 2);
+  EXPECT_EQ(ds.clipped_objects, 1);
+  ASSERT_EQ(ds.images[0].objects.size(), 2u);
+  EXPECT_FLOAT_EQ(ds.images[0].objects[0].x2, 40.f);  // clipped to the image
+  bool outside = false;
+  for (const auto& i : ds.issues) outside |= i.find("lies outside the 40x30 image") != std::string::npos;
+  EXPECT_TRUE(outside);
+}
+
+TEST(BadInput, MissingZeroByteCorruptAndHugeImages) {
+  VocCase c("img");
+  c.xml("missing", VocCase::obj("cat", 1, 1, 10, 10));
+  std::ofstream(c.root / "JPEGImages" / "zero.png").close();
+  c.xml("zero", VocCase::obj("cat", 1, 1, 10, 10));
+  std::ofstream(c.root / "JPEGImages" / "corrupt.png") << "\x89PNG\r\n\x1a\n garbage garbage garbage";
+  c.xml("corrupt", VocCase::obj("cat", 1, 1, 10, 10), 0, 0);
+  // A 20000x20000 PNG header (IHDR) without the pixel data.
+  {
+    std::ofstream f(c.root / "JPEGImages" / "huge.png", std::ios::binary);
+    const unsigned char hdr[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R',
+                                 0, 0, 0x4e, 0x20, 0, 0, 0x4e, 0x20, 8, 2, 0, 0, 0};
+    f.write(reinterpret_cast<const char*>(hdr), sizeof hdr);
+  }
+  c.xml("huge", VocCase::obj("cat", 1, 1, 10, 10), 0, 0);
+  c.image("ok");
+  c.xml("ok", VocCase::obj("cat", 1, 1, 10, 10));
+  c.split({"missing", "zero", "corrupt", "huge", "ok"});
+  auto ds = c.lenient();
+  EXPECT_EQ(ds.size(), 2u);  // corrupt passes the header check; decoding fails later
+  EXPECT_EQ(ds.skipped_images, 3);
+  std::string all;
+  for (const auto& i : ds.issues) all += i + "\n";
+  expect_has(all, "missing.png", "not found");
+  expect_has(all, "zero.png", "0 bytes");
+  expect_has(all, "huge.png", "20000x20000");
+  // Decoding the corrupt file names it.
+  try {
+    load_image_rgb((c.root / "JPEGImages" / "corrupt.png").string());
+    FAIL();
+  } catch (const DataError& e) {
+    expect_has(e.what(), "corrupt.png", "cannot decode");
+  }
+  EXPECT_THROW(load_image_rgb((c.root / "JPEGImages" / "huge.png").string()), DataError);
+}
+
+TEST(BadInput, EmptySplitAndMissingSplitFile) {
+  VocCase c("empty");
+  c.split({});
+  expect_has(c.strict_error(), "split 'train'", "is empty");
+  fs::remove(c.root / "ImageSets" / "Main" / "train.txt");
+  expect_has(c.strict_error(), "train.txt", "split file not found");
+}
+
+TEST(BadInput, MalformedCocoJson) {
+  auto dir = fs::temp_directory_path() / ("rcnn_bad_coco_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "broken.json") << "{\"images\": [";
+  try {
+    open_dataset((dir / "broken.json").string());
+    FAIL();
+  } catch (const DataError& e) {
+    expect_has(e.what(), "broken.json", "malformed JSON");
+  }
+  std::ofstream(dir / "badcat.json") << R"({"images":[{"id":1,"file_name":"x.png","width":10,"height":10}],
+    "categories":[{"id":1,"name":"a"}],"annotations":[{"id":5,"image_id":1,"category_id":9,"bbox":[1,1,2,2]}]})";
+  LoadOptions strict;
+  strict.strict = true;
+  try {
+    open_dataset((dir / "badcat.json").string(), strict);
+    FAIL();
+  } catch (const DataError& e) {
+    expect_has(e.what(), "annotation 5", "unknown category_id 9");
+  }
+  auto ds = open_dataset((dir / "badcat.json").string());
+  EXPECT_EQ(ds.skipped_objects, 1);
+}

@@ -1,0 +1,70 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "data/loader.h"
+
+using namespace rcnn::data;
+
+namespace {
+Dataset voc() {
+  LoadOptions o;
+  return read_voc(std::string(RCNN_TEST_DATA) + "/voc", o);
+}
+}  // namespace
+
+TEST(Loader, PadsGtWithMinusOneRows) {
+  auto ds = voc();
+  LoaderOptions o;
+  o.batch_size = 2;
+  o.shuffle = false;
+  o.num_workers = 0;
+  o.input_size = 64;
+  DataLoader L(ds, o);
+  L.start_epoch(0);
+  auto b = L.next();
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->images.sizes(), (std::vector<int64_t>{2, 3, 64, 64}));
+  EXPECT_EQ(b->gt.sizes(), (std::vector<int64_t>{2, 2, 5}));
+  // Image 2 has one object: its second row is padding.
+  EXPECT_TRUE(torch::equal(b->gt[1][1], torch::full({5}, -1.f)));
+  // Image 1, object 0: (0, 0, 10, 20) scaled by 64/40, 64/30; class dog = 1.
+  EXPECT_NEAR(b->gt[0][0][2].item<float>(), 10 * 64.f / 40.f, 1e-4);
+  EXPECT_NEAR(b->gt[0][0][3].item<float>(), 20 * 64.f / 30.f, 1e-4);
+  EXPECT_EQ(b->gt[0][0][4].item<float>(), 1.f);
+  EXPECT_FALSE(L.next());
+}
+
+TEST(Loader, DeterministicAcrossWorkerCountsAndDropLast) {
+  auto ds = voc();
+  ds.images.push_back(ds.images[0]);
+  ds.images.push_back(ds.images[1]);
+  ds.images.push_back(ds.images[0]);  // 5 images
+  LoaderOptions o;
+  o.batch_size = 2;
+  o.hflip = true;
+  o.seed = 3;
+  o.input_size = 32;
+  o.num_workers = 0;
+  DataLoader a(ds, o);
+  o.num_workers = 2;
+  DataLoader b(ds, o);
+  EXPECT_EQ(a.batches_per_epoch(), 2u);  // drop_last
+  for (int epoch = 0; epoch < 2; ++epoch) {
+    a.start_epoch(epoch);
+    b.start_epoch(epoch);
+    int n = 0;
+    while (auto x = a.next()) {
+      auto y = b.next();
+      ASSERT_TRUE(y);
+      EXPECT_EQ(x->indices, y->indices);
+      EXPECT_TRUE(torch::equal(x->images, y->images));
+      EXPECT_TRUE(torch::equal(x->gt, y->gt));
+      ++n;
+    }
+    EXPECT_FALSE(b.next());
+    EXPECT_EQ(n, 2);
+  }
+  o.drop_last = false;
+  DataLoader c(ds, o);
+  EXPECT_EQ(c.batches_per_epoch(), 3u);
+}

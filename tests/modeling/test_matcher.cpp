@@ -1,0 +1,44 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "modeling/box_coder.h"
+#include "modeling/matcher.h"
+
+using namespace rcnn::modeling;
+
+namespace {
+torch::Tensor gt1() { return torch::tensor({0.f, 0.f, 10.f, 10.f, 3.f, -1.f, -1.f, -1.f, -1.f, -1.f}).view({2, 5}); }
+}  // namespace
+
+TEST(Matcher, ExactlyLoIsBackgroundExactlyHiIsForeground) {
+  // IoU with the GT (0, 0, 10, 10): 0.6, 0.3, 0.5, 0.0
+  auto anchors = torch::tensor({0.f, 0.f, 10.f, 6.f, 0.f, 0.f, 10.f, 3.f, 0.f, 0.f, 10.f, 5.f, 50.f, 50.f, 60.f, 60.f}).view({4, 4});
+  Matcher m{0.3, 0.6, false};
+  auto r = m(anchors, gt1());
+  EXPECT_FLOAT_EQ(r.max_iou[0].item<float>(), 0.6f);
+  EXPECT_EQ(r.matched[0][4].item<float>(), 3.f);         // IoU == hi -> the GT
+  EXPECT_EQ(r.matched[0][2].item<float>(), 10.f);
+  EXPECT_EQ(r.matched[1][4].item<float>(), -1.f);        // IoU == lo -> background
+  EXPECT_EQ(r.matched[2][0].item<float>(), -1e8f);       // between -> neutral
+  EXPECT_EQ(r.matched[3][4].item<float>(), -1.f);
+  EXPECT_EQ(r.valid_gt.size(0), 1);                      // padding row dropped
+}
+
+TEST(Matcher, NoGtMeansAllBackground) {
+  auto anchors = torch::tensor({0.f, 0.f, 10.f, 10.f, 5.f, 5.f, 9.f, 9.f}).view({2, 4});
+  auto r = Matcher{0.3, 0.6, false}(anchors, torch::full({3, 5}, -1.f));
+  EXPECT_TRUE(torch::equal(r.matched, torch::full({2, 5}, -1.f)));
+  EXPECT_EQ(r.gt_index[0].item<int64_t>(), -1);
+}
+
+TEST(Matcher, HighestIouGtWinsAndLowQualityRescues) {
+  auto gt = torch::tensor({0.f, 0.f, 10.f, 10.f, 0.f, 20.f, 20.f, 30.f, 30.f, 1.f}).view({2, 5});
+  // anchor 0 overlaps GT0 fully; anchor 1 overlaps GT1 with IoU 0.5 only (neutral at (0.3, 0.6)).
+  auto anchors = torch::tensor({0.f, 0.f, 10.f, 10.f, 20.f, 20.f, 30.f, 25.f}).view({2, 4});
+  auto r = Matcher{0.3, 0.6, false}(anchors, gt);
+  EXPECT_EQ(r.matched[0][4].item<float>(), 0.f);
+  EXPECT_EQ(r.matched[1][4].item<float>(), -1e8f);
+  auto lq = Matcher{0.3, 0.6, true}(anchors, gt);
+  EXPECT_EQ(lq.matched[1][4].item<float>(), 1.f);  // GT1's best anchor becomes positive
+  EXPECT_EQ(lq.matched[1][3].item<float>(), 30.f);
+}

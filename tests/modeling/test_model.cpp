@@ -1,0 +1,110 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "modeling/faster_rcnn.h"
+#include "ops/box_iou.h"
+
+using namespace rcnn;
+
+TEST(Model, SeedShapeTable) {
+  DetectorConfig cfg;  // the seed's defaults: RegNetX-400MF, FPN 64, 3 ratios
+  torch::manual_seed(0);
+  modeling::FasterRCNN m(cfg);
+  m->eval();
+  torch::NoGradGuard ng;
+  auto s = m->run_rpn(torch::randn({2, 3, 224, 224}));
+  const std::vector<int64_t> K{2352, 588, 147}, HW{28, 14, 7};
+  for (size_t l = 0; l < 3; ++l) {
+    EXPECT_EQ(s.feats[l].sizes(), (std::vector<int64_t>{2, 64, HW[l], HW[l]}));
+    EXPECT_EQ(s.objectness[l].sizes(), (std::vector<int64_t>{2, K[l]}));
+    EXPECT_EQ(s.deltas[l].sizes(), (std::vector<int64_t>{2, K[l], 4}));
+    EXPECT_EQ(s.anchors[l].size(0), K[l]);
+  }
+  // Seed init: predictor weights N(0, 0.01), biases 0.
+  EXPECT_EQ(m->rpn_head->pred_obj->bias.abs().sum().item<float>(), 0.f);
+  EXPECT_NEAR(m->rpn_head->pred_box->weight.std().item<float>(), 0.01f, 0.001f);
+}
+
+TEST(Model, ProposalsRespectTopkAndNms) {
+  DetectorConfig cfg;
+  cfg.backbone.name = "fast";
+  cfg.rpn.pre_nms_topk_test = 50;
+  cfg.rpn.post_nms_topk_test = 10;
+  torch::manual_seed(0);
+  modeling::FasterRCNN m(cfg);
+  m->eval();
+  torch::NoGradGuard ng;
+  auto s = m->run_rpn(torch::randn({1, 3, 224, 224}));
+  auto p = m->propose(s, 0, false);
+  ASSERT_EQ(p.levels.size(), 3u);
+  for (const auto& lp : p.levels) {
+    EXPECT_EQ(lp.topk_idx.numel(), 50);
+    EXPECT_LE(lp.keep.numel(), 10);
+    auto kb = lp.boxes.index_select(0, lp.keep);
+    auto iou = ops::box_iou(kb, kb) - torch::eye(kb.size(0)) * 2;
+    if (kb.size(0) > 1) EXPECT_LE(iou.max().item<float>(), 0.7f);
+    EXPECT_GE(kb.min().item<float>(), 0.f);
+    EXPECT_LE(kb.max().item<float>(), 224.f);
+  }
+}
+
+// Two images, three objects: the detector must memorise them. Losses fall by
+// 10x and every GT comes out as a detection of its class.
+TEST(Model, TinyOverfit) {
+  torch::manual_seed(0);
+  torch::set_num_threads(2);
+  DetectorConfig cfg;
+  cfg.num_classes = 2;
+  cfg.backbone.name = "fast";
+  cfg.anchors.stride_scale = 4;
+  cfg.anchors.scales_per_octave = 2;
+  cfg.rpn.stem_channels = {64};
+  cfg.rpn.allow_low_quality_matches = true;
+  cfg.rpn.iou_hi = 0.7;
+  cfg.rpn.batch_size_per_image = 64;
+  cfg.roi.stem_channels = {64};
+  cfg.roi.fc_dim = 128;
+  cfg.roi.box_regression = true;
+  cfg.roi.add_gt_to_proposals = true;
+  cfg.roi.sampling_ratio = 2;
+  modeling::FasterRCNN m(cfg);
+  auto images = torch::zeros({2, 3, 224, 224});
+  auto gt = torch::full({2, 2, 5}, -1.f);
+  auto paint = [&](int i, int x1, int y1, int x2, int y2, int cls, int row) {
+    images[i].slice(1, y1, y2).slice(2, x1, x2).select(0, cls).fill_(2.0);
+    gt[i][row] = torch::tensor({float(x1), float(y1), float(x2), float(y2), float(cls)});
+  };
+  paint(0, 30, 40, 110, 120, 0, 0);
+  paint(0, 140, 130, 200, 210, 1, 1);
+  paint(1, 60, 20, 180, 90, 1, 0);
+  torch::optim::SGD opt(m->parameters(), torch::optim::SGDOptions(0.02).momentum(0.9));
+  auto gen = at::detail::createCPUGenerator(1);
+  std::map<std::string, double> first, last;
+  for (int it = 0; it < 300; ++it) {
+    auto losses = m->forward_train(images, gt, gen);
+    torch::Tensor total = losses["rpn_obj"] + losses["rpn_box"] + losses["roi_cls"] + losses["roi_box"];
+    opt.zero_grad();
+    total.backward();
+    opt.step();
+    for (auto& [k, v] : losses) (it == 0 ? first : last)[k] = v.item<double>();
+  }
+  EXPECT_LT(last["rpn_obj"], first["rpn_obj"] / 10) << first["rpn_obj"] << " -> " << last["rpn_obj"];
+  EXPECT_LT(last["roi_cls"], first["roi_cls"] / 10) << first["roi_cls"] << " -> " << last["roi_cls"];
+  m->eval();
+  torch::NoGradGuard ng;
+  auto dets = m->detect(images);
+  for (int i = 0; i < 2; ++i) {
+    for (int r = 0; r < 2; ++r) {
+      auto g = gt[i][r];
+      if (g[4].item<float>() < 0) continue;
+      bool found = false;
+      for (int64_t d = 0; d < dets[size_t(i)].boxes.size(0); ++d) {
+        const float iou = ops::box_iou(dets[size_t(i)].boxes[d].view({1, 4}), g.slice(0, 0, 4).view({1, 4})).item<float>();
+        if (iou >= 0.5f && dets[size_t(i)].classes[d].item<int64_t>() == int64_t(g[4].item<float>()) &&
+            dets[size_t(i)].scores[d].item<float>() > 0.5f)
+          found = true;
+      }
+      EXPECT_TRUE(found) << "image " << i << " GT " << r << " not detected";
+    }
+  }
+}

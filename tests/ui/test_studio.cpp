@@ -1,0 +1,170 @@
+// The studio driven with QTest under Xvfb: open the default dataset, step
+// through all stages (a screenshot of each is saved as a test artifact),
+// check that parameter changes change what is shown, train and stop.
+#include <QApplication>
+#include <QDir>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QSpinBox>
+#include <QtTest>
+
+#include "data/dataset.h"
+#include "main_window.h"
+#include "panels/params_panel.h"
+#include "panels/stage_panel.h"
+#include "panels/training_panel.h"
+
+using rcnn::api::Stage;
+
+class StudioTest : public QObject {
+  Q_OBJECT
+  studio::MainWindow* w = nullptr;
+  QString artifacts;
+
+  void waitNewTrace(int before) { QTRY_VERIFY_WITH_TIMEOUT(w->tracesReceived() > before, 60000); }
+  void settle() {
+    for (int i = 0; i < 5; ++i) {
+      w->canvas()->update();
+      QTest::qWait(30);
+    }
+  }
+
+ private slots:
+  void initTestCase() {
+    qApp->setProperty("rcnn_no_dialogs", true);
+    artifacts = qEnvironmentVariable("RCNN_ARTIFACTS", QDir::currentPath() + "/artifacts");
+    QDir().mkpath(artifacts);
+    w = new studio::MainWindow;
+    w->resize(1500, 950);
+    w->show();
+    QVERIFY(QTest::qWaitForWindowExposed(w));
+    QVERIFY(w->openDataset(QString::fromStdString(rcnn::data::default_dataset_dir()), "val"));
+    QTRY_VERIFY_WITH_TIMEOUT(w->trace() != nullptr, 60000);
+    QCOMPARE(int(w->trace()->levels.size()), 3);
+    QVERIFY(!w->trace()->gt.empty());
+  }
+
+  void stepsThroughEveryStage() {
+    for (int s = 0; s < rcnn::api::kNumStages; ++s) {
+      QTest::keyClick(w, Qt::Key(Qt::Key_1 + s));
+      QCOMPARE(int(w->stage()), s);
+      settle();
+      QVERIFY2(w->grab().save(QString("%1/stage_%2.png").arg(artifacts).arg(s + 1)), "screenshot");
+      QVERIFY(!w->stagePanel()->countsText().isEmpty());
+    }
+    w->setStage(Stage::Matching);
+    settle();
+    QVERIFY(w->canvas()->drawnPrimitives() > 0);
+  }
+
+  void hoverShowsTheFormulaWithNumbers() {
+    w->setStage(Stage::Anchors);
+    auto* c = w->canvas();
+    c->fit();
+    QTest::mouseMove(c, QPoint(c->width() / 2, c->height() / 2));
+    settle();
+    QTest::mouseMove(c, QPoint(c->width() / 2 + 3, c->height() / 2 + 2));
+    settle();
+    QTRY_VERIFY_WITH_TIMEOUT(w->stagePanel()->formulaText().contains("√("), 5000);
+    QVERIFY(w->grab().save(artifacts + "/anchors_hover.png"));
+  }
+
+  void raisingIouHiLowersThePositiveCount() {
+    w->setStage(Stage::Matching);
+    const int before = w->stagePanel()->positiveCount();
+    QVERIFY(before > 0);
+    const int n = w->tracesReceived();
+    QVERIFY(w->paramsPanel()->setValue("rpn.iou_hi", "0.9"));
+    waitNewTrace(n);
+    QTRY_VERIFY_WITH_TIMEOUT(w->stagePanel()->positiveCount() < before, 10000);
+    // An invalid value is refused with a message naming the field; the last good config stays.
+    QVERIFY(!w->paramsPanel()->setValue("rpn.iou_lo", "0.95"));
+    QCOMPARE(w->paramsPanel()->config().rpn.iou_lo, w->trace()->iou_lo);
+    QVERIFY(w->paramsPanel()->setValue("rpn.iou_hi", "0.7"));
+  }
+
+  void rerollChangesTheSample() {
+    w->setStage(Stage::Sampling);
+    auto before = w->trace()->sampled_bg;
+    const int n = w->tracesReceived();
+    auto* reroll = w->findChild<QPushButton*>("rerollButton");
+    QVERIFY(reroll);
+    QTest::mouseClick(reroll, Qt::LeftButton);
+    waitNewTrace(n);
+    QTRY_VERIFY_WITH_TIMEOUT(w->trace()->sampled_bg != before, 10000);
+  }
+
+  void postProcessingDoesNotRerunTheBackbone() {
+    w->setStage(Stage::Predictions);
+    const int n = w->tracesReceived();
+    QVERIFY(w->paramsPanel()->setValue("roi.score_thresh", "0.3"));
+    waitNewTrace(n);
+    const auto& rc = w->trace()->recomputed;
+    QCOMPARE(int(rc.size()), 1);
+    QCOMPARE(QString::fromStdString(rc[0]), QString("predictions"));
+  }
+
+  void keyboardNavigationChangesTheImage() {
+    const int n = w->tracesReceived();
+    auto before = w->trace()->input_rgb;
+    QTest::keyClick(w, Qt::Key_Right);
+    waitNewTrace(n);
+    QTRY_VERIFY_WITH_TIMEOUT(w->trace()->input_rgb != before, 10000);
+  }
+
+  void badInputIsReportedAndTheAppKeepsWorking() {
+    QVERIFY(!w->openDataset("/nonexistent/dataset"));
+    QVERIFY(w->lastError().contains("/nonexistent/dataset"));
+    const int n = w->tracesReceived();
+    w->openCheckpoint("/nonexistent/model.pt");
+    QTRY_VERIFY_WITH_TIMEOUT(w->lastError().contains("model.pt"), 20000);
+    QVERIFY(w->trace() != nullptr);
+    QTest::keyClick(w, Qt::Key_Right);
+    waitNewTrace(n);
+  }
+
+  void exportsPngAndJson() {
+    const QString png = artifacts + "/export.png", json = artifacts + "/trace.json";
+    w->exportPng(png);
+    w->exportTrace(json);
+    QVERIFY(QFile(png).size() > 1000);
+    QVERIFY(QFile(json).size() > 1000);
+  }
+
+  void trainStartAndStop() {
+    auto* tp = w->trainingPanel();
+    tp->setIterations(200);
+    auto* name = w->findChild<QLineEdit*>("runName");
+    name->setText(QString("ui-test-%1").arg(QCoreApplication::applicationPid()));
+    w->canvas()->resetFrameStats();
+    settle();
+    const double idle = w->canvas()->averageFrameMs();
+    tp->start(false);
+    QVERIFY(tp->running());
+    QTRY_VERIFY_WITH_TIMEOUT(tp->logLines() > 3, 120000);
+    // The GUI keeps painting while training runs.
+    w->canvas()->resetFrameStats();
+    QElapsedTimer t;
+    t.start();
+    for (int i = 0; i < 20; ++i) {
+      w->canvas()->update();
+      QTest::qWait(20);
+    }
+    const double busy = w->canvas()->averageFrameMs();
+    qInfo("canvas frame time: %.2f ms idle, %.2f ms while training", idle, busy);
+    QVERIFY(w->grab().save(artifacts + "/training.png"));
+    tp->stop();
+    QTRY_VERIFY_WITH_TIMEOUT(!tp->running(), 180000);
+    QVERIFY(QFile::exists(tp->runDir() + "/last.pt"));
+    QVERIFY(QFile::exists(tp->runDir() + "/metrics.jsonl"));
+  }
+
+  void cleanupTestCase() {
+    delete w;
+  }
+};
+
+QTEST_MAIN(StudioTest)
+#include "test_studio.moc"

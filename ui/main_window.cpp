@@ -1,0 +1,431 @@
+#include "main_window.h"
+
+#include <QAction>
+#include <QActionGroup>
+#include <QApplication>
+#include <QCloseEvent>
+#include <QDockWidget>
+#include <QDragEnterEvent>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QKeyEvent>
+#include <QLabel>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QSettings>
+#include <QStatusBar>
+#include <QToolBar>
+#include <fstream>
+
+#include "api/session.h"
+#include "job_thread.h"
+#include "panels/dataset_panel.h"
+#include "panels/eval_panel.h"
+#include "panels/params_panel.h"
+#include "panels/stage_panel.h"
+#include "panels/training_panel.h"
+
+namespace studio {
+using rcnn::api::Stage;
+
+namespace {
+rcnn::DetectorConfig initialConfig() {
+  try {
+    return rcnn::load_preset("default");
+  } catch (...) {
+    return rcnn::DetectorConfig{};
+  }
+}
+QString bundledModel() {
+  const QString p = QString::fromStdString(rcnn::resource_dir()) + "/models/fashion_default.pt";
+  return QFileInfo::exists(p) ? p : QString();
+}
+}  // namespace
+
+MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
+  setWindowTitle("RCNN Studio");
+  setAcceptDrops(true);
+  setDockNestingEnabled(true);
+  qRegisterMetaType<std::shared_ptr<const rcnn::api::PipelineTrace>>("std::shared_ptr<const rcnn::api::PipelineTrace>");
+  qRegisterMetaType<rcnn::DetectorConfig>("rcnn::DetectorConfig");
+  qRegisterMetaType<studio::CanvasOptions>("studio::CanvasOptions");
+
+  m_canvas = new CanvasWidget(this);
+  setCentralWidget(m_canvas);
+  auto dock = [&](const QString& title, QWidget* w, Qt::DockWidgetArea area) {
+    auto* d = new QDockWidget(title, this);
+    d->setObjectName(title);
+    d->setWidget(w);
+    addDockWidget(area, d);
+    return d;
+  };
+  m_datasetPanel = new DatasetPanel(this);
+  m_stagePanel = new StagePanel(this);
+  m_params = new ParamsPanel(this);
+  m_training = new TrainingPanel(this);
+  m_eval = new EvalPanel(this);
+  auto* dData = dock("Dataset", m_datasetPanel, Qt::LeftDockWidgetArea);
+  auto* dStage = dock("Stage", m_stagePanel, Qt::RightDockWidgetArea);
+  auto* dParams = dock("Parameters", m_params, Qt::RightDockWidgetArea);
+  auto* dTrain = dock("Training", m_training, Qt::BottomDockWidgetArea);
+  auto* dEval = dock("Evaluation", m_eval, Qt::BottomDockWidgetArea);
+  tabifyDockWidget(dStage, dParams);
+  tabifyDockWidget(dTrain, dEval);
+  dStage->raise();
+  dTrain->raise();
+  resizeDocks({dData, dStage}, {230, 420}, Qt::Horizontal);
+  resizeDocks({dTrain}, {260}, Qt::Vertical);
+
+  m_modelLabel = new QLabel(this);
+  m_modelLabel->setObjectName("modelLabel");
+  m_timing = new QLabel(this);
+  statusBar()->addPermanentWidget(m_timing);
+  statusBar()->addPermanentWidget(m_modelLabel);
+
+  const auto cfg = initialConfig();
+  m_params->setConfig(cfg);
+  m_job = new JobThread(cfg, this);
+  connect(m_job, &JobThread::traceReady, this, [this](std::shared_ptr<const rcnn::api::PipelineTrace> t, double ms) {
+    m_trace = t;
+    ++m_traces;
+    m_canvas->setTrace(t);
+    m_stagePanel->setTrace(t, ms);
+    if (m_stage == Stage::RoIAlign) {
+      int gh = 0, gw = 0;
+      auto o = m_canvas->options();
+      o.roiPoints = m_job->samplingPoints(o.selectedRoi, &gh, &gw);
+      m_canvas->setOptions(o);
+      m_stagePanel->setRoiPoints(o.roiPoints, gh, gw);
+    }
+    QStringList parts;
+    for (const auto& [k, v] : t->timings_ms) parts << QString("%1 %2").arg(QString::fromStdString(k)).arg(v, 0, 'f', 1);
+    m_timing->setText(QString("trace %1 ms (%2)").arg(ms, 0, 'f', 1).arg(parts.join(", ")));
+  });
+  connect(m_job, &JobThread::failed, this, &MainWindow::showError);
+  connect(m_job, &JobThread::modelChanged, this, [this](QString label, bool random, QString json) {
+    m_random = random;
+    m_modelText = label;
+    try {
+      auto c = rcnn::config_from_json_string(json.toStdString(), "model");
+      m_params->setConfig(c);
+      m_stagePanel->setConfigValues(c.roi.score_thresh, c.roi.nms_thresh);
+    } catch (...) {
+    }
+    updateModelLabel();
+  });
+  m_job->start();
+
+  connect(m_params, &ParamsPanel::configChanged, this, [this](const rcnn::DetectorConfig& c) {
+    TraceRequest r;
+    r.config = c;
+    m_job->post(r);
+    m_stagePanel->setConfigValues(c.roi.score_thresh, c.roi.nms_thresh);
+  });
+  connect(m_params, &ParamsPanel::message, this, [this](const QString& m) { statusBar()->showMessage(m, 8000); });
+  connect(m_datasetPanel, &DatasetPanel::imageSelected, this, &MainWindow::showImage);
+  connect(m_stagePanel, &StagePanel::optionsChanged, this, [this](const CanvasOptions& o) {
+    auto c = o;
+    c.roiPoints = m_canvas->options().roiPoints;
+    c.hideOverlays = m_canvas->options().hideOverlays;
+    m_canvas->setOptions(c);
+  });
+  connect(m_stagePanel, &StagePanel::roiSelected, this, [this](int r) {
+    int gh = 0, gw = 0;
+    auto o = m_canvas->options();
+    o.selectedRoi = r;
+    o.roiPoints = m_job->samplingPoints(r, &gh, &gw);
+    m_canvas->setOptions(o);
+    m_stagePanel->setRoiPoints(o.roiPoints, gh, gw);
+  });
+  connect(m_stagePanel, &StagePanel::sampleSeedChanged, this, [this](quint64 s) {
+    TraceRequest r;
+    r.sample_seed = s;
+    m_job->post(r);
+  });
+  connect(m_stagePanel, &StagePanel::scoreThreshChanged, this, [this](double v) { m_params->setValue("roi.score_thresh", QString::number(v)); });
+  connect(m_stagePanel, &StagePanel::nmsThreshChanged, this, [this](double v) { m_params->setValue("roi.nms_thresh", QString::number(v)); });
+  connect(m_canvas, &CanvasWidget::hoverChanged, m_stagePanel, &StagePanel::setHover);
+  connect(m_canvas, &CanvasWidget::clicked, this, [this](Hit h) {
+    auto o = m_stagePanel->options();
+    if (h.kind == HitKind::Gt) {
+      o.selectedGt = o.selectedGt == h.index ? -1 : h.index;
+      m_stagePanel->setOptions(o);
+      m_canvas->setOptions([&] { auto c = o; c.roiPoints = m_canvas->options().roiPoints; return c; }());
+    } else if (h.kind == HitKind::Proposal && m_trace && m_trace->proposals[size_t(h.index)].kept_index >= 0) {
+      o.selectedRoi = m_trace->proposals[size_t(h.index)].kept_index;
+      m_stagePanel->setOptions(o);
+      emit m_stagePanel->roiSelected(o.selectedRoi);
+    }
+  });
+  connect(m_training, &TrainingPanel::useCheckpoint, this, &MainWindow::openCheckpoint);
+  connect(m_training, &TrainingPanel::message, this, &MainWindow::showError);
+  connect(m_eval, &EvalPanel::message, this, &MainWindow::showError);
+  connect(m_eval, &EvalPanel::openImage, this, [this](const QString& path) {
+    const auto& ds = m_datasetPanel->dataset();
+    for (size_t i = 0; i < ds.images.size(); ++i)
+      if (QString::fromStdString(ds.images[i].path) == path) {
+        m_datasetPanel->select(int(i));
+        setStage(Stage::Predictions);
+        return;
+      }
+    openImageFile(path);
+  });
+
+  buildMenus();
+  QSettings s;
+  restoreGeometry(s.value("window/geometry").toByteArray());
+  restoreState(s.value("window/state").toByteArray());
+  if (!s.contains("window/geometry")) resize(1500, 950);
+  setStage(Stage::Image);
+  updateModelLabel();
+  if (const QString m = bundledModel(); !m.isEmpty()) openCheckpoint(m);
+}
+
+MainWindow::~MainWindow() { m_job->shutdown(); }
+
+void MainWindow::buildMenus() {
+  auto* file = menuBar()->addMenu("&File");
+  file->addAction("Open &dataset…", QKeySequence("Ctrl+D"), this, [this] {
+    const QString d = QFileDialog::getExistingDirectory(this, "Dataset directory (VOC or image folder)");
+    if (!d.isEmpty()) openDataset(d);
+  });
+  file->addAction("Open &COCO annotations…", this, [this] {
+    const QString f = QFileDialog::getOpenFileName(this, "COCO JSON", QString(), "COCO (*.json)");
+    if (!f.isEmpty()) openDataset(f);
+  });
+  file->addAction("Open &image…", QKeySequence::Open, this, [this] {
+    const QString f = QFileDialog::getOpenFileName(this, "Image", QString(), "Images (*.png *.jpg *.jpeg *.bmp)");
+    if (!f.isEmpty()) openImageFile(f);
+  });
+  file->addAction("Open &checkpoint…", QKeySequence("Ctrl+K"), this, [this] {
+    const QString f = QFileDialog::getOpenFileName(this, "Checkpoint", "runs", "Checkpoints (*.pt)");
+    if (!f.isEmpty()) openCheckpoint(f);
+  });
+  m_recentDatasets = file->addMenu("Recent datasets");
+  m_recentCheckpoints = file->addMenu("Recent checkpoints");
+  rebuildRecent();
+  file->addSeparator();
+  file->addAction("Export canvas as &PNG…", QKeySequence("Ctrl+E"), this, [this] {
+    const QString f = QFileDialog::getSaveFileName(this, "Export PNG", "canvas.png", "PNG (*.png)");
+    if (!f.isEmpty()) exportPng(f);
+  });
+  file->addAction("Export &trace as JSON…", this, [this] {
+    const QString f = QFileDialog::getSaveFileName(this, "Export trace", "trace.json", "JSON (*.json)");
+    if (!f.isEmpty()) exportTrace(f);
+  });
+  file->addSeparator();
+  file->addAction("&Quit", QKeySequence::Quit, this, &QWidget::close);
+
+  auto* view = menuBar()->addMenu("&View");
+  auto* tb = addToolBar("Stages");
+  tb->setObjectName("stagesToolbar");
+  tb->addAction("◀", this, [this] { m_datasetPanel->step(-1); })->setToolTip("Previous image (←)");
+  tb->addAction("▶", this, [this] { m_datasetPanel->step(1); })->setToolTip("Next image (→)");
+  tb->addSeparator();
+  m_stageGroup = new QActionGroup(this);
+  for (int i = 0; i < rcnn::api::kNumStages; ++i) {
+    auto* a = new QAction(QString("%1 %2").arg(i + 1).arg(rcnn::api::stage_name(Stage(i))), this);
+    a->setCheckable(true);
+    a->setData(i);
+    a->setShortcut(QKeySequence(QString::number(i + 1)));
+    m_stageGroup->addAction(a);
+    view->addAction(a);
+    tb->addAction(a);
+    connect(a, &QAction::triggered, this, [this, i] { setStage(Stage(i)); });
+  }
+  tb->addSeparator();
+  view->addSeparator();
+  auto* fit = view->addAction("&Fit", QKeySequence("F"), m_canvas, &CanvasWidget::fit);
+  tb->addAction(fit);
+  view->addAction("Zoom in", QKeySequence("+"), this, [this] { m_canvas->zoomBy(1.25); });
+  view->addAction("Zoom out", QKeySequence("-"), this, [this] { m_canvas->zoomBy(0.8); });
+  auto* hide = view->addAction("&Hide overlays", QKeySequence("H"), this, [this](bool on) {
+    auto o = m_canvas->options();
+    o.hideOverlays = on;
+    m_canvas->setOptions(o);
+  });
+  hide->setCheckable(true);
+  view->addSeparator();
+  for (auto* d : findChildren<QDockWidget*>()) view->addAction(d->toggleViewAction());
+
+  auto* model = menuBar()->addMenu("&Model");
+  model->addAction("Random weights", this, [this] {
+    TraceRequest r;
+    r.checkpoint = std::string();
+    m_checkpoint.clear();
+    m_eval->setSource(m_datasetPath, QString());
+    m_job->post(r);
+  });
+  auto* dev = model->addMenu("Device");
+  auto* cpu = dev->addAction("CPU", this, [this] {
+    TraceRequest r;
+    r.device = "cpu";
+    m_job->post(r);
+  });
+  cpu->setCheckable(true);
+  cpu->setChecked(true);
+  auto* cuda = dev->addAction("CUDA", this, [this] {
+    TraceRequest r;
+    r.device = "cuda";
+    m_job->post(r);
+  });
+  cuda->setEnabled(false);
+  cuda->setToolTip("This LibTorch build has no CUDA");
+  auto* help = menuBar()->addMenu("&Help");
+  help->addAction("&About", this, [this] {
+    QMessageBox::about(this, "RCNN Studio",
+                       "RCNN Studio: step through every stage of a two-stage detector (Faster R-CNN, FPN p3–p5, RoIAlign).\n"
+                       "Keys: ←/→ images, 1–7 stages, +/− zoom, F fit, H hide overlays.");
+  });
+}
+
+void MainWindow::updateModelLabel() {
+  if (m_random)
+    m_modelLabel->setText("<b style='color:#f55'>RANDOM WEIGHTS</b> — load or train a checkpoint");
+  else
+    m_modelLabel->setText("model: " + QFileInfo(m_modelText).fileName());
+  m_modelLabel->setToolTip(m_modelText);
+  setWindowTitle(QString("RCNN Studio — %1%2").arg(m_datasetPath.isEmpty() ? "no dataset" : QFileInfo(m_datasetPath).fileName(),
+                                                    m_random ? " — random weights" : ""));
+}
+
+bool MainWindow::openDataset(const QString& path, const QString& split) {
+  rcnn::data::LoadOptions lo;
+  lo.split = split.toStdString();
+  rcnn::data::Dataset ds;
+  try {
+    try {
+      ds = rcnn::data::open_dataset(path.toStdString(), lo);
+    } catch (const rcnn::data::DataError&) {
+      if (split == "train") throw;
+      lo.split = "train";
+      ds = rcnn::data::open_dataset(path.toStdString(), lo);
+    }
+  } catch (const std::exception& e) {
+    showError(e.what());
+    return false;
+  }
+  m_datasetPath = path;
+  m_datasetPanel->setDataset(ds);
+  m_training->setDataset(path);
+  m_eval->setSource(path, m_checkpoint);
+  addRecent("recent/datasets", path);
+  if (!ds.issues.empty())
+    statusBar()->showMessage(QString("%1: %2 problems skipped, first: %3").arg(path).arg(ds.issues.size()).arg(QString::fromStdString(ds.issues[0])), 15000);
+  updateModelLabel();
+  m_datasetPanel->select(0);
+  return true;
+}
+
+void MainWindow::showImage(int index) {
+  const auto& ds = m_datasetPanel->dataset();
+  if (index < 0 || index >= int(ds.images.size())) return;
+  const auto& rec = ds.images[size_t(index)];
+  TraceRequest r;
+  r.image_path = rec.path;
+  for (const auto& a : rec.objects) r.gt.push_back({{a.x1, a.y1, a.x2, a.y2}, a.label, a.difficult, a.crowd});
+  r.class_names = ds.class_names;
+  m_job->post(r);
+  statusBar()->showMessage(QString::fromStdString(rec.path), 4000);
+}
+
+void MainWindow::openImageFile(const QString& path) {
+  TraceRequest r;
+  r.image_path = path.toStdString();
+  r.class_names = m_datasetPanel->dataset().class_names;
+  m_job->post(r);
+}
+
+void MainWindow::openCheckpoint(const QString& path) {
+  TraceRequest r;
+  r.checkpoint = path.toStdString();
+  m_job->post(r);
+  m_checkpoint = path;
+  m_eval->setSource(m_datasetPath, path);
+  addRecent("recent/checkpoints", path);
+}
+
+void MainWindow::setStage(Stage s) {
+  m_stage = s;
+  for (auto* a : m_stageGroup->actions()) a->setChecked(a->data().toInt() == int(s));
+  m_stagePanel->setStage(s);
+  auto o = m_canvas->options();
+  o.stage = s;
+  if (s == Stage::RoIAlign && m_trace) {
+    int gh = 0, gw = 0;
+    o.roiPoints = m_job->samplingPoints(o.selectedRoi, &gh, &gw);
+    m_stagePanel->setRoiPoints(o.roiPoints, gh, gw);
+  }
+  m_canvas->setOptions(o);
+}
+
+void MainWindow::exportPng(const QString& path) {
+  if (!m_canvas->snapshot().save(path)) showError("Cannot write " + path);
+}
+
+void MainWindow::exportTrace(const QString& path) {
+  if (!m_trace) return showError("No trace to export yet: open an image first.");
+  std::ofstream out(path.toStdString());
+  out << rcnn::api::trace_to_json(*m_trace, true);
+  if (!out) showError("Cannot write " + path);
+}
+
+void MainWindow::showError(const QString& msg) {
+  m_lastError = msg;
+  statusBar()->showMessage(msg, 20000);
+  if (!qApp->property("rcnn_no_dialogs").toBool()) QMessageBox::warning(this, "RCNN Studio", msg);
+}
+
+void MainWindow::addRecent(const QString& key, const QString& path) {
+  QSettings s;
+  QStringList l = s.value(key).toStringList();
+  l.removeAll(path);
+  l.prepend(path);
+  while (l.size() > 8) l.removeLast();
+  s.setValue(key, l);
+  rebuildRecent();
+}
+
+void MainWindow::rebuildRecent() {
+  QSettings s;
+  m_recentDatasets->clear();
+  for (const auto& p : s.value("recent/datasets").toStringList()) m_recentDatasets->addAction(p, this, [this, p] { openDataset(p); });
+  m_recentCheckpoints->clear();
+  for (const auto& p : s.value("recent/checkpoints").toStringList()) m_recentCheckpoints->addAction(p, this, [this, p] { openCheckpoint(p); });
+}
+
+void MainWindow::keyPressEvent(QKeyEvent* e) {
+  switch (e->key()) {
+    case Qt::Key_Left: m_datasetPanel->step(-1); return;
+    case Qt::Key_Right: m_datasetPanel->step(1); return;
+    case Qt::Key_Plus:
+    case Qt::Key_Equal: m_canvas->zoomBy(1.25); return;
+    case Qt::Key_Minus: m_canvas->zoomBy(0.8); return;
+    default: QMainWindow::keyPressEvent(e);
+  }
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* e) {
+  if (e->mimeData()->hasUrls()) e->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* e) {
+  for (const auto& url : e->mimeData()->urls()) {
+    const QString p = url.toLocalFile();
+    const QFileInfo fi(p);
+    if (fi.isDir() || fi.suffix() == "json") openDataset(p);
+    else if (fi.suffix() == "pt") openCheckpoint(p);
+    else openImageFile(p);
+  }
+}
+
+void MainWindow::closeEvent(QCloseEvent* e) {
+  QSettings s;
+  s.setValue("window/geometry", saveGeometry());
+  s.setValue("window/state", saveState());
+  if (m_training->running()) m_training->stop();
+  e->accept();
+}
+
+}  // namespace studio

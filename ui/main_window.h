@@ -1,0 +1,84 @@
+#pragma once
+#include <QMainWindow>
+
+#include <memory>
+
+#include "api/trace.h"
+#include "canvas/canvas_widget.h"
+#include "config/detector_config.h"
+#include "data/dataset.h"
+
+class QLabel;
+class QActionGroup;
+class QDockWidget;
+class QMenu;
+
+namespace studio {
+
+class JobThread;
+class StagePanel;
+class ParamsPanel;
+class DatasetPanel;
+class TrainingPanel;
+class EvalPanel;
+
+class MainWindow : public QMainWindow {
+  Q_OBJECT
+ public:
+  explicit MainWindow(QWidget* parent = nullptr);
+  ~MainWindow() override;
+
+  bool openDataset(const QString& path, const QString& split = "val");
+  void openImageFile(const QString& path);
+  void openCheckpoint(const QString& path);
+  void setStage(rcnn::api::Stage s);
+  rcnn::api::Stage stage() const { return m_stage; }
+  void exportPng(const QString& path);
+  void exportTrace(const QString& path);
+
+  // For tests and scripting.
+  CanvasWidget* canvas() const { return m_canvas; }
+  StagePanel* stagePanel() const { return m_stagePanel; }
+  ParamsPanel* paramsPanel() const { return m_params; }
+  DatasetPanel* datasetPanel() const { return m_datasetPanel; }
+  TrainingPanel* trainingPanel() const { return m_training; }
+  EvalPanel* evalPanel() const { return m_eval; }
+  std::shared_ptr<const rcnn::api::PipelineTrace> trace() const { return m_trace; }
+  int tracesReceived() const { return m_traces; }
+  QString lastError() const { return m_lastError; }
+
+ protected:
+  void keyPressEvent(QKeyEvent* e) override;
+  void dragEnterEvent(QDragEnterEvent* e) override;
+  void dropEvent(QDropEvent* e) override;
+  void closeEvent(QCloseEvent* e) override;
+
+ private:
+  void buildMenus();
+  void showImage(int index);
+  void showError(const QString& msg);
+  void addRecent(const QString& key, const QString& path);
+  void rebuildRecent();
+  void updateModelLabel();
+
+  JobThread* m_job = nullptr;
+  CanvasWidget* m_canvas;
+  StagePanel* m_stagePanel;
+  ParamsPanel* m_params;
+  DatasetPanel* m_datasetPanel;
+  TrainingPanel* m_training;
+  EvalPanel* m_eval;
+  QLabel* m_modelLabel;
+  QLabel* m_timing;
+  QActionGroup* m_stageGroup;
+  QMenu* m_recentDatasets;
+  QMenu* m_recentCheckpoints;
+  rcnn::api::Stage m_stage = rcnn::api::Stage::Image;
+  std::shared_ptr<const rcnn::api::PipelineTrace> m_trace;
+  QString m_datasetPath, m_checkpoint, m_modelText, m_lastError;
+  bool m_random = true;
+  int m_traces = 0;
+  quint64 m_seed = 0;
+};
+
+}  // namespace studio

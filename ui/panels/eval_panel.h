@@ -1,0 +1,53 @@
+#pragma once
+// Evaluation: mAP per class, PR curves, confusion matrix; clicking a class
+// lists its false positives and misses, double-click opens the image.
+#include <QWidget>
+
+#include <thread>
+
+#include "api/eval_job.h"
+
+class QTableWidget;
+class QListWidget;
+class QPushButton;
+class QLabel;
+class QComboBox;
+class QChart;
+class QLineSeries;
+
+namespace studio {
+
+class EvalPanel : public QWidget {
+  Q_OBJECT
+ public:
+  explicit EvalPanel(QWidget* parent = nullptr);
+  ~EvalPanel() override;
+  void setSource(const QString& dataset, const QString& checkpoint);
+  void run();
+  bool running() const { return m_running; }
+  const rcnn::api::EvalReport& report() const { return m_report; }
+
+ signals:
+  void openImage(const QString& path);
+  void message(const QString& text);
+  void done();
+
+ private:
+  void show(const rcnn::api::EvalReport& r);
+  void showClass(int c);
+
+  QString m_dataset, m_checkpoint;
+  QComboBox* m_split;
+  QPushButton* m_run;
+  QLabel* m_summary;
+  QTableWidget* m_table;
+  QTableWidget* m_confusion;
+  QListWidget* m_items;
+  QChart* m_pr;
+  QLineSeries* m_prSeries;
+  rcnn::api::EvalReport m_report;
+  std::thread m_thread;
+  bool m_running = false;
+};
+
+}  // namespace studio

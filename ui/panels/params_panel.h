@@ -1,0 +1,44 @@
+#pragma once
+// Every option of the detector config, edited with immediate effect: each
+// change is validated and emitted; the job thread recomputes only what the
+// change touches.
+#include <QWidget>
+
+#include <functional>
+#include <vector>
+
+#include "config/detector_config.h"
+
+class QLabel;
+class QComboBox;
+class QFormLayout;
+
+namespace studio {
+
+class ParamsPanel : public QWidget {
+  Q_OBJECT
+ public:
+  explicit ParamsPanel(QWidget* parent = nullptr);
+  void setConfig(const rcnn::DetectorConfig& c);  // no signal
+  const rcnn::DetectorConfig& config() const { return m_cfg; }
+  // Sets one value by dotted key (as rcnn --set), refreshes the widgets and emits.
+  bool setValue(const QString& key, const QString& json);
+  void loadPreset(const QString& name);
+
+ signals:
+  void configChanged(const rcnn::DetectorConfig& c);
+  void message(const QString& text);
+
+ private:
+  void rebuild();
+  void apply(const QString& key, const QString& json);
+
+  rcnn::DetectorConfig m_cfg;
+  QFormLayout* m_form;
+  QLabel* m_error;
+  QComboBox* m_preset;
+  std::vector<std::function<void()>> m_refreshers;
+  bool m_updating = false;
+};
+
+}  // namespace studio
