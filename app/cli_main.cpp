@@ -16,6 +16,7 @@
 #include "data/dataset.h"
 #include "data/fashion_synth.h"
 #include "data/image_io.h"
+#include "engine/checkpoint.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::ordered_json;
@@ -130,6 +131,12 @@ int main(int argc, char** argv) {
   inspect->add_option("--out", in_out, "write JSON here instead of stdout");
   inspect->add_option("--device", in_device)->capture_default_str();
   inspect->add_flag("--full", in_full, "include per-anchor arrays");
+
+  // export
+  std::string ex_in, ex_out;
+  auto* exp = app.add_subcommand("export", "strip a checkpoint to weights + config (for shipping)");
+  exp->add_option("--checkpoint", ex_in, "checkpoint (.pt)")->required();
+  exp->add_option("--out", ex_out, "output .pt")->required();
 
   // make-dataset
   rcnn::data::FashionOptions fo;
@@ -264,6 +271,19 @@ int main(int argc, char** argv) {
         std::printf("wrote %s (%zu proposals, %zu detections, %s)\n", in_out.c_str(), t.proposals.size(), t.detections.size(),
                     t.model_label.c_str());
       }
+      return 0;
+    }
+    if (*exp) {
+      auto meta = rcnn::engine::read_checkpoint_meta(ex_in);
+      rcnn::DetectorConfig cfg;
+      auto model = rcnn::engine::load_model(ex_in, torch::kCPU, &cfg);
+      rcnn::engine::CheckpointMeta m;
+      m.iteration = meta.iteration;
+      m.best_map = meta.best_map;
+      m.last_map = meta.last_map;
+      m.config_json = meta.config_json;
+      rcnn::engine::save_checkpoint(ex_out, model, nullptr, m, nullptr);
+      std::printf("wrote %s (iteration %lld, val mAP@0.5 %.4f)\n", ex_out.c_str(), (long long)m.iteration, m.last_map);
       return 0;
     }
     if (*mk) {

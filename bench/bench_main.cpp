@@ -3,6 +3,8 @@
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
+#include <fstream>
+
 #include "engine/device.h"
 #include "modeling/anchor_generator.h"
 #include "modeling/faster_rcnn.h"
@@ -148,7 +150,28 @@ BENCHMARK(BM_TraceFull)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_TraceScoreSlider)->Unit(benchmark::kMillisecond);
 #endif
 
+// --roi-align-check IN OUT: IN is a torch.save'd dict-free tuple file written
+// by compare_torchvision.py: (features, rois, grad_out) as a list of tensors;
+// OUT receives (output, grad_features) for comparison with torchvision.
+static int roi_align_check(const std::string& in, const std::string& out) {
+  std::ifstream f(in, std::ios::binary);
+  std::vector<char> bytes((std::istreambuf_iterator<char>(f)), {});
+  auto list = torch::pickle_load(bytes).toList();
+  auto feats = list.get(0).toTensor().requires_grad_(true);
+  auto rois = list.get(1).toTensor();
+  auto grad = list.get(2).toTensor();
+  auto params = list.get(3).toTensor();  // [pooled, scale, sampling, aligned]
+  ops::RoIAlignParams p{params[0].item<int64_t>(), params[0].item<int64_t>(), params[1].item<double>(),
+                        params[2].item<int64_t>(), params[3].item<double>() != 0};
+  auto o = ops::roi_align(feats, rois, p);
+  o.backward(grad);
+  auto data = torch::pickle_save(c10::List<torch::Tensor>({o.detach(), feats.grad()}));
+  std::ofstream(out, std::ios::binary).write(data.data(), std::streamsize(data.size()));
+  return 0;
+}
+
 int main(int argc, char** argv) {
+  if (argc == 4 && std::string(argv[1]) == "--roi-align-check") return roi_align_check(argv[2], argv[3]);
   const int threads = engine::init_threads();
   benchmark::AddCustomContext("torch_threads", std::to_string(threads));
   benchmark::AddCustomContext("blas", engine::blas_name());

@@ -61,7 +61,7 @@ void JobThread::run() {
     QMutexLocker lk(&m_sessionMutex);
     try {
       if (req.device) {
-        auto cfg = s.config();
+        auto cfg = m_session->config();
         m_session = std::make_unique<rcnn::api::Session>(cfg, *req.device);
         emit modelChanged(QString::fromStdString(m_session->model_label()), true,
                           QString::fromStdString(rcnn::config_to_json_string(cfg)));

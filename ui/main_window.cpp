@@ -68,14 +68,13 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   auto* dData = dock("Dataset", m_datasetPanel, Qt::LeftDockWidgetArea);
   auto* dStage = dock("Stage", m_stagePanel, Qt::RightDockWidgetArea);
   auto* dParams = dock("Parameters", m_params, Qt::RightDockWidgetArea);
-  auto* dTrain = dock("Training", m_training, Qt::BottomDockWidgetArea);
-  auto* dEval = dock("Evaluation", m_eval, Qt::BottomDockWidgetArea);
+  auto* dTrain = dock("Training", m_training, Qt::RightDockWidgetArea);
+  auto* dEval = dock("Evaluation", m_eval, Qt::RightDockWidgetArea);
   tabifyDockWidget(dStage, dParams);
+  tabifyDockWidget(dParams, dTrain);
   tabifyDockWidget(dTrain, dEval);
   dStage->raise();
-  dTrain->raise();
-  resizeDocks({dData, dStage}, {230, 420}, Qt::Horizontal);
-  resizeDocks({dTrain}, {260}, Qt::Vertical);
+  resizeDocks({dData, dStage}, {220, 460}, Qt::Horizontal);
 
   m_modelLabel = new QLabel(this);
   m_modelLabel->setObjectName("modelLabel");
@@ -175,7 +174,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   buildMenus();
   QSettings s;
   restoreGeometry(s.value("window/geometry").toByteArray());
-  restoreState(s.value("window/state").toByteArray());
+  restoreState(s.value("window/state").toByteArray(), 2);
   if (!s.contains("window/geometry")) resize(1500, 950);
   setStage(Stage::Image);
   updateModelLabel();
@@ -402,6 +401,8 @@ void MainWindow::keyPressEvent(QKeyEvent* e) {
     case Qt::Key_Plus:
     case Qt::Key_Equal: m_canvas->zoomBy(1.25); return;
     case Qt::Key_Minus: m_canvas->zoomBy(0.8); return;
+    case Qt::Key_1: case Qt::Key_2: case Qt::Key_3: case Qt::Key_4:
+    case Qt::Key_5: case Qt::Key_6: case Qt::Key_7: setStage(Stage(e->key() - Qt::Key_1)); return;
     default: QMainWindow::keyPressEvent(e);
   }
 }
@@ -423,7 +424,7 @@ void MainWindow::dropEvent(QDropEvent* e) {
 void MainWindow::closeEvent(QCloseEvent* e) {
   QSettings s;
   s.setValue("window/geometry", saveGeometry());
-  s.setValue("window/state", saveState());
+  s.setValue("window/state", saveState(2));
   if (m_training->running()) m_training->stop();
   e->accept();
 }

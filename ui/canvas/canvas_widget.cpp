@@ -114,7 +114,7 @@ void CanvasWidget::paintGL() {
   ImGui::NewFrame();
   ImDrawList* dl = ImGui::GetBackgroundDrawList();
   const float S = m_trace ? float(m_trace->input_size) : 224.f;
-  const ImVec2 a(float(m_offX), float(m_offY)), b(float(m_offX + S * m_zoom), float(m_offY + S * m_zoom));
+  const ImVec2 a{float(m_offX), float(m_offY)}, b{float(m_offX + S * m_zoom), float(m_offY + S * m_zoom)};
   if (m_tex && m_trace)
     dl->AddImage(reinterpret_cast<ImTextureID>(static_cast<intptr_t>(m_tex)), a, b);
   else

@@ -60,6 +60,9 @@ StagePanel::StagePanel(QWidget* parent) : QWidget(parent) {
   m_formula->setTextFormat(Qt::RichText);
   m_formula->setTextInteractionFlags(Qt::TextSelectableByMouse);
   m_formula->setStyleSheet("font-family: monospace; padding: 4px; border: 1px solid palette(mid);");
+  m_formula->setMinimumHeight(96);
+  m_formula->setAlignment(Qt::AlignLeft | Qt::AlignTop);
+  m_formula->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
   m_counts = new QLabel(this);
   m_counts->setObjectName("stageCounts");
   m_counts->setWordWrap(true);
@@ -531,7 +534,7 @@ void StagePanel::refreshFormula() {
         const float r = L.ratios[size_t(a % nr)], side = L.sizes[size_t(a / nr)];
         const float w = std::sqrt(side * side / r), h = side * side / w;
         f = QString("level %1, cell (i=%2, j=%3): centre = ((j+0.5)·%4, (i+0.5)·%4) = (%5, %6)<br>"
-                    "area = %7² ; w = √(area / r) = √(%8 / %9) = %10 ; h = area / w = %11<br>anchor = %12")
+                    "area = (%7)² ; w = √(area / r) = √(%8 / %9) = %10 ; h = area / w = %11<br>anchor = %12")
                 .arg(QString::fromStdString(L.name)).arg(loc / L.width).arg(loc % L.width).arg(L.stride)
                 .arg(f1((loc % L.width + 0.5) * L.stride), f1((loc / L.width + 0.5) * L.stride), f1(side), f1(side * side))
                 .arg(r).arg(f1(w), f1(h), boxStr(t.anchors[size_t(i)]));

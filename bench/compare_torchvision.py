@@ -1,0 +1,181 @@
+#!/usr/bin/python3
+"""Ours vs torchvision 0.14, same machine, same thread count, one run.
+
+Needs Debian's torchvision (not needed by the test command):
+    apt-get install -y python3-torchvision
+Usage (after building):
+    /usr/bin/python3 bench/compare_torchvision.py [--build build] [--reps 5]
+
+Runs build/bin/rcnn_bench (Google Benchmark, JSON) and the same cases with
+torchvision, alternating ours and theirs, then prints: case, ours, torchvision,
+ratio. Also checks RoIAlign forward and gradient equality (1e-5) on the same
+inputs via build/bin/rcnn_bench --roi-align-check.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+try:
+    import torch
+    import torchvision
+    from torchvision.ops import box_iou, nms, roi_align
+except ImportError:
+    sys.exit("compare_torchvision: needs Debian's python3-torchvision (apt-get install -y python3-torchvision)")
+
+
+def timeit(fn, reps):
+    fn()
+    best = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        best.append(time.perf_counter() - t)
+    best.sort()
+    return best[len(best) // 2] * 1e3  # median, ms
+
+
+def rand_boxes(n, span, max_wh, seed):
+    g = torch.Generator().manual_seed(seed)
+    xy = torch.rand(n, 2, generator=g) * span
+    wh = torch.rand(n, 2, generator=g) * max_wh + 1
+    return torch.cat([xy, xy + wh], 1)
+
+
+def rand_rois(n, batches, span, seed):
+    g = torch.Generator().manual_seed(seed)
+    b = torch.randint(0, batches, (n, 1), generator=g).float()
+    return torch.cat([b, rand_boxes(n, span, span / 2, seed + 1)], 1)
+
+
+def tv_cases(reps):
+    out = {}
+    a, b = rand_boxes(3087, 224, 64, 1), rand_boxes(20, 224, 64, 2)
+    out["BM_BoxIoU/3087/20"] = timeit(lambda: box_iou(a, b), reps)
+    a, b = rand_boxes(120000, 224, 64, 1), rand_boxes(50, 224, 64, 2)
+    out["BM_BoxIoU/120000/50"] = timeit(lambda: box_iou(a, b), reps)
+    for n in (4000, 12000):
+        bx, s = rand_boxes(n, 1000, 100, 3), torch.rand(n)
+        out[f"BM_NMS/{n}"] = timeit(lambda: nms(bx, s, 0.7), reps)
+    for c, h, r in ((64, 28, 200), (256, 100, 1000)):
+        f = torch.randn(2, c, h, h)
+        rois = rand_rois(r, 2, h * 8.0, 4)
+        out[f"BM_RoIAlignForward/{c}/{h}/{r}"] = timeit(
+            lambda: roi_align(f, rois, 7, 1 / 8, 2, True), reps)
+        fg = f.clone().requires_grad_(True)
+
+        def fb():
+            o = roi_align(fg, rois, 7, 1 / 8, 2, True)
+            o.sum().backward()
+        out[f"BM_RoIAlignForwardBackward/{c}/{h}/{r}"] = timeit(fb, reps)
+    return out
+
+
+def tv_faster_rcnn(train):
+    """torchvision FasterRCNN of the seed's shape: RegNetX-400MF + FPN 64 on c3-c5."""
+    from torchvision.models.detection import FasterRCNN
+    from torchvision.models.detection.anchor_utils import AnchorGenerator
+    from torchvision.models.detection.backbone_utils import BackboneWithFPN
+    from torchvision.models import regnet_x_400mf
+    body = regnet_x_400mf()
+    bb = BackboneWithFPN(body.trunk_output, {"block2": "p3", "block3": "p4", "block4": "p5"}, [64, 160, 400], 64)
+    sizes = ((64,), (128,), (256,))  # stride * 8
+    ag = AnchorGenerator(sizes, ((0.5, 1.0, 2.0),) * 3)
+    m = FasterRCNN(bb, num_classes=11, rpn_anchor_generator=ag, min_size=224, max_size=224,
+                   rpn_pre_nms_top_n_train=400, rpn_pre_nms_top_n_test=400,
+                   rpn_post_nms_top_n_train=100, rpn_post_nms_top_n_test=100,
+                   rpn_batch_size_per_image=16, box_batch_size_per_image=32)
+    m.train(train)
+    return m
+
+
+def tv_model_cases(reps):
+    out = {}
+    m = tv_faster_rcnn(False)
+    x1 = [torch.randn(3, 224, 224)]
+    x16 = [torch.randn(3, 224, 224) for _ in range(16)]
+    with torch.no_grad():
+        out["BM_InferSeed/1"] = timeit(lambda: m(x1), reps)
+        out["BM_InferSeed/16"] = timeit(lambda: m(x16), max(2, reps // 2))
+    mt = tv_faster_rcnn(True)
+    opt = torch.optim.SGD(mt.parameters(), lr=0.01, momentum=0.9)
+    tg = [{"boxes": torch.tensor([[20. + 40 * k, 30., 80. + 40 * k, 120.] for k in range(3)]),
+           "labels": torch.tensor([1, 2, 3])} for _ in range(16)]
+
+    def step():
+        loss = sum(mt(x16, tg).values())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    out["BM_TrainStepSeed"] = timeit(step, max(2, reps // 2))
+    return out
+
+
+def ours(build, reps):
+    with tempfile.NamedTemporaryFile(suffix=".json") as f:
+        subprocess.run([os.path.join(build, "bin", "rcnn_bench"), f"--benchmark_out={f.name}",
+                        "--benchmark_out_format=json", f"--benchmark_repetitions={reps}",
+                        "--benchmark_report_aggregates_only=true",
+                        "--benchmark_filter=BoxIoU|NMS|RoIAlign|InferSeed|TrainStepSeed|TraceFull"],
+                       check=True, stdout=subprocess.DEVNULL)
+        data = json.load(open(f.name))
+    out = {}
+    for b in data["benchmarks"]:
+        if b.get("aggregate_name") != "median":
+            continue
+        unit = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}[b["time_unit"]]
+        out[b["run_name"]] = b["real_time"] * unit
+    return out, data["context"]
+
+
+def roi_align_equality(build):
+    """Same inputs through both RoIAligns: max |difference| of output and gradient."""
+    worst = 0.0
+    for c, h, r, sr, aligned in ((64, 28, 200, 2, True), (16, 40, 300, -1, False), (256, 100, 1000, 2, True)):
+        g = torch.Generator().manual_seed(c + r)
+        f = torch.randn(2, c, h, h, generator=g)
+        rois = rand_rois(r, 2, h * 8.0, 9)
+        go = torch.randn(r, c, 7, 7, generator=g)
+        with tempfile.TemporaryDirectory() as d:
+            torch.save([f, rois, go, torch.tensor([7, 1 / 8, sr, 1.0 if aligned else 0.0], dtype=torch.float64)],
+                       os.path.join(d, "in.pt"), _use_new_zipfile_serialization=True)
+            subprocess.run([os.path.join(build, "bin", "rcnn_bench"), "--roi-align-check", os.path.join(d, "in.pt"),
+                            os.path.join(d, "out.pt")], check=True)
+            o, gf = torch.load(os.path.join(d, "out.pt"))
+        fg = f.clone().requires_grad_(True)
+        t = roi_align(fg, rois, 7, 1 / 8, sr, aligned)
+        t.backward(go)
+        worst = max(worst, (o - t).abs().max().item(), (gf - fg.grad).abs().max().item())
+    return worst
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--reps", type=int, default=5)
+    args = ap.parse_args()
+    threads = int(os.environ.get("RCNN_THREADS", os.cpu_count()))
+    torch.set_num_threads(threads)
+    os.environ["RCNN_THREADS"] = str(threads)
+    ours_ms, ctx = ours(args.build, args.reps)
+    tv = tv_cases(args.reps)
+    tv.update(tv_model_cases(args.reps))
+    print(f"# {threads} threads, {os.cpu_count()} cores, BLAS: {ctx.get('blas', '?')}, torch {torch.__version__}, "
+          f"torchvision {torchvision.__version__}")
+    print(f"| case | ours (ms) | torchvision (ms) | speed-up |")
+    print("|---|---:|---:|---:|")
+    for k, v in tv.items():
+        o = ours_ms.get(k)
+        if o is None:
+            continue
+        print(f"| {k} | {o:.3f} | {v:.3f} | {v / o:.1f}x |")
+    print(f"\nRoIAlign forward + gradient, max |ours - torchvision| = {roi_align_equality(args.build):.2e} (target <= 1e-5)")
+    if "BM_TraceFull" in ours_ms:
+        print(f"| BM_TraceFull (fast preset, 224²) | {ours_ms['BM_TraceFull']:.1f} | – | – |")
+
+
+if __name__ == "__main__":
+    main()
