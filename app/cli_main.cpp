@@ -1,13 +1,14 @@
 // rcnn: the headless front end (train / eval / detect / inspect / make-dataset).
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
-#include <opencv2/imgproc.hpp>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "api/eval_job.h"
 #include "api/session.h"
@@ -23,7 +24,9 @@ using json = nlohmann::ordered_json;
 
 namespace {
 
-bool tty() { return ::isatty(STDOUT_FILENO); }
+bool tty() {
+  return ::isatty(STDOUT_FILENO);
+}
 
 std::string hms(double s) {
   if (!(s >= 0) || s > 1e7) return "--:--";
@@ -47,9 +50,13 @@ void bar(const std::string& what, int64_t done, int64_t total, const std::string
 
 std::string losses_str(const rcnn::api::TrainProgress& p) {
   char buf[256];
-  auto g = [&](const char* k) { auto it = p.losses.find(k); return it == p.losses.end() ? 0.0 : it->second; };
-  std::snprintf(buf, sizeof buf, "loss %.3f (rpn_obj %.3f rpn_box %.3f roi_cls %.3f roi_box %.3f) lr %.4g %.1f img/s ETA %s",
-                p.loss, g("rpn_obj"), g("rpn_box"), g("roi_cls"), g("roi_box"), p.lr, p.images_per_s, hms(p.eta_s).c_str());
+  auto g = [&](const char* k) {
+    auto it = p.losses.find(k);
+    return it == p.losses.end() ? 0.0 : it->second;
+  };
+  std::snprintf(buf, sizeof buf,
+                "loss %.3f (rpn_obj %.3f rpn_box %.3f roi_cls %.3f roi_box %.3f) lr %.4g %.1f img/s ETA %s", p.loss,
+                g("rpn_obj"), g("rpn_box"), g("roi_cls"), g("roi_box"), p.lr, p.images_per_s, hms(p.eta_s).c_str());
   return buf;
 }
 
@@ -60,7 +67,7 @@ void print_eval(const rcnn::evaluation::EvalResult& r) {
 }
 
 cv::Scalar color_for(int label) {
-  static const cv::Scalar pal[] = {{230, 25, 75}, {60, 180, 75}, {255, 225, 25}, {0, 130, 200}, {245, 130, 48},
+  static const cv::Scalar pal[] = {{230, 25, 75},  {60, 180, 75},  {255, 225, 25}, {0, 130, 200},  {245, 130, 48},
                                    {145, 30, 180}, {70, 240, 240}, {240, 50, 230}, {210, 245, 60}, {250, 190, 212}};
   return pal[size_t(std::abs(label)) % 10];
 }
@@ -97,12 +104,16 @@ int main(int argc, char** argv) {
   rcnn::api::EvalRequest er;
   std::string eval_json;
   auto* eval = app.add_subcommand("eval", "evaluate a checkpoint (VOC mAP@0.5, COCO mAP@[.5:.95])");
-  eval->add_option("--checkpoint", er.checkpoint, "checkpoint (.pt)")->required();
+  eval->add_option("--checkpoint", er.checkpoint, "checkpoint (.pt)");
   eval->add_option("--dataset", er.dataset, "dataset; default: the embedded dataset");
   eval->add_option("--split", er.split, "split")->capture_default_str();
   eval->add_option("--device", er.device)->capture_default_str();
   eval->add_option("--max-images", er.max_images, "evaluate the first N images only");
   eval->add_option("--json", eval_json, "write the full result as JSON here");
+  std::string eval_dets;
+  eval->add_option("--detections", eval_dets,
+                   "score a detections JSON ([{image, detections: [{label, score, box}]}], e.g. from another "
+                   "detector) instead of running --checkpoint");
 
   // detect
   std::string det_ckpt, det_out = "detections", det_device = "auto";
@@ -134,7 +145,7 @@ int main(int argc, char** argv) {
 
   // export
   std::string ex_in, ex_out;
-  auto* exp = app.add_subcommand("export", "strip a checkpoint to weights + config (for shipping)");
+  auto* exp = app.add_subcommand("export", "strip a checkpoint to fp16 weights + config (for shipping)");
   exp->add_option("--checkpoint", ex_in, "checkpoint (.pt)")->required();
   exp->add_option("--out", ex_out, "output .pt")->required();
 
@@ -158,25 +169,65 @@ int main(int argc, char** argv) {
       tr.run_dir = (fs::path(out_dir) / name).string();
       rcnn::api::TrainJob job(tr);
       rcnn::api::TrainEvents ev;
-      ev.on_progress = [&](const rcnn::api::TrainProgress& p) {
-        bar("train", p.iter, p.max_iters, losses_str(p));
-      };
+      ev.on_progress = [&](const rcnn::api::TrainProgress& p) { bar("train", p.iter, p.max_iters, losses_str(p)); };
       ev.on_log = [&](const rcnn::api::TrainProgress& p) {
-        if (!tty()) std::printf("iter %lld/%lld epoch %lld %s\n", (long long)p.iter, (long long)p.max_iters, (long long)p.epoch, losses_str(p).c_str());
+        if (!tty())
+          std::printf("iter %lld/%lld epoch %lld %s\n", (long long)p.iter, (long long)p.max_iters, (long long)p.epoch,
+                      losses_str(p).c_str());
         std::fflush(stdout);
       };
-      ev.on_message = [&](const std::string& m) { std::printf("%s%s\n", tty() ? "\r\033[K" : "", m.c_str()); std::fflush(stdout); };
-      ev.on_eval = [&](int64_t it, double m) { std::printf("%seval iter %lld: val mAP@0.5 = %.4f\n", tty() ? "\r\033[K" : "", (long long)it, m); std::fflush(stdout); };
+      ev.on_message = [&](const std::string& m) {
+        std::printf("%s%s\n", tty() ? "\r\033[K" : "", m.c_str());
+        std::fflush(stdout);
+      };
+      ev.on_eval = [&](int64_t it, double m) {
+        std::printf("%seval iter %lld: val mAP@0.5 = %.4f\n", tty() ? "\r\033[K" : "", (long long)it, m);
+        std::fflush(stdout);
+      };
       auto r = job.run(ev);
       if (tty()) std::printf("\n");
       if (r.state == "failed") {
         std::fprintf(stderr, "rcnn train: %s\n", r.message.c_str());
         return 1;
       }
-      std::printf("%s: %s; best val mAP@0.5 %.4f; run dir %s\n", r.state.c_str(), r.message.c_str(), r.best_map, r.run_dir.c_str());
+      std::printf("%s: %s; best val mAP@0.5 %.4f; run dir %s\n", r.state.c_str(), r.message.c_str(), r.best_map,
+                  r.run_dir.c_str());
+      return 0;
+    }
+    if (*eval && !eval_dets.empty()) {
+      rcnn::data::LoadOptions lo;
+      lo.split = er.split;
+      auto ds = rcnn::data::open_dataset(er.dataset.empty() ? rcnn::data::default_dataset_dir() : er.dataset, lo);
+      std::ifstream in(eval_dets);
+      if (!in) throw std::runtime_error(eval_dets + ": cannot open detections file");
+      json j;
+      try {
+        j = json::parse(in);
+      } catch (const std::exception& e) {
+        throw std::runtime_error(eval_dets + ": malformed JSON: " + e.what());
+      }
+      std::map<std::string, size_t> by_name;
+      for (size_t i = 0; i < ds.images.size(); ++i) by_name[fs::path(ds.images[i].path).filename().string()] = i;
+      std::vector<std::vector<rcnn::evaluation::EvalBox>> E(ds.size()), G(ds.size());
+      for (const auto& im : j) {
+        auto it = by_name.find(fs::path(im.at("image").get<std::string>()).filename().string());
+        if (it == by_name.end()) continue;
+        for (const auto& d : im.at("detections")) {
+          auto b = d.at("box");
+          E[it->second].push_back({b[0].get<float>(), b[1].get<float>(), b[2].get<float>(), b[3].get<float>(),
+                                   d.at("label").get<int>(), d.at("score").get<float>(), false});
+        }
+      }
+      for (size_t i = 0; i < ds.size(); ++i)
+        for (const auto& a : ds.images[i].objects)
+          G[i].push_back({a.x1, a.y1, a.x2, a.y2, a.label, 1.f, a.difficult || a.crowd});
+      auto r = rcnn::evaluation::evaluate_detections(E, G, ds.class_names);
+      print_eval(r);
+      if (!eval_json.empty()) std::ofstream(eval_json) << rcnn::evaluation::eval_to_json(r) << "\n";
       return 0;
     }
     if (*eval) {
+      if (er.checkpoint.empty()) throw std::runtime_error("eval: --checkpoint or --detections is required");
       auto rep = rcnn::api::run_evaluation(er, [](int d, int t) { bar("eval", d, t, ""); });
       if (tty()) std::printf("\n");
       for (const auto& i : rep.issues) std::fprintf(stderr, "warning: %s\n", i.c_str());
@@ -217,14 +268,16 @@ int main(int argc, char** argv) {
         cv::Mat img = rcnn::data::load_image_rgb(r.path);
         for (const auto& d : r.detections) {
           const std::string cls = d.label < int(names.size()) ? names[size_t(d.label)] : std::to_string(d.label);
-          dets.push_back({{"class", cls}, {"label", d.label}, {"score", d.score},
+          dets.push_back({{"class", cls},
+                          {"label", d.label},
+                          {"score", d.score},
                           {"box", {d.box_original.x1, d.box_original.y1, d.box_original.x2, d.box_original.y2}}});
-          cv::rectangle(img, cv::Point2f(d.box_original.x1, d.box_original.y1), cv::Point2f(d.box_original.x2, d.box_original.y2),
-                        color_for(d.label), 2);
+          cv::rectangle(img, cv::Point2f(d.box_original.x1, d.box_original.y1),
+                        cv::Point2f(d.box_original.x2, d.box_original.y2), color_for(d.label), 2);
           char lab[64];
           std::snprintf(lab, sizeof lab, "%s %.2f", cls.c_str(), d.score);
-          cv::putText(img, lab, cv::Point2f(d.box_original.x1 + 2, std::max(10.f, d.box_original.y1 - 3)), cv::FONT_HERSHEY_SIMPLEX, 0.4,
-                      color_for(d.label), 1, cv::LINE_AA);
+          cv::putText(img, lab, cv::Point2f(d.box_original.x1 + 2, std::max(10.f, d.box_original.y1 - 3)),
+                      cv::FONT_HERSHEY_SIMPLEX, 0.4, color_for(d.label), 1, cv::LINE_AA);
         }
         j["detections"] = dets;
         const std::string png = (fs::path(det_out) / (fs::path(r.path).stem().string() + ".png")).string();
@@ -247,7 +300,9 @@ int main(int argc, char** argv) {
         lo.split = in_split;
         auto ds = rcnn::data::open_dataset(in_dataset.empty() ? rcnn::data::default_dataset_dir() : in_dataset, lo);
         const int idx = std::max(0, in_index);
-        if (size_t(idx) >= ds.size()) throw std::runtime_error("inspect: --index " + std::to_string(idx) + " is out of range (split has " + std::to_string(ds.size()) + " images)");
+        if (size_t(idx) >= ds.size())
+          throw std::runtime_error("inspect: --index " + std::to_string(idx) + " is out of range (split has " +
+                                   std::to_string(ds.size()) + " images)");
         path = ds.images[size_t(idx)].path;
         gt = gt_of(ds.images[size_t(idx)]);
         names = ds.class_names;
@@ -268,8 +323,8 @@ int main(int argc, char** argv) {
         std::cout << j << "\n";
       } else {
         std::ofstream(in_out) << j << "\n";
-        std::printf("wrote %s (%zu proposals, %zu detections, %s)\n", in_out.c_str(), t.proposals.size(), t.detections.size(),
-                    t.model_label.c_str());
+        std::printf("wrote %s (%zu proposals, %zu detections, %s)\n", in_out.c_str(), t.proposals.size(),
+                    t.detections.size(), t.model_label.c_str());
       }
       return 0;
     }
@@ -282,14 +337,18 @@ int main(int argc, char** argv) {
       m.best_map = meta.best_map;
       m.last_map = meta.last_map;
       m.config_json = meta.config_json;
+      // Half-precision storage halves the file; loading converts back to float.
+      model->to(torch::kHalf);
       rcnn::engine::save_checkpoint(ex_out, model, nullptr, m, nullptr);
       std::printf("wrote %s (iteration %lld, val mAP@0.5 %.4f)\n", ex_out.c_str(), (long long)m.iteration, m.last_map);
       return 0;
     }
     if (*mk) {
       rcnn::data::make_fashion_dataset(fo, [](int d, int t) {
-        if (tty()) bar("make-dataset", d, t, "");
-        else if (d % 500 == 0 || d == t) std::printf("%d/%d images\n", d, t);
+        if (tty())
+          bar("make-dataset", d, t, "");
+        else if (d % 500 == 0 || d == t)
+          std::printf("%d/%d images\n", d, t);
       });
       if (tty()) std::printf("\n");
       std::printf("wrote %s (%d train, %d val, %d test images)\n", fo.out.c_str(), fo.train, fo.val, fo.test);

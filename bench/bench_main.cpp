@@ -62,8 +62,12 @@ static void roi_case(benchmark::State& st, bool backward) {
     benchmark::DoNotOptimize(o);
   }
 }
-static void BM_RoIAlignForward(benchmark::State& st) { roi_case(st, false); }
-static void BM_RoIAlignForwardBackward(benchmark::State& st) { roi_case(st, true); }
+static void BM_RoIAlignForward(benchmark::State& st) {
+  roi_case(st, false);
+}
+static void BM_RoIAlignForwardBackward(benchmark::State& st) {
+  roi_case(st, true);
+}
 BENCHMARK(BM_RoIAlignForward)->Args({64, 28, 200})->Args({256, 100, 1000})->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_RoIAlignForwardBackward)->Args({64, 28, 200})->Args({256, 100, 1000})->Unit(benchmark::kMillisecond);
 
@@ -88,9 +92,15 @@ static void infer(benchmark::State& st, const std::string& name) {
   for (auto _ : st) benchmark::DoNotOptimize(m->detect(x));
   st.SetItemsProcessed(st.iterations() * st.range(0));
 }
-static void BM_InferSeed(benchmark::State& st) { infer(st, "seed"); }
-static void BM_InferFast(benchmark::State& st) { infer(st, "fast"); }
-static void BM_InferDefault(benchmark::State& st) { infer(st, "default"); }
+static void BM_InferSeed(benchmark::State& st) {
+  infer(st, "seed");
+}
+static void BM_InferFast(benchmark::State& st) {
+  infer(st, "fast");
+}
+static void BM_InferDefault(benchmark::State& st) {
+  infer(st, "default");
+}
 BENCHMARK(BM_InferSeed)->Arg(1)->Arg(16)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_InferFast)->Arg(1)->Arg(16)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_InferDefault)->Arg(1)->Unit(benchmark::kMillisecond);
@@ -114,9 +124,15 @@ static void train_step(benchmark::State& st, const std::string& name) {
   }
   st.SetItemsProcessed(st.iterations() * 16);
 }
-static void BM_TrainStepSeed(benchmark::State& st) { train_step(st, "seed"); }
-static void BM_TrainStepFast(benchmark::State& st) { train_step(st, "fast"); }
-static void BM_TrainStepDefault(benchmark::State& st) { train_step(st, "default"); }
+static void BM_TrainStepSeed(benchmark::State& st) {
+  train_step(st, "seed");
+}
+static void BM_TrainStepFast(benchmark::State& st) {
+  train_step(st, "fast");
+}
+static void BM_TrainStepDefault(benchmark::State& st) {
+  train_step(st, "default");
+}
 BENCHMARK(BM_TrainStepSeed)->Unit(benchmark::kMillisecond)->MinTime(5);
 BENCHMARK(BM_TrainStepFast)->Unit(benchmark::kMillisecond)->MinTime(5);
 BENCHMARK(BM_TrainStepDefault)->Unit(benchmark::kMillisecond)->MinTime(5);
@@ -144,8 +160,12 @@ static void trace_case(benchmark::State& st, bool post_only) {
     benchmark::DoNotOptimize(s.run().detections.size());
   }
 }
-static void BM_TraceFull(benchmark::State& st) { trace_case(st, false); }
-static void BM_TraceScoreSlider(benchmark::State& st) { trace_case(st, true); }
+static void BM_TraceFull(benchmark::State& st) {
+  trace_case(st, false);
+}
+static void BM_TraceScoreSlider(benchmark::State& st) {
+  trace_case(st, true);
+}
 BENCHMARK(BM_TraceFull)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_TraceScoreSlider)->Unit(benchmark::kMillisecond);
 #endif

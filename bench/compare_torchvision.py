@@ -80,11 +80,22 @@ def tv_faster_rcnn(train):
     from torchvision.models.detection.anchor_utils import AnchorGenerator
     from torchvision.models.detection.backbone_utils import BackboneWithFPN
     from torchvision.models import regnet_x_400mf
-    body = regnet_x_400mf()
-    bb = BackboneWithFPN(body.trunk_output, {"block2": "p3", "block3": "p4", "block4": "p5"}, [64, 160, 400], 64)
+    from torchvision.ops import MultiScaleRoIAlign
+    from torchvision.ops.feature_pyramid_network import ExtraFPNBlock
+
+    class NoExtraLevel(ExtraFPNBlock):  # p3-p5 only, like the seed
+        def forward(self, results, x, names):
+            return results, names
+
+    from collections import OrderedDict
+    r = regnet_x_400mf()
+    body = torch.nn.Sequential(OrderedDict([("stem", r.stem)] + list(r.trunk_output.named_children())))
+    bb = BackboneWithFPN(body, {"block2": "p3", "block3": "p4", "block4": "p5"}, [64, 160, 400], 64,
+                         extra_blocks=NoExtraLevel())
     sizes = ((64,), (128,), (256,))  # stride * 8
     ag = AnchorGenerator(sizes, ((0.5, 1.0, 2.0),) * 3)
     m = FasterRCNN(bb, num_classes=11, rpn_anchor_generator=ag, min_size=224, max_size=224,
+                   box_roi_pool=MultiScaleRoIAlign(["p3", "p4", "p5"], 7, 2),
                    rpn_pre_nms_top_n_train=400, rpn_pre_nms_top_n_test=400,
                    rpn_post_nms_top_n_train=100, rpn_post_nms_top_n_test=100,
                    rpn_batch_size_per_image=16, box_batch_size_per_image=32)

@@ -6,7 +6,9 @@ namespace studio {
 
 JobThread::JobThread(const rcnn::DetectorConfig& cfg, QObject* parent) : QThread(parent), m_cfg(cfg) {}
 
-JobThread::~JobThread() { shutdown(); }
+JobThread::~JobThread() {
+  shutdown();
+}
 
 void JobThread::shutdown() {
   {

@@ -5,7 +5,6 @@
 #include <QMutex>
 #include <QThread>
 #include <QWaitCondition>
-
 #include <memory>
 #include <optional>
 

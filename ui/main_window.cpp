@@ -142,15 +142,21 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     r.sample_seed = s;
     m_job->post(r);
   });
-  connect(m_stagePanel, &StagePanel::scoreThreshChanged, this, [this](double v) { m_params->setValue("roi.score_thresh", QString::number(v)); });
-  connect(m_stagePanel, &StagePanel::nmsThreshChanged, this, [this](double v) { m_params->setValue("roi.nms_thresh", QString::number(v)); });
+  connect(m_stagePanel, &StagePanel::scoreThreshChanged, this,
+          [this](double v) { m_params->setValue("roi.score_thresh", QString::number(v)); });
+  connect(m_stagePanel, &StagePanel::nmsThreshChanged, this,
+          [this](double v) { m_params->setValue("roi.nms_thresh", QString::number(v)); });
   connect(m_canvas, &CanvasWidget::hoverChanged, m_stagePanel, &StagePanel::setHover);
   connect(m_canvas, &CanvasWidget::clicked, this, [this](Hit h) {
     auto o = m_stagePanel->options();
     if (h.kind == HitKind::Gt) {
       o.selectedGt = o.selectedGt == h.index ? -1 : h.index;
       m_stagePanel->setOptions(o);
-      m_canvas->setOptions([&] { auto c = o; c.roiPoints = m_canvas->options().roiPoints; return c; }());
+      m_canvas->setOptions([&] {
+        auto c = o;
+        c.roiPoints = m_canvas->options().roiPoints;
+        return c;
+      }());
     } else if (h.kind == HitKind::Proposal && m_trace && m_trace->proposals[size_t(h.index)].kept_index >= 0) {
       o.selectedRoi = m_trace->proposals[size_t(h.index)].kept_index;
       m_stagePanel->setOptions(o);
@@ -181,7 +187,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   if (const QString m = bundledModel(); !m.isEmpty()) openCheckpoint(m);
 }
 
-MainWindow::~MainWindow() { m_job->shutdown(); }
+MainWindow::~MainWindow() {
+  m_job->shutdown();
+}
 
 void MainWindow::buildMenus() {
   auto* file = menuBar()->addMenu("&File");
@@ -273,9 +281,10 @@ void MainWindow::buildMenus() {
   cuda->setToolTip("This LibTorch build has no CUDA");
   auto* help = menuBar()->addMenu("&Help");
   help->addAction("&About", this, [this] {
-    QMessageBox::about(this, "RCNN Studio",
-                       "RCNN Studio: step through every stage of a two-stage detector (Faster R-CNN, FPN p3–p5, RoIAlign).\n"
-                       "Keys: ←/→ images, 1–7 stages, +/− zoom, F fit, H hide overlays.");
+    QMessageBox::about(
+        this, "RCNN Studio",
+        "RCNN Studio: step through every stage of a two-stage detector (Faster R-CNN, FPN p3–p5, RoIAlign).\n"
+        "Keys: ←/→ images, 1–7 stages, +/− zoom, F fit, H hide overlays.");
   });
 }
 
@@ -285,8 +294,9 @@ void MainWindow::updateModelLabel() {
   else
     m_modelLabel->setText("model: " + QFileInfo(m_modelText).fileName());
   m_modelLabel->setToolTip(m_modelText);
-  setWindowTitle(QString("RCNN Studio — %1%2").arg(m_datasetPath.isEmpty() ? "no dataset" : QFileInfo(m_datasetPath).fileName(),
-                                                    m_random ? " — random weights" : ""));
+  setWindowTitle(QString("RCNN Studio — %1%2")
+                     .arg(m_datasetPath.isEmpty() ? "no dataset" : QFileInfo(m_datasetPath).fileName(),
+                          m_random ? " — random weights" : ""));
 }
 
 bool MainWindow::openDataset(const QString& path, const QString& split) {
@@ -311,7 +321,11 @@ bool MainWindow::openDataset(const QString& path, const QString& split) {
   m_eval->setSource(path, m_checkpoint);
   addRecent("recent/datasets", path);
   if (!ds.issues.empty())
-    statusBar()->showMessage(QString("%1: %2 problems skipped, first: %3").arg(path).arg(ds.issues.size()).arg(QString::fromStdString(ds.issues[0])), 15000);
+    statusBar()->showMessage(QString("%1: %2 problems skipped, first: %3")
+                                 .arg(path)
+                                 .arg(ds.issues.size())
+                                 .arg(QString::fromStdString(ds.issues[0])),
+                             15000);
   updateModelLabel();
   m_datasetPanel->select(0);
   return true;
@@ -389,21 +403,39 @@ void MainWindow::addRecent(const QString& key, const QString& path) {
 void MainWindow::rebuildRecent() {
   QSettings s;
   m_recentDatasets->clear();
-  for (const auto& p : s.value("recent/datasets").toStringList()) m_recentDatasets->addAction(p, this, [this, p] { openDataset(p); });
+  for (const auto& p : s.value("recent/datasets").toStringList())
+    m_recentDatasets->addAction(p, this, [this, p] { openDataset(p); });
   m_recentCheckpoints->clear();
-  for (const auto& p : s.value("recent/checkpoints").toStringList()) m_recentCheckpoints->addAction(p, this, [this, p] { openCheckpoint(p); });
+  for (const auto& p : s.value("recent/checkpoints").toStringList())
+    m_recentCheckpoints->addAction(p, this, [this, p] { openCheckpoint(p); });
 }
 
 void MainWindow::keyPressEvent(QKeyEvent* e) {
   switch (e->key()) {
-    case Qt::Key_Left: m_datasetPanel->step(-1); return;
-    case Qt::Key_Right: m_datasetPanel->step(1); return;
+    case Qt::Key_Left:
+      m_datasetPanel->step(-1);
+      return;
+    case Qt::Key_Right:
+      m_datasetPanel->step(1);
+      return;
     case Qt::Key_Plus:
-    case Qt::Key_Equal: m_canvas->zoomBy(1.25); return;
-    case Qt::Key_Minus: m_canvas->zoomBy(0.8); return;
-    case Qt::Key_1: case Qt::Key_2: case Qt::Key_3: case Qt::Key_4:
-    case Qt::Key_5: case Qt::Key_6: case Qt::Key_7: setStage(Stage(e->key() - Qt::Key_1)); return;
-    default: QMainWindow::keyPressEvent(e);
+    case Qt::Key_Equal:
+      m_canvas->zoomBy(1.25);
+      return;
+    case Qt::Key_Minus:
+      m_canvas->zoomBy(0.8);
+      return;
+    case Qt::Key_1:
+    case Qt::Key_2:
+    case Qt::Key_3:
+    case Qt::Key_4:
+    case Qt::Key_5:
+    case Qt::Key_6:
+    case Qt::Key_7:
+      setStage(Stage(e->key() - Qt::Key_1));
+      return;
+    default:
+      QMainWindow::keyPressEvent(e);
   }
 }
 
@@ -415,9 +447,12 @@ void MainWindow::dropEvent(QDropEvent* e) {
   for (const auto& url : e->mimeData()->urls()) {
     const QString p = url.toLocalFile();
     const QFileInfo fi(p);
-    if (fi.isDir() || fi.suffix() == "json") openDataset(p);
-    else if (fi.suffix() == "pt") openCheckpoint(p);
-    else openImageFile(p);
+    if (fi.isDir() || fi.suffix() == "json")
+      openDataset(p);
+    else if (fi.suffix() == "pt")
+      openCheckpoint(p);
+    else
+      openImageFile(p);
   }
 }
 

@@ -73,7 +73,8 @@ EvalReport evaluate_model(modeling::FasterRCNN& model, const DetectorConfig& cfg
     rep.image_paths.push_back(sub.images[i].path);
     rep.gt.push_back(to_gt_objects(sub.images[i]));
     for (const auto& d : rep.detections[i])
-      E[i].push_back({d.box_original.x1, d.box_original.y1, d.box_original.x2, d.box_original.y2, d.label, d.score, false});
+      E[i].push_back(
+          {d.box_original.x1, d.box_original.y1, d.box_original.x2, d.box_original.y2, d.label, d.score, false});
     for (const auto& a : sub.images[i].objects)
       // COCO crowd regions are ignore regions, like VOC's difficult objects.
       G[i].push_back({a.x1, a.y1, a.x2, a.y2, a.label, 1.f, a.difficult || a.crowd});

@@ -11,13 +11,13 @@
 namespace rcnn::api {
 
 struct EvalRequest {
-  std::string checkpoint;   // empty: random weights of `config` (for smoke tests)
+  std::string checkpoint;  // empty: random weights of `config` (for smoke tests)
   std::string config = "default";
-  std::string dataset;      // empty: the embedded default
+  std::string dataset;  // empty: the embedded default
   std::string split = "val";
   std::string device = "auto";
-  int max_images = 0;       // 0: all
-  double score_thresh = -1; // < 0: the config's roi.score_thresh
+  int max_images = 0;        // 0: all
+  double score_thresh = -1;  // < 0: the config's roi.score_thresh
   int batch_size = 8;
 };
 

@@ -48,7 +48,9 @@ std::vector<float> to_vec(const torch::Tensor& t) {
   return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
 }
 
-Box box_at(const torch::TensorAccessor<float, 2>& a, int64_t i) { return {a[i][0], a[i][1], a[i][2], a[i][3]}; }
+Box box_at(const torch::TensorAccessor<float, 2>& a, int64_t i) {
+  return {a[i][0], a[i][1], a[i][2], a[i][3]};
+}
 
 }  // namespace
 
@@ -123,15 +125,27 @@ void Session::load_checkpoint(const std::string& path) {
   d_->dirty = kAll;
 }
 
-void Session::reset_random_weights(uint64_t seed) { d_->build_model(seed); }
-bool Session::random_weights() const { return d_->random; }
+void Session::reset_random_weights(uint64_t seed) {
+  d_->build_model(seed);
+}
+bool Session::random_weights() const {
+  return d_->random;
+}
 std::string Session::model_label() const {
   return d_->random ? "random weights (seed " + std::to_string(d_->weight_seed) + ")" : d_->checkpoint;
 }
-std::string Session::device_name() const { return d_->device.str(); }
-const DetectorConfig& Session::config() const { return d_->cfg; }
-bool Session::has_image() const { return d_->has_image; }
-int64_t Session::backbone_runs() const { return d_->backbone_runs; }
+std::string Session::device_name() const {
+  return d_->device.str();
+}
+const DetectorConfig& Session::config() const {
+  return d_->cfg;
+}
+bool Session::has_image() const {
+  return d_->has_image;
+}
+int64_t Session::backbone_runs() const {
+  return d_->backbone_runs;
+}
 
 void Session::set_config(const DetectorConfig& c) {
   c.validate();
@@ -178,7 +192,8 @@ void Session::set_image(const Image& image, const std::vector<GtObject>& gt, con
   d_->dirty |= kImage;
 }
 
-void Session::open_image(const std::string& path, const std::vector<GtObject>& gt, const std::vector<std::string>& names) {
+void Session::open_image(const std::string& path, const std::vector<GtObject>& gt,
+                         const std::vector<std::string>& names) {
   cv::Mat rgb = data::load_image_rgb(path);
   Image im;
   im.width = rgb.cols;
@@ -212,7 +227,8 @@ const PipelineTrace& Session::run() {
   T.model_label = model_label();
   T.device = D.device.str();
 
-  if (dirty & kImage) timed("image", [&] {
+  if (dirty & kImage)
+    timed("image", [&] {
       cv::Mat rgb(D.image.height, D.image.width, CV_8UC3, D.image.rgb.data());
       D.tf = data::make_resize(D.image.width, D.image.height, S, cfg.input.resize);
       cv::Mat in = data::apply_resize(rgb, D.tf);
@@ -242,7 +258,8 @@ const PipelineTrace& Session::run() {
       }
       D.gt = torch::tensor(g, torch::kFloat).view({-1, 5}).to(D.device);
     });
-  if (dirty & kBackbone) timed("backbone+rpn_head", [&] {
+  if (dirty & kBackbone)
+    timed("backbone+rpn_head", [&] {
       auto s = D.model->run_rpn(D.input);
       D.rpn.feats = s.feats;
       D.rpn.objectness = s.objectness;
@@ -259,7 +276,8 @@ const PipelineTrace& Session::run() {
       T.deltas = std::move(del);
       T.feature_channels = int(s.feats[0].size(1));
     });
-  if (dirty & kAnchors) timed("anchors", [&] {
+  if (dirty & kAnchors)
+    timed("anchors", [&] {
       D.rpn.anchors.clear();
       T.levels.clear();
       int offset = 0;
@@ -286,7 +304,8 @@ const PipelineTrace& Session::run() {
       T.anchors.resize(size_t(a.size(0)));
       for (int64_t i = 0; i < a.size(0); ++i) T.anchors[size_t(i)] = box_at(acc, i);
     });
-  if (dirty & kMatch) timed("matching", [&] {
+  if (dirty & kMatch)
+    timed("matching", [&] {
       auto m = D.model->rpn_matcher();
       D.match = m(D.anchors_all, D.gt);
       const int64_t K = D.anchors_all.size(0), M = D.gt.size(0);
@@ -300,7 +319,8 @@ const PipelineTrace& Session::run() {
       T.anchor_label.resize(size_t(K));
       const float* c = cls.data_ptr<float>();
       for (int64_t i = 0; i < K; ++i) {
-        T.anchor_label[size_t(i)] = c[i] >= 0 ? AnchorLabel::Positive : (c[i] == -1 ? AnchorLabel::Negative : AnchorLabel::Neutral);
+        T.anchor_label[size_t(i)] =
+            c[i] >= 0 ? AnchorLabel::Positive : (c[i] == -1 ? AnchorLabel::Negative : AnchorLabel::Neutral);
         if (T.anchor_label[size_t(i)] != AnchorLabel::Positive && M > 0 && T.anchor_iou[size_t(i)] <= cfg.rpn.iou_lo)
           T.anchor_gt[size_t(i)] = T.anchor_gt[size_t(i)];  // keep best GT for display even when negative
       }
@@ -320,7 +340,8 @@ const PipelineTrace& Session::run() {
         info.best_iou_per_level_shape.assign(T.levels.size() * size_t(A), 0.f);
         for (int64_t k = 0; k < K; ++k) {
           const float v = T.iou_matrix[size_t(k * M + g)];
-          if (T.anchor_label[size_t(k)] == AnchorLabel::Positive && T.anchor_gt[size_t(k)] == g) info.positive_anchors++;
+          if (T.anchor_label[size_t(k)] == AnchorLabel::Positive && T.anchor_gt[size_t(k)] == g)
+            info.positive_anchors++;
           if (v > info.best_iou) info.best_iou = v, info.best_anchor = int(k);
         }
         for (size_t l = 0; l < T.levels.size(); ++l) {
@@ -351,7 +372,8 @@ const PipelineTrace& Session::run() {
         }
       }
     });
-  if (dirty & kSample) timed("sampling", [&] {
+  if (dirty & kSample)
+    timed("sampling", [&] {
       auto gen = at::detail::createCPUGenerator(D.sample_seed);
       auto s = modeling::sample_fg_bg(D.match.matched, cfg.rpn.batch_size_per_image, cfg.rpn.fg_fraction, gen);
       auto f = s.fg.cpu(), b = s.bg.cpu();
@@ -362,7 +384,8 @@ const PipelineTrace& Session::run() {
       T.target_bg = cfg.rpn.batch_size_per_image - T.target_fg;
       T.sample_seed = D.sample_seed;
     });
-  if (dirty & kProposals) timed("proposals", [&] {
+  if (dirty & kProposals)
+    timed("proposals", [&] {
       D.props = D.model->propose(D.rpn, 0, false);
       T.proposals.clear();
       T.kept.clear();
@@ -381,7 +404,8 @@ const PipelineTrace& Session::run() {
           p.level = int(l);
           p.anchor = T.levels[l].offset + int(idx[i].item<int64_t>());
           const int64_t s = sup[i].item<int64_t>();
-          p.state = small[i].item<bool>() ? ProposalState::TooSmall : (s >= 0 ? ProposalState::Suppressed : ProposalState::CutByPostTopk);
+          p.state = small[i].item<bool>() ? ProposalState::TooSmall
+                                          : (s >= 0 ? ProposalState::Suppressed : ProposalState::CutByPostTopk);
           p.suppressed_by = s >= 0 ? base + int(s) : -1;
           T.proposals.push_back(p);
         }
@@ -394,7 +418,8 @@ const PipelineTrace& Session::run() {
         }
       }
     });
-  if (dirty & kRoi) timed("roi_align+head", [&] {
+  if (dirty & kRoi)
+    timed("roi_align+head", [&] {
       D.second = D.model->run_second_stage(D.rpn, 0, D.props);
       T.roi_size = cfg.roi.roi_size;
       T.roi_features = to_vec(D.second.pooled);
@@ -406,7 +431,8 @@ const PipelineTrace& Session::run() {
       rois.select(1, 0).zero_();
       T.roi_crops = to_vec(ops::roi_align(D.input_raw, rois, cp));
     });
-  if (dirty & kPred) timed("predictions", [&] {
+  if (dirty & kPred)
+    timed("predictions", [&] {
       auto det = modeling::postprocess_detections(D.props.boxes, D.second.probs, D.second.box_deltas, cfg.roi, S, S);
       auto b = det.boxes.cpu().to(torch::kFloat).contiguous();
       auto acc = b.accessor<float, 2>();

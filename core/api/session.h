@@ -38,7 +38,8 @@ class Session {
   // Image with GT in original coordinates.
   void set_image(const Image& image, const std::vector<GtObject>& gt, const std::vector<std::string>& class_names);
   // Decodes a file (throws rcnn::data::DataError naming it).
-  void open_image(const std::string& path, const std::vector<GtObject>& gt, const std::vector<std::string>& class_names);
+  void open_image(const std::string& path, const std::vector<GtObject>& gt,
+                  const std::vector<std::string>& class_names);
   bool has_image() const;
 
   void set_sample_seed(uint64_t seed);

@@ -58,10 +58,10 @@ struct GtInfo {
 enum class ProposalState : int8_t { Kept = 0, Suppressed, CutByPostTopk, TooSmall };
 
 struct Proposal {
-  Box box;             // decoded and clipped, input coordinates
+  Box box;               // decoded and clipped, input coordinates
   float objectness = 0;  // sigmoid(logit)
   int level = 0;
-  int anchor = -1;     // global anchor index
+  int anchor = -1;  // global anchor index
   ProposalState state = ProposalState::Kept;
   int suppressed_by = -1;  // index into PipelineTrace::proposals
   int kept_index = -1;     // index into PipelineTrace::kept when Kept
@@ -72,7 +72,7 @@ struct PipelineTrace {
   int image_width = 0, image_height = 0;  // original
   int input_size = 224;
   float scale_x = 1, scale_y = 1, pad_x = 0, pad_y = 0;  // original -> input
-  std::vector<uint8_t> input_rgb;  // input_size^2 * 3, what the model saw
+  std::vector<uint8_t> input_rgb;                        // input_size^2 * 3, what the model saw
   std::vector<std::string> class_names;
   bool random_weights = true;
   std::string model_label;  // "random weights (seed 0)" or the checkpoint path
@@ -83,11 +83,11 @@ struct PipelineTrace {
   std::vector<Box> anchors;  // K
 
   // Matching
-  std::vector<GtInfo> gt;               // M
-  std::vector<float> anchor_iou;        // K, best IoU with any GT
-  std::vector<int> anchor_gt;           // K, index into gt (-1: none)
+  std::vector<GtInfo> gt;                 // M
+  std::vector<float> anchor_iou;          // K, best IoU with any GT
+  std::vector<int> anchor_gt;             // K, index into gt (-1: none)
   std::vector<AnchorLabel> anchor_label;  // K
-  std::vector<float> iou_matrix;        // K * M, row-major (anchor, gt)
+  std::vector<float> iou_matrix;          // K * M, row-major (anchor, gt)
   double iou_lo = 0.3, iou_hi = 0.6;
   bool low_quality = false;
 
@@ -106,7 +106,7 @@ struct PipelineTrace {
 
   // RoIAlign (per kept proposal)
   int roi_size = 7, feature_channels = 0, crop_size = 32;
-  std::vector<int> roi_level;      // R, level the RoI was pooled on
+  std::vector<int> roi_level;       // R, level the RoI was pooled on
   std::vector<float> roi_features;  // R * F * S * S
   std::vector<float> roi_crops;     // R * 3 * crop^2, RGB 0..1 (RoIAlign of the input image)
 

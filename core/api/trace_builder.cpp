@@ -7,14 +7,22 @@ namespace rcnn::api {
 
 const char* funnel_name(Funnel f) {
   switch (f) {
-    case Funnel::NoPositiveAnchor: return "no positive anchor";
-    case Funnel::CutByPreNmsTopk: return "cut by pre-NMS top-k";
-    case Funnel::SuppressedByNms: return "suppressed by NMS";
-    case Funnel::CutByPostNmsTopk: return "cut by post-NMS top-k";
-    case Funnel::Misclassified: return "misclassified";
-    case Funnel::BelowScoreThreshold: return "below the score threshold";
-    case Funnel::RemovedByFinalNms: return "removed by final NMS / detection cap";
-    case Funnel::Detected: return "detected";
+    case Funnel::NoPositiveAnchor:
+      return "no positive anchor";
+    case Funnel::CutByPreNmsTopk:
+      return "cut by pre-NMS top-k";
+    case Funnel::SuppressedByNms:
+      return "suppressed by NMS";
+    case Funnel::CutByPostNmsTopk:
+      return "cut by post-NMS top-k";
+    case Funnel::Misclassified:
+      return "misclassified";
+    case Funnel::BelowScoreThreshold:
+      return "below the score threshold";
+    case Funnel::RemovedByFinalNms:
+      return "removed by final NMS / detection cap";
+    case Funnel::Detected:
+      return "detected";
   }
   return "?";
 }
@@ -67,7 +75,8 @@ void compute_gt_funnel(PipelineTrace& t) {
       if (am == info.label + 1) argmax_right = true;
       if (pr[info.label + 1] > t.score_thresh) above = true;
     }
-    info.funnel = above ? Funnel::RemovedByFinalNms : (argmax_right ? Funnel::BelowScoreThreshold : Funnel::Misclassified);
+    info.funnel =
+        above ? Funnel::RemovedByFinalNms : (argmax_right ? Funnel::BelowScoreThreshold : Funnel::Misclassified);
   }
 }
 

@@ -4,48 +4,72 @@
 
 namespace rcnn::api {
 
-static nlohmann::ordered_json jbox(const Box& b) { return {b.x1, b.y1, b.x2, b.y2}; }
+static nlohmann::ordered_json jbox(const Box& b) {
+  return {b.x1, b.y1, b.x2, b.y2};
+}
 
 std::string trace_to_json(const PipelineTrace& t, bool full) {
   using J = nlohmann::ordered_json;
   J j;
-  j["image"] = {{"width", t.image_width}, {"height", t.image_height}, {"input_size", t.input_size},
-                {"scale_x", t.scale_x}, {"scale_y", t.scale_y}};
+  j["image"] = {{"width", t.image_width},
+                {"height", t.image_height},
+                {"input_size", t.input_size},
+                {"scale_x", t.scale_x},
+                {"scale_y", t.scale_y}};
   j["model"] = {{"label", t.model_label}, {"random_weights", t.random_weights}, {"device", t.device}};
   j["class_names"] = t.class_names;
   J lv = J::array();
   for (const auto& l : t.levels)
-    lv.push_back({{"name", l.name}, {"stride", l.stride}, {"height", l.height}, {"width", l.width},
-                  {"anchors_per_location", l.anchors_per_location}, {"offset", l.offset}, {"sizes", l.sizes},
-                  {"ratios", l.ratios}, {"count", l.count()}});
+    lv.push_back({{"name", l.name},
+                  {"stride", l.stride},
+                  {"height", l.height},
+                  {"width", l.width},
+                  {"anchors_per_location", l.anchors_per_location},
+                  {"offset", l.offset},
+                  {"sizes", l.sizes},
+                  {"ratios", l.ratios},
+                  {"count", l.count()}});
   j["levels"] = lv;
   int pos = 0, neu = 0, neg = 0;
   for (auto a : t.anchor_label) (a == AnchorLabel::Positive ? pos : a == AnchorLabel::Neutral ? neu : neg)++;
   j["matching"] = {{"iou_lo", t.iou_lo}, {"iou_hi", t.iou_hi}, {"low_quality", t.low_quality},
-                   {"positive", pos}, {"neutral", neu}, {"negative", neg}};
+                   {"positive", pos},    {"neutral", neu},     {"negative", neg}};
   J gts = J::array();
   for (const auto& g : t.gt)
-    gts.push_back({{"box", jbox(g.box)}, {"box_original", jbox(g.box_original)}, {"label", g.label},
+    gts.push_back({{"box", jbox(g.box)},
+                   {"box_original", jbox(g.box_original)},
+                   {"label", g.label},
                    {"class", g.label >= 0 && g.label < t.num_classes() ? t.class_names[size_t(g.label)] : ""},
-                   {"positive_anchors", g.positive_anchors}, {"best_iou", g.best_iou}, {"best_anchor", g.best_anchor},
+                   {"positive_anchors", g.positive_anchors},
+                   {"best_iou", g.best_iou},
+                   {"best_anchor", g.best_anchor},
                    {"best_iou_per_level_shape", g.best_iou_per_level_shape},
-                   {"rescued_by_low_quality", g.rescued_by_low_quality}, {"no_positive_reason", g.no_positive_reason},
-                   {"funnel", funnel_name(g.funnel)}, {"matched_detection", g.matched_detection}});
+                   {"rescued_by_low_quality", g.rescued_by_low_quality},
+                   {"no_positive_reason", g.no_positive_reason},
+                   {"funnel", funnel_name(g.funnel)},
+                   {"matched_detection", g.matched_detection}});
   j["gt"] = gts;
-  j["sampling"] = {{"seed", t.sample_seed}, {"num_samples", t.num_samples}, {"target_fg", t.target_fg},
-                   {"target_bg", t.target_bg}, {"fg", t.sampled_fg}, {"bg", t.sampled_bg}};
+  j["sampling"] = {{"seed", t.sample_seed},    {"num_samples", t.num_samples}, {"target_fg", t.target_fg},
+                   {"target_bg", t.target_bg}, {"fg", t.sampled_fg},           {"bg", t.sampled_bg}};
   J props = J::array();
   static const char* st[] = {"kept", "suppressed", "cut_post_topk", "too_small"};
   for (const auto& p : t.proposals)
-    props.push_back({{"box", jbox(p.box)}, {"objectness", p.objectness}, {"level", p.level}, {"anchor", p.anchor},
-                     {"state", st[int(p.state)]}, {"suppressed_by", p.suppressed_by}});
+    props.push_back({{"box", jbox(p.box)},
+                     {"objectness", p.objectness},
+                     {"level", p.level},
+                     {"anchor", p.anchor},
+                     {"state", st[int(p.state)]},
+                     {"suppressed_by", p.suppressed_by}});
   j["proposals"] = props;
   j["kept"] = t.kept;
   J dets = J::array();
   for (const auto& d : t.detections)
-    dets.push_back({{"box", jbox(d.box)}, {"box_original", jbox(d.box_original)}, {"label", d.label},
+    dets.push_back({{"box", jbox(d.box)},
+                    {"box_original", jbox(d.box_original)},
+                    {"label", d.label},
                     {"class", d.label >= 0 && d.label < t.num_classes() ? t.class_names[size_t(d.label)] : ""},
-                    {"score", d.score}, {"proposal", d.proposal}});
+                    {"score", d.score},
+                    {"proposal", d.proposal}});
   j["detections"] = dets;
   j["timings_ms"] = t.timings_ms;
   if (full) {

@@ -1,9 +1,9 @@
 #include "api/train_job.h"
 
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "api/eval_internal.h"
 #include "data/loader.h"
@@ -29,7 +29,8 @@ TrainOutcome TrainJob::run(const TrainEvents& ev) {
     data::LoadOptions lo;
     lo.split = req_.train_split;
     data::Dataset train = data::open_dataset(ds_path, lo);
-    if (train.format == data::Format::Folder) throw data::DataError(ds_path + ": a folder of images has no annotations to train on");
+    if (train.format == data::Format::Folder)
+      throw data::DataError(ds_path + ": a folder of images has no annotations to train on");
     for (const auto& i : train.issues) say("dataset: " + i);
     std::optional<data::Dataset> val;
     try {
@@ -59,6 +60,8 @@ TrainOutcome TrainJob::run(const TrainEvents& ev) {
     L.shuffle = true;
     L.drop_last = true;
     L.hflip = cfg.input.hflip_train;
+    L.color_jitter = cfg.input.color_jitter;
+    L.scale_jitter = cfg.input.scale_jitter;
     L.seed = cfg.solver.seed;
     L.num_workers = cfg.solver.num_workers;
     L.input_size = cfg.input.size;
@@ -119,7 +122,8 @@ TrainOutcome TrainJob::run(const TrainEvents& ev) {
     auto r = trainer.run(src, hooks, &stop_);
     for (const auto& i : loader.issues()) say("loader: " + i);
     out.state = r.state == engine::TrainResult::State::Completed ? "completed"
-                : r.state == engine::TrainResult::State::Stopped ? "stopped" : "failed";
+                : r.state == engine::TrainResult::State::Stopped ? "stopped"
+                                                                 : "failed";
     out.message = r.message;
     out.iterations = r.iterations;
     out.best_map = r.best_map;

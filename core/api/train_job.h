@@ -11,17 +11,17 @@
 namespace rcnn::api {
 
 struct TrainRequest {
-  std::string dataset;             // dataset dir/file; empty: the embedded default
-  std::string config = "default";  // preset name or a .json path
+  std::string dataset;                 // dataset dir/file; empty: the embedded default
+  std::string config = "default";      // preset name or a .json path
   std::vector<std::string> overrides;  // "key=value"
-  std::string run_dir;             // runs/<name>
+  std::string run_dir;                 // runs/<name>
   bool resume = false;
-  int64_t max_iters = -1;          // overrides solver.max_iters
-  int epochs = 0;                  // > 0: max_iters = epochs * batches per epoch
-  double minutes = 0;              // wall-clock budget
+  int64_t max_iters = -1;  // overrides solver.max_iters
+  int epochs = 0;          // > 0: max_iters = epochs * batches per epoch
+  double minutes = 0;      // wall-clock budget
   std::string device = "auto";
   std::string train_split = "train", val_split = "val";
-  int eval_max_images = 0;         // 0: the whole val split
+  int eval_max_images = 0;  // 0: the whole val split
 };
 
 struct TrainProgress {

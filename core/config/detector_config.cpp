@@ -1,11 +1,10 @@
 #include "config/detector_config.h"
 
-#include <nlohmann/json.hpp>
-
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #ifndef RCNN_RESOURCE_DIR
@@ -22,10 +21,14 @@ json to_j(const DetectorConfig& c) {
   j["name"] = c.name;
   j["num_classes"] = c.num_classes;
   j["class_names"] = c.class_names;
-  j["input"] = {{"size", c.input.size}, {"resize", c.input.resize}, {"mean", c.input.mean},
-                {"std", c.input.std}, {"hflip_train", c.input.hflip_train}};
-  j["backbone"] = {{"name", c.backbone.name}, {"fpn_channels", c.backbone.fpn_channels},
-                   {"norm", c.backbone.norm}};
+  j["input"] = {{"size", c.input.size},
+                {"resize", c.input.resize},
+                {"mean", c.input.mean},
+                {"std", c.input.std},
+                {"hflip_train", c.input.hflip_train},
+                {"color_jitter", c.input.color_jitter},
+                {"scale_jitter", c.input.scale_jitter}};
+  j["backbone"] = {{"name", c.backbone.name}, {"fpn_channels", c.backbone.fpn_channels}, {"norm", c.backbone.norm}};
   j["anchors"] = {{"stride_scale", c.anchors.stride_scale},
                   {"aspect_ratios", c.anchors.aspect_ratios},
                   {"scales_per_octave", c.anchors.scales_per_octave}};
@@ -49,6 +52,7 @@ json to_j(const DetectorConfig& c) {
               {"aligned", o.aligned},
               {"stem_channels", o.stem_channels},
               {"fc_dim", o.fc_dim},
+              {"norm", o.norm},
               {"iou_lo", o.iou_lo},
               {"iou_hi", o.iou_hi},
               {"batch_size_per_image", o.batch_size_per_image},
@@ -101,6 +105,8 @@ DetectorConfig from_j(const json& j) {
   get(in, "mean", c.input.mean, "input");
   get(in, "std", c.input.std, "input");
   get(in, "hflip_train", c.input.hflip_train, "input");
+  get(in, "color_jitter", c.input.color_jitter, "input");
+  get(in, "scale_jitter", c.input.scale_jitter, "input");
   const auto& b = j.at("backbone");
   get(b, "name", c.backbone.name, "backbone");
   get(b, "fpn_channels", c.backbone.fpn_channels, "backbone");
@@ -131,6 +137,7 @@ DetectorConfig from_j(const json& j) {
   get(o, "aligned", O.aligned, "roi");
   get(o, "stem_channels", O.stem_channels, "roi");
   get(o, "fc_dim", O.fc_dim, "roi");
+  get(o, "norm", O.norm, "roi");
   get(o, "iou_lo", O.iou_lo, "roi");
   get(o, "iou_hi", O.iou_hi, "roi");
   get(o, "batch_size_per_image", O.batch_size_per_image, "roi");
@@ -223,17 +230,20 @@ void DetectorConfig::validate() const {
   require(input.mean.size() == 3, "input.mean", "must have 3 values");
   require(input.std.size() == 3, "input.std", "must have 3 values");
   for (float s : input.std) require(s > 0, "input.std", "values must be > 0");
+  check_unit(input.color_jitter, "input.color_jitter");
+  require(std::isfinite(input.scale_jitter) && input.scale_jitter >= 0 && input.scale_jitter < 1, "input.scale_jitter",
+          "must be in [0, 1), got " + num(input.scale_jitter));
   require(backbone.name == "regnetx_400mf" || backbone.name == "fast", "backbone.name",
           "must be \"regnetx_400mf\" or \"fast\", got \"" + backbone.name + "\"");
   require(backbone.fpn_channels >= 1, "backbone.fpn_channels", "must be >= 1");
-  require(backbone.norm == "batch" || backbone.norm == "group" || backbone.norm == "none",
-          "backbone.norm", "must be batch, group or none, got \"" + backbone.norm + "\"");
+  require(backbone.norm == "batch" || backbone.norm == "group" || backbone.norm == "none", "backbone.norm",
+          "must be batch, group or none, got \"" + backbone.norm + "\"");
   require(anchors.stride_scale > 0, "anchors.stride_scale", "must be > 0, got " + num(anchors.stride_scale));
   require(!anchors.aspect_ratios.empty(), "anchors.aspect_ratios", "must not be empty");
   for (double r : anchors.aspect_ratios)
     require(std::isfinite(r) && r > 0, "anchors.aspect_ratios", "values must be > 0, got " + num(r));
-  require(anchors.scales_per_octave >= 1 && anchors.scales_per_octave <= 4,
-          "anchors.scales_per_octave", "must be in [1, 4]");
+  require(anchors.scales_per_octave >= 1 && anchors.scales_per_octave <= 4, "anchors.scales_per_octave",
+          "must be in [1, 4]");
   check_unit(rpn.iou_lo, "rpn.iou_lo");
   check_unit(rpn.iou_hi, "rpn.iou_hi");
   require(rpn.iou_lo <= rpn.iou_hi, "rpn.iou_lo",
@@ -248,6 +258,8 @@ void DetectorConfig::validate() const {
   require(roi.roi_size >= 1 && roi.roi_size <= 32, "roi.roi_size", "must be in [1, 32]");
   for (int ch : roi.stem_channels) require(ch >= 1, "roi.stem_channels", "values must be >= 1");
   require(roi.fc_dim >= 0, "roi.fc_dim", "must be >= 0");
+  require(roi.norm == "none" || roi.norm == "batch" || roi.norm == "group", "roi.norm",
+          "must be none, batch or group, got \"" + roi.norm + "\"");
   check_unit(roi.iou_lo, "roi.iou_lo");
   check_unit(roi.iou_hi, "roi.iou_hi");
   require(roi.iou_lo <= roi.iou_hi, "roi.iou_lo",
@@ -262,8 +274,8 @@ void DetectorConfig::validate() const {
   require(solver.optimizer == "sgd" || solver.optimizer == "adamw", "solver.optimizer",
           "must be \"sgd\" or \"adamw\", got \"" + solver.optimizer + "\"");
   require(std::isfinite(solver.lr) && solver.lr > 0, "solver.lr", "must be > 0, got " + num(solver.lr));
-  require(solver.schedule == "cosine" || solver.schedule == "step" || solver.schedule == "constant",
-          "solver.schedule", "must be cosine, step or constant");
+  require(solver.schedule == "cosine" || solver.schedule == "step" || solver.schedule == "constant", "solver.schedule",
+          "must be cosine, step or constant");
   require(solver.max_iters >= 1, "solver.max_iters", "must be >= 1");
   require(solver.batch_size >= 1, "solver.batch_size", "must be >= 1");
   require(solver.warmup_iters >= 0, "solver.warmup_iters", "must be >= 0");
@@ -294,7 +306,9 @@ DetectorConfig config_from_json_string(const std::string& text, const std::strin
   return c;
 }
 
-std::string config_to_json_string(const DetectorConfig& cfg) { return to_j(cfg).dump(2) + "\n"; }
+std::string config_to_json_string(const DetectorConfig& cfg) {
+  return to_j(cfg).dump(2) + "\n";
+}
 
 DetectorConfig load_config(const std::string& path) {
   std::ifstream in(path);

@@ -15,48 +15,51 @@ struct ConfigError : std::runtime_error {
 };
 
 struct InputOptions {
-  int size = 224;                      // square model input
-  std::string resize = "stretch";      // "stretch" | "letterbox"
+  int size = 224;                  // square model input
+  std::string resize = "stretch";  // "stretch" | "letterbox"
   std::vector<float> mean{0.485f, 0.456f, 0.406f};
   std::vector<float> std{0.229f, 0.224f, 0.225f};
   bool hflip_train = true;
+  double color_jitter = 0.0;  // training: random per-channel gain/offset and channel order (0 = off)
+  double scale_jitter = 0.0;  // training: random zoom-out to a scale in [1 - scale_jitter, 1] (0 = off)
 };
 
 struct BackboneOptions {
   std::string name = "regnetx_400mf";  // "regnetx_400mf" | "fast"
   int fpn_channels = 64;
-  std::string norm = "batch";          // "batch" | "group" | "none"
+  std::string norm = "batch";  // "batch" | "group" | "none"
 };
 
 struct AnchorOptions {
-  double stride_scale = 8.0;           // anchor side = stride * stride_scale
+  double stride_scale = 8.0;  // anchor side = stride * stride_scale
   std::vector<double> aspect_ratios{0.5, 1.0, 2.0};
-  int scales_per_octave = 1;           // >1 adds sizes 2^(k/n) per level
+  int scales_per_octave = 1;  // >1 adds sizes 2^(k/n) per level
 };
 
 struct RPNOptions {
   std::vector<int> stem_channels{64, 64};
-  double iou_lo = 0.3, iou_hi = 0.6;   // seed: (0.3, 0.6)
+  double iou_lo = 0.3, iou_hi = 0.6;  // seed: (0.3, 0.6)
   bool allow_low_quality_matches = false;
   int batch_size_per_image = 16;
   double fg_fraction = 0.5;
   double nms_thresh = 0.7;
   int pre_nms_topk_train = 400, pre_nms_topk_test = 400;
   int post_nms_topk_train = 100, post_nms_topk_test = 100;
-  double min_box_size = 0.0;           // drop proposals smaller than this (px)
+  double min_box_size = 0.0;  // drop proposals smaller than this (px)
   double box_loss_weight = 1.0;
 };
 
 struct ROIHeadsOptions {
   int roi_size = 7;
-  int sampling_ratio = -1;             // <= 0: adaptive (torchvision default)
+  int sampling_ratio = -1;  // <= 0: adaptive (torchvision default)
   bool aligned = true;
   std::vector<int> stem_channels{64, 64};
-  int fc_dim = 0;                      // 0: linear classifier straight on the stem (seed)
+  int fc_dim = 0;             // 0: linear classifier straight on the stem (seed)
+  std::string norm = "none";  // stem normalization: "none" (seed) | "batch" | "group"
   double iou_lo = 0.5, iou_hi = 0.5;
   int batch_size_per_image = 32;
   double fg_fraction = 0.25;
-  bool box_regression = false;         // class-specific box regression (not in the seed)
+  bool box_regression = false;  // class-specific box regression (not in the seed)
   bool add_gt_to_proposals = false;
   std::string level_assignment = "own";  // "own" (seed) | "size" (FPN paper eq. 1)
   double score_thresh = 0.05;
@@ -66,18 +69,18 @@ struct ROIHeadsOptions {
 };
 
 struct SolverOptions {
-  std::string optimizer = "sgd";       // "sgd" | "adamw"
+  std::string optimizer = "sgd";  // "sgd" | "adamw"
   double lr = 0.01;
   double momentum = 0.9;
   double weight_decay = 1e-4;
   int warmup_iters = 100;
   double warmup_factor = 0.001;
-  std::string schedule = "cosine";     // "cosine" | "step" | "constant"
-  std::vector<int> steps;              // for "step", as fractions of max_iters x1000
+  std::string schedule = "cosine";  // "cosine" | "step" | "constant"
+  std::vector<int> steps;           // for "step", as fractions of max_iters x1000
   double gamma = 0.1;
   int max_iters = 1000;
   int batch_size = 16;
-  double grad_clip = 10.0;             // 0: off
+  double grad_clip = 10.0;  // 0: off
   int log_period = 10;
   int eval_period = 500;
   int checkpoint_period = 200;

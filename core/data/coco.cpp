@@ -1,11 +1,10 @@
 // COCO JSON reader: images, annotations [x, y, w, h], categories with
 // non-contiguous ids (mapped to 0-based labels in id order), iscrowd kept as
 // ignore regions.
-#include <nlohmann/json.hpp>
-
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 
 #include "data/dataset.h"
 
@@ -78,8 +77,7 @@ Dataset read_coco(const std::string& json_path, const std::string& image_dir_in,
         auto it = img_index.find(a.at("image_id").get<int64_t>());
         if (it == img_index.end()) throw DataError(where + " refers to unknown image_id " + a["image_id"].dump());
         auto ct = cat_to_label.find(a.at("category_id").get<int64_t>());
-        if (ct == cat_to_label.end())
-          throw DataError(where + " has unknown category_id " + a["category_id"].dump());
+        if (ct == cat_to_label.end()) throw DataError(where + " has unknown category_id " + a["category_id"].dump());
         const auto& bb = a.at("bbox");
         if (!bb.is_array() || bb.size() != 4) throw DataError(where + ": bbox must be [x, y, w, h]");
         Annotation o;

@@ -25,8 +25,7 @@ static std::string fmt_box(const Annotation& a) {
   return os.str();
 }
 
-bool validate_box(Annotation& a, int width, int height, const std::string& where, const LoadOptions& opt,
-                  Dataset& ds) {
+bool validate_box(Annotation& a, int width, int height, const std::string& where, const LoadOptions& opt, Dataset& ds) {
   auto fail = [&](const std::string& why) {
     const std::string msg = where + ": box " + fmt_box(a) + " " + why;
     if (opt.strict) throw DataError(msg);
@@ -43,8 +42,8 @@ bool validate_box(Annotation& a, int width, int height, const std::string& where
       return fail("lies outside the " + std::to_string(width) + "x" + std::to_string(height) + " image");
     const float tol = 1.0f;  // annotation tools often overshoot by one pixel
     if (a.x1 < -tol || a.y1 < -tol || a.x2 > width + tol || a.y2 > height + tol) {
-      const std::string msg = where + ": box " + fmt_box(a) + " extends outside the " + std::to_string(width) +
-                              "x" + std::to_string(height) + " image";
+      const std::string msg = where + ": box " + fmt_box(a) + " extends outside the " + std::to_string(width) + "x" +
+                              std::to_string(height) + " image";
       if (opt.strict) throw DataError(msg);
       ds.issues.push_back(msg + " (clipped)");
       ds.clipped_objects++;
@@ -84,8 +83,9 @@ Dataset open_dataset(const std::string& path, const LoadOptions& opt) {
   }
   if (ds.images.empty())
     throw DataError(path + ": dataset split '" + opt.split + "' is empty" +
-                    (ds.issues.empty() ? std::string() : " (" + std::to_string(ds.issues.size()) +
-                                                             " problems, first: " + ds.issues.front() + ")"));
+                    (ds.issues.empty()
+                         ? std::string()
+                         : " (" + std::to_string(ds.issues.size()) + " problems, first: " + ds.issues.front() + ")"));
   return ds;
 }
 

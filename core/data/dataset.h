@@ -23,12 +23,12 @@ struct Annotation {
   int label = 0;           // 0-based index into Dataset::class_names
   bool difficult = false;  // VOC: ignored by the evaluator
   bool truncated = false;
-  bool crowd = false;      // COCO iscrowd: an ignore region, not a target
+  bool crowd = false;  // COCO iscrowd: an ignore region, not a target
 };
 
 struct ImageRecord {
-  std::string path;  // absolute or relative to the working directory
-  std::string id;    // file stem / COCO id
+  std::string path;           // absolute or relative to the working directory
+  std::string id;             // file stem / COCO id
   int width = 0, height = 0;  // 0 when unknown (image folder before decoding)
   std::vector<Annotation> objects;
 };
@@ -36,8 +36,8 @@ struct ImageRecord {
 enum class Format { VOC, COCO, Folder };
 
 struct LoadOptions {
-  std::string split = "train";  // VOC ImageSets/Main/<split>.txt; ignored for COCO/folder
-  bool strict = false;          // strict: first problem throws; lenient: skip and count
+  std::string split = "train";           // VOC ImageSets/Main/<split>.txt; ignored for COCO/folder
+  bool strict = false;                   // strict: first problem throws; lenient: skip and count
   std::vector<std::string> class_names;  // fixed class list (else labels.txt or discovered)
 };
 
@@ -58,8 +58,7 @@ struct Dataset {
 // Checks a box against its image: x2 <= x1 / y2 <= y1 / non-finite is
 // invalid; a box reaching more than 1 px outside is clipped (lenient) or an
 // error (strict); a box wholly outside is invalid. Returns false to drop it.
-bool validate_box(Annotation& a, int width, int height, const std::string& where, const LoadOptions& opt,
-                  Dataset& ds);
+bool validate_box(Annotation& a, int width, int height, const std::string& where, const LoadOptions& opt, Dataset& ds);
 
 // Detects the format: a directory with Annotations/ -> VOC; a .json file
 // (or a directory with annotations/instances_<split>.json) -> COCO; any

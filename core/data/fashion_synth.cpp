@@ -1,11 +1,11 @@
 #include "data/fashion_synth.h"
 
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
 #include <zlib.h>
 
 #include <filesystem>
 #include <fstream>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <random>
 
 #include "data/dataset.h"
@@ -40,7 +40,8 @@ uint32_t be32(const std::vector<uint8_t>& b, size_t i) {
 
 Idx read_idx(const std::string& dir, const std::string& prefix) {
   Idx r;
-  const std::string ip = dir + "/" + prefix + "-images-idx3-ubyte.gz", lp = dir + "/" + prefix + "-labels-idx1-ubyte.gz";
+  const std::string ip = dir + "/" + prefix + "-images-idx3-ubyte.gz",
+                    lp = dir + "/" + prefix + "-labels-idx1-ubyte.gz";
   auto im = read_gz(ip), lb = read_gz(lp);
   if (im.size() < 16 || be32(im, 0) != 2051) throw DataError(ip + ": not an IDX image file");
   if (lb.size() < 8 || be32(lb, 0) != 2049) throw DataError(lp + ": not an IDX label file");
@@ -61,8 +62,8 @@ cv::Mat background(std::mt19937_64& rng, int S) {
   for (int y = 0; y < S; ++y)
     for (int x = 0; x < S; ++x) {
       float t = 0;
-      if (k == 1) t = float(x + y) / (2 * S);                       // diagonal gradient
-      if (k == 2) t = ((x / 16 + y / 16) & 1) ? 0.8f : 0.2f;       // checker
+      if (k == 1) t = float(x + y) / (2 * S);                                       // diagonal gradient
+      if (k == 2) t = ((x / 16 + y / 16) & 1) ? 0.8f : 0.2f;                        // checker
       if (k == 3) t = 0.5f + 0.5f * std::sin(float(x) * 0.07f + float(y) * 0.03f);  // waves
       for (int c = 0; c < 3; ++c) bg.at<cv::Vec3b>(y, x)[c] = cv::saturate_cast<uint8_t>(a[c] * (1 - t) + b[c] * t);
     }
@@ -81,8 +82,8 @@ void write_xml(const fs::path& p, const std::string& file, int S, const std::vec
     // 0-based pixel columns c0..c1 inclusive -> VOC 1-based xmin = c0 + 1, xmax = c1 + 1.
     o << "  <object>\n    <name>" << fashion_class_names()[b[4]] << "</name>\n"
       << "    <difficult>0</difficult><truncated>0</truncated>\n"
-      << "    <bndbox><xmin>" << b[0] + 1 << "</xmin><ymin>" << b[1] + 1 << "</ymin><xmax>" << b[2]
-      << "</xmax><ymax>" << b[3] << "</ymax></bndbox>\n  </object>\n";
+      << "    <bndbox><xmin>" << b[0] + 1 << "</xmin><ymin>" << b[1] + 1 << "</ymin><xmax>" << b[2] << "</xmax><ymax>"
+      << b[3] << "</ymax></bndbox>\n  </object>\n";
   }
   o << "</annotation>\n";
 }
@@ -99,7 +100,7 @@ double iou(const std::array<int, 5>& a, const std::array<int, 5>& b) {
 
 const std::vector<std::string>& fashion_class_names() {
   static const std::vector<std::string> names{"tshirt", "trouser", "pullover", "dress", "coat",
-                                              "sandal", "shirt", "sneaker", "bag", "ankle_boot"};
+                                              "sandal", "shirt",   "sneaker",  "bag",   "ankle_boot"};
   return names;
 }
 
@@ -126,8 +127,8 @@ void make_fashion_dataset(const FashionOptions& opt, const std::function<void(in
     const Idx* src;
     uint64_t salt;
   };
-  for (const Split& sp : {Split{"train", opt.train, &train, 11}, Split{"val", opt.val, &t10k, 23},
-                          Split{"test", opt.test, &t10k, 37}}) {
+  for (const Split& sp :
+       {Split{"train", opt.train, &train, 11}, Split{"val", opt.val, &t10k, 23}, Split{"test", opt.test, &t10k, 37}}) {
     std::ofstream list(root / "ImageSets" / "Main" / (std::string(sp.name) + ".txt"));
     std::mt19937_64 rng(opt.seed * 0x9E3779B97F4A7C15ULL + sp.salt);
     // val and test draw from disjoint halves of t10k.
@@ -153,7 +154,8 @@ void make_fashion_dataset(const FashionOptions& opt, const std::function<void(in
         const cv::Rect tight = cv::boundingRect(nz);
         const double side = std::exp(logside(rng));
         const double s = side / std::max(tight.width, tight.height);
-        const int w = std::max(2, int(std::lround(tight.width * s))), h = std::max(2, int(std::lround(tight.height * s)));
+        const int w = std::max(2, int(std::lround(tight.width * s))),
+                  h = std::max(2, int(std::lround(tight.height * s)));
         if (w > opt.canvas || h > opt.canvas) continue;
         std::uniform_int_distribution<int> px(0, opt.canvas - w), py(0, opt.canvas - h);
         const int x0 = px(rng), y0 = py(rng);
@@ -163,7 +165,8 @@ void make_fashion_dataset(const FashionOptions& opt, const std::function<void(in
         cv::findNonZero(alpha > 40, m);
         if (m.empty()) continue;
         const cv::Rect tb = cv::boundingRect(m);
-        std::array<int, 5> box{x0 + tb.x, y0 + tb.y, x0 + tb.x + tb.width, y0 + tb.y + tb.height, sp.src->labels[size_t(idx)]};
+        std::array<int, 5> box{x0 + tb.x, y0 + tb.y, x0 + tb.x + tb.width, y0 + tb.y + tb.height,
+                               sp.src->labels[size_t(idx)]};
         bool ok = true;
         for (const auto& o : objs) ok = ok && iou(o, box) <= opt.max_overlap;
         if (!ok) continue;

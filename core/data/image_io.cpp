@@ -1,10 +1,9 @@
 #include "data/image_io.h"
 
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
-
 #include <filesystem>
 #include <fstream>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <vector>
 
 #include "data/dataset.h"
@@ -54,8 +53,8 @@ std::pair<int, int> peek_image_size(const std::string& path) {
 cv::Mat load_image_rgb(const std::string& path) {
   auto [w, h] = peek_image_size(path);
   if (int64_t(w) * int64_t(h) > kMaxImagePixels)
-    throw DataError(path + ": image is " + std::to_string(w) + "x" + std::to_string(h) +
-                    ", larger than the " + std::to_string(kMaxImagePixels / 1000000) + " Mpx limit");
+    throw DataError(path + ": image is " + std::to_string(w) + "x" + std::to_string(h) + ", larger than the " +
+                    std::to_string(kMaxImagePixels / 1000000) + " Mpx limit");
   cv::Mat bgr;
   try {
     bgr = cv::imread(path, cv::IMREAD_COLOR);

@@ -1,8 +1,7 @@
 #pragma once
 // Image decoding with clear errors (OpenCV underneath).
-#include <opencv2/core.hpp>
-
 #include <cstdint>
+#include <opencv2/core.hpp>
 #include <string>
 #include <utility>
 

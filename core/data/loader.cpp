@@ -5,6 +5,8 @@
 #include <numeric>
 #include <random>
 
+#include <opencv2/imgproc.hpp>
+
 #include "data/image_io.h"
 
 namespace rcnn::data {
@@ -14,7 +16,9 @@ DataLoader::DataLoader(const Dataset& ds, LoaderOptions opt) : ds_(ds), opt_(std
   if (ds_.images.empty()) throw DataError(ds_.root + ": cannot load batches from an empty dataset");
 }
 
-DataLoader::~DataLoader() { stop_workers(); }
+DataLoader::~DataLoader() {
+  stop_workers();
+}
 
 size_t DataLoader::batches_per_epoch() const {
   const size_t n = ds_.images.size(), b = size_t(opt_.batch_size);
@@ -121,13 +125,45 @@ Batch DataLoader::make_batch(const std::vector<size_t>& idx, int64_t epoch) {
       issues_.push_back(std::string(e.what()) + " (left out of its batch)");
       continue;
     }
-    if (opt_.hflip) {
-      std::mt19937_64 rng(opt_.seed ^ (uint64_t(epoch) * 0x9E3779B97F4A7C15ULL) ^ (uint64_t(i) * 0xBF58476D1CE4E5B9ULL));
-      if (rng() & 1) apply_hflip(img, t);
-    }
+    // Every random choice of this image depends only on (seed, epoch, index).
+    std::mt19937_64 rng(opt_.seed ^ (uint64_t(epoch) * 0x9E3779B97F4A7C15ULL) ^ (uint64_t(i) * 0xBF58476D1CE4E5B9ULL));
+    std::uniform_real_distribution<double> U(0.0, 1.0);
+    if (opt_.hflip && (rng() & 1)) apply_hflip(img, t);
     std::vector<Annotation> objs;
     for (const auto& a : ds_.images[i].objects)
       if (!a.crowd) objs.push_back(t.forward(a));
+    if (opt_.scale_jitter > 0) {
+      // Zoom out: shrink the whole input and place it at a random offset,
+      // so objects appear at new sizes and positions (boxes follow exactly).
+      const double s = 1.0 - opt_.scale_jitter * U(rng);
+      const int w = std::max(1, int(std::lround(img.cols * s))), h = std::max(1, int(std::lround(img.rows * s)));
+      const int ox = int(U(rng) * (img.cols - w)), oy = int(U(rng) * (img.rows - h));
+      cv::Mat small, canvas(img.rows, img.cols, img.type(), cv::mean(img));
+      cv::resize(img, small, cv::Size(w, h), 0, 0, cv::INTER_AREA);
+      small.copyTo(canvas(cv::Rect(ox, oy, w, h)));
+      img = canvas;
+      const float sx = float(w) / float(t.size), sy = float(h) / float(t.size);
+      for (auto& a : objs) {
+        a.x1 = a.x1 * sx + float(ox);
+        a.x2 = a.x2 * sx + float(ox);
+        a.y1 = a.y1 * sy + float(oy);
+        a.y2 = a.y2 * sy + float(oy);
+      }
+    }
+    if (opt_.color_jitter > 0) {
+      // Per-channel gain and offset, and a random channel order: object and
+      // background colours carry no class information in these datasets.
+      int perm[3] = {0, 1, 2};
+      std::shuffle(perm, perm + 3, rng);
+      std::vector<cv::Mat> ch(3), out(3);
+      cv::split(img, ch);
+      for (int c = 0; c < 3; ++c) {
+        const double gain = 1.0 + opt_.color_jitter * (2 * U(rng) - 1);
+        const double off = 40.0 * opt_.color_jitter * (2 * U(rng) - 1);
+        ch[size_t(perm[c])].convertTo(out[size_t(c)], CV_8U, gain, off);
+      }
+      cv::merge(out, img);
+    }
     imgs.push_back(to_tensor(img, opt_.mean, opt_.std));
     boxes.push_back(std::move(objs));
     b.indices.push_back(i);

@@ -25,6 +25,8 @@ struct LoaderOptions {
   bool shuffle = true;
   bool drop_last = true;
   bool hflip = false;  // random horizontal flip (training)
+  double color_jitter = 0.0;  // random per-channel gain/offset and channel order
+  double scale_jitter = 0.0;  // random zoom-out to [1 - scale_jitter, 1], random placement
   uint64_t seed = 42;
   int num_workers = 2;  // 0: build batches on the calling thread
   int input_size = 224;
@@ -35,9 +37,9 @@ struct LoaderOptions {
 };
 
 struct Batch {
-  torch::Tensor images;  // (N, 3, S, S) float
-  torch::Tensor gt;      // (N, M, 5) float, padded with -1 rows; crowd boxes excluded
-  std::vector<size_t> indices;             // dataset indices
+  torch::Tensor images;                     // (N, 3, S, S) float
+  torch::Tensor gt;                         // (N, M, 5) float, padded with -1 rows; crowd boxes excluded
+  std::vector<size_t> indices;              // dataset indices
   std::vector<ResizeTransform> transforms;  // per image
 };
 

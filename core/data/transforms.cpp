@@ -1,7 +1,8 @@
 #include "data/transforms.h"
 
-#include <opencv2/imgproc.hpp>
 #include <torch/torch.h>
+
+#include <opencv2/imgproc.hpp>
 
 namespace rcnn::data {
 

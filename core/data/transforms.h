@@ -1,9 +1,9 @@
 #pragma once
 // Resize to the model input (stretch or letterbox), horizontal flip and
 // normalization, with boxes mapped forward and back.
-#include <opencv2/core.hpp>
 #include <torch/types.h>
 
+#include <opencv2/core.hpp>
 #include <string>
 #include <vector>
 

@@ -1,11 +1,10 @@
 // PASCAL VOC reader: JPEGImages/, Annotations/<id>.xml, ImageSets/Main/<split>.txt,
 // optional labels.txt (one class per line).
-#include <pugixml.hpp>
-
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <pugixml.hpp>
 #include <set>
 
 #include "data/dataset.h"
@@ -73,8 +72,7 @@ Dataset read_voc(const std::string& root_s, const LoadOptions& opt) {
     }
     auto res = doc.load_file(xml.c_str());
     if (!res) {
-      skip_image(xml.string() + ": malformed XML at offset " + std::to_string(res.offset) + ": " +
-                 res.description());
+      skip_image(xml.string() + ": malformed XML at offset " + std::to_string(res.offset) + ": " + res.description());
       continue;
     }
     auto ann = doc.child("annotation");
@@ -88,7 +86,8 @@ Dataset read_voc(const std::string& root_s, const LoadOptions& opt) {
     rec.path = (root / "JPEGImages" / (fname.empty() ? id + ".jpg" : fname)).string();
     if (!fs::is_regular_file(rec.path) && fname.empty()) {
       for (const char* ext : {".png", ".jpeg", ".bmp"})
-        if (fs::is_regular_file(root / "JPEGImages" / (id + ext))) rec.path = (root / "JPEGImages" / (id + ext)).string();
+        if (fs::is_regular_file(root / "JPEGImages" / (id + ext)))
+          rec.path = (root / "JPEGImages" / (id + ext)).string();
     }
     rec.width = ann.child("size").child("width").text().as_int(0);
     rec.height = ann.child("size").child("height").text().as_int(0);

@@ -75,7 +75,8 @@ torch::serialize::InputArchive open_archive(const std::string& path) {
     if (!ar.try_read("format", v) || !v.isString() || v.toStringRef() != "rcnn-studio-checkpoint-v1")
       throw CheckpointError(path + ": not an RCNN Studio checkpoint");
   } catch (const c10::Error& e) {
-    throw CheckpointError(path + ": corrupt or truncated checkpoint (" + std::string(e.what_without_backtrace()).substr(0, 160) + ")");
+    throw CheckpointError(path + ": corrupt or truncated checkpoint (" +
+                          std::string(e.what_without_backtrace()).substr(0, 160) + ")");
   }
   return ar;
 }
@@ -104,12 +105,13 @@ CheckpointMeta read_checkpoint_meta(const std::string& path) {
   try {
     return read_meta(ar);
   } catch (const c10::Error& e) {
-    throw CheckpointError(path + ": checkpoint lacks its metadata (" + std::string(e.what_without_backtrace()).substr(0, 120) + ")");
+    throw CheckpointError(path + ": checkpoint lacks its metadata (" +
+                          std::string(e.what_without_backtrace()).substr(0, 120) + ")");
   }
 }
 
-CheckpointMeta load_checkpoint(const std::string& path, modeling::FasterRCNN& model,
-                               torch::optim::Optimizer* optimizer, torch::Generator* gen) {
+CheckpointMeta load_checkpoint(const std::string& path, modeling::FasterRCNN& model, torch::optim::Optimizer* optimizer,
+                               torch::Generator* gen) {
   auto ar = open_archive(path);
   try {
     CheckpointMeta meta = read_meta(ar);
@@ -138,7 +140,8 @@ CheckpointMeta load_checkpoint(const std::string& path, modeling::FasterRCNN& mo
     }
     return meta;
   } catch (const c10::Error& e) {
-    throw CheckpointError(path + ": cannot read checkpoint (" + std::string(e.what_without_backtrace()).substr(0, 160) + ")");
+    throw CheckpointError(path + ": cannot read checkpoint (" + std::string(e.what_without_backtrace()).substr(0, 160) +
+                          ")");
   }
 }
 

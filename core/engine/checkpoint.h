@@ -22,7 +22,7 @@ struct CheckpointMeta {
   int64_t batch_in_epoch = 0;  // batches of that epoch already consumed
   double best_map = -1.0;      // best val mAP@0.5 so far
   double last_map = -1.0;
-  std::string config_json;     // full resolved config
+  std::string config_json;  // full resolved config
   std::string class_names_json;
 };
 
@@ -38,7 +38,8 @@ CheckpointMeta load_checkpoint(const std::string& path, modeling::FasterRCNN& mo
                                torch::optim::Optimizer* optimizer = nullptr, torch::Generator* gen = nullptr);
 
 // Builds the model stored in a checkpoint (its own config) on `device`.
-modeling::FasterRCNN load_model(const std::string& path, const torch::Device& device, DetectorConfig* cfg_out = nullptr);
+modeling::FasterRCNN load_model(const std::string& path, const torch::Device& device,
+                                DetectorConfig* cfg_out = nullptr);
 
 // Writes bytes to path atomically.
 void atomic_write(const std::string& path, const std::string& bytes);

@@ -51,7 +51,8 @@ std::string blas_name() {
   }
   std::ifstream m2("/proc/self/maps");
   while (std::getline(m2, line))
-    if (line.find("libblas.so") != std::string::npos) return "reference BLAS (" + line.substr(line.rfind(' ') + 1) + ")";
+    if (line.find("libblas.so") != std::string::npos)
+      return "reference BLAS (" + line.substr(line.rfind(' ') + 1) + ")";
   return "unknown";
 }
 

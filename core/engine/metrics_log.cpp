@@ -1,7 +1,6 @@
 #include "engine/metrics_log.h"
 
 #include <nlohmann/json.hpp>
-
 #include <sstream>
 #include <vector>
 

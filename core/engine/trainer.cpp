@@ -1,10 +1,9 @@
 #include "engine/trainer.h"
 
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "engine/checkpoint.h"
 #include "engine/device.h"
@@ -32,14 +31,17 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(modeling::FasterRCNN& m,
   }
   if (s.optimizer == "adamw") {
     std::vector<torch::optim::OptimizerParamGroup> g;
-    g.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(s.lr).weight_decay(s.weight_decay)));
-    g.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(s.lr).weight_decay(0)));
+    g.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(
+                              torch::optim::AdamWOptions(s.lr).weight_decay(s.weight_decay)));
+    g.emplace_back(no_decay,
+                   std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(s.lr).weight_decay(0)));
     return std::make_unique<torch::optim::AdamW>(g);
   }
   std::vector<torch::optim::OptimizerParamGroup> g;
   g.emplace_back(decay, std::make_unique<torch::optim::SGDOptions>(
                             torch::optim::SGDOptions(s.lr).momentum(s.momentum).weight_decay(s.weight_decay)));
-  g.emplace_back(no_decay, std::make_unique<torch::optim::SGDOptions>(torch::optim::SGDOptions(s.lr).momentum(s.momentum).weight_decay(0)));
+  g.emplace_back(no_decay, std::make_unique<torch::optim::SGDOptions>(
+                               torch::optim::SGDOptions(s.lr).momentum(s.momentum).weight_decay(0)));
   return std::make_unique<torch::optim::SGD>(g, torch::optim::SGDOptions(s.lr));
 }
 
@@ -73,7 +75,8 @@ TrainResult Trainer::run(DataSource& data, const TrainHooks& hooks, const std::a
   torch::Generator gen = at::detail::createCPUGenerator(cfg_.solver.seed);
   torch::manual_seed(cfg_.solver.seed);
   if (opt_.resume) {
-    if (!fs::exists(last)) throw CheckpointError(last + ": nothing to resume (no last checkpoint in " + opt_.run_dir + ")");
+    if (!fs::exists(last))
+      throw CheckpointError(last + ": nothing to resume (no last checkpoint in " + opt_.run_dir + ")");
     meta = read_checkpoint_meta(last);
     const int64_t keep_iters = cfg_.solver.max_iters;
     cfg_ = config_from_json_string(meta.config_json, last + " (embedded config)");
@@ -166,7 +169,8 @@ TrainResult Trainer::run(DataSource& data, const TrainHooks& hooks, const std::a
       for (auto& [k, v] : st.losses) parts += " " + k + "=" + std::to_string(v);
       res.state = TrainResult::State::Failed;
       res.message = "non-finite loss at iteration " + std::to_string(iter) + " (" + parts.substr(1) +
-                    "); training stopped, the last good checkpoint " + (fs::exists(last) ? last : std::string("(none yet)")) +
+                    "); training stopped, the last good checkpoint " +
+                    (fs::exists(last) ? last : std::string("(none yet)")) +
                     " is kept; lower solver.lr or raise solver.warmup_iters";
       log.append(nlohmann::json{{"type", "error"}, {"iter", iter}, {"message", res.message}}.dump());
       say(res.message);
@@ -193,8 +197,8 @@ TrainResult Trainer::run(DataSource& data, const TrainHooks& hooks, const std::a
       const int64_t fit = budget_start_iter + int64_t(opt_.minutes * 60.0 * 0.97 / per_iter);
       cfg_.solver.max_iters = int(std::max<int64_t>(iter + 1, std::min<int64_t>(cfg_.solver.max_iters, fit)));
       save_config(cfg_, cfg_path);
-      say("time budget " + std::to_string(opt_.minutes) + " min: schedule set to " + std::to_string(cfg_.solver.max_iters) +
-          " iterations");
+      say("time budget " + std::to_string(opt_.minutes) + " min: schedule set to " +
+          std::to_string(cfg_.solver.max_iters) + " iterations");
       budget_fixed = true;
     }
     st.iter = iter;
@@ -203,7 +207,8 @@ TrainResult Trainer::run(DataSource& data, const TrainHooks& hooks, const std::a
     st.lr = lr;
     st.images_per_s = ips;
     st.elapsed_s = elapsed();
-    st.eta_s = double(cfg_.solver.max_iters - iter) * st.elapsed_s / double(std::max<int64_t>(1, iter - budget_start_iter));
+    st.eta_s =
+        double(cfg_.solver.max_iters - iter) * st.elapsed_s / double(std::max<int64_t>(1, iter - budget_start_iter));
     if (hooks.after_step) hooks.after_step(st);
     if (iter % cfg_.solver.log_period == 0 || iter == cfg_.solver.max_iters) {
       log.append(status_json(st));

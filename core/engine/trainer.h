@@ -42,10 +42,10 @@ struct TrainHooks {
 };
 
 struct TrainOptions {
-  std::string run_dir;      // runs/<name>
-  bool resume = false;      // continue from run_dir/last.pt
-  int64_t max_iters = -1;   // overrides solver.max_iters when > 0
-  double minutes = 0;       // wall-clock budget; sets max_iters from the measured speed
+  std::string run_dir;     // runs/<name>
+  bool resume = false;     // continue from run_dir/last.pt
+  int64_t max_iters = -1;  // overrides solver.max_iters when > 0
+  double minutes = 0;      // wall-clock budget; sets max_iters from the measured speed
   std::string device = "auto";
   // Val mAP@0.5 of the current model (eval mode set by the trainer); may
   // fill details (JSON). Empty: no periodic evaluation.

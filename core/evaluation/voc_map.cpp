@@ -1,8 +1,7 @@
 #include "evaluation/voc_map.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <numeric>
 
 namespace rcnn::evaluation {
@@ -102,7 +101,8 @@ double voc_ap(const std::vector<float>& recall, const std::vector<float>& precis
 EvalResult evaluate_detections(const std::vector<std::vector<EvalBox>>& dets,
                                const std::vector<std::vector<EvalBox>>& gts, const std::vector<std::string>& names,
                                double confusion_score) {
-  if (dets.size() != gts.size()) throw std::invalid_argument("evaluate_detections: detections and GT differ in image count");
+  if (dets.size() != gts.size())
+    throw std::invalid_argument("evaluate_detections: detections and GT differ in image count");
   const int C = int(names.size());
   EvalResult r;
   r.num_images = int(gts.size());
@@ -185,8 +185,12 @@ std::string eval_to_json(const EvalResult& r) {
   j["num_images"] = r.num_images;
   auto& cls = j["classes"] = nlohmann::ordered_json::array();
   for (const auto& c : r.classes)
-    cls.push_back({{"name", c.name}, {"num_gt", c.num_gt}, {"ap50", c.ap50}, {"ap_coco", c.ap_coco},
-                   {"false_positives", c.false_positives.size()}, {"misses", c.misses.size()}});
+    cls.push_back({{"name", c.name},
+                   {"num_gt", c.num_gt},
+                   {"ap50", c.ap50},
+                   {"ap_coco", c.ap_coco},
+                   {"false_positives", c.false_positives.size()},
+                   {"misses", c.misses.size()}});
   j["confusion"] = r.confusion;
   return j.dump();
 }

@@ -18,16 +18,16 @@ struct EvalBox {
 
 struct ClassResult {
   std::string name;
-  int num_gt = 0;          // non-difficult GT
-  double ap50 = 0;         // VOC all-point AP at IoU 0.5
-  double ap_coco = 0;      // mean AP over IoU 0.50:0.05:0.95 (101-point)
+  int num_gt = 0;                        // non-difficult GT
+  double ap50 = 0;                       // VOC all-point AP at IoU 0.5
+  double ap_coco = 0;                    // mean AP over IoU 0.50:0.05:0.95 (101-point)
   std::vector<float> precision, recall;  // PR curve at IoU 0.5, by descending score
   // (image, index) of false positives (detections) and misses (GT) at 0.5.
   std::vector<std::pair<int, int>> false_positives, misses;
 };
 
 struct EvalResult {
-  double map50 = 0;    // mean over classes with at least one GT
+  double map50 = 0;  // mean over classes with at least one GT
   double map_coco = 0;
   std::vector<ClassResult> classes;
   // (C+1) x (C+1), row = true class (C = background), col = predicted class

@@ -27,7 +27,7 @@ std::vector<double> AnchorGenerator::sizes(double stride) const {
 torch::Tensor AnchorGenerator::level_anchors(int64_t H, int64_t W, double stride,
                                              const torch::TensorOptions& opts) const {
   auto loc = location_grid(H, W, stride, opts);  // (HW, 2)
-  std::vector<double> half;                       // (A, 2) half extents
+  std::vector<double> half;                      // (A, 2) half extents
   for (double side : sizes(stride)) {
     const double area = side * side;
     for (double r : options_.aspect_ratios) {

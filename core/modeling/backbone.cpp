@@ -6,8 +6,8 @@ namespace nn = torch::nn;
 nn::Sequential conv_norm_act(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t groups,
                              const std::string& norm, bool act) {
   nn::Sequential s;
-  s->push_back(nn::Conv2d(
-      nn::Conv2dOptions(in, out, k).stride(stride).padding(k / 2).groups(groups).bias(norm == "none")));
+  s->push_back(
+      nn::Conv2d(nn::Conv2dOptions(in, out, k).stride(stride).padding(k / 2).groups(groups).bias(norm == "none")));
   if (norm == "batch") s->push_back(nn::BatchNorm2d(out));
   if (norm == "group") s->push_back(nn::GroupNorm(nn::GroupNormOptions(std::min<int64_t>(32, out / 4), out)));
   if (act) s->push_back(nn::ReLU(nn::ReLUOptions(true)));
@@ -93,10 +93,10 @@ std::vector<torch::Tensor> FPNImpl::forward(const std::vector<torch::Tensor>& c)
   std::vector<torch::Tensor> lat(L), out(L);
   for (size_t i = 0; i < L; ++i) lat[i] = lateral[i]->as<nn::Conv2d>()->forward(c[i]);
   for (size_t i = L - 1; i-- > 0;) {
-    auto up = torch::nn::functional::interpolate(
-        lat[i + 1], torch::nn::functional::InterpolateFuncOptions()
-                        .size(std::vector<int64_t>{lat[i].size(2), lat[i].size(3)})
-                        .mode(torch::kNearest));
+    auto up =
+        torch::nn::functional::interpolate(lat[i + 1], torch::nn::functional::InterpolateFuncOptions()
+                                                           .size(std::vector<int64_t>{lat[i].size(2), lat[i].size(3)})
+                                                           .mode(torch::kNearest));
     lat[i] = lat[i] + up;
   }
   for (size_t i = 0; i < L; ++i) out[i] = output[i]->as<nn::Conv2d>()->forward(lat[i]);

@@ -16,8 +16,8 @@ torch::Tensor BoxCoder::encode(const torch::Tensor& anchors, const torch::Tensor
   auto by = (g.select(1, 1) + g.select(1, 3)) / 2;
   auto bw = g.select(1, 2) - g.select(1, 0);
   auto bh = g.select(1, 3) - g.select(1, 1);
-  auto d = torch::stack({weights[0] * (bx - px) / pw, weights[1] * (by - py) / ph,
-                         weights[2] * torch::log(bw / pw), weights[3] * torch::log(bh / ph)},
+  auto d = torch::stack({weights[0] * (bx - px) / pw, weights[1] * (by - py) / ph, weights[2] * torch::log(bw / pw),
+                         weights[3] * torch::log(bh / ph)},
                         1);
   auto bg = (g.sum(1) == -4).unsqueeze(1);
   return torch::where(bg, torch::full_like(d, kSentinel), d);
@@ -26,8 +26,8 @@ torch::Tensor BoxCoder::encode(const torch::Tensor& anchors, const torch::Tensor
 torch::Tensor BoxCoder::decode(const torch::Tensor& deltas, const torch::Tensor& anchors) const {
   TORCH_CHECK(deltas.dim() == 2 && deltas.size(1) == 4, "BoxCoder::decode: deltas must be (K, 4), got ",
               deltas.sizes());
-  TORCH_CHECK(anchors.sizes() == deltas.sizes(), "BoxCoder::decode: anchors must match deltas ",
-              deltas.sizes(), ", got ", anchors.sizes());
+  TORCH_CHECK(anchors.sizes() == deltas.sizes(), "BoxCoder::decode: anchors must match deltas ", deltas.sizes(),
+              ", got ", anchors.sizes());
   auto dx = deltas.select(1, 0) / weights[0];
   auto dy = deltas.select(1, 1) / weights[1];
   auto dw = (deltas.select(1, 2) / weights[2]).clamp_max(scale_clamp);

@@ -9,8 +9,8 @@ using torch::indexing::Slice;
 FasterRCNNImpl::FasterRCNNImpl(const DetectorConfig& c) : cfg(c), anchor_gen(c.anchors) {
   cfg.validate();
   backbone = register_module("backbone", BackboneWithFPN(cfg.backbone));
-  rpn_head = register_module("rpn_head", RPNHead(cfg.backbone.fpn_channels, cfg.rpn.stem_channels,
-                                                 anchor_gen.num_anchors_per_location()));
+  rpn_head = register_module(
+      "rpn_head", RPNHead(cfg.backbone.fpn_channels, cfg.rpn.stem_channels, anchor_gen.num_anchors_per_location()));
   roi_head = register_module("roi_head", ROIHead(cfg.backbone.fpn_channels, cfg.roi, cfg.num_classes));
 }
 
@@ -32,8 +32,8 @@ RPNState FasterRCNNImpl::run_rpn(const torch::Tensor& images) {
   s.feats = backbone->forward(images);
   std::tie(s.objectness, s.deltas) = rpn_head->forward(s.feats);
   for (size_t l = 0; l < s.feats.size(); ++l)
-    s.anchors.push_back(anchor_gen.level_anchors(s.feats[l].size(2), s.feats[l].size(3),
-                                                 backbone->strides[l], s.feats[l].options()));
+    s.anchors.push_back(
+        anchor_gen.level_anchors(s.feats[l].size(2), s.feats[l].size(3), backbone->strides[l], s.feats[l].options()));
   return s;
 }
 
@@ -76,14 +76,13 @@ std::vector<Detections> FasterRCNNImpl::detect(const torch::Tensor& images) {
   for (int64_t i = 0; i < images.size(0); ++i) {
     auto props = propose(s, i, false);
     auto ss = run_second_stage(s, i, props);
-    out.push_back(postprocess_detections(props.boxes, ss.probs, ss.box_deltas, cfg.roi, cfg.input.size,
-                                         cfg.input.size));
+    out.push_back(
+        postprocess_detections(props.boxes, ss.probs, ss.box_deltas, cfg.roi, cfg.input.size, cfg.input.size));
   }
   return out;
 }
 
-std::map<std::string, torch::Tensor> FasterRCNNImpl::forward_train(const torch::Tensor& images,
-                                                                   const torch::Tensor& gt,
+std::map<std::string, torch::Tensor> FasterRCNNImpl::forward_train(const torch::Tensor& images, const torch::Tensor& gt,
                                                                    std::optional<torch::Generator> gen) {
   TORCH_CHECK(images.dim() == 4 && images.size(1) == 3, "forward_train: images must be (N, 3, S, S), got ",
               images.sizes());
@@ -125,8 +124,7 @@ std::map<std::string, torch::Tensor> FasterRCNNImpl::forward_train(const torch::
   auto out = roi_head->forward(pooled);
   auto sm = all_matched.index_select(0, idx);
   auto target = (sm.select(1, 4) + 1).to(torch::kLong);
-  losses["roi_cls"] = idx.numel() > 0 ? torch::cross_entropy_loss(out.first, target)
-                                      : out.first.sum() * 0.0;
+  losses["roi_cls"] = idx.numel() > 0 ? torch::cross_entropy_loss(out.first, target) : out.first.sum() * 0.0;
   if (out.second.defined() && smp.fg.numel() > 0) {
     const int64_t F = smp.fg.numel();
     auto fg_cls = target.narrow(0, 0, F) - 1;
@@ -148,7 +146,7 @@ bool FasterRCNNImpl::compatible_with(const DetectorConfig& o) const {
          o.anchors.aspect_ratios.size() * o.anchors.scales_per_octave ==
              cfg.anchors.aspect_ratios.size() * cfg.anchors.scales_per_octave &&
          o.roi.roi_size == cfg.roi.roi_size && o.roi.stem_channels == cfg.roi.stem_channels &&
-         o.roi.fc_dim == cfg.roi.fc_dim && o.roi.box_regression == cfg.roi.box_regression;
+         o.roi.fc_dim == cfg.roi.fc_dim && o.roi.norm == cfg.roi.norm && o.roi.box_regression == cfg.roi.box_regression;
 }
 
 void FasterRCNNImpl::update_config(const DetectorConfig& c) {

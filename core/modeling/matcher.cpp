@@ -6,8 +6,7 @@
 namespace rcnn::modeling {
 
 MatchResult Matcher::operator()(const torch::Tensor& anchors, const torch::Tensor& gt_in) const {
-  TORCH_CHECK(anchors.dim() == 2 && anchors.size(1) == 4, "Matcher: anchors must be (K, 4), got ",
-              anchors.sizes());
+  TORCH_CHECK(anchors.dim() == 2 && anchors.size(1) == 4, "Matcher: anchors must be (K, 4), got ", anchors.sizes());
   TORCH_CHECK(gt_in.dim() == 2 && gt_in.size(1) == 5, "Matcher: gt must be (M, 5), got ", gt_in.sizes());
   MatchResult r;
   const int64_t K = anchors.size(0);

@@ -10,8 +10,12 @@ ROIHeadImpl::ROIHeadImpl(int64_t in_channels, const ROIHeadsOptions& o, int64_t 
   stem = nn::Sequential();
   int64_t prev = in_channels;
   for (int ch : o.stem_channels) {
-    stem->push_back(nn::Conv2d(nn::Conv2dOptions(prev, ch, 3).padding(1)));
-    stem->push_back(nn::ReLU());
+    if (o.norm == "none") {
+      stem->push_back(nn::Conv2d(nn::Conv2dOptions(prev, ch, 3).padding(1)));
+      stem->push_back(nn::ReLU());
+    } else {
+      stem->extend(*conv_norm_act(prev, ch, 3, 1, 1, o.norm, true));
+    }
     prev = ch;
   }
   register_module("stem", stem);
@@ -67,8 +71,8 @@ BoxCoder roi_box_coder() {
 }
 
 Detections postprocess_detections(const torch::Tensor& proposals, const torch::Tensor& probs,
-                                  const torch::Tensor& box_deltas, const ROIHeadsOptions& o,
-                                  double image_w, double image_h) {
+                                  const torch::Tensor& box_deltas, const ROIHeadsOptions& o, double image_w,
+                                  double image_h) {
   const int64_t P = proposals.size(0), C = probs.size(1) - 1;
   auto lopts = torch::TensorOptions().dtype(torch::kLong).device(proposals.device());
   Detections d;
@@ -87,7 +91,7 @@ Detections postprocess_detections(const torch::Tensor& proposals, const torch::T
   } else {
     boxes = proposals.unsqueeze(1).expand({P, C, 4});
   }
-  auto scores = probs.narrow(1, 1, C);  // (P, C)
+  auto scores = probs.narrow(1, 1, C);              // (P, C)
   auto keep = (scores > o.score_thresh).nonzero();  // (D, 2): proposal, class
   auto pi = keep.select(1, 0), ci = keep.select(1, 1);
   auto b = boxes.index({pi, ci});

@@ -49,7 +49,7 @@ struct Detections {
 // proposals (P, 4), probs (P, C+1) softmax, box_deltas (P, 4C) or undefined.
 // Per-class scores > score_thresh, per-class NMS, top detections_per_image.
 Detections postprocess_detections(const torch::Tensor& proposals, const torch::Tensor& probs,
-                                  const torch::Tensor& box_deltas, const ROIHeadsOptions& o,
-                                  double image_w, double image_h);
+                                  const torch::Tensor& box_deltas, const ROIHeadsOptions& o, double image_w,
+                                  double image_h);
 
 }  // namespace rcnn::modeling

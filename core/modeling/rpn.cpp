@@ -15,8 +15,7 @@ nn::Conv2d init_conv(int64_t in, int64_t out) {
 }
 }  // namespace
 
-RPNHeadImpl::RPNHeadImpl(int64_t in_channels, const std::vector<int>& stem_channels, int64_t A)
-    : num_anchors(A) {
+RPNHeadImpl::RPNHeadImpl(int64_t in_channels, const std::vector<int>& stem_channels, int64_t A) : num_anchors(A) {
   stem = nn::Sequential();
   int64_t prev = in_channels;
   for (int ch : stem_channels) {
@@ -41,9 +40,8 @@ std::pair<std::vector<torch::Tensor>, std::vector<torch::Tensor>> RPNHeadImpl::f
   return {obj, box};
 }
 
-LevelProposals propose_level(const torch::Tensor& objectness, const torch::Tensor& deltas,
-                             const torch::Tensor& anchors, const ProposalParams& p, double image_w,
-                             double image_h, const BoxCoder& coder) {
+LevelProposals propose_level(const torch::Tensor& objectness, const torch::Tensor& deltas, const torch::Tensor& anchors,
+                             const ProposalParams& p, double image_w, double image_h, const BoxCoder& coder) {
   LevelProposals r;
   const int64_t k = std::min<int64_t>(p.pre_nms_topk, objectness.size(0));
   auto tk = objectness.topk(k, 0, /*largest=*/true, /*sorted=*/true);
@@ -57,8 +55,8 @@ LevelProposals propose_level(const torch::Tensor& objectness, const torch::Tenso
   r.too_small = (w <= p.min_box_size) | (h <= p.min_box_size) | (w <= 0) | (h <= 0);
   auto ok = (~r.too_small).nonzero().squeeze(1);
   torch::Tensor sup_sub;
-  auto keep_sub = ops::nms_with_suppressor(r.boxes.index_select(0, ok), r.scores.index_select(0, ok),
-                                           p.nms_thresh, &sup_sub);
+  auto keep_sub =
+      ops::nms_with_suppressor(r.boxes.index_select(0, ok), r.scores.index_select(0, ok), p.nms_thresh, &sup_sub);
   r.nms_keep = ok.index_select(0, keep_sub);
   r.suppressed_by = torch::full({k}, -1, torch::TensorOptions().dtype(torch::kLong).device(objectness.device()));
   auto mapped = torch::where(sup_sub >= 0, ok.index_select(0, sup_sub.clamp_min(0)), sup_sub);
@@ -67,10 +65,9 @@ LevelProposals propose_level(const torch::Tensor& objectness, const torch::Tenso
   return r;
 }
 
-RPNLosses rpn_losses(const torch::Tensor& objectness, const torch::Tensor& deltas,
-                     const torch::Tensor& anchors, const torch::Tensor& gt, const Matcher& matcher,
-                     int64_t batch_size_per_image, double fg_fraction, const BoxCoder& coder,
-                     std::optional<torch::Generator> gen) {
+RPNLosses rpn_losses(const torch::Tensor& objectness, const torch::Tensor& deltas, const torch::Tensor& anchors,
+                     const torch::Tensor& gt, const Matcher& matcher, int64_t batch_size_per_image, double fg_fraction,
+                     const BoxCoder& coder, std::optional<torch::Generator> gen) {
   const int64_t N = objectness.size(0);
   std::vector<torch::Tensor> matched;
   for (int64_t i = 0; i < N; ++i) matched.push_back(matcher(anchors, gt[i]).matched);
@@ -81,11 +78,10 @@ RPNLosses rpn_losses(const torch::Tensor& objectness, const torch::Tensor& delta
   r.num_fg = s.fg.numel();
   r.num_bg = s.bg.numel();
   const double count = std::max<int64_t>(idx.numel(), 1);
-  auto target = torch::cat({torch::ones({r.num_fg}, objectness.options()),
-                            torch::zeros({r.num_bg}, objectness.options())});
+  auto target =
+      torch::cat({torch::ones({r.num_fg}, objectness.options()), torch::zeros({r.num_bg}, objectness.options())});
   auto logits = objectness.reshape({-1}).index_select(0, idx);
-  r.objectness =
-      torch::binary_cross_entropy_with_logits(logits, target, {}, {}, at::Reduction::Sum) / count;
+  r.objectness = torch::binary_cross_entropy_with_logits(logits, target, {}, {}, at::Reduction::Sum) / count;
   auto all_anchors = anchors.repeat({N, 1});
   auto gt_deltas = coder.encode(all_anchors.index_select(0, idx), m.index_select(0, idx));
   auto pred = deltas.reshape({-1, 4}).index_select(0, idx);

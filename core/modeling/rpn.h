@@ -19,8 +19,7 @@ namespace rcnn::modeling {
 struct RPNHeadImpl : torch::nn::Module {
   RPNHeadImpl(int64_t in_channels, const std::vector<int>& stem_channels, int64_t num_anchors);
   // feats[l]: (N, C, H_l, W_l) -> objectness[l] (N, K_l), deltas[l] (N, K_l, 4)
-  std::pair<std::vector<torch::Tensor>, std::vector<torch::Tensor>> forward(
-      const std::vector<torch::Tensor>& feats);
+  std::pair<std::vector<torch::Tensor>, std::vector<torch::Tensor>> forward(const std::vector<torch::Tensor>& feats);
   torch::nn::Sequential stem{nullptr};
   torch::nn::Conv2d pred_obj{nullptr}, pred_box{nullptr};
   int64_t num_anchors;
@@ -46,9 +45,8 @@ struct ProposalParams {
 };
 
 // objectness (K_l,), deltas (K_l, 4), anchors (K_l, 4) of one image and level.
-LevelProposals propose_level(const torch::Tensor& objectness, const torch::Tensor& deltas,
-                             const torch::Tensor& anchors, const ProposalParams& p, double image_w,
-                             double image_h, const BoxCoder& coder);
+LevelProposals propose_level(const torch::Tensor& objectness, const torch::Tensor& deltas, const torch::Tensor& anchors,
+                             const ProposalParams& p, double image_w, double image_h, const BoxCoder& coder);
 
 struct RPNLosses {
   torch::Tensor objectness;  // BCE-with-logits, summed / #samples
@@ -58,9 +56,8 @@ struct RPNLosses {
 
 // objectness (N, K), deltas (N, K, 4), anchors (K, 4), gt (N, M, 5).
 // Samples batch_size_per_image * N anchors over the whole batch (seed).
-RPNLosses rpn_losses(const torch::Tensor& objectness, const torch::Tensor& deltas,
-                     const torch::Tensor& anchors, const torch::Tensor& gt, const Matcher& matcher,
-                     int64_t batch_size_per_image, double fg_fraction, const BoxCoder& coder,
-                     std::optional<torch::Generator> gen = std::nullopt);
+RPNLosses rpn_losses(const torch::Tensor& objectness, const torch::Tensor& deltas, const torch::Tensor& anchors,
+                     const torch::Tensor& gt, const Matcher& matcher, int64_t batch_size_per_image, double fg_fraction,
+                     const BoxCoder& coder, std::optional<torch::Generator> gen = std::nullopt);
 
 }  // namespace rcnn::modeling

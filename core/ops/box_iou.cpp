@@ -7,10 +7,8 @@ namespace rcnn::ops {
 namespace {
 
 void check_boxes(const torch::Tensor& t, const char* name) {
-  TORCH_CHECK(t.dim() == 2 && t.size(1) == 4, "box_iou: ", name,
-              " must have shape (K, 4), got ", t.sizes());
-  TORCH_CHECK(t.is_floating_point(), "box_iou: ", name, " must be floating point, got ",
-              t.scalar_type());
+  TORCH_CHECK(t.dim() == 2 && t.size(1) == 4, "box_iou: ", name, " must have shape (K, 4), got ", t.sizes());
+  TORCH_CHECK(t.is_floating_point(), "box_iou: ", name, " must be floating point, got ", t.scalar_type());
 }
 
 template <typename T>
@@ -39,8 +37,7 @@ void iou_kernel(const T* a, int64_t m, const T* b, int64_t k, T* out) {
 torch::Tensor box_iou(const torch::Tensor& a_in, const torch::Tensor& b_in) {
   check_boxes(a_in, "a");
   check_boxes(b_in, "b");
-  TORCH_CHECK(a_in.device() == b_in.device(), "box_iou: a is on ", a_in.device(), " but b is on ",
-              b_in.device());
+  TORCH_CHECK(a_in.device() == b_in.device(), "box_iou: a is on ", a_in.device(), " but b is on ", b_in.device());
   if (!a_in.device().is_cpu()) return box_iou_generic(a_in, b_in);
   auto dtype = at::promote_types(a_in.scalar_type(), b_in.scalar_type());
   auto a = a_in.to(dtype).contiguous();

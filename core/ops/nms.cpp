@@ -6,20 +6,16 @@ namespace rcnn::ops {
 namespace {
 
 void check_inputs(const torch::Tensor& boxes, const torch::Tensor& scores, double thr) {
-  TORCH_CHECK(boxes.dim() == 2 && boxes.size(1) == 4, "nms: boxes must have shape (K, 4), got ",
-              boxes.sizes());
+  TORCH_CHECK(boxes.dim() == 2 && boxes.size(1) == 4, "nms: boxes must have shape (K, 4), got ", boxes.sizes());
   TORCH_CHECK(scores.dim() == 1 && scores.size(0) == boxes.size(0),
               "nms: scores must have shape (K,) with K = ", boxes.size(0), ", got ", scores.sizes());
-  TORCH_CHECK(boxes.is_floating_point(), "nms: boxes must be floating point, got ",
-              boxes.scalar_type());
-  TORCH_CHECK(boxes.device() == scores.device(), "nms: boxes on ", boxes.device(),
-              " but scores on ", scores.device());
+  TORCH_CHECK(boxes.is_floating_point(), "nms: boxes must be floating point, got ", boxes.scalar_type());
+  TORCH_CHECK(boxes.device() == scores.device(), "nms: boxes on ", boxes.device(), " but scores on ", scores.device());
   TORCH_CHECK(thr >= 0.0 && thr <= 1.0, "nms: iou_threshold must be in [0, 1], got ", thr);
 }
 
 template <typename T>
-int64_t nms_kernel(const T* b, const int64_t* order, int64_t k, T thr, int64_t* keep,
-                   int64_t* suppressed_by) {
+int64_t nms_kernel(const T* b, const int64_t* order, int64_t k, T thr, int64_t* keep, int64_t* suppressed_by) {
   // Copy boxes into sorted, structure-of-arrays order so the inner loop walks
   // contiguous memory.
   std::vector<T> x1(k), y1(k), x2(k), y2(k), area(k);
@@ -59,8 +55,8 @@ int64_t nms_kernel(const T* b, const int64_t* order, int64_t k, T thr, int64_t* 
 
 }  // namespace
 
-torch::Tensor nms_with_suppressor(const torch::Tensor& boxes_in, const torch::Tensor& scores_in,
-                                  double iou_threshold, torch::Tensor* suppressed_by) {
+torch::Tensor nms_with_suppressor(const torch::Tensor& boxes_in, const torch::Tensor& scores_in, double iou_threshold,
+                                  torch::Tensor* suppressed_by) {
   check_inputs(boxes_in, scores_in, iou_threshold);
   const auto device = boxes_in.device();
   const int64_t k = boxes_in.size(0);
@@ -91,12 +87,11 @@ torch::Tensor nms(const torch::Tensor& boxes, const torch::Tensor& scores, doubl
   return nms_with_suppressor(boxes, scores, iou_threshold, nullptr);
 }
 
-torch::Tensor batched_nms(const torch::Tensor& boxes, const torch::Tensor& scores,
-                          const torch::Tensor& idxs, double iou_threshold) {
+torch::Tensor batched_nms(const torch::Tensor& boxes, const torch::Tensor& scores, const torch::Tensor& idxs,
+                          double iou_threshold) {
   check_inputs(boxes, scores, iou_threshold);
   TORCH_CHECK(idxs.dim() == 1 && idxs.size(0) == boxes.size(0),
-              "batched_nms: idxs must have shape (K,) with K = ", boxes.size(0), ", got ",
-              idxs.sizes());
+              "batched_nms: idxs must have shape (K,) with K = ", boxes.size(0), ", got ", idxs.sizes());
   if (boxes.size(0) == 0) return torch::empty({0}, boxes.options().dtype(torch::kLong));
   // Offset each category into its own disjoint region; the offset is relative
   // to the minimum coordinate so negative boxes are handled too.

@@ -10,15 +10,12 @@ namespace {
 
 void check_inputs(const torch::Tensor& f, const torch::Tensor& rois, const RoIAlignParams& p) {
   TORCH_CHECK(f.dim() == 4, "roi_align: features must have shape (N, C, H, W), got ", f.sizes());
-  TORCH_CHECK(f.is_floating_point(), "roi_align: features must be floating point, got ",
-              f.scalar_type());
+  TORCH_CHECK(f.is_floating_point(), "roi_align: features must be floating point, got ", f.scalar_type());
   TORCH_CHECK(rois.dim() == 2 && rois.size(1) == 5,
-              "roi_align: rois must have shape (R, 5) [batch_index, x1, y1, x2, y2], got ",
-              rois.sizes());
-  TORCH_CHECK(f.device() == rois.device(), "roi_align: features on ", f.device(), " but rois on ",
-              rois.device());
-  TORCH_CHECK(p.pooled_h > 0 && p.pooled_w > 0, "roi_align: output size must be positive, got ",
-              p.pooled_h, "x", p.pooled_w);
+              "roi_align: rois must have shape (R, 5) [batch_index, x1, y1, x2, y2], got ", rois.sizes());
+  TORCH_CHECK(f.device() == rois.device(), "roi_align: features on ", f.device(), " but rois on ", rois.device());
+  TORCH_CHECK(p.pooled_h > 0 && p.pooled_w > 0, "roi_align: output size must be positive, got ", p.pooled_h, "x",
+              p.pooled_w);
   TORCH_CHECK(p.spatial_scale > 0, "roi_align: spatial_scale must be > 0, got ", p.spatial_scale);
 }
 
@@ -89,8 +86,7 @@ RoIGeom roi_geom(double x1, double y1, double x2, double y2, const RoIAlignParam
 
 // All taps of one RoI, ordered (ph, pw, gy, gx).
 template <typename T>
-void roi_taps(const T* roi, int64_t H, int64_t W, const RoIAlignParams& p, std::vector<Tap<T>>& taps,
-              RoIGeom& g) {
+void roi_taps(const T* roi, int64_t H, int64_t W, const RoIAlignParams& p, std::vector<Tap<T>>& taps, RoIGeom& g) {
   g = roi_geom(roi[1], roi[2], roi[3], roi[4], p);
   taps.resize(static_cast<size_t>(p.pooled_h * p.pooled_w * g.grid_h * g.grid_w));
   size_t n = 0;
@@ -109,8 +105,8 @@ void roi_taps(const T* roi, int64_t H, int64_t W, const RoIAlignParams& p, std::
 }
 
 template <typename T>
-void forward_kernel(const T* feat, int64_t N, int64_t C, int64_t H, int64_t W, const T* rois,
-                    int64_t R, const RoIAlignParams& p, T* out) {
+void forward_kernel(const T* feat, int64_t N, int64_t C, int64_t H, int64_t W, const T* rois, int64_t R,
+                    const RoIAlignParams& p, T* out) {
   at::parallel_for(0, R, 1, [&](int64_t begin, int64_t end) {
     std::vector<Tap<T>> taps;
     RoIGeom g;
@@ -138,8 +134,8 @@ void forward_kernel(const T* feat, int64_t N, int64_t C, int64_t H, int64_t W, c
 }
 
 template <typename T>
-void backward_kernel(const T* grad_out, int64_t N, int64_t C, int64_t H, int64_t W, const T* rois,
-                     int64_t R, const RoIAlignParams& p, T* grad_in) {
+void backward_kernel(const T* grad_out, int64_t N, int64_t C, int64_t H, int64_t W, const T* rois, int64_t R,
+                     const RoIAlignParams& p, T* grad_in) {
   // Precompute every RoI's taps once; then each thread owns a slice of
   // channels, so accumulation into grad_in never races and is deterministic.
   std::vector<std::vector<Tap<T>>> all(R);
@@ -174,8 +170,7 @@ void backward_kernel(const T* grad_out, int64_t N, int64_t C, int64_t H, int64_t
   });
 }
 
-torch::Tensor forward_cpu(const torch::Tensor& f_in, const torch::Tensor& rois_in,
-                          const RoIAlignParams& p) {
+torch::Tensor forward_cpu(const torch::Tensor& f_in, const torch::Tensor& rois_in, const RoIAlignParams& p) {
   auto f = f_in.contiguous();
   auto rois = rois_in.to(f.scalar_type()).contiguous();
   const int64_t R = rois.size(0);
@@ -188,8 +183,8 @@ torch::Tensor forward_cpu(const torch::Tensor& f_in, const torch::Tensor& rois_i
   return out;
 }
 
-torch::Tensor backward_cpu(const torch::Tensor& grad_in, const torch::Tensor& rois_in,
-                           at::IntArrayRef fshape, const RoIAlignParams& p) {
+torch::Tensor backward_cpu(const torch::Tensor& grad_in, const torch::Tensor& rois_in, at::IntArrayRef fshape,
+                           const RoIAlignParams& p) {
   auto g = grad_in.contiguous();
   auto rois = rois_in.to(g.scalar_type()).contiguous();
   auto out = torch::zeros(fshape, g.options());
@@ -204,8 +199,8 @@ torch::Tensor backward_cpu(const torch::Tensor& grad_in, const torch::Tensor& ro
 class RoIAlignFunction : public torch::autograd::Function<RoIAlignFunction> {
  public:
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& features,
-                               const torch::Tensor& rois, int64_t ph, int64_t pw, double scale,
-                               int64_t sampling, bool aligned) {
+                               const torch::Tensor& rois, int64_t ph, int64_t pw, double scale, int64_t sampling,
+                               bool aligned) {
     RoIAlignParams p{ph, pw, scale, sampling, aligned};
     ctx->save_for_backward({rois});
     ctx->saved_data["shape"] = features.sizes().vec();
@@ -220,31 +215,26 @@ class RoIAlignFunction : public torch::autograd::Function<RoIAlignFunction> {
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     auto rois = ctx->get_saved_variables()[0];
-    RoIAlignParams p{ctx->saved_data["ph"].toInt(), ctx->saved_data["pw"].toInt(),
-                     ctx->saved_data["scale"].toDouble(), ctx->saved_data["sampling"].toInt(),
-                     ctx->saved_data["aligned"].toBool()};
+    RoIAlignParams p{ctx->saved_data["ph"].toInt(), ctx->saved_data["pw"].toInt(), ctx->saved_data["scale"].toDouble(),
+                     ctx->saved_data["sampling"].toInt(), ctx->saved_data["aligned"].toBool()};
     auto shape = ctx->saved_data["shape"].toIntVector();
     auto gin = backward_cpu(grads[0], rois, shape, p);
-    return {gin, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(),
-            torch::Tensor(), torch::Tensor()};
+    return {gin, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
 
 }  // namespace
 
-torch::Tensor roi_align(const torch::Tensor& features, const torch::Tensor& rois,
-                        const RoIAlignParams& p) {
+torch::Tensor roi_align(const torch::Tensor& features, const torch::Tensor& rois, const RoIAlignParams& p) {
   check_inputs(features, rois, p);
   if (!features.device().is_cpu()) return roi_align_generic(features, rois, p);
-  return RoIAlignFunction::apply(features, rois, p.pooled_h, p.pooled_w, p.spatial_scale,
-                                 p.sampling_ratio, p.aligned);
+  return RoIAlignFunction::apply(features, rois, p.pooled_h, p.pooled_w, p.spatial_scale, p.sampling_ratio, p.aligned);
 }
 
-torch::Tensor roi_align_generic(const torch::Tensor& features, const torch::Tensor& rois,
-                                const RoIAlignParams& p) {
+torch::Tensor roi_align_generic(const torch::Tensor& features, const torch::Tensor& rois, const RoIAlignParams& p) {
   check_inputs(features, rois, p);
-  const int64_t N = features.size(0), C = features.size(1), H = features.size(2),
-                W = features.size(3), R = rois.size(0);
+  const int64_t N = features.size(0), C = features.size(1), H = features.size(2), W = features.size(3),
+                R = rois.size(0);
   auto opts = features.options();
   if (R == 0) return torch::zeros({0, C, p.pooled_h, p.pooled_w}, opts);
   auto r = rois.to(features.scalar_type());
@@ -280,8 +270,7 @@ torch::Tensor roi_align_generic(const torch::Tensor& features, const torch::Tens
   y = y.expand({R, p.pooled_h, GH, p.pooled_w, GW});
   x = x.expand({R, p.pooled_h, GH, p.pooled_w, GW});
   auto in_grid = ((iy < v5(gh)) & (ix < v5(gw))).expand_as(y);
-  auto valid = (y >= -1.0) & (y <= static_cast<double>(H)) & (x >= -1.0) &
-               (x <= static_cast<double>(W)) & in_grid;
+  auto valid = (y >= -1.0) & (y <= static_cast<double>(H)) & (x >= -1.0) & (x <= static_cast<double>(W)) & in_grid;
   y = y.clamp_min(0);
   x = x.clamp_min(0);
   auto yl = y.floor().clamp_max(H - 1);
@@ -300,15 +289,14 @@ torch::Tensor roi_align_generic(const torch::Tensor& features, const torch::Tens
     return flat.index_select(0, idx.reshape({-1})).view({R, p.pooled_h, GH, p.pooled_w, GW, C});
   };
   auto e = [](const torch::Tensor& t) { return t.unsqueeze(-1); };
-  auto val = e(hy * hx * vm) * gather(yl, xl) + e(hy * lx * vm) * gather(yl, xh) +
-             e(ly * hx * vm) * gather(yh, xl) + e(ly * lx * vm) * gather(yh, xh);
+  auto val = e(hy * hx * vm) * gather(yl, xl) + e(hy * lx * vm) * gather(yl, xh) + e(ly * hx * vm) * gather(yh, xl) +
+             e(ly * lx * vm) * gather(yh, xh);
   auto count = (gh * gw).clamp_min(1).view({-1, 1, 1, 1});
   auto pooled = val.sum({2, 4}) / count;  // (R, ph, pw, C)
   return pooled.permute({0, 3, 1, 2}).contiguous();
 }
 
-RoISamplingGrid roi_align_sampling_points(float x1, float y1, float x2, float y2,
-                                          const RoIAlignParams& p) {
+RoISamplingGrid roi_align_sampling_points(float x1, float y1, float x2, float y2, const RoIAlignParams& p) {
   RoISamplingGrid out;
   auto g = roi_geom(x1, y1, x2, y2, p);
   out.grid_h = g.grid_h;

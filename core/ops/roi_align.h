@@ -21,14 +21,12 @@ struct RoIAlignParams {
 // in image coordinates -> (R, C, ph, pw). Differentiable w.r.t. features
 // (no gradient to the RoI coordinates). CPU tensors run the parallel kernel;
 // other devices run roi_align_generic.
-torch::Tensor roi_align(const torch::Tensor& features, const torch::Tensor& rois,
-                        const RoIAlignParams& p);
+torch::Tensor roi_align(const torch::Tensor& features, const torch::Tensor& rois, const RoIAlignParams& p);
 
 // The same computation written with gather/index ops only: works on any
 // device, differentiable through autograd, and an independent check of the
 // CPU kernel in tests.
-torch::Tensor roi_align_generic(const torch::Tensor& features, const torch::Tensor& rois,
-                                const RoIAlignParams& p);
+torch::Tensor roi_align_generic(const torch::Tensor& features, const torch::Tensor& rois, const RoIAlignParams& p);
 
 // Sampling points of one RoI, in feature-map coordinates (before the bilinear
 // clamp), for display: (ph * grid_h * pw * grid_w) points as (x, y) pairs.
@@ -36,7 +34,6 @@ struct RoISamplingGrid {
   int64_t grid_h = 0, grid_w = 0;
   std::vector<float> xy;  // interleaved x, y; row-major over (ph, gy, pw, gx)
 };
-RoISamplingGrid roi_align_sampling_points(float x1, float y1, float x2, float y2,
-                                          const RoIAlignParams& p);
+RoISamplingGrid roi_align_sampling_points(float x1, float y1, float x2, float y2, const RoIAlignParams& p);
 
 }  // namespace rcnn::ops

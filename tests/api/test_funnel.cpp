@@ -60,7 +60,7 @@ TEST(Funnel, EachWayOfLosingAGt) {
   EXPECT_EQ(run(t), Funnel::Misclassified);
 
   t = base();
-  add(t, kGt, ProposalState::Kept, {0.55f, 0.0f, 0.45f});  // argmax background... 
+  add(t, kGt, ProposalState::Kept, {0.55f, 0.0f, 0.45f});  // argmax background...
   EXPECT_EQ(run(t), Funnel::Misclassified);
   t = base();
   add(t, kGt, ProposalState::Kept, {0.3f, 0.3f, 0.4f});  // right argmax, 0.4 < 0.5

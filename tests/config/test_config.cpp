@@ -39,7 +39,8 @@ TEST(Config, SeedPresetIsTheSeed) {
 TEST(Config, InvalidValuesNameTheField) {
   EXPECT_NE(err(R"({"rpn": {"iou_lo": 0.7, "iou_hi": 0.6}})").find("rpn.iou_lo"), std::string::npos);
   EXPECT_NE(err(R"({"rpn": {"nms_thresh": -0.1}})").find("rpn.nms_thresh"), std::string::npos);
-  EXPECT_NE(err(R"({"anchors": {"aspect_ratios": []}})").find("anchors.aspect_ratios: must not be empty"), std::string::npos);
+  EXPECT_NE(err(R"({"anchors": {"aspect_ratios": []}})").find("anchors.aspect_ratios: must not be empty"),
+            std::string::npos);
   EXPECT_NE(err(R"({"rpn": {"iou_hii": 0.6}})").find("rpn.iou_hii: unknown key"), std::string::npos);
   EXPECT_NE(err(R"({"solver": {"lr": "fast"}})").find("solver.lr: expected a number"), std::string::npos);
   EXPECT_NE(err(R"({"rpn": {"batch_size_per_image": 1.5}})").find("expected an integer"), std::string::npos);

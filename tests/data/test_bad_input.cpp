@@ -2,10 +2,9 @@
 // counted, reported skip (lenient). Cases are written into a temp directory.
 #include <gtest/gtest.h>
 
-#include <opencv2/imgcodecs.hpp>
-
 #include <filesystem>
 #include <fstream>
+#include <opencv2/imgcodecs.hpp>
 
 #include "data/dataset.h"
 #include "data/image_io.h"
@@ -34,8 +33,9 @@ struct VocCase {
         << "</height></size>" << objects << "</annotation>";
   }
   static std::string obj(const std::string& name, int x1, int y1, int x2, int y2) {
-    return "<object><name>" + name + "</name><bndbox><xmin>" + std::to_string(x1) + "</xmin><ymin>" + std::to_string(y1) +
-           "</ymin><xmax>" + std::to_string(x2) + "</xmax><ymax>" + std::to_string(y2) + "</ymax></bndbox></object>";
+    return "<object><name>" + name + "</name><bndbox><xmin>" + std::to_string(x1) + "</xmin><ymin>" +
+           std::to_string(y1) + "</ymin><xmax>" + std::to_string(x2) + "</xmax><ymax>" + std::to_string(y2) +
+           "</ymax></bndbox></object>";
   }
   void split(const std::vector<std::string>& ids) {
     std::ofstream f(root / "ImageSets" / "Main" / "train.txt");
@@ -115,8 +115,8 @@ TEST(BadInput, MissingZeroByteCorruptAndHugeImages) {
   // A 20000x20000 PNG header (IHDR) without the pixel data.
   {
     std::ofstream f(c.root / "JPEGImages" / "huge.png", std::ios::binary);
-    const unsigned char hdr[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R',
-                                 0, 0, 0x4e, 0x20, 0, 0, 0x4e, 0x20, 8, 2, 0, 0, 0};
+    const unsigned char hdr[] = {0x89, 'P', 'N', 'G',  '\r', '\n', 0x1a, '\n', 0,    0, 0, 13, 'I', 'H', 'D',
+                                 'R',  0,   0,   0x4e, 0x20, 0,    0,    0x4e, 0x20, 8, 2, 0,  0,   0};
     f.write(reinterpret_cast<const char*>(hdr), sizeof hdr);
   }
   c.xml("huge", VocCase::obj("cat", 1, 1, 10, 10), 0, 0);

@@ -42,6 +42,8 @@ TEST(Loader, DeterministicAcrossWorkerCountsAndDropLast) {
   LoaderOptions o;
   o.batch_size = 2;
   o.hflip = true;
+  o.color_jitter = 0.3;
+  o.scale_jitter = 0.5;
   o.seed = 3;
   o.input_size = 32;
   o.num_workers = 0;
@@ -59,6 +61,11 @@ TEST(Loader, DeterministicAcrossWorkerCountsAndDropLast) {
       EXPECT_EQ(x->indices, y->indices);
       EXPECT_TRUE(torch::equal(x->images, y->images));
       EXPECT_TRUE(torch::equal(x->gt, y->gt));
+      // Zoom-out keeps every box inside the input.
+      auto real = x->gt.select(2, 4) >= 0;
+      auto coords = x->gt.narrow(2, 0, 4);
+      EXPECT_TRUE(((coords >= 0) | ~real.unsqueeze(2)).all().item<bool>());
+      EXPECT_TRUE(((coords <= 32) | ~real.unsqueeze(2)).all().item<bool>());
       ++n;
     }
     EXPECT_FALSE(b.next());

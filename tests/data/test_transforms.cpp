@@ -47,7 +47,7 @@ TEST(Transforms, Normalization) {
   cv::Mat img(2, 2, CV_8UC3, cv::Scalar(255, 0, 51));
   auto t = to_tensor(img, {0.5f, 0.f, 0.f}, {0.5f, 1.f, 2.f});
   EXPECT_EQ(t.sizes(), (std::vector<int64_t>{3, 2, 2}));
-  EXPECT_FLOAT_EQ(t[0][0][0].item<float>(), 1.f);   // (1 - 0.5) / 0.5
+  EXPECT_FLOAT_EQ(t[0][0][0].item<float>(), 1.f);  // (1 - 0.5) / 0.5
   EXPECT_FLOAT_EQ(t[1][1][1].item<float>(), 0.f);
   EXPECT_FLOAT_EQ(t[2][0][1].item<float>(), 0.1f);  // 0.2 / 2
 }

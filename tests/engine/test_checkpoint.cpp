@@ -28,7 +28,10 @@ TEST(Checkpoint, RoundTripIsBitExact) {
   modeling::FasterRCNN a(small());
   // Make buffers non-trivial too.
   a->train();
-  { torch::NoGradGuard ng; a->backbone->forward(torch::randn({2, 3, 64, 64})); }
+  {
+    torch::NoGradGuard ng;
+    a->backbone->forward(torch::randn({2, 3, 64, 64}));
+  }
   torch::optim::SGD opt(a->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
   auto gen = at::detail::createCPUGenerator(5);
   torch::randperm(10, gen);

@@ -10,7 +10,8 @@ using namespace rcnn::modeling;
 TEST(BoxCoder, EncodeHandValues) {
   BoxCoder c;
   auto anchors = torch::tensor({0.f, 0.f, 10.f, 10.f, 0.f, 0.f, 10.f, 10.f, 0.f, 0.f, 10.f, 10.f}).view({3, 4});
-  auto gt = torch::tensor({2.f, 2.f, 12.f, 12.f, 1.f, 0.f, 0.f, 20.f, 10.f, 3.f, -1.f, -1.f, -1.f, -1.f, -1.f}).view({3, 5});
+  auto gt =
+      torch::tensor({2.f, 2.f, 12.f, 12.f, 1.f, 0.f, 0.f, 20.f, 10.f, 3.f, -1.f, -1.f, -1.f, -1.f, -1.f}).view({3, 5});
   auto d = c.encode(anchors, gt);
   EXPECT_FLOAT_EQ(d[0][0].item<float>(), 0.2f);  // (7 - 5) / 10
   EXPECT_FLOAT_EQ(d[0][1].item<float>(), 0.2f);

@@ -7,21 +7,24 @@
 using namespace rcnn::modeling;
 
 namespace {
-torch::Tensor gt1() { return torch::tensor({0.f, 0.f, 10.f, 10.f, 3.f, -1.f, -1.f, -1.f, -1.f, -1.f}).view({2, 5}); }
+torch::Tensor gt1() {
+  return torch::tensor({0.f, 0.f, 10.f, 10.f, 3.f, -1.f, -1.f, -1.f, -1.f, -1.f}).view({2, 5});
+}
 }  // namespace
 
 TEST(Matcher, ExactlyLoIsBackgroundExactlyHiIsForeground) {
   // IoU with the GT (0, 0, 10, 10): 0.6, 0.3, 0.5, 0.0
-  auto anchors = torch::tensor({0.f, 0.f, 10.f, 6.f, 0.f, 0.f, 10.f, 3.f, 0.f, 0.f, 10.f, 5.f, 50.f, 50.f, 60.f, 60.f}).view({4, 4});
+  auto anchors = torch::tensor({0.f, 0.f, 10.f, 6.f, 0.f, 0.f, 10.f, 3.f, 0.f, 0.f, 10.f, 5.f, 50.f, 50.f, 60.f, 60.f})
+                     .view({4, 4});
   Matcher m{0.3, 0.6, false};
   auto r = m(anchors, gt1());
   EXPECT_FLOAT_EQ(r.max_iou[0].item<float>(), 0.6f);
-  EXPECT_EQ(r.matched[0][4].item<float>(), 3.f);         // IoU == hi -> the GT
+  EXPECT_EQ(r.matched[0][4].item<float>(), 3.f);  // IoU == hi -> the GT
   EXPECT_EQ(r.matched[0][2].item<float>(), 10.f);
-  EXPECT_EQ(r.matched[1][4].item<float>(), -1.f);        // IoU == lo -> background
-  EXPECT_EQ(r.matched[2][0].item<float>(), -1e8f);       // between -> neutral
+  EXPECT_EQ(r.matched[1][4].item<float>(), -1.f);   // IoU == lo -> background
+  EXPECT_EQ(r.matched[2][0].item<float>(), -1e8f);  // between -> neutral
   EXPECT_EQ(r.matched[3][4].item<float>(), -1.f);
-  EXPECT_EQ(r.valid_gt.size(0), 1);                      // padding row dropped
+  EXPECT_EQ(r.valid_gt.size(0), 1);  // padding row dropped
 }
 
 TEST(Matcher, NoGtMeansAllBackground) {

@@ -99,7 +99,8 @@ TEST(Model, TinyOverfit) {
       if (g[4].item<float>() < 0) continue;
       bool found = false;
       for (int64_t d = 0; d < dets[size_t(i)].boxes.size(0); ++d) {
-        const float iou = ops::box_iou(dets[size_t(i)].boxes[d].view({1, 4}), g.slice(0, 0, 4).view({1, 4})).item<float>();
+        const float iou =
+            ops::box_iou(dets[size_t(i)].boxes[d].view({1, 4}), g.slice(0, 0, 4).view({1, 4})).item<float>();
         if (iou >= 0.5f && dets[size_t(i)].classes[d].item<int64_t>() == int64_t(g[4].item<float>()) &&
             dets[size_t(i)].scores[d].item<float>() > 0.5f)
           found = true;

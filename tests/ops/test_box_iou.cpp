@@ -8,11 +8,11 @@ using rcnn::ops::box_iou_generic;
 
 TEST(BoxIou, HandComputedPairs) {
   auto a = torch::tensor({0.f, 0.f, 2.f, 2.f}).view({1, 4});
-  auto b = torch::tensor({1.f, 1.f, 3.f, 3.f,    // inter 1, union 7
-                          0.f, 0.f, 2.f, 2.f,    // identical
-                          2.f, 0.f, 4.f, 2.f,    // touching edge
-                          5.f, 5.f, 6.f, 6.f,    // disjoint
-                          0.f, 0.f, 1.f, 2.f})   // contained, 2 / 4
+  auto b = torch::tensor({1.f, 1.f, 3.f, 3.f,   // inter 1, union 7
+                          0.f, 0.f, 2.f, 2.f,   // identical
+                          2.f, 0.f, 4.f, 2.f,   // touching edge
+                          5.f, 5.f, 6.f, 6.f,   // disjoint
+                          0.f, 0.f, 1.f, 2.f})  // contained, 2 / 4
                .view({5, 4});
   auto iou = box_iou(a, b);
   ASSERT_EQ(iou.sizes(), (std::vector<int64_t>{1, 5}));

@@ -7,10 +7,10 @@
 using namespace rcnn::ops;
 
 TEST(Nms, HandCaseOrderTiesAndSuppressors) {
-  auto boxes = torch::tensor({0.f, 0.f, 10.f, 10.f,     // 0: score .9
-                              1.f, 1.f, 11.f, 11.f,     // 1: .8, IoU with 0 = 81/119
-                              20.f, 20.f, 30.f, 30.f,   // 2: .7, alone
-                              0.f, 0.f, 10.f, 10.f})    // 3: .9, tie with 0 -> lower index wins
+  auto boxes = torch::tensor({0.f, 0.f, 10.f, 10.f,    // 0: score .9
+                              1.f, 1.f, 11.f, 11.f,    // 1: .8, IoU with 0 = 81/119
+                              20.f, 20.f, 30.f, 30.f,  // 2: .7, alone
+                              0.f, 0.f, 10.f, 10.f})   // 3: .9, tie with 0 -> lower index wins
                    .view({4, 4});
   auto scores = torch::tensor({0.9f, 0.8f, 0.7f, 0.9f});
   torch::Tensor sup;

@@ -7,7 +7,9 @@ using namespace rcnn::ops;
 
 namespace {
 // f(y, x) = 4y + x on a 4x4 map: bilinear interpolation reproduces it exactly.
-torch::Tensor ramp() { return (torch::arange(16, torch::kFloat)).view({1, 1, 4, 4}); }
+torch::Tensor ramp() {
+  return (torch::arange(16, torch::kFloat)).view({1, 1, 4, 4});
+}
 }  // namespace
 
 TEST(RoIAlign, HandComputedAlignedAndUnaligned) {

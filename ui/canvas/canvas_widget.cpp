@@ -2,8 +2,8 @@
 // into ImGuiIO; Debian's libimgui.a renders with its OpenGL3 backend.
 #include "canvas_widget.h"
 
-#include <imgui.h>
 #include <backends/imgui_impl_opengl3.h>
+#include <imgui.h>
 
 #include <QMouseEvent>
 #include <QWheelEvent>
@@ -50,7 +50,12 @@ void CanvasWidget::setTrace(std::shared_ptr<const rcnn::api::PipelineTrace> t) {
   m_trace = std::move(t);
   if (newImage) m_texDirty = true;
   if (sizeChanged) fit();
-  updateHover(m_mouse);
+  // Hit boxes and the hovered index belong to the previous trace.
+  m_hits.clear();
+  if (m_hover.kind != HitKind::None) {
+    m_hover = Hit{};
+    emit hoverChanged(m_hover);
+  }
   update();
 }
 
@@ -82,7 +87,9 @@ void CanvasWidget::zoomBy(double f) {
   update();
 }
 
-QPointF CanvasWidget::toImage(const QPointF& s) const { return {(s.x() - m_offX) / m_zoom, (s.y() - m_offY) / m_zoom}; }
+QPointF CanvasWidget::toImage(const QPointF& s) const {
+  return {(s.x() - m_offX) / m_zoom, (s.y() - m_offY) / m_zoom};
+}
 
 void CanvasWidget::uploadImage() {
   m_texDirty = false;
@@ -138,7 +145,9 @@ void CanvasWidget::paintGL() {
   m_frames++;
 }
 
-QImage CanvasWidget::snapshot() { return grabFramebuffer(); }
+QImage CanvasWidget::snapshot() {
+  return grabFramebuffer();
+}
 
 void CanvasWidget::mousePressEvent(QMouseEvent* e) {
   m_pressPos = e->position();

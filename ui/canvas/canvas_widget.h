@@ -6,7 +6,6 @@
 #include <QElapsedTimer>
 #include <QOpenGLFunctions>
 #include <QOpenGLWidget>
-
 #include <memory>
 #include <vector>
 
@@ -57,7 +56,10 @@ class CanvasWidget : public QOpenGLWidget, protected QOpenGLFunctions {
   void zoomBy(double factor);
   double lastFrameMs() const { return m_frameMs; }
   double averageFrameMs() const { return m_frames ? m_frameSum / m_frames : 0; }
-  void resetFrameStats() { m_frameSum = 0; m_frames = 0; }
+  void resetFrameStats() {
+    m_frameSum = 0;
+    m_frames = 0;
+  }
   const Hit& hovered() const { return m_hover; }
   int drawnPrimitives() const { return m_drawn; }
   // Canvas as an image (for export and tests).

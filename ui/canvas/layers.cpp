@@ -37,6 +37,16 @@ void CanvasWidget::drawOverlays() {
   ImDrawList* dl = ImGui::GetBackgroundDrawList();
   const View v{m_zoom, m_offX, m_offY};
   const auto& o = m_opt;
+  auto hoverValid = [&] {
+    const int i = m_hover.index;
+    switch (m_hover.kind) {
+      case HitKind::Gt: return i >= 0 && i < int(t.gt.size());
+      case HitKind::Anchor: return i >= 0 && i < int(t.anchors.size());
+      case HitKind::Proposal: return i >= 0 && i < int(t.proposals.size());
+      case HitKind::Detection: return i >= 0 && i < int(t.detections.size());
+      default: return false;
+    }
+  };
   auto rect = [&](const Box& b, ImU32 c, float th = 1.5f) {
     dl->AddRect(v.p(b.x1, b.y1), v.p(b.x2, b.y2), c, 0.f, 0, th);
     ++m_drawn;
@@ -74,14 +84,17 @@ void CanvasWidget::drawOverlays() {
         if (!levelOn(int(l))) continue;
         const auto& L = t.levels[l];
         if (o.showCentres) {
-          const ImU32 c = l == 0 ? IM_COL32(255, 255, 255, 150) : l == 1 ? IM_COL32(120, 220, 255, 180) : IM_COL32(255, 160, 60, 200);
+          const ImU32 c = l == 0   ? IM_COL32(255, 255, 255, 150)
+                          : l == 1 ? IM_COL32(120, 220, 255, 180)
+                                   : IM_COL32(255, 160, 60, 200);
           for (int i = 0; i < L.height; ++i)
             for (int j = 0; j < L.width; ++j)
               dl->AddCircleFilled(v.p((j + 0.5f) * L.stride, (i + 0.5f) * L.stride), 1.5f + float(l), c, 6);
         }
         if (o.showAllAnchors)
           for (int k = L.offset; k < L.offset + L.count(); ++k)
-            if (shapeOn((k - L.offset) % L.anchors_per_location)) rect(t.anchors[size_t(k)], IM_COL32(120, 200, 255, 40), 1.f);
+            if (shapeOn((k - L.offset) % L.anchors_per_location))
+              rect(t.anchors[size_t(k)], IM_COL32(120, 200, 255, 40), 1.f);
       }
       // Every anchor of the location under the mouse, on each enabled level.
       if (m_mouse.x() >= 0) {
@@ -94,7 +107,9 @@ void CanvasWidget::drawOverlays() {
           const int base = L.offset + (i * L.width + j) * L.anchors_per_location;
           for (int a = 0; a < L.anchors_per_location; ++a) {
             if (!shapeOn(a)) continue;
-            const ImU32 c = l == 0 ? IM_COL32(255, 255, 255, 230) : l == 1 ? IM_COL32(120, 220, 255, 230) : IM_COL32(255, 160, 60, 230);
+            const ImU32 c = l == 0   ? IM_COL32(255, 255, 255, 230)
+                            : l == 1 ? IM_COL32(120, 220, 255, 230)
+                                     : IM_COL32(255, 160, 60, 230);
             rect(t.anchors[size_t(base + a)], c, 1.5f);
             addHit(HitKind::Anchor, base + a, t.anchors[size_t(base + a)]);
           }
@@ -115,9 +130,11 @@ void CanvasWidget::drawOverlays() {
               float best = 0;
               const int base = L.offset + (i * L.width + j) * L.anchors_per_location;
               for (int a = 0; a < L.anchors_per_location; ++a)
-                if (shapeOn(a)) best = std::max(best, t.iou_matrix[size_t(base + a) * size_t(M) + size_t(o.selectedGt)]);
+                if (shapeOn(a))
+                  best = std::max(best, t.iou_matrix[size_t(base + a) * size_t(M) + size_t(o.selectedGt)]);
               if (best <= 0.01f) continue;
-              dl->AddRectFilled(v.p(j * float(L.stride), i * float(L.stride)), v.p((j + 1) * float(L.stride), (i + 1) * float(L.stride)),
+              dl->AddRectFilled(v.p(j * float(L.stride), i * float(L.stride)),
+                                v.p((j + 1) * float(L.stride), (i + 1) * float(L.stride)),
                                 heat(best, 70 + 30 * int(l)));
             }
         }
@@ -162,8 +179,10 @@ void CanvasWidget::drawOverlays() {
         const auto& L = t.levels[size_t(o.heatLevel)];
         for (int i = 0; i < L.height; ++i)
           for (int j = 0; j < L.width; ++j) {
-            const int k = L.offset + (i * L.width + j) * L.anchors_per_location + std::min(o.heatShape, L.anchors_per_location - 1);
-            dl->AddRectFilled(v.p(j * float(L.stride), i * float(L.stride)), v.p((j + 1) * float(L.stride), (i + 1) * float(L.stride)),
+            const int k = L.offset + (i * L.width + j) * L.anchors_per_location +
+                          std::min(o.heatShape, L.anchors_per_location - 1);
+            dl->AddRectFilled(v.p(j * float(L.stride), i * float(L.stride)),
+                              v.p((j + 1) * float(L.stride), (i + 1) * float(L.stride)),
                               heat(t.objectness[size_t(k)], 120));
           }
       }
@@ -181,14 +200,14 @@ void CanvasWidget::drawOverlays() {
           addHit(HitKind::Proposal, int(i), p.box);
         }
       }
-      if (m_hover.kind == HitKind::Proposal && m_hover.index >= 0 && m_hover.index < int(t.proposals.size())) {
+      if (m_hover.kind == HitKind::Proposal && hoverValid()) {
         const auto& p = t.proposals[size_t(m_hover.index)];
         rect(p.box, IM_COL32(255, 255, 255, 255), 2.5f);
         if (p.suppressed_by >= 0) {
           const auto& q = t.proposals[size_t(p.suppressed_by)];
           rect(q.box, IM_COL32(255, 60, 60, 255), 2.5f);
-          dl->AddLine(v.p((p.box.x1 + p.box.x2) / 2, (p.box.y1 + p.box.y2) / 2), v.p((q.box.x1 + q.box.x2) / 2, (q.box.y1 + q.box.y2) / 2),
-                      IM_COL32(255, 60, 60, 255), 2.f);
+          dl->AddLine(v.p((p.box.x1 + p.box.x2) / 2, (p.box.y1 + p.box.y2) / 2),
+                      v.p((q.box.x1 + q.box.x2) / 2, (q.box.y1 + q.box.y2) / 2), IM_COL32(255, 60, 60, 255), 2.f);
         }
       }
       break;
@@ -211,7 +230,8 @@ void CanvasWidget::drawOverlays() {
           dl->AddLine(v.p(p.box.x1, y), v.p(p.box.x2, y), IM_COL32(255, 230, 60, 110));
         }
         for (size_t k = 0; k + 1 < o.roiPoints.size(); k += 2)
-          dl->AddCircleFilled(v.p(o.roiPoints[k], o.roiPoints[k + 1]), std::max(1.5f, float(m_zoom) * 0.4f), IM_COL32(255, 60, 60, 230), 8);
+          dl->AddCircleFilled(v.p(o.roiPoints[k], o.roiPoints[k + 1]), std::max(1.5f, float(m_zoom) * 0.4f),
+                              IM_COL32(255, 60, 60, 230), 8);
       }
       break;
     }
@@ -224,7 +244,9 @@ void CanvasWidget::drawOverlays() {
         const auto& det = t.detections[d];
         bool tp = false;
         for (size_t g = 0; g < t.gt.size(); ++g) tp |= t.gt[g].matched_detection == int(d);
-        const ImU32 c = !o.tpFpFn ? classColor(det.label) : tp ? IM_COL32(60, 230, 90, 255) : IM_COL32(255, 80, 80, 255);
+        const ImU32 c = !o.tpFpFn ? classColor(det.label)
+                        : tp      ? IM_COL32(60, 230, 90, 255)
+                                  : IM_COL32(255, 80, 80, 255);
         rect(det.box, c, 2.f);
         char buf[96];
         std::snprintf(buf, sizeof buf, "%s %.2f", className(det.label), det.score);
@@ -254,37 +276,45 @@ void CanvasWidget::drawOverlays() {
   }
 
   // Tooltip of the hovered box.
-  if (m_hover.kind != HitKind::None && m_mouse.x() >= 0) {
+  if (m_hover.kind != HitKind::None && m_mouse.x() >= 0 && hoverValid()) {
     const Box& b = m_hover.box;
     char buf[512];
     int n = 0;
     const int i = m_hover.index;
     if (m_hover.kind == HitKind::Gt) {
       const auto& g = t.gt[size_t(i)];
-      n = std::snprintf(buf, sizeof buf, "GT #%d %s\n%d positive anchors, best IoU %.3f\nfunnel: %s", i, className(g.label),
-                        g.positive_anchors, g.best_iou, funnel_name(g.funnel));
+      n = std::snprintf(buf, sizeof buf, "GT #%d %s\n%d positive anchors, best IoU %.3f\nfunnel: %s", i,
+                        className(g.label), g.positive_anchors, g.best_iou, funnel_name(g.funnel));
     } else if (m_hover.kind == HitKind::Anchor) {
       int l = 0;
       const int s = shapeOf(t, i, &l);
       const auto& L = t.levels[size_t(l)];
       const int nr = int(L.ratios.size());
-      n = std::snprintf(buf, sizeof buf, "anchor #%d  %s  ratio %.2f size %.0f\nIoU %.3f with GT %d (%s)\nobjectness %.3f\ndeltas (%.3f, %.3f, %.3f, %.3f)",
-                        i, L.name.c_str(), L.ratios[size_t(s % nr)], L.sizes[size_t(s / nr)], t.anchor_iou[size_t(i)], t.anchor_gt[size_t(i)],
-                        t.anchor_label[size_t(i)] == AnchorLabel::Positive ? "positive" : t.anchor_label[size_t(i)] == AnchorLabel::Neutral ? "neutral" : "negative",
-                        t.objectness[size_t(i)], t.deltas[size_t(i) * 4], t.deltas[size_t(i) * 4 + 1], t.deltas[size_t(i) * 4 + 2], t.deltas[size_t(i) * 4 + 3]);
+      n = std::snprintf(buf, sizeof buf,
+                        "anchor #%d  %s  ratio %.2f size %.0f\nIoU %.3f with GT %d (%s)\nobjectness %.3f\ndeltas "
+                        "(%.3f, %.3f, %.3f, %.3f)",
+                        i, L.name.c_str(), L.ratios[size_t(s % nr)], L.sizes[size_t(s / nr)], t.anchor_iou[size_t(i)],
+                        t.anchor_gt[size_t(i)],
+                        t.anchor_label[size_t(i)] == AnchorLabel::Positive  ? "positive"
+                        : t.anchor_label[size_t(i)] == AnchorLabel::Neutral ? "neutral"
+                                                                            : "negative",
+                        t.objectness[size_t(i)], t.deltas[size_t(i) * 4], t.deltas[size_t(i) * 4 + 1],
+                        t.deltas[size_t(i) * 4 + 2], t.deltas[size_t(i) * 4 + 3]);
     } else if (m_hover.kind == HitKind::Proposal) {
       const auto& p = t.proposals[size_t(i)];
       static const char* st[] = {"kept", "suppressed by NMS", "cut by post-NMS top-k", "too small"};
-      n = std::snprintf(buf, sizeof buf, "proposal #%d  %s  (anchor #%d)\nobjectness %.3f  %s", i, t.levels[size_t(p.level)].name.c_str(),
-                        p.anchor, p.objectness, st[int(p.state)]);
+      n = std::snprintf(buf, sizeof buf, "proposal #%d  %s  (anchor #%d)\nobjectness %.3f  %s", i,
+                        t.levels[size_t(p.level)].name.c_str(), p.anchor, p.objectness, st[int(p.state)]);
       if (p.suppressed_by >= 0)
         n += std::snprintf(buf + n, sizeof buf - size_t(n), "\nsuppressed by #%d (IoU %.3f)", p.suppressed_by,
                            box_iou(p.box, t.proposals[size_t(p.suppressed_by)].box));
     } else {
       const auto& d = t.detections[size_t(i)];
-      n = std::snprintf(buf, sizeof buf, "detection #%d %s %.3f\nfrom proposal %d", i, className(d.label), d.score, d.proposal);
+      n = std::snprintf(buf, sizeof buf, "detection #%d %s %.3f\nfrom proposal %d", i, className(d.label), d.score,
+                        d.proposal);
     }
-    std::snprintf(buf + n, sizeof buf - size_t(n), "\nbox (%.1f, %.1f, %.1f, %.1f)  %.1f x %.1f", b.x1, b.y1, b.x2, b.y2, b.width(), b.height());
+    std::snprintf(buf + n, sizeof buf - size_t(n), "\nbox (%.1f, %.1f, %.1f, %.1f)  %.1f x %.1f", b.x1, b.y1, b.x2,
+                  b.y2, b.width(), b.height());
     ImGui::BeginTooltip();
     ImGui::TextUnformatted(buf);
     ImGui::EndTooltip();

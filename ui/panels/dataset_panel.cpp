@@ -55,15 +55,20 @@ void DatasetPanel::setDataset(const rcnn::data::Dataset& ds) {
       img.fill(Qt::darkRed);
     }
     QPixmap pm = QPixmap::fromImage(img);
-    auto* it = new QListWidgetItem(QIcon(pm), QString("%1\n%2 GT").arg(QString::fromStdString(r.id)).arg(r.objects.size()));
+    auto* it =
+        new QListWidgetItem(QIcon(pm), QString("%1\n%2 GT").arg(QString::fromStdString(r.id)).arg(r.objects.size()));
     it->setData(Qt::UserRole, int(i));
     it->setToolTip(QString::fromStdString(r.path));
     m_list->addItem(it);
   }
   const char* fmt[] = {"PASCAL VOC", "COCO", "image folder"};
   m_info->setText(QString("%1 (%2, split %3): %4 images, %5 objects, %6 classes%7")
-                      .arg(QString::fromStdString(ds.root)).arg(fmt[int(ds.format)]).arg(QString::fromStdString(ds.split))
-                      .arg(ds.images.size()).arg(ds.num_objects()).arg(ds.class_names.size())
+                      .arg(QString::fromStdString(ds.root))
+                      .arg(fmt[int(ds.format)])
+                      .arg(QString::fromStdString(ds.split))
+                      .arg(ds.images.size())
+                      .arg(ds.num_objects())
+                      .arg(ds.class_names.size())
                       .arg(ds.issues.empty() ? QString() : QString("; %1 problems skipped").arg(ds.issues.size())));
   m_updating = false;
   m_current = -1;

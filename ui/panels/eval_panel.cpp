@@ -11,8 +11,8 @@
 #include <QPushButton>
 #include <QSplitter>
 #include <QTableWidget>
-#include <QValueAxis>
 #include <QVBoxLayout>
+#include <QValueAxis>
 
 namespace studio {
 
@@ -52,7 +52,8 @@ EvalPanel::EvalPanel(QWidget* parent) : QWidget(parent) {
   lay->addWidget(split, 1);
   connect(m_run, &QPushButton::clicked, this, &EvalPanel::run);
   connect(m_table, &QTableWidget::currentCellChanged, this, [this](int r) { showClass(r); });
-  connect(m_items, &QListWidget::itemDoubleClicked, this, [this](QListWidgetItem* it) { emit openImage(it->data(Qt::UserRole).toString()); });
+  connect(m_items, &QListWidget::itemDoubleClicked, this,
+          [this](QListWidgetItem* it) { emit openImage(it->data(Qt::UserRole).toString()); });
 }
 
 EvalPanel::~EvalPanel() {
@@ -62,8 +63,9 @@ EvalPanel::~EvalPanel() {
 void EvalPanel::setSource(const QString& dataset, const QString& checkpoint) {
   m_dataset = dataset;
   m_checkpoint = checkpoint;
-  m_summary->setText(checkpoint.isEmpty() ? "Random weights: evaluation would measure noise. Load or train a checkpoint first."
-                                          : "Checkpoint " + checkpoint);
+  m_summary->setText(checkpoint.isEmpty()
+                         ? "Random weights: evaluation would measure noise. Load or train a checkpoint first."
+                         : "Checkpoint " + checkpoint);
 }
 
 void EvalPanel::run() {
@@ -80,15 +82,19 @@ void EvalPanel::run() {
   m_thread = std::thread([this, req] {
     try {
       auto rep = rcnn::api::run_evaluation(req);
-      QMetaObject::invokeMethod(this, [this, rep] { show(rep); }, Qt::QueuedConnection);
+      QMetaObject::invokeMethod(
+          this, [this, rep] { show(rep); }, Qt::QueuedConnection);
     } catch (const std::exception& e) {
-      QMetaObject::invokeMethod(this, [this, m = QString::fromStdString(e.what())] {
-        m_running = false;
-        m_run->setEnabled(true);
-        m_summary->setText("Evaluation failed: " + m);
-        emit message("Evaluation failed: " + m);
-        emit done();
-      }, Qt::QueuedConnection);
+      QMetaObject::invokeMethod(
+          this,
+          [this, m = QString::fromStdString(e.what())] {
+            m_running = false;
+            m_run->setEnabled(true);
+            m_summary->setText("Evaluation failed: " + m);
+            emit message("Evaluation failed: " + m);
+            emit done();
+          },
+          Qt::QueuedConnection);
     }
   });
 }
@@ -99,7 +105,10 @@ void EvalPanel::show(const rcnn::api::EvalReport& r) {
   m_report = r;
   const auto& res = r.result;
   m_summary->setText(QString("mAP@0.5 = %1 · mAP@[.5:.95] = %2 · %3 images in %4 s")
-                         .arg(res.map50, 0, 'f', 4).arg(res.map_coco, 0, 'f', 4).arg(res.num_images).arg(r.seconds, 0, 'f', 1));
+                         .arg(res.map50, 0, 'f', 4)
+                         .arg(res.map_coco, 0, 'f', 4)
+                         .arg(res.num_images)
+                         .arg(r.seconds, 0, 'f', 1));
   m_table->setRowCount(int(res.classes.size()));
   for (size_t c = 0; c < res.classes.size(); ++c) {
     const auto& k = res.classes[c];
@@ -107,7 +116,8 @@ void EvalPanel::show(const rcnn::api::EvalReport& r) {
     m_table->setItem(int(c), 1, new QTableWidgetItem(QString::number(k.num_gt)));
     m_table->setItem(int(c), 2, new QTableWidgetItem(QString::number(k.ap50, 'f', 4)));
     m_table->setItem(int(c), 3, new QTableWidgetItem(QString::number(k.ap_coco, 'f', 4)));
-    m_table->setItem(int(c), 4, new QTableWidgetItem(QString("%1 / %2").arg(k.false_positives.size()).arg(k.misses.size())));
+    m_table->setItem(int(c), 4,
+                     new QTableWidgetItem(QString("%1 / %2").arg(k.false_positives.size()).arg(k.misses.size())));
   }
   m_table->resizeColumnsToContents();
   const int C = int(res.classes.size());
@@ -143,14 +153,20 @@ void EvalPanel::showClass(int c) {
   m_items->clear();
   for (const auto& [img, det] : k.false_positives) {
     const auto& d = m_report.detections[size_t(img)][size_t(det)];
-    auto* it = new QListWidgetItem(QString("FP %1 %2 in %3").arg(QString::fromStdString(k.name)).arg(d.score, 0, 'f', 2)
-                                       .arg(QString::fromStdString(m_report.image_paths[size_t(img)]).section('/', -1)));
+    auto* it =
+        new QListWidgetItem(QString("FP %1 %2 in %3")
+                                .arg(QString::fromStdString(k.name))
+                                .arg(d.score, 0, 'f', 2)
+                                .arg(QString::fromStdString(m_report.image_paths[size_t(img)]).section('/', -1)));
     it->setData(Qt::UserRole, QString::fromStdString(m_report.image_paths[size_t(img)]));
     m_items->addItem(it);
   }
   for (const auto& [img, g] : k.misses) {
-    auto* it = new QListWidgetItem(QString("miss %1 #%2 in %3").arg(QString::fromStdString(k.name)).arg(g)
-                                       .arg(QString::fromStdString(m_report.image_paths[size_t(img)]).section('/', -1)));
+    auto* it =
+        new QListWidgetItem(QString("miss %1 #%2 in %3")
+                                .arg(QString::fromStdString(k.name))
+                                .arg(g)
+                                .arg(QString::fromStdString(m_report.image_paths[size_t(img)]).section('/', -1)));
     it->setData(Qt::UserRole, QString::fromStdString(m_report.image_paths[size_t(img)]));
     m_items->addItem(it);
   }

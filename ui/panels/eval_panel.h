@@ -2,7 +2,6 @@
 // Evaluation: mAP per class, PR curves, confusion matrix; clicking a class
 // lists its false positives and misses, double-click opens the image.
 #include <QWidget>
-
 #include <thread>
 
 #include "api/eval_job.h"

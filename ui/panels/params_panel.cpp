@@ -43,7 +43,8 @@ ParamsPanel::ParamsPanel(QWidget* parent) : QWidget(parent) {
   connect(reset, &QPushButton::clicked, this, [this] { loadPreset(m_preset->currentText()); });
   connect(m_preset, &QComboBox::textActivated, this, [this](const QString& p) { loadPreset(p); });
   connect(load, &QPushButton::clicked, this, [this] {
-    const QString f = QFileDialog::getOpenFileName(this, "Load config", QString::fromStdString(rcnn::resource_dir() + "/configs"), "JSON (*.json)");
+    const QString f = QFileDialog::getOpenFileName(
+        this, "Load config", QString::fromStdString(rcnn::resource_dir() + "/configs"), "JSON (*.json)");
     if (f.isEmpty()) return;
     try {
       auto c = rcnn::load_config(f.toStdString());
@@ -127,7 +128,8 @@ void ParamsPanel::rebuild() {
     w->setKeyboardTracking(false);
     m_form->addRow(key.section('.', 1), w);
     m_refreshers.push_back([w, get] { w->setValue(get()); });
-    connect(w, qOverload<double>(&QDoubleSpinBox::valueChanged), this, [this, key](double v) { apply(key, QString::number(v, 'g', 10)); });
+    connect(w, qOverload<double>(&QDoubleSpinBox::valueChanged), this,
+            [this, key](double v) { apply(key, QString::number(v, 'g', 10)); });
   };
   auto integer = [&](const QString& key, int lo, int hi, std::function<int()> get) {
     auto* w = new QSpinBox(this);

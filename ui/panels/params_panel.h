@@ -3,7 +3,6 @@
 // change is validated and emitted; the job thread recomputes only what the
 // change touches.
 #include <QWidget>
-
 #include <functional>
 #include <vector>
 

@@ -37,8 +37,12 @@ const char* kExplain[] = {
     "The second stage classifies every RoI over C+1 classes (0 = background). A box is reported for each class whose "
     "probability passes the score threshold, then per-class NMS removes duplicates.",
 };
-QString f3(double v) { return QString::number(v, 'f', 3); }
-QString f1(double v) { return QString::number(v, 'f', 1); }
+QString f3(double v) {
+  return QString::number(v, 'f', 3);
+}
+QString f1(double v) {
+  return QString::number(v, 'f', 1);
+}
 
 QCheckBox* check(const QString& text, bool on, QWidget* parent) {
   auto* c = new QCheckBox(text, parent);
@@ -146,7 +150,8 @@ QWidget* StagePanel::buildSampling() {
   connect(m_seed, qOverload<int>(&QSpinBox::valueChanged), this, [this](int v) {
     if (!m_updating) emit sampleSeedChanged(quint64(v));
   });
-  connect(reroll, &QPushButton::clicked, this, [this] { m_seed->setValue(int(QRandomGenerator::global()->bounded(1 << 30))); });
+  connect(reroll, &QPushButton::clicked, this,
+          [this] { m_seed->setValue(int(QRandomGenerator::global()->bounded(1 << 30))); });
   return w;
 }
 
@@ -299,6 +304,7 @@ void StagePanel::setStage(Stage s) {
 
 void StagePanel::setTrace(std::shared_ptr<const PipelineTrace> t, double ms) {
   m_trace = std::move(t);
+  m_hover = Hit{};
   m_ms = ms;
   refresh();
 }
@@ -314,8 +320,12 @@ void StagePanel::setRoiPoints(const std::vector<float>&, int gh, int gw) {
   refreshFormula();
 }
 
-QString StagePanel::countsText() const { return m_counts->text(); }
-QString StagePanel::formulaText() const { return m_formula->text(); }
+QString StagePanel::countsText() const {
+  return m_counts->text();
+}
+QString StagePanel::formulaText() const {
+  return m_formula->text();
+}
 
 QImage StagePanel::roiCrop(int r) const {
   const auto& t = *m_trace;
@@ -347,7 +357,8 @@ QImage StagePanel::roiHeatmap(int r, int channel) const {
   const float lo = *mn, span = std::max(1e-6f, *mx - lo);
   for (int i = 0; i < S * S; ++i) {
     const float a = (v[size_t(i)] - lo) / span;
-    img.setPixel(i % S, i / S, qRgb(int(255 * std::min(1.f, 2 * a)), int(255 * std::max(0.f, 2 * a - 1)), int(160 * (1 - a))));
+    img.setPixel(i % S, i / S,
+                 qRgb(int(255 * std::min(1.f, 2 * a)), int(255 * std::max(0.f, 2 * a - 1)), int(160 * (1 - a))));
   }
   return img;
 }
@@ -368,13 +379,25 @@ void StagePanel::refresh() {
   switch (m_stage) {
     case Stage::Image:
       c = QString("%1×%2 → %3×%3, %4 GT boxes. Stages recomputed in %5 ms.")
-              .arg(t.image_width).arg(t.image_height).arg(t.input_size).arg(t.gt.size()).arg(f1(m_ms));
+              .arg(t.image_width)
+              .arg(t.image_height)
+              .arg(t.input_size)
+              .arg(t.gt.size())
+              .arg(f1(m_ms));
       break;
     case Stage::Anchors: {
       for (const auto& L : t.levels)
         c += QString("%1: %2×%3 cells × %4 = %5 anchors (sizes %6)<br>")
-                 .arg(QString::fromStdString(L.name)).arg(L.height).arg(L.width).arg(L.anchors_per_location).arg(L.count())
-                 .arg([&] { QStringList s; for (float z : L.sizes) s << f1(z); return s.join(", "); }());
+                 .arg(QString::fromStdString(L.name))
+                 .arg(L.height)
+                 .arg(L.width)
+                 .arg(L.anchors_per_location)
+                 .arg(L.count())
+                 .arg([&] {
+                   QStringList s;
+                   for (float z : L.sizes) s << f1(z);
+                   return s.join(", ");
+                 }());
       c += QString("Total: %1 anchors").arg(t.anchors.size());
       const int A = t.levels.empty() ? 0 : t.levels[0].anchors_per_location;
       if (int(m_shapes.size()) != A) {
@@ -391,9 +414,15 @@ void StagePanel::refresh() {
       break;
     }
     case Stage::Matching: {
-      c = QString("<span style='color:#3c3'>%1 positive</span> · <span style='color:#cb3'>%2 neutral</span> · "
-                  "<span style='color:#d44'>%3 negative</span> anchors (thresholds %4 / %5%6)")
-              .arg(pos).arg(neu).arg(neg).arg(t.iou_lo).arg(t.iou_hi).arg(t.low_quality ? ", low-quality matches on" : "");
+      c = QString(
+              "<span style='color:#3c3'>%1 positive</span> · <span style='color:#cb3'>%2 neutral</span> · "
+              "<span style='color:#d44'>%3 negative</span> anchors (thresholds %4 / %5%6)")
+              .arg(pos)
+              .arg(neu)
+              .arg(neg)
+              .arg(t.iou_lo)
+              .arg(t.iou_hi)
+              .arg(t.low_quality ? ", low-quality matches on" : "");
       const int L = int(t.levels.size());
       const int A = L ? t.levels[0].anchors_per_location : 0;
       m_gtTable->setColumnCount(3 + L);
@@ -426,20 +455,36 @@ void StagePanel::refresh() {
       int missing = 0;
       for (const auto& gi : t.gt) missing += gi.positive_anchors == 0;
       if (missing)
-        c += QString("<br><b style='color:#f73'>⚠ %1 GT box(es) have no positive anchor</b> — hover the row for the reason.").arg(missing);
+        c +=
+            QString(
+                "<br><b style='color:#f73'>⚠ %1 GT box(es) have no positive anchor</b> — hover the row for the reason.")
+                .arg(missing);
       break;
     }
     case Stage::Sampling:
       c = QString("Sampled %1 positives (target %2) and %3 negatives (target %4) of %5 per image; seed %6.")
-              .arg(t.sampled_fg.size()).arg(t.target_fg).arg(t.sampled_bg.size()).arg(t.target_bg).arg(t.num_samples).arg(t.sample_seed);
+              .arg(t.sampled_fg.size())
+              .arg(t.target_fg)
+              .arg(t.sampled_bg.size())
+              .arg(t.target_bg)
+              .arg(t.num_samples)
+              .arg(t.sample_seed);
       m_seed->setValue(int(t.sample_seed));
       break;
     case Stage::Proposals: {
       int kept = 0, sup = 0, cut = 0, small = 0;
       for (const auto& p : t.proposals)
-        (p.state == ProposalState::Kept ? kept : p.state == ProposalState::Suppressed ? sup : p.state == ProposalState::CutByPostTopk ? cut : small)++;
-      c = QString("%1 candidates (pre-NMS top-k) → %2 suppressed by NMS, %3 cut by post-NMS top-k, %4 too small → %5 kept.")
-              .arg(t.proposals.size()).arg(sup).arg(cut).arg(small).arg(kept);
+        (p.state == ProposalState::Kept            ? kept
+         : p.state == ProposalState::Suppressed    ? sup
+         : p.state == ProposalState::CutByPostTopk ? cut
+                                                   : small)++;
+      c = QString(
+              "%1 candidates (pre-NMS top-k) → %2 suppressed by NMS, %3 cut by post-NMS top-k, %4 too small → %5 kept.")
+              .arg(t.proposals.size())
+              .arg(sup)
+              .arg(cut)
+              .arg(small)
+              .arg(kept);
       int lost[8] = {0};
       for (const auto& g : t.gt) lost[int(g.funnel)]++;
       const int n = int(t.gt.size());
@@ -457,7 +502,11 @@ void StagePanel::refresh() {
     case Stage::RoIAlign: {
       const int R = int(t.kept.size());
       m_roi->setMaximum(std::max(0, R - 1));
-      c = QString("%1 RoIs pooled to %2×%3×%4 (level: own/size as configured).").arg(R).arg(t.feature_channels).arg(t.roi_size).arg(t.roi_size);
+      c = QString("%1 RoIs pooled to %2×%3×%4 (level: own/size as configured).")
+              .arg(R)
+              .arg(t.feature_channels)
+              .arg(t.roi_size)
+              .arg(t.roi_size);
       const int r = std::min(m_opt.selectedRoi, R - 1);
       if (r >= 0 && !t.roi_crops.empty()) {
         m_crop->setPixmap(QPixmap::fromImage(roiCrop(r).scaled(112, 112)));
@@ -466,7 +515,8 @@ void StagePanel::refresh() {
       if (m_gallery->count() != R || m_gallery->property("trace").value<quintptr>() != quintptr(m_trace.get())) {
         m_gallery->clear();
         for (int k = 0; k < R && !t.roi_crops.empty(); ++k)
-          m_gallery->addItem(new QListWidgetItem(QIcon(QPixmap::fromImage(roiCrop(k).scaled(40, 40))), QString::number(k)));
+          m_gallery->addItem(
+              new QListWidgetItem(QIcon(QPixmap::fromImage(roiCrop(k).scaled(40, 40))), QString::number(k)));
         m_gallery->setProperty("trace", QVariant::fromValue(quintptr(m_trace.get())));
       }
       break;
@@ -474,9 +524,14 @@ void StagePanel::refresh() {
     case Stage::Predictions: {
       int tp = 0;
       for (const auto& g : t.gt) tp += g.matched_detection >= 0;
-      c = QString("%1 detections: <span style='color:#3c3'>%2 TP</span>, <span style='color:#f55'>%3 FP</span>, "
-                  "<span style='color:#fa3'>%4 FN</span> at IoU 0.5 (score threshold %5).")
-              .arg(t.detections.size()).arg(tp).arg(int(t.detections.size()) - tp).arg(int(t.gt.size()) - tp).arg(t.score_thresh);
+      c = QString(
+              "%1 detections: <span style='color:#3c3'>%2 TP</span>, <span style='color:#f55'>%3 FP</span>, "
+              "<span style='color:#fa3'>%4 FN</span> at IoU 0.5 (score threshold %5).")
+              .arg(t.detections.size())
+              .arg(tp)
+              .arg(int(t.detections.size()) - tp)
+              .arg(int(t.gt.size()) - tp)
+              .arg(t.score_thresh);
       m_missTable->setColumnCount(2);
       m_missTable->setHorizontalHeaderLabels({"GT", "lost at"});
       int rows = 0;
@@ -486,7 +541,10 @@ void StagePanel::refresh() {
       for (size_t g = 0; g < t.gt.size(); ++g) {
         if (t.gt[g].matched_detection >= 0) continue;
         const auto& gi = t.gt[g];
-        m_missTable->setItem(row, 0, new QTableWidgetItem(QString("%1 %2").arg(g).arg(gi.label < t.num_classes() ? QString::fromStdString(t.class_names[size_t(gi.label)]) : "?")));
+        m_missTable->setItem(
+            row, 0,
+            new QTableWidgetItem(QString("%1 %2").arg(g).arg(
+                gi.label < t.num_classes() ? QString::fromStdString(t.class_names[size_t(gi.label)]) : "?")));
         m_missTable->setItem(row, 1, new QTableWidgetItem(funnel_name(gi.funnel)));
         ++row;
       }
@@ -506,6 +564,21 @@ void StagePanel::refreshFormula() {
   const auto& t = *m_trace;
   QString f;
   const int i = m_hover.index;
+  // The hovered index may belong to the previous trace: check it first.
+  const bool valid = [&] {
+    switch (m_hover.kind) {
+      case HitKind::Gt: return i >= 0 && i < int(t.gt.size());
+      case HitKind::Anchor: return i >= 0 && i < int(t.anchors.size());
+      case HitKind::Proposal: return i >= 0 && i < int(t.proposals.size());
+      case HitKind::Detection:
+        return i >= 0 && i < int(t.detections.size()) && t.detections[size_t(i)].label < t.num_classes() &&
+               size_t(t.detections[size_t(i)].proposal + 1) * size_t(t.num_classes() + 1) <= t.class_probs.size();
+      default: return true;
+    }
+  }();
+  if (!valid) {
+    m_hover = Hit{};
+  }
   auto boxStr = [](const Box& b) { return QString("(%1, %2, %3, %4)").arg(f1(b.x1), f1(b.y1), f1(b.x2), f1(b.y2)); };
   auto centre = [](const Box& b, float& x, float& y, float& w, float& h) {
     x = (b.x1 + b.x2) / 2;
@@ -533,11 +606,17 @@ void StagePanel::refreshFormula() {
         const int nr = int(L.ratios.size());
         const float r = L.ratios[size_t(a % nr)], side = L.sizes[size_t(a / nr)];
         const float w = std::sqrt(side * side / r), h = side * side / w;
-        f = QString("level %1, cell (i=%2, j=%3): centre = ((j+0.5)·%4, (i+0.5)·%4) = (%5, %6)<br>"
-                    "area = (%7)² ; w = √(area / r) = √(%8 / %9) = %10 ; h = area / w = %11<br>anchor = %12")
-                .arg(QString::fromStdString(L.name)).arg(loc / L.width).arg(loc % L.width).arg(L.stride)
-                .arg(f1((loc % L.width + 0.5) * L.stride), f1((loc / L.width + 0.5) * L.stride), f1(side), f1(side * side))
-                .arg(r).arg(f1(w), f1(h), boxStr(t.anchors[size_t(i)]));
+        f = QString(
+                "level %1, cell (i=%2, j=%3): centre = ((j+0.5)·%4, (i+0.5)·%4) = (%5, %6)<br>"
+                "area = (%7)² ; w = √(area / r) = √(%8 / %9) = %10 ; h = area / w = %11<br>anchor = %12")
+                .arg(QString::fromStdString(L.name))
+                .arg(loc / L.width)
+                .arg(loc % L.width)
+                .arg(L.stride)
+                .arg(f1((loc % L.width + 0.5) * L.stride), f1((loc / L.width + 0.5) * L.stride), f1(side),
+                     f1(side * side))
+                .arg(r)
+                .arg(f1(w), f1(h), boxStr(t.anchors[size_t(i)]));
       } else {
         f = "w = √(area / r), h = area / w, area = (stride · stride_scale)²  — hover the image";
       }
@@ -553,21 +632,33 @@ void StagePanel::refreshFormula() {
         float px, py, pw, ph, bx, by, bw, bh;
         centre(a, px, py, pw, ph);
         centre(g, bx, by, bw, bh);
-        const QString lab = t.anchor_label[size_t(i)] == AnchorLabel::Positive ? "positive" : t.anchor_label[size_t(i)] == AnchorLabel::Neutral ? "neutral" : "negative";
-        f = QString("IoU = inter / union = %1 / %2 = %3 → %4 (lo %5, hi %6)<br>"
-                    "dx = (bx − px) / pw = (%7 − %8) / %9 = %10<br>dy = (by − py) / ph = (%11 − %12) / %13 = %14<br>"
-                    "dw = log(bw / pw) = log(%15 / %9) = %16<br>dh = log(bh / ph) = log(%17 / %13) = %18")
-                .arg(f1(inter), f1(uni), f3(inter / uni), lab).arg(t.iou_lo).arg(t.iou_hi)
+        const QString lab = t.anchor_label[size_t(i)] == AnchorLabel::Positive  ? "positive"
+                            : t.anchor_label[size_t(i)] == AnchorLabel::Neutral ? "neutral"
+                                                                                : "negative";
+        f = QString(
+                "IoU = inter / union = %1 / %2 = %3 → %4 (lo %5, hi %6)<br>"
+                "dx = (bx − px) / pw = (%7 − %8) / %9 = %10<br>dy = (by − py) / ph = (%11 − %12) / %13 = %14<br>"
+                "dw = log(bw / pw) = log(%15 / %9) = %16<br>dh = log(bh / ph) = log(%17 / %13) = %18")
+                .arg(f1(inter), f1(uni), f3(inter / uni), lab)
+                .arg(t.iou_lo)
+                .arg(t.iou_hi)
                 .arg(f1(bx), f1(px), f1(pw), f3((bx - px) / pw))
                 .arg(f1(by), f1(py), f1(ph), f3((by - py) / ph))
                 .arg(f1(bw), f3(std::log(bw / pw)), f1(bh), f3(std::log(bh / ph)));
         if (m_stage == Stage::Sampling)
-          f = QString("num_fg = min(int(%1 · %2), #fg)  num_bg = %1 − num_fg<br>").arg(t.num_samples).arg(double(t.target_fg) / std::max(1, t.num_samples)) + f;
+          f = QString("num_fg = min(int(%1 · %2), #fg)  num_bg = %1 − num_fg<br>")
+                  .arg(t.num_samples)
+                  .arg(double(t.target_fg) / std::max(1, t.num_samples)) +
+              f;
       } else if (m_stage == Stage::Sampling) {
         int nfg = 0;
         for (auto l : t.anchor_label) nfg += l == AnchorLabel::Positive;
         f = QString("num_fg = min(int(N · fg_fraction), #fg) = min(%1, %2) = %3<br>num_bg = N − num_fg = %4 − %3 = %5")
-                .arg(t.target_fg).arg(nfg).arg(std::min(t.target_fg, nfg)).arg(t.num_samples).arg(t.num_samples - std::min(t.target_fg, nfg));
+                .arg(t.target_fg)
+                .arg(nfg)
+                .arg(std::min(t.target_fg, nfg))
+                .arg(t.num_samples)
+                .arg(t.num_samples - std::min(t.target_fg, nfg));
       } else {
         f = "IoU ≤ lo → background · lo < IoU < hi → neutral · IoU ≥ hi → positive — hover an anchor";
       }
@@ -579,10 +670,14 @@ void StagePanel::refreshFormula() {
         const float* d = &t.deltas[size_t(p.anchor) * 4];
         float px, py, pw, ph;
         centre(a, px, py, pw, ph);
-        f = QString("bx = px + pw·dx = %1 + %2·%3 = %4<br>bw = pw·exp(dw) = %2·exp(%5) = %6<br>objectness σ(logit) = %7")
-                .arg(f1(px), f1(pw), f3(d[0]), f1(px + pw * d[0]), f3(d[2]), f1(pw * std::exp(std::min(d[2], float(std::log(224.0 / 8))))), f3(p.objectness));
+        f = QString(
+                "bx = px + pw·dx = %1 + %2·%3 = %4<br>bw = pw·exp(dw) = %2·exp(%5) = %6<br>objectness σ(logit) = %7")
+                .arg(f1(px), f1(pw), f3(d[0]), f1(px + pw * d[0]), f3(d[2]),
+                     f1(pw * std::exp(std::min(d[2], float(std::log(224.0 / 8))))), f3(p.objectness));
         if (p.suppressed_by >= 0)
-          f += QString("<br>suppressed: IoU with #%1 = %2 > NMS threshold").arg(p.suppressed_by).arg(f3(box_iou(p.box, t.proposals[size_t(p.suppressed_by)].box)));
+          f += QString("<br>suppressed: IoU with #%1 = %2 > NMS threshold")
+                   .arg(p.suppressed_by)
+                   .arg(f3(box_iou(p.box, t.proposals[size_t(p.suppressed_by)].box)));
       } else {
         f = "bx = px + pw·dx, by = py + ph·dy, bw = pw·e^dw, bh = ph·e^dh (dw, dh ≤ log(224/8)) — hover a proposal";
       }
@@ -593,10 +688,18 @@ void StagePanel::refreshFormula() {
         const auto& p = t.proposals[size_t(t.kept[size_t(r)])];
         const int lv = t.roi_level.empty() ? p.level : t.roi_level[size_t(r)];
         const int s = t.levels[size_t(lv)].stride;
-        f = QString("level %1, spatial_scale = 1/%2; box on the map = %3·(1/%2) − 0.5<br>bin = (x2 − x1)/(S·stride) = %4 / (%5·%2) = %6 cells; "
-                    "%7×%8 samples per bin")
-                .arg(QString::fromStdString(t.levels[size_t(lv)].name)).arg(s).arg(boxStr(p.box)).arg(f1(p.box.width())).arg(t.roi_size)
-                .arg(f3(p.box.width() / (t.roi_size * s))).arg(m_gh).arg(m_gw);
+        f = QString(
+                "level %1, spatial_scale = 1/%2; box on the map = %3·(1/%2) − 0.5<br>bin = (x2 − x1)/(S·stride) = %4 / "
+                "(%5·%2) = %6 cells; "
+                "%7×%8 samples per bin")
+                .arg(QString::fromStdString(t.levels[size_t(lv)].name))
+                .arg(s)
+                .arg(boxStr(p.box))
+                .arg(f1(p.box.width()))
+                .arg(t.roi_size)
+                .arg(f3(p.box.width() / (t.roi_size * s)))
+                .arg(m_gh)
+                .arg(m_gw);
       }
       break;
     }
@@ -606,7 +709,10 @@ void StagePanel::refreshFormula() {
         const int C1 = t.num_classes() + 1;
         const float* pr = &t.class_probs[size_t(d.proposal) * size_t(C1)];
         f = QString("p = softmax(logits): background %1, %2 %3 > threshold %4 → kept by per-class NMS")
-                .arg(f3(pr[0])).arg(QString::fromStdString(t.class_names[size_t(d.label)])).arg(f3(pr[d.label + 1])).arg(t.score_thresh);
+                .arg(f3(pr[0]))
+                .arg(QString::fromStdString(t.class_names[size_t(d.label)]))
+                .arg(f3(pr[d.label + 1]))
+                .arg(t.score_thresh);
       } else if (m_hover.kind == HitKind::Gt) {
         f = QString("missed GT %1: lost at <b>%2</b>").arg(i).arg(funnel_name(t.gt[size_t(i)].funnel));
       } else {

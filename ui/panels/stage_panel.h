@@ -3,7 +3,6 @@
 // stage's formula with the hovered box's numbers plugged in, and the
 // stage's own controls (toggles, tables, sliders, crops).
 #include <QWidget>
-
 #include <memory>
 
 #include "api/trace.h"

@@ -16,8 +16,8 @@
 #include <QPushButton>
 #include <QSpinBox>
 #include <QTabWidget>
-#include <QValueAxis>
 #include <QVBoxLayout>
+#include <QValueAxis>
 
 namespace studio {
 
@@ -130,10 +130,18 @@ TrainingPanel::~TrainingPanel() {
   if (m_thread.joinable()) m_thread.join();
 }
 
-void TrainingPanel::setDataset(const QString& p) { m_dataset->setText(p); }
-void TrainingPanel::setIterations(int n) { m_iters->setValue(n); }
-QString TrainingPanel::runDir() const { return QDir("runs").filePath(m_name->text()); }
-int TrainingPanel::logLines() const { return m_log->blockCount(); }
+void TrainingPanel::setDataset(const QString& p) {
+  m_dataset->setText(p);
+}
+void TrainingPanel::setIterations(int n) {
+  m_iters->setValue(n);
+}
+QString TrainingPanel::runDir() const {
+  return QDir("runs").filePath(m_name->text());
+}
+int TrainingPanel::logLines() const {
+  return m_log->blockCount();
+}
 
 void TrainingPanel::start(bool resume) {
   if (m_job) return;
@@ -154,38 +162,51 @@ void TrainingPanel::start(bool resume) {
   m_resume->setEnabled(false);
   m_stop->setEnabled(true);
   m_status->setText(resume ? "resuming…" : "starting…");
-  appendLog(QString("%1 %2 on %3 → %4").arg(resume ? "resume" : "start", m_preset->currentText(),
-                                            m_dataset->text().isEmpty() ? "the embedded dataset" : m_dataset->text(), runDir()));
+  appendLog(QString("%1 %2 on %3 → %4")
+                .arg(resume ? "resume" : "start", m_preset->currentText(),
+                     m_dataset->text().isEmpty() ? "the embedded dataset" : m_dataset->text(), runDir()));
   rcnn::api::TrainEvents ev;
   ev.on_progress = [this](const rcnn::api::TrainProgress& p) {
     const qint64 now = QDateTime::currentMSecsSinceEpoch();
     if (now - m_lastUi < 100 && p.iter != p.max_iters) return;  // at most 10 UI updates per second
     m_lastUi = now;
-    QMetaObject::invokeMethod(this, [this, p] { onProgress(p); }, Qt::QueuedConnection);
+    QMetaObject::invokeMethod(
+        this, [this, p] { onProgress(p); }, Qt::QueuedConnection);
   };
-  ev.on_log = [this](const rcnn::api::TrainProgress& p) { QMetaObject::invokeMethod(this, [this, p] { onLog(p); }, Qt::QueuedConnection); };
+  ev.on_log = [this](const rcnn::api::TrainProgress& p) {
+    QMetaObject::invokeMethod(
+        this, [this, p] { onLog(p); }, Qt::QueuedConnection);
+  };
   ev.on_message = [this](const std::string& m) {
-    QMetaObject::invokeMethod(this, [this, s = QString::fromStdString(m)] { appendLog(s); }, Qt::QueuedConnection);
+    QMetaObject::invokeMethod(
+        this, [this, s = QString::fromStdString(m)] { appendLog(s); }, Qt::QueuedConnection);
   };
   ev.on_eval = [this](int64_t it, double m) {
-    QMetaObject::invokeMethod(this, [this, it, m] {
-      m_map->append(double(it), m);
-      m_mapX->setRange(0, std::max<double>(10, double(it)));
-      appendLog(QString("eval @%1: val mAP@0.5 = %2").arg(it).arg(m, 0, 'f', 4));
-    }, Qt::QueuedConnection);
+    QMetaObject::invokeMethod(
+        this,
+        [this, it, m] {
+          m_map->append(double(it), m);
+          m_mapX->setRange(0, std::max<double>(10, double(it)));
+          appendLog(QString("eval @%1: val mAP@0.5 = %2").arg(it).arg(m, 0, 'f', 4));
+        },
+        Qt::QueuedConnection);
   };
   ev.on_checkpoint = [this](const std::string& path, bool best) {
-    QMetaObject::invokeMethod(this, [this, p = QString::fromStdString(path), best] {
-      m_lastCheckpoint = p;
-      m_use->setEnabled(true);
-      appendLog(QString("checkpoint %1%2").arg(p, best ? " (best)" : ""));
-      emit checkpointWritten(p, best);
-    }, Qt::QueuedConnection);
+    QMetaObject::invokeMethod(
+        this,
+        [this, p = QString::fromStdString(path), best] {
+          m_lastCheckpoint = p;
+          m_use->setEnabled(true);
+          appendLog(QString("checkpoint %1%2").arg(p, best ? " (best)" : ""));
+          emit checkpointWritten(p, best);
+        },
+        Qt::QueuedConnection);
   };
   auto* job = m_job.get();
   m_thread = std::thread([this, job, ev] {
     auto o = job->run(ev);
-    QMetaObject::invokeMethod(this, [this, o] { finish(o); }, Qt::QueuedConnection);
+    QMetaObject::invokeMethod(
+        this, [this, o] { finish(o); }, Qt::QueuedConnection);
   });
 }
 
@@ -212,14 +233,22 @@ void TrainingPanel::onProgress(const rcnn::api::TrainProgress& p) {
   m_progress->setRange(0, int(p.max_iters));
   m_progress->setValue(int(p.iter));
   m_status->setText(QString("iter %1/%2 · epoch %3 · loss %4 · lr %5 · %6 img/s · ETA %7")
-                        .arg(p.iter).arg(p.max_iters).arg(p.epoch).arg(p.loss, 0, 'f', 3).arg(p.lr, 0, 'g', 3)
-                        .arg(p.images_per_s, 0, 'f', 1).arg(hms(p.eta_s)));
+                        .arg(p.iter)
+                        .arg(p.max_iters)
+                        .arg(p.epoch)
+                        .arg(p.loss, 0, 'f', 3)
+                        .arg(p.lr, 0, 'g', 3)
+                        .arg(p.images_per_s, 0, 'f', 1)
+                        .arg(hms(p.eta_s)));
 }
 
 void TrainingPanel::onLog(const rcnn::api::TrainProgress& p) {
   onProgress(p);
   const double x = double(p.iter);
-  auto get = [&](const char* k) { auto it = p.losses.find(k); return it == p.losses.end() ? 0.0 : it->second; };
+  auto get = [&](const char* k) {
+    auto it = p.losses.find(k);
+    return it == p.losses.end() ? 0.0 : it->second;
+  };
   m_total->append(x, p.loss);
   m_rpnObj->append(x, get("rpn_obj"));
   m_rpnBox->append(x, get("rpn_box"));
@@ -232,10 +261,17 @@ void TrainingPanel::onLog(const rcnn::api::TrainProgress& p) {
   m_lrX->setRange(0, std::max<double>(10, x));
   m_lrY->setRange(0, std::max(m_lrY->max(), p.lr * 1.1));
   appendLog(QString("iter %1: loss %2 (rpn_obj %3, rpn_box %4, roi_cls %5, roi_box %6) lr %7")
-                .arg(p.iter).arg(p.loss, 0, 'f', 4).arg(get("rpn_obj"), 0, 'f', 4).arg(get("rpn_box"), 0, 'f', 4)
-                .arg(get("roi_cls"), 0, 'f', 4).arg(get("roi_box"), 0, 'f', 4).arg(p.lr, 0, 'g', 3));
+                .arg(p.iter)
+                .arg(p.loss, 0, 'f', 4)
+                .arg(get("rpn_obj"), 0, 'f', 4)
+                .arg(get("rpn_box"), 0, 'f', 4)
+                .arg(get("roi_cls"), 0, 'f', 4)
+                .arg(get("roi_box"), 0, 'f', 4)
+                .arg(p.lr, 0, 'g', 3));
 }
 
-void TrainingPanel::appendLog(const QString& s) { m_log->appendPlainText(s); }
+void TrainingPanel::appendLog(const QString& s) {
+  m_log->appendPlainText(s);
+}
 
 }  // namespace studio

@@ -3,7 +3,6 @@
 // thread (api::TrainJob); progress arrives through queued calls, so the GUI
 // never blocks.
 #include <QWidget>
-
 #include <atomic>
 #include <memory>
 #include <thread>
