@@ -124,7 +124,7 @@ std::map<std::string, torch::Tensor> FasterRCNNImpl::forward_train(const torch::
   auto out = roi_head->forward(pooled);
   auto sm = all_matched.index_select(0, idx);
   auto target = (sm.select(1, 4) + 1).to(torch::kLong);
-  losses["roi_cls"] = idx.numel() > 0 ? torch::cross_entropy_loss(out.first, target) : out.first.sum() * 0.0;
+  losses["roi_cls"] = idx.numel() > 0 ? torch::cross_entropy_loss(out.first, target) : (out.first.sum() * 0.0).abs();
   if (out.second.defined() && smp.fg.numel() > 0) {
     const int64_t F = smp.fg.numel();
     auto fg_cls = target.narrow(0, 0, F) - 1;
@@ -134,7 +134,7 @@ std::map<std::string, torch::Tensor> FasterRCNNImpl::forward_train(const torch::
     losses["roi_box"] = torch::smooth_l1_loss(pred, tgt, at::Reduction::Sum, 1.0 / 9.0) /
                         static_cast<double>(idx.numel()) * cfg.roi.box_loss_weight;
   } else {
-    losses["roi_box"] = out.first.sum() * 0.0;
+    losses["roi_box"] = (out.first.sum() * 0.0).abs();
   }
   return losses;
 }
