@@ -313,6 +313,7 @@ const PipelineTrace& Session::run() {
       T.iou_hi = cfg.rpn.iou_hi;
       T.low_quality = cfg.rpn.allow_low_quality_matches;
       T.anchor_iou = to_vec(D.match.max_iou);
+      // anchor_gt keeps each anchor's best GT even for negatives, so hover can show the IoU it missed by.
       auto gi = D.match.gt_index.cpu();
       T.anchor_gt.assign(gi.data_ptr<int64_t>(), gi.data_ptr<int64_t>() + K);
       auto cls = D.match.matched.select(1, 4).cpu().contiguous();
@@ -321,8 +322,6 @@ const PipelineTrace& Session::run() {
       for (int64_t i = 0; i < K; ++i) {
         T.anchor_label[size_t(i)] =
             c[i] >= 0 ? AnchorLabel::Positive : (c[i] == -1 ? AnchorLabel::Negative : AnchorLabel::Neutral);
-        if (T.anchor_label[size_t(i)] != AnchorLabel::Positive && M > 0 && T.anchor_iou[size_t(i)] <= cfg.rpn.iou_lo)
-          T.anchor_gt[size_t(i)] = T.anchor_gt[size_t(i)];  // keep best GT for display even when negative
       }
       if (M > 0) {
         auto iou = ops::box_iou(D.anchors_all, D.gt.narrow(1, 0, 4)).cpu().contiguous();
