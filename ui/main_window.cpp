@@ -105,6 +105,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   connect(m_job, &JobThread::modelChanged, this, [this](QString label, bool random, QString json) {
     m_random = random;
     m_modelText = label;
+    m_checkpoint = random ? QString() : label;
+    m_eval->setSource(m_datasetPath, m_checkpoint);
+    if (!random) addRecent("recent/checkpoints", label);
     try {
       auto c = rcnn::config_from_json_string(json.toStdString(), "model");
       m_params->setConfig(c);
@@ -260,8 +263,6 @@ void MainWindow::buildMenus() {
   model->addAction("Random weights", this, [this] {
     TraceRequest r;
     r.checkpoint = std::string();
-    m_checkpoint.clear();
-    m_eval->setSource(m_datasetPath, QString());
     m_job->post(r);
   });
   auto* dev = model->addMenu("Device");
@@ -353,10 +354,7 @@ void MainWindow::openImageFile(const QString& path) {
 void MainWindow::openCheckpoint(const QString& path) {
   TraceRequest r;
   r.checkpoint = path.toStdString();
-  m_job->post(r);
-  m_checkpoint = path;
-  m_eval->setSource(m_datasetPath, path);
-  addRecent("recent/checkpoints", path);
+  m_job->post(r);  // m_checkpoint follows in modelChanged, only if the file loads
 }
 
 void MainWindow::setStage(Stage s) {

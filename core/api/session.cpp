@@ -13,7 +13,6 @@
 #include "engine/device.h"
 #include "modeling/faster_rcnn.h"
 #include "modeling/sampling.h"
-#include "ops/box_iou.h"
 #include "ops/roi_align.h"
 
 namespace rcnn::api {
@@ -323,12 +322,8 @@ const PipelineTrace& Session::run() {
         T.anchor_label[size_t(i)] =
             c[i] >= 0 ? AnchorLabel::Positive : (c[i] == -1 ? AnchorLabel::Negative : AnchorLabel::Neutral);
       }
-      if (M > 0) {
-        auto iou = ops::box_iou(D.anchors_all, D.gt.narrow(1, 0, 4)).cpu().contiguous();
-        T.iou_matrix = to_vec(iou);
-      } else {
-        T.iou_matrix.clear();
-      }
+      // The matcher's own IoU matrix: D.gt has no padding rows, so its columns are T.gt.
+      T.iou_matrix = M > 0 ? to_vec(D.match.iou) : std::vector<float>{};
       // Per-GT matching summary.
       const int A = T.levels.empty() ? 0 : T.levels[0].anchors_per_location;
       for (int64_t g = 0; g < M; ++g) {

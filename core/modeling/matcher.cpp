@@ -16,9 +16,11 @@ MatchResult Matcher::operator()(const torch::Tensor& anchors, const torch::Tenso
     r.matched = torch::full({K, 5}, -1.0, anchors.options());
     r.max_iou = torch::zeros({K}, anchors.options());
     r.gt_index = torch::full({K}, -1, anchors.options().dtype(torch::kLong));
+    r.iou = torch::zeros({K, 0}, anchors.options());
     return r;
   }
   auto iou = ops::box_iou(anchors, gt.narrow(1, 0, 4));  // (K, M)
+  r.iou = iou;
   auto mx = iou.max(1);
   r.max_iou = std::get<0>(mx);
   r.gt_index = std::get<1>(mx);

@@ -12,6 +12,7 @@ struct MatchResult {
   torch::Tensor max_iou;   // (K,) best IoU with any real GT (0 when there is none)
   torch::Tensor gt_index;  // (K,) int64 index into the *unpadded* GT rows, -1 when none
   torch::Tensor valid_gt;  // (M', 5) the unpadded GT rows
+  torch::Tensor iou;       // (K, M') IoU of every anchor with every unpadded GT
 };
 
 struct Matcher {

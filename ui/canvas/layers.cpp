@@ -37,16 +37,7 @@ void CanvasWidget::drawOverlays() {
   ImDrawList* dl = ImGui::GetBackgroundDrawList();
   const View v{m_zoom, m_offX, m_offY};
   const auto& o = m_opt;
-  auto hoverValid = [&] {
-    const int i = m_hover.index;
-    switch (m_hover.kind) {
-      case HitKind::Gt: return i >= 0 && i < int(t.gt.size());
-      case HitKind::Anchor: return i >= 0 && i < int(t.anchors.size());
-      case HitKind::Proposal: return i >= 0 && i < int(t.proposals.size());
-      case HitKind::Detection: return i >= 0 && i < int(t.detections.size());
-      default: return false;
-    }
-  };
+  auto hoverValid = [&] { return hitValid(m_hover, t); };
   auto rect = [&](const Box& b, ImU32 c, float th = 1.5f) {
     dl->AddRect(v.p(b.x1, b.y1), v.p(b.x2, b.y2), c, 0.f, 0, th);
     ++m_drawn;

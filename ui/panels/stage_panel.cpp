@@ -565,17 +565,7 @@ void StagePanel::refreshFormula() {
   QString f;
   const int i = m_hover.index;
   // The hovered index may belong to the previous trace: check it first.
-  const bool valid = [&] {
-    switch (m_hover.kind) {
-      case HitKind::Gt: return i >= 0 && i < int(t.gt.size());
-      case HitKind::Anchor: return i >= 0 && i < int(t.anchors.size());
-      case HitKind::Proposal: return i >= 0 && i < int(t.proposals.size());
-      case HitKind::Detection:
-        return i >= 0 && i < int(t.detections.size()) && t.detections[size_t(i)].label < t.num_classes() &&
-               size_t(t.detections[size_t(i)].proposal + 1) * size_t(t.num_classes() + 1) <= t.class_probs.size();
-      default: return true;
-    }
-  }();
+  const bool valid = m_hover.kind == HitKind::None || hitValid(m_hover, t);
   if (!valid) {
     m_hover = Hit{};
   }
