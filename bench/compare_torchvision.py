@@ -6,8 +6,8 @@ Needs Debian's torchvision (not needed by the test command):
 Usage (after building):
     /usr/bin/python3 bench/compare_torchvision.py [--build build] [--reps 5]
 
-Runs build/bin/rcnn_bench (Google Benchmark, JSON) and the same cases with
-torchvision, alternating ours and theirs, then prints: case, ours, torchvision,
+Runs each case of build/bin/rcnn_bench (Google Benchmark, JSON) and then the
+same case with torchvision, case by case (ours, theirs, next case), then prints: case, ours, torchvision,
 ratio. Also checks RoIAlign forward and gradient equality (1e-5) on the same
 inputs via build/bin/rcnn_bench --roi-align-check.
 """
@@ -51,26 +51,27 @@ def rand_rois(n, batches, span, seed):
     return torch.cat([b, rand_boxes(n, span, span / 2, seed + 1)], 1)
 
 
-def tv_cases(reps):
+def tv_cases():
+    """Case name -> (function to time, repetition divisor)."""
     out = {}
-    a, b = rand_boxes(3087, 224, 64, 1), rand_boxes(20, 224, 64, 2)
-    out["BM_BoxIoU/3087/20"] = timeit(lambda: box_iou(a, b), reps)
-    a, b = rand_boxes(120000, 224, 64, 1), rand_boxes(50, 224, 64, 2)
-    out["BM_BoxIoU/120000/50"] = timeit(lambda: box_iou(a, b), reps)
+    a1, b1 = rand_boxes(3087, 224, 64, 1), rand_boxes(20, 224, 64, 2)
+    out["BM_BoxIoU/3087/20"] = lambda: box_iou(a1, b1)
+    a2, b2 = rand_boxes(120000, 224, 64, 1), rand_boxes(50, 224, 64, 2)
+    out["BM_BoxIoU/120000/50"] = lambda: box_iou(a2, b2)
     for n in (4000, 12000):
         bx, s = rand_boxes(n, 1000, 100, 3), torch.rand(n)
-        out[f"BM_NMS/{n}"] = timeit(lambda: nms(bx, s, 0.7), reps)
+        out[f"BM_NMS/{n}"] = (lambda bx, s: lambda: nms(bx, s, 0.7))(bx, s)
     for c, h, r in ((64, 28, 200), (256, 100, 1000)):
         f = torch.randn(2, c, h, h)
         rois = rand_rois(r, 2, h * 8.0, 4)
-        out[f"BM_RoIAlignForward/{c}/{h}/{r}"] = timeit(
-            lambda: roi_align(f, rois, 7, 1 / 8, 2, True), reps)
+        out[f"BM_RoIAlignForward/{c}/{h}/{r}"] = (lambda f, rois: lambda: roi_align(f, rois, 7, 1 / 8, 2, True))(
+            f, rois)
         fg = f.clone().requires_grad_(True)
 
-        def fb():
+        def fb(fg=fg, rois=rois):
             o = roi_align(fg, rois, 7, 1 / 8, 2, True)
             o.sum().backward()
-        out[f"BM_RoIAlignForwardBackward/{c}/{h}/{r}"] = timeit(fb, reps)
+        out[f"BM_RoIAlignForwardBackward/{c}/{h}/{r}"] = fb
     return out
 
 
@@ -103,14 +104,17 @@ def tv_faster_rcnn(train):
     return m
 
 
-def tv_model_cases(reps):
+def tv_model_cases():
     out = {}
     m = tv_faster_rcnn(False)
     x1 = [torch.randn(3, 224, 224)]
     x16 = [torch.randn(3, 224, 224) for _ in range(16)]
-    with torch.no_grad():
-        out["BM_InferSeed/1"] = timeit(lambda: m(x1), reps)
-        out["BM_InferSeed/16"] = timeit(lambda: m(x16), max(2, reps // 2))
+
+    def infer(x):
+        with torch.no_grad():
+            return m(x)
+    out["BM_InferSeed/1"] = lambda: infer(x1)
+    out["BM_InferSeed/16"] = lambda: infer(x16)
     mt = tv_faster_rcnn(True)
     opt = torch.optim.SGD(mt.parameters(), lr=0.01, momentum=0.9)
     tg = [{"boxes": torch.tensor([[20. + 40 * k, 30., 80. + 40 * k, 120.] for k in range(3)]),
@@ -121,30 +125,28 @@ def tv_model_cases(reps):
         opt.zero_grad()
         loss.backward()
         opt.step()
-    out["BM_TrainStepSeed"] = timeit(step, max(2, reps // 2))
+    out["BM_TrainStepSeed"] = step
     return out
 
 
-def ours(build, reps):
+def ours(build, name, reps):
+    """Median real time (ms) of one of our Google Benchmark cases, and the run's context."""
     with tempfile.NamedTemporaryFile(suffix=".json") as f:
         subprocess.run([os.path.join(build, "bin", "rcnn_bench"), f"--benchmark_out={f.name}",
                         "--benchmark_out_format=json", f"--benchmark_repetitions={reps}",
-                        "--benchmark_report_aggregates_only=true",
-                        "--benchmark_filter=BoxIoU|NMS|RoIAlign|InferSeed|TrainStepSeed|TraceFull"],
+                        "--benchmark_report_aggregates_only=true", f"--benchmark_filter=^{name}(/min_time.*)?$"],
                        check=True, stdout=subprocess.DEVNULL)
         data = json.load(open(f.name))
-    out = {}
     for b in data["benchmarks"]:
-        if b.get("aggregate_name") != "median":
-            continue
-        unit = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}[b["time_unit"]]
-        out[b["run_name"].split("/min_time")[0]] = b["real_time"] * unit
-    return out, data["context"]
+        if b.get("aggregate_name") == "median":
+            unit = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}[b["time_unit"]]
+            return b["real_time"] * unit, data["context"]
+    sys.exit(f"compare_torchvision: {name} not found in rcnn_bench")
 
 
 def roi_align_equality(build):
     """Same inputs through both RoIAligns: max |difference| of output and gradient."""
-    worst = 0.0
+    worst_o = worst_g = 0.0
     for c, h, r, sr, aligned in ((64, 28, 200, 2, True), (16, 40, 300, -1, False), (256, 100, 1000, 2, True)):
         g = torch.Generator().manual_seed(c + r)
         f = torch.randn(2, c, h, h, generator=g)
@@ -159,8 +161,9 @@ def roi_align_equality(build):
         fg = f.clone().requires_grad_(True)
         t = roi_align(fg, rois, 7, 1 / 8, sr, aligned)
         t.backward(go)
-        worst = max(worst, (o - t).abs().max().item(), (gf - fg.grad).abs().max().item())
-    return worst
+        worst_o = max(worst_o, (o - t).abs().max().item())
+        worst_g = max(worst_g, (gf - fg.grad).abs().max().item())
+    return worst_o, worst_g
 
 
 def main():
@@ -171,21 +174,28 @@ def main():
     threads = int(os.environ.get("RCNN_THREADS", os.cpu_count()))
     torch.set_num_threads(threads)
     os.environ["RCNN_THREADS"] = str(threads)
-    ours_ms, ctx = ours(args.build, args.reps)
-    tv = tv_cases(args.reps)
-    tv.update(tv_model_cases(args.reps))
+    cases = tv_cases()
+    cases.update(tv_model_cases())
+    rows, ctx = [], {}
+    # Alternate: each case runs ours, then torchvision's, before the next case,
+    # so a machine that slows down mid-run affects both sides of a row alike.
+    for name, fn in cases.items():
+        o, ctx = ours(args.build, name, args.reps)
+        reps = args.reps if not name.startswith(("BM_InferSeed/16", "BM_TrainStep")) else max(2, args.reps // 2)
+        t = timeit(fn, reps)
+        rows.append((name, o, t))
+        print(f"  {name}: ours {o:.3f} ms, torchvision {t:.3f} ms", file=sys.stderr)
+    trace, _ = ours(args.build, "BM_TraceFull", args.reps)
     print(f"# {threads} threads, {os.cpu_count()} cores, BLAS: {ctx.get('blas', '?')}, torch {torch.__version__}, "
-          f"torchvision {torchvision.__version__}")
-    print(f"| case | ours (ms) | torchvision (ms) | speed-up |")
+          f"torchvision {torchvision.__version__}, median of {args.reps}")
+    print("| case | ours (ms) | torchvision (ms) | speed-up |")
     print("|---|---:|---:|---:|")
-    for k, v in tv.items():
-        o = ours_ms.get(k)
-        if o is None:
-            continue
-        print(f"| {k} | {o:.3f} | {v:.3f} | {v / o:.1f}x |")
-    print(f"\nRoIAlign forward + gradient, max |ours - torchvision| = {roi_align_equality(args.build):.2e} (target <= 1e-5)")
-    if "BM_TraceFull" in ours_ms:
-        print(f"| BM_TraceFull (fast preset, 224²) | {ours_ms['BM_TraceFull']:.1f} | – | – |")
+    for name, o, t in rows:
+        print(f"| {name} | {o:.3f} | {t:.3f} | {t / o:.1f}x |")
+    print(f"| BM_TraceFull (fast preset, 224², every stage) | {trace:.1f} | – | – |")
+    wo, wg = roi_align_equality(args.build)
+    print(f"\nRoIAlign on the same inputs (3 cases incl. adaptive sampling and aligned=False): max |ours - torchvision| "
+          f"forward {wo:.2e}, gradient {wg:.2e} (target <= 1e-5)")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,19 @@ torch::Device resolve_device(const std::string& spec);
 
 // Debian's LibTorch starts with one intra-op thread; use every core unless
 // $RCNN_THREADS or `threads` (> 0) says otherwise. Returns the count set.
+// Also calls tune_allocator() and tune_blas_threads() once.
 int init_threads(int threads = 0);
+
+// Keeps freed tensor memory in the process heap instead of returning it to
+// the OS after every large free (glibc's default for blocks >= 32 MB and its
+// heap trimming), which otherwise costs page faults on every iteration.
+// Idempotent; RCNN_MALLOC=default in the environment turns it off.
+void tune_allocator();
+
+// Runs OpenBLAS single-threaded (LibTorch parallelizes around its BLAS
+// calls; two thread pools on the same cores thrash) unless the user set
+// OPENBLAS_NUM_THREADS or OMP_NUM_THREADS. No-op for other BLAS libraries.
+void tune_blas_threads();
 
 // Which BLAS the process loaded (from /proc/self/maps), for benchmarks/logs.
 std::string blas_name();

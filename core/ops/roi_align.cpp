@@ -20,18 +20,23 @@ void check_inputs(const torch::Tensor& f, const torch::Tensor& rois, const RoIAl
 }
 
 // Bilinear tap of one sample point: 4 flat offsets into an H*W plane and their
-// weights; all-zero weights when the point lies outside [-1, H] x [-1, W].
+// weights. A point outside [-1, H] x [-1, W] gets offset 0 and zero weights
+// (forward adds 0 * v, as torchvision does) and `inside` = false (backward
+// skips it, as torchvision does).
 template <typename T>
 struct Tap {
   int64_t o[4];
   T w[4];
+  bool inside;
 };
 
 template <typename T>
 Tap<T> make_tap(int64_t H, int64_t W, T y, T x) {
   Tap<T> t{};
-  if (y < T(-1) || y > T(H) || x < T(-1) || x > T(W)) {
+  // Written as !(in range) so NaN coordinates take this branch.
+  if (!(y >= T(-1) && y <= T(H) && x >= T(-1) && x <= T(W))) {
     for (int i = 0; i < 4; ++i) t.o[i] = 0, t.w[i] = 0;
+    t.inside = false;
     return t;
   }
   if (y <= 0) y = 0;
@@ -58,9 +63,11 @@ Tap<T> make_tap(int64_t H, int64_t W, T y, T x) {
   t.w[1] = hy * lx;
   t.w[2] = ly * hx;
   t.w[3] = ly * lx;
+  t.inside = true;
   return t;
 }
 
+// Geometry of one RoI for display, in double.
 struct RoIGeom {
   double start_x, start_y, bin_w, bin_h;
   int64_t grid_h, grid_w;
@@ -84,85 +91,139 @@ RoIGeom roi_geom(double x1, double y1, double x2, double y2, const RoIAlignParam
   return g;
 }
 
-// All taps of one RoI, ordered (ph, pw, gy, gx).
+// All taps of one RoI, ordered (ph, pw, gy, gx). Every quantity is computed
+// in T with the same expressions, in the same order, as torchvision's CPU
+// kernel, so both produce bit-identical weights and offsets.
 template <typename T>
-void roi_taps(const T* roi, int64_t H, int64_t W, const RoIAlignParams& p, std::vector<Tap<T>>& taps, RoIGeom& g) {
-  g = roi_geom(roi[1], roi[2], roi[3], roi[4], p);
-  taps.resize(static_cast<size_t>(p.pooled_h * p.pooled_w * g.grid_h * g.grid_w));
+struct RoITaps {
+  std::vector<Tap<T>> taps;
+  int64_t batch = 0;
+  int64_t per_bin = 0;  // samples per bin actually taken (grid_h * grid_w, >= 0)
+  T count = 1;          // divisor: grid_h * grid_w (forward clamps it to >= 1)
+};
+
+template <typename T>
+void roi_taps(const T* roi, int64_t H, int64_t W, const RoIAlignParams& p, RoITaps<T>& out) {
+  const T scale = static_cast<T>(p.spatial_scale);
+  const T offset = p.aligned ? T(0.5) : T(0);
+  const T start_w = roi[1] * scale - offset, start_h = roi[2] * scale - offset;
+  const T end_w = roi[3] * scale - offset, end_h = roi[4] * scale - offset;
+  T roi_w = end_w - start_w, roi_h = end_h - start_h;
+  if (!p.aligned) {
+    roi_w = std::max(roi_w, T(1));
+    roi_h = std::max(roi_h, T(1));
+  }
+  const T bin_h = roi_h / static_cast<T>(p.pooled_h), bin_w = roi_w / static_cast<T>(p.pooled_w);
+  const int64_t gh = p.sampling_ratio > 0 ? p.sampling_ratio
+                                          : static_cast<int64_t>(std::ceil(roi_h / static_cast<T>(p.pooled_h)));
+  const int64_t gw = p.sampling_ratio > 0 ? p.sampling_ratio
+                                          : static_cast<int64_t>(std::ceil(roi_w / static_cast<T>(p.pooled_w)));
+  out.batch = static_cast<int64_t>(roi[0]);
+  out.count = static_cast<T>(gh * gw);
+  const int64_t ny = std::max<int64_t>(gh, 0), nx = std::max<int64_t>(gw, 0);
+  out.per_bin = ny * nx;
+  out.taps.resize(static_cast<size_t>(p.pooled_h * p.pooled_w * out.per_bin));
   size_t n = 0;
-  // Sample coordinates in T precision, as torchvision computes them.
-  const T sy = static_cast<T>(g.start_y), sx = static_cast<T>(g.start_x);
-  const T bh = static_cast<T>(g.bin_h), bw = static_cast<T>(g.bin_w);
   for (int64_t ph = 0; ph < p.pooled_h; ++ph)
     for (int64_t pw = 0; pw < p.pooled_w; ++pw)
-      for (int64_t iy = 0; iy < g.grid_h; ++iy) {
-        const T y = sy + ph * bh + (iy + T(0.5)) * bh / static_cast<T>(g.grid_h);
-        for (int64_t ix = 0; ix < g.grid_w; ++ix) {
-          const T x = sx + pw * bw + (ix + T(0.5)) * bw / static_cast<T>(g.grid_w);
-          taps[n++] = make_tap<T>(H, W, y, x);
+      for (int64_t iy = 0; iy < ny; ++iy) {
+        const T y = start_h + static_cast<T>(ph) * bin_h +
+                    static_cast<T>(static_cast<float>(iy) + 0.5f) * bin_h / static_cast<T>(gh);
+        for (int64_t ix = 0; ix < nx; ++ix) {
+          const T x = start_w + static_cast<T>(pw) * bin_w +
+                      static_cast<T>(static_cast<float>(ix) + 0.5f) * bin_w / static_cast<T>(gw);
+          out.taps[n++] = make_tap<T>(H, W, y, x);
         }
       }
 }
 
+// x / count. When count is a power of two, x * (1 / count) is the same
+// correctly rounded value and much cheaper; otherwise divide, as torchvision.
 template <typename T>
-void forward_kernel(const T* feat, int64_t N, int64_t C, int64_t H, int64_t W, const T* rois, int64_t R,
+struct Divide {
+  T count, inv;
+  bool pow2;
+  explicit Divide(T c) : count(c), inv(T(1) / c) {
+    int e = 0;
+    pow2 = c > T(0) && std::frexp(c, &e) == T(0.5);
+  }
+  T operator()(T x) const { return pow2 ? x * inv : x / count; }
+};
+
+// Forward over a channels-last copy of the features: the four corners of a
+// sample are C contiguous values each, so the per-channel sum is a vector
+// loop. Per channel the arithmetic is torchvision's, in its order:
+// acc += w1*v1 + w2*v2 + w3*v3 + w4*v4 over the samples, then acc / count.
+template <typename T>
+void forward_kernel(const T* feat_nhwc, int64_t C, int64_t H, int64_t W, const T* rois, int64_t R,
                     const RoIAlignParams& p, T* out) {
+  const int64_t bins = p.pooled_h * p.pooled_w;
   at::parallel_for(0, R, 1, [&](int64_t begin, int64_t end) {
-    std::vector<Tap<T>> taps;
-    RoIGeom g;
+    RoITaps<T> rt;
+    std::vector<T> acc(static_cast<size_t>(C));
     for (int64_t r = begin; r < end; ++r) {
-      const T* roi = rois + 5 * r;
-      const int64_t b = static_cast<int64_t>(roi[0]);
-      roi_taps(roi, H, W, p, taps, g);
-      const int64_t per_bin = g.grid_h * g.grid_w;
-      const T inv_count = T(1) / static_cast<T>(std::max<int64_t>(per_bin, 1));
-      const int64_t bins = p.pooled_h * p.pooled_w;
-      for (int64_t c = 0; c < C; ++c) {
-        const T* plane = feat + (b * C + c) * H * W;
-        T* o = out + (r * C + c) * bins;
-        const Tap<T>* t = taps.data();
-        for (int64_t bin = 0; bin < bins; ++bin) {
-          T acc = 0;
-          for (int64_t s = 0; s < per_bin; ++s, ++t)
-            acc += t->w[0] * plane[t->o[0]] + t->w[1] * plane[t->o[1]] + t->w[2] * plane[t->o[2]] +
-                   t->w[3] * plane[t->o[3]];
-          o[bin] = acc * inv_count;
+      roi_taps(rois + 5 * r, H, W, p, rt);
+      const T count = std::max(rt.count, T(1));
+      const Divide<T> div(count);
+      const T* base = feat_nhwc + rt.batch * H * W * C;
+      T* o = out + r * C * bins;
+      const Tap<T>* t = rt.taps.data();
+      T* __restrict a = acc.data();
+      for (int64_t bin = 0; bin < bins; ++bin) {
+        std::fill(acc.begin(), acc.end(), T(0));
+        for (int64_t s = 0; s < rt.per_bin; ++s, ++t) {
+          const T* __restrict v1 = base + t->o[0] * C;
+          const T* __restrict v2 = base + t->o[1] * C;
+          const T* __restrict v3 = base + t->o[2] * C;
+          const T* __restrict v4 = base + t->o[3] * C;
+          const T w1 = t->w[0], w2 = t->w[1], w3 = t->w[2], w4 = t->w[3];
+          for (int64_t c = 0; c < C; ++c) a[c] += w1 * v1[c] + w2 * v2[c] + w3 * v3[c] + w4 * v4[c];
         }
+        for (int64_t c = 0; c < C; ++c) o[c * bins + bin] = div(a[c]);
       }
     }
   });
 }
 
+// Backward into a channels-last gradient buffer. Each thread owns a slice of
+// channels and walks every RoI, bin and sample in torchvision's order, so
+// each gradient element receives the same terms, (g * w) / count, in the
+// same order as torchvision's serial loop: no atomics, deterministic, and
+// bit-identical. grad_out_t is the output gradient as (R, bins, C).
 template <typename T>
-void backward_kernel(const T* grad_out, int64_t N, int64_t C, int64_t H, int64_t W, const T* rois, int64_t R,
-                     const RoIAlignParams& p, T* grad_in) {
-  // Precompute every RoI's taps once; then each thread owns a slice of
-  // channels, so accumulation into grad_in never races and is deterministic.
-  std::vector<std::vector<Tap<T>>> all(R);
-  std::vector<int64_t> per_bin(R), batch(R);
+void backward_kernel(const T* grad_out_t, int64_t C, int64_t H, int64_t W, const T* rois, int64_t R,
+                     const RoIAlignParams& p, T* grad_nhwc) {
+  std::vector<RoITaps<T>> all(static_cast<size_t>(R));
   at::parallel_for(0, R, 1, [&](int64_t begin, int64_t end) {
-    RoIGeom g;
-    for (int64_t r = begin; r < end; ++r) {
-      roi_taps(rois + 5 * r, H, W, p, all[r], g);
-      per_bin[r] = g.grid_h * g.grid_w;
-      batch[r] = static_cast<int64_t>(rois[5 * r]);
-    }
+    for (int64_t r = begin; r < end; ++r) roi_taps(rois + 5 * r, H, W, p, all[r]);
   });
   const int64_t bins = p.pooled_h * p.pooled_w;
-  at::parallel_for(0, C, 1, [&](int64_t cb, int64_t ce) {
+  // Slices of at least 16 channels keep the inner loop vector-wide.
+  const int64_t grain = std::min<int64_t>(C, 16);
+  at::parallel_for(0, C, grain, [&](int64_t cb, int64_t ce) {
+    const int64_t n = ce - cb;
     for (int64_t r = 0; r < R; ++r) {
-      const T inv_count = T(1) / static_cast<T>(std::max<int64_t>(per_bin[r], 1));
-      for (int64_t c = cb; c < ce; ++c) {
-        T* plane = grad_in + (batch[r] * C + c) * H * W;
-        const T* go = grad_out + (r * C + c) * bins;
-        const Tap<T>* t = all[r].data();
-        for (int64_t bin = 0; bin < bins; ++bin) {
-          const T gv = go[bin] * inv_count;
-          for (int64_t s = 0; s < per_bin[r]; ++s, ++t) {
-            plane[t->o[0]] += gv * t->w[0];
-            plane[t->o[1]] += gv * t->w[1];
-            plane[t->o[2]] += gv * t->w[2];
-            plane[t->o[3]] += gv * t->w[3];
+      const RoITaps<T>& rt = all[r];
+      const Divide<T> div(rt.count);
+      T* base = grad_nhwc + rt.batch * H * W * C + cb;
+      const Tap<T>* t = rt.taps.data();
+      for (int64_t bin = 0; bin < bins; ++bin) {
+        const T* g = grad_out_t + (r * bins + bin) * C + cb;
+        for (int64_t s = 0; s < rt.per_bin; ++s, ++t) {
+          if (!t->inside) continue;
+          T* d1 = base + t->o[0] * C;
+          T* d2 = base + t->o[1] * C;
+          T* d3 = base + t->o[2] * C;
+          T* d4 = base + t->o[3] * C;
+          const T w1 = t->w[0], w2 = t->w[1], w3 = t->w[2], w4 = t->w[3];
+          // The four corners may coincide at the border; keep torchvision's
+          // order of the adds (corner 1, 2, 3, 4) for each channel.
+          for (int64_t c = 0; c < n; ++c) {
+            const T gc = g[c];
+            d1[c] += div(gc * w1);
+            d2[c] += div(gc * w2);
+            d3[c] += div(gc * w3);
+            d4[c] += div(gc * w4);
           }
         }
       }
@@ -171,29 +232,34 @@ void backward_kernel(const T* grad_out, int64_t N, int64_t C, int64_t H, int64_t
 }
 
 torch::Tensor forward_cpu(const torch::Tensor& f_in, const torch::Tensor& rois_in, const RoIAlignParams& p) {
-  auto f = f_in.contiguous();
-  auto rois = rois_in.to(f.scalar_type()).contiguous();
+  const int64_t C = f_in.size(1), H = f_in.size(2), W = f_in.size(3);
+  auto rois = rois_in.to(f_in.scalar_type()).contiguous();
   const int64_t R = rois.size(0);
-  auto out = torch::zeros({R, f.size(1), p.pooled_h, p.pooled_w}, f.options());
-  if (R == 0 || f.numel() == 0) return out;
+  auto out = torch::zeros({R, C, p.pooled_h, p.pooled_w}, f_in.options());
+  if (R == 0 || f_in.numel() == 0) return out;
+  // (N, H, W, C) contiguous; free when the caller already holds channels-last.
+  auto f = f_in.permute({0, 2, 3, 1}).contiguous();
   AT_DISPATCH_FLOATING_TYPES(f.scalar_type(), "roi_align_forward", [&] {
-    forward_kernel<scalar_t>(f.data_ptr<scalar_t>(), f.size(0), f.size(1), f.size(2), f.size(3),
-                             rois.data_ptr<scalar_t>(), R, p, out.data_ptr<scalar_t>());
+    forward_kernel<scalar_t>(f.data_ptr<scalar_t>(), C, H, W, rois.data_ptr<scalar_t>(), R, p,
+                             out.data_ptr<scalar_t>());
   });
   return out;
 }
 
 torch::Tensor backward_cpu(const torch::Tensor& grad_in, const torch::Tensor& rois_in, at::IntArrayRef fshape,
                            const RoIAlignParams& p) {
-  auto g = grad_in.contiguous();
-  auto rois = rois_in.to(g.scalar_type()).contiguous();
-  auto out = torch::zeros(fshape, g.options());
-  if (rois.size(0) == 0) return out;
+  const int64_t N = fshape[0], C = fshape[1], H = fshape[2], W = fshape[3];
+  auto rois = rois_in.to(grad_in.scalar_type()).contiguous();
+  const int64_t R = rois.size(0);
+  if (R == 0 || N * C * H * W == 0) return torch::zeros(fshape, grad_in.options());
+  // Output gradient as (R, bins, C); gradient buffer as (N, H, W, C).
+  auto g = grad_in.reshape({R, C, p.pooled_h * p.pooled_w}).permute({0, 2, 1}).contiguous();
+  auto gin = torch::zeros({N, H, W, C}, grad_in.options());
   AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "roi_align_backward", [&] {
-    backward_kernel<scalar_t>(g.data_ptr<scalar_t>(), fshape[0], fshape[1], fshape[2], fshape[3],
-                              rois.data_ptr<scalar_t>(), rois.size(0), p, out.data_ptr<scalar_t>());
+    backward_kernel<scalar_t>(g.data_ptr<scalar_t>(), C, H, W, rois.data_ptr<scalar_t>(), R, p,
+                              gin.data_ptr<scalar_t>());
   });
-  return out;
+  return gin.permute({0, 3, 1, 2}).contiguous();
 }
 
 class RoIAlignFunction : public torch::autograd::Function<RoIAlignFunction> {
