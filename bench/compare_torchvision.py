@@ -6,10 +6,12 @@ Needs Debian's torchvision (not needed by the test command):
 Usage (after building):
     /usr/bin/python3 bench/compare_torchvision.py [--build build] [--reps 5]
 
-Runs each case of build/bin/rcnn_bench (Google Benchmark, JSON) and then the
-same case with torchvision, case by case (ours, theirs, next case), then prints: case, ours, torchvision,
-ratio. Also checks RoIAlign forward and gradient equality (1e-5) on the same
-inputs via build/bin/rcnn_bench --roi-align-check.
+Case by case, runs build/bin/rcnn_bench (Google Benchmark, JSON) for the case,
+then the same case with torchvision as installed, then torchvision with the
+runtime settings rcnn applies to itself (heap kept, OpenBLAS single-threaded;
+see TUNED_ENV), each in its own process, and prints: case, ours, torchvision,
+ratio, torchvision tuned, ratio. Also checks RoIAlign forward and gradient
+equality (target 1e-5) on the same inputs via rcnn_bench --roi-align-check.
 """
 import argparse
 import json
@@ -76,8 +78,11 @@ def tv_cases():
 
 
 def tv_faster_rcnn(train):
-    """torchvision FasterRCNN of the seed's shape: RegNetX-400MF + FPN 64 on c3-c5."""
+    """torchvision FasterRCNN of the seed's shape: RegNetX-400MF + FPN 64 on c3-c5, 3 anchors per location,
+    RPN stem of two 3x3 conv, 300 RoIs per image, RoI head of two 3x3 conv + linear."""
     from torchvision.models.detection import FasterRCNN
+    from torchvision.models.detection.faster_rcnn import FastRCNNPredictor
+    from torchvision.models.detection.rpn import RPNHead
     from torchvision.models.detection.anchor_utils import AnchorGenerator
     from torchvision.models.detection.backbone_utils import BackboneWithFPN
     from torchvision.models import regnet_x_400mf
@@ -95,10 +100,19 @@ def tv_faster_rcnn(train):
                          extra_blocks=NoExtraLevel())
     sizes = ((64,), (128,), (256,))  # stride * 8
     ag = AnchorGenerator(sizes, ((0.5, 1.0, 2.0),) * 3)
-    m = FasterRCNN(bb, num_classes=11, rpn_anchor_generator=ag, min_size=224, max_size=224,
-                   box_roi_pool=MultiScaleRoIAlign(["p3", "p4", "p5"], 7, 2),
+    # The seed's second stage: two 3x3 conv + ReLU on the 7x7 RoI features,
+    # then a linear classifier (torchvision's predictor adds box regression,
+    # which the seed does not have: a 3136 x 44 matrix, negligible).
+    conv = lambda: torch.nn.Conv2d(64, 64, 3, padding=1)
+    head = torch.nn.Sequential(conv(), torch.nn.ReLU(), conv(), torch.nn.ReLU(), torch.nn.Flatten())
+    m = FasterRCNN(bb, num_classes=None, rpn_anchor_generator=ag, min_size=224, max_size=224,
+                   rpn_head=RPNHead(64, 3, conv_depth=2),  # the seed's RPN stem: two 3x3 conv 64
+                   rpn_fg_iou_thresh=0.6, rpn_bg_iou_thresh=0.3,
+                   # top-k 400 per level, then 100 per level after NMS = 300 RoIs per image, as the seed
                    rpn_pre_nms_top_n_train=400, rpn_pre_nms_top_n_test=400,
-                   rpn_post_nms_top_n_train=100, rpn_post_nms_top_n_test=100,
+                   rpn_post_nms_top_n_train=300, rpn_post_nms_top_n_test=300,
+                   box_roi_pool=MultiScaleRoIAlign(["p3", "p4", "p5"], 7, -1), box_head=head,
+                   box_predictor=FastRCNNPredictor(64 * 7 * 7, 11),
                    rpn_batch_size_per_image=16, box_batch_size_per_image=32)
     m.train(train)
     return m
@@ -166,33 +180,60 @@ def roi_align_equality(build):
     return worst_o, worst_g
 
 
+# The runtime settings rcnn applies to itself at start (engine::init_threads):
+# freed memory stays in the heap, OpenBLAS runs single-threaded next to
+# LibTorch's OpenMP pool. torchvision gets them through the environment.
+TUNED_ENV = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "2147483647", "MALLOC_TOP_PAD_": str(64 << 20),
+             "OPENBLAS_NUM_THREADS": "1"}
+
+
+def worker(name, reps):
+    cases = tv_model_cases() if name.startswith(("BM_Infer", "BM_Train")) else tv_cases()
+    print(json.dumps({"ms": timeit(cases[name], reps)}))
+
+
+def theirs(name, reps, tuned):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "OPENBLAS_"))}
+    if tuned:
+        env.update(TUNED_ENV)
+    r = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", name, "--reps", str(reps)], env=env,
+                       check=True, stdout=subprocess.PIPE, text=True)
+    return json.loads(r.stdout.strip().splitlines()[-1])["ms"]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
     ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     threads = int(os.environ.get("RCNN_THREADS", os.cpu_count()))
     torch.set_num_threads(threads)
     os.environ["RCNN_THREADS"] = str(threads)
-    cases = tv_cases()
-    cases.update(tv_model_cases())
+    if args.worker:
+        return worker(args.worker, args.reps)
+    names = list(tv_cases().keys()) + ["BM_InferSeed/1", "BM_InferSeed/16", "BM_TrainStepSeed"]
     rows, ctx = [], {}
-    # Alternate: each case runs ours, then torchvision's, before the next case,
-    # so a machine that slows down mid-run affects both sides of a row alike.
-    for name, fn in cases.items():
-        o, ctx = ours(args.build, name, args.reps)
+    # Case by case: ours, torchvision as installed, torchvision with rcnn's
+    # runtime settings, before the next case, so a machine that slows down
+    # mid-run affects every column of a row alike. Each side runs in its own
+    # process.
+    for name in names:
         reps = args.reps if not name.startswith(("BM_InferSeed/16", "BM_TrainStep")) else max(2, args.reps // 2)
-        t = timeit(fn, reps)
-        rows.append((name, o, t))
-        print(f"  {name}: ours {o:.3f} ms, torchvision {t:.3f} ms", file=sys.stderr)
+        o, ctx = ours(args.build, name, args.reps)
+        t = theirs(name, reps, tuned=False)
+        tt = theirs(name, reps, tuned=True)
+        rows.append((name, o, t, tt))
+        print(f"  {name}: ours {o:.3f} ms, torchvision {t:.3f} ms, tuned {tt:.3f} ms", file=sys.stderr)
     trace, _ = ours(args.build, "BM_TraceFull", args.reps)
     print(f"# {threads} threads, {os.cpu_count()} cores, BLAS: {ctx.get('blas', '?')}, torch {torch.__version__}, "
-          f"torchvision {torchvision.__version__}, median of {args.reps}")
-    print("| case | ours (ms) | torchvision (ms) | speed-up |")
-    print("|---|---:|---:|---:|")
-    for name, o, t in rows:
-        print(f"| {name} | {o:.3f} | {t:.3f} | {t / o:.1f}x |")
-    print(f"| BM_TraceFull (fast preset, 224², every stage) | {trace:.1f} | – | – |")
+          f"torchvision {torchvision.__version__}, median of {args.reps} (2 for InferSeed/16 and TrainStepSeed "
+          f"on torchvision's side)")
+    print("| case | ours (ms) | torchvision (ms) | speed-up | torchvision + rcnn's runtime settings (ms) | speed-up |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, o, t, tt in rows:
+        print(f"| {name} | {o:.3f} | {t:.3f} | {t / o:.1f}x | {tt:.3f} | {tt / o:.1f}x |")
+    print(f"| BM_TraceFull (fast preset, 224², every stage) | {trace:.1f} | – | – | – | – |")
     wo, wg = roi_align_equality(args.build)
     print(f"\nRoIAlign on the same inputs (3 cases incl. adaptive sampling and aligned=False): max |ours - torchvision| "
           f"forward {wo:.2e}, gradient {wg:.2e} (target <= 1e-5)")

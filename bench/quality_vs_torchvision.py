@@ -5,10 +5,12 @@
     /usr/bin/python3 bench/quality_vs_torchvision.py --dataset datasets/fashion-mini --minutes 5
 
 Trains `rcnn train --config default` and a torchvision FasterRCNN of the same
-shape (the `fast` backbone's conv-BN-ReLU stages, FPN 64 on c3-c5, anchors
-32/45, 64/90, 128/181 px x ratios 0.5/1/2, 224x224 input, same solver) for the
-same wall-clock budget on the same threads, then scores both with the
-project's evaluator (`rcnn eval`, VOC mAP@0.5) and prints the two mAPs.
+shape (the `fast` backbone's conv-BN-ReLU stages, FPN 64 on c3-c5, the anchors
+of resources/configs/default.json, 224x224 input, same solver) for the same
+wall-clock budget on the same threads, then scores both with the project's
+evaluator (`rcnn eval`, VOC mAP@0.5) and prints the two mAPs. torchvision runs
+in a child process with the runtime settings rcnn applies to itself (heap kept,
+OpenBLAS single-threaded), so neither side is slowed by its thread pools.
 """
 import argparse
 import json
@@ -77,7 +79,12 @@ def make_model(num_classes):
     f = FastBody()
     body = nn.Sequential(OrderedDict([("stem", f.stem), ("s2", f.s2), ("s3", f.s3), ("s4", f.s4), ("s5", f.s5)]))
     bb = BackboneWithFPN(body, {"s3": "p3", "s4": "p4", "s5": "p5"}, [64, 96, 128], 64, extra_blocks=NoExtra())
-    ag = AnchorGenerator(((32, 45), (64, 90), (128, 181)), ((0.5, 1.0, 2.0),) * 3)
+    a = json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "resources", "configs",
+                                    "default.json")))["anchors"]
+    # Anchor sides of the default preset: stride * stride_scale * 2^(k / scales_per_octave), on p3-p5.
+    sizes = tuple(tuple(round(s * a["stride_scale"] * 2 ** (k / a["scales_per_octave"]), 2)
+                        for k in range(a["scales_per_octave"])) for s in (8, 16, 32))
+    ag = AnchorGenerator(sizes, (tuple(a["aspect_ratios"]),) * 3)
     return FasterRCNN(bb, num_classes=num_classes + 1, rpn_anchor_generator=ag, min_size=224, max_size=224,
                       box_roi_pool=MultiScaleRoIAlign(["p3", "p4", "p5"], 7, 2),
                       rpn_pre_nms_top_n_train=1200, rpn_pre_nms_top_n_test=1200,
@@ -134,16 +141,24 @@ def main():
     ap.add_argument("--minutes", type=float, default=5)
     ap.add_argument("--split", default="val")
     ap.add_argument("--build", default="build")
+    ap.add_argument("--torchvision-worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     threads = int(os.environ.get("RCNN_THREADS", os.cpu_count()))
     torch.set_num_threads(threads)
+    if args.torchvision_worker:
+        print(train_torchvision(args.dataset, args.minutes, "runs/quality-torchvision.json", args.split))
+        return
     rcnn = os.path.join(args.build, "bin", "rcnn")
     subprocess.run([rcnn, "train", "--config", "default", "--dataset", args.dataset, "--name", "quality-ours",
                     "--minutes", str(args.minutes), "--set", "solver.max_iters=1000000", "--set", "solver.eval_period=0"],
                    check=True, stdout=subprocess.DEVNULL)
     ours = subprocess.run([rcnn, "eval", "--checkpoint", "runs/quality-ours/last.pt", "--dataset", args.dataset,
                            "--split", args.split], check=True, capture_output=True, text=True).stdout
-    iters = train_torchvision(args.dataset, args.minutes, "runs/quality-torchvision.json", args.split)
+    env = dict(os.environ, MALLOC_MMAP_MAX_="0", MALLOC_TRIM_THRESHOLD_="2147483647", OPENBLAS_NUM_THREADS="1")
+    r = subprocess.run([sys.executable, os.path.abspath(__file__), "--dataset", args.dataset, "--minutes",
+                        str(args.minutes), "--split", args.split, "--torchvision-worker"], env=env, check=True,
+                       stdout=subprocess.PIPE, text=True)
+    iters = int(r.stdout.strip().splitlines()[-1])
     theirs = subprocess.run([rcnn, "eval", "--detections", "runs/quality-torchvision.json", "--dataset", args.dataset,
                              "--split", args.split], check=True, capture_output=True, text=True).stdout
     pick = lambda s: float([l for l in s.splitlines() if l.startswith("mAP")][0].split()[1])

@@ -1,5 +1,7 @@
 #include "modeling/backbone.h"
 
+#include <cstring>
+
 namespace rcnn::modeling {
 namespace nn = torch::nn;
 
@@ -14,6 +16,60 @@ nn::Sequential conv_norm_act(int64_t in, int64_t out, int64_t k, int64_t stride,
   return s;
 }
 
+torch::Tensor run_conv_norm_act(nn::Sequential s, const torch::Tensor& x, std::vector<FoldedConv>& cache) {
+  if (s->is_training() || torch::GradMode::is_enabled()) return s->forward(x);
+  const auto mods = s->children();
+  torch::Tensor y = x;
+  size_t slot = 0;
+  for (size_t i = 0; i < mods.size(); ++i) {
+    auto* conv = mods[i]->as<nn::Conv2d>();
+    auto* bn = i + 1 < mods.size() ? mods[i + 1]->as<nn::BatchNorm2d>() : nullptr;
+    if (conv && bn && bn->running_mean.defined()) {
+      // Fold the (frozen, eval-mode) BatchNorm into the conv: one pass over
+      // the activations instead of two. Recomputed whenever any of the
+      // tensors it came from changed (load, training step).
+      if (cache.size() <= slot) cache.resize(slot + 1);
+      FoldedConv& f = cache[slot++];
+      // Parameters change through in-place ops (optimizer steps, loading),
+      // which bump their version counters. BatchNorm's running statistics
+      // are updated inside the batch_norm kernel without a version bump, so
+      // they are compared by value (a few hundred floats).
+      std::vector<const torch::Tensor*> src{&conv->weight, &bn->weight, &bn->bias};
+      if (conv->bias.defined()) src.push_back(&conv->bias);
+      std::vector<int64_t> key;
+      for (const auto* t : src) {
+        key.push_back(reinterpret_cast<int64_t>(t->unsafeGetTensorImpl()));
+        key.push_back(static_cast<int64_t>(t->_version()));
+      }
+      auto same = [](const torch::Tensor& a, const torch::Tensor& b) {
+        if (!b.defined() || a.sizes() != b.sizes() || a.device() != b.device()) return false;
+        if (a.is_cpu() && a.is_contiguous() && b.is_contiguous() && a.scalar_type() == b.scalar_type())
+          return std::memcmp(a.data_ptr(), b.data_ptr(), a.nbytes()) == 0;
+        return torch::equal(a, b);
+      };
+      if (key != f.key || !same(bn->running_mean, f.mean) || !same(bn->running_var, f.var)) {
+        f.mean = bn->running_mean.clone();
+        f.var = bn->running_var.clone();
+        auto scale = bn->weight / torch::sqrt(bn->running_var + bn->options.eps());
+        f.weight = (conv->weight * scale.view({-1, 1, 1, 1})).contiguous();
+        f.bias = bn->bias - bn->running_mean * scale;
+        if (conv->bias.defined()) f.bias = f.bias + conv->bias * scale;
+        f.key = std::move(key);
+      }
+      const auto& o = conv->options;
+      y = torch::conv2d(y, f.weight, f.bias, *o.stride(), c10::get<torch::ExpandingArray<2>>(o.padding()),
+                        *o.dilation(), o.groups());
+      ++i;  // the BatchNorm is folded in
+    } else if (auto* relu = mods[i]->as<nn::ReLU>()) {
+      (void)relu;
+      y = torch::relu_(y);
+    } else {
+      return s->forward(x);  // not a conv -> norm -> act sequence: the modules' own forward
+    }
+  }
+  return y;
+}
+
 namespace {
 
 // RegNet X block: 1x1 -> 3x3 grouped (stride) -> 1x1, residual.
@@ -26,10 +82,11 @@ struct XBlockImpl : nn::Module {
     if (in != out || stride != 1) proj = register_module("proj", conv_norm_act(in, out, 1, stride, 1, norm, false));
   }
   torch::Tensor forward(const torch::Tensor& x) {
-    auto y = c->forward(b->forward(a->forward(x)));
-    return torch::relu(y + (proj ? proj->forward(x) : x));
+    auto y = run_conv_norm_act(c, run_conv_norm_act(b, run_conv_norm_act(a, x, fold[0]), fold[1]), fold[2]);
+    return torch::relu(y + (proj ? run_conv_norm_act(proj, x, fold[3]) : x));
   }
   nn::Sequential a{nullptr}, b{nullptr}, c{nullptr}, proj{nullptr};
+  std::vector<FoldedConv> fold[4];
 };
 TORCH_MODULE(XBlock);
 
@@ -51,7 +108,7 @@ RegNetX400MFImpl::RegNetX400MFImpl(const std::string& norm) {
 }
 
 std::vector<torch::Tensor> RegNetX400MFImpl::forward(const torch::Tensor& x) {
-  auto c3 = s2->forward(s1->forward(stem->forward(x)));
+  auto c3 = s2->forward(s1->forward(run_conv_norm_act(stem, x, stem_fold)));
   auto c4 = s3->forward(c3);
   auto c5 = s4->forward(c4);
   return {c3, c4, c5};
@@ -73,9 +130,9 @@ FastBackboneImpl::FastBackboneImpl(const std::string& norm) {
 }
 
 std::vector<torch::Tensor> FastBackboneImpl::forward(const torch::Tensor& x) {
-  auto c3 = s3->forward(s2->forward(stem->forward(x)));
-  auto c4 = s4->forward(c3);
-  auto c5 = s5->forward(c4);
+  auto c3 = run_conv_norm_act(s3, run_conv_norm_act(s2, run_conv_norm_act(stem, x, fold[0]), fold[1]), fold[2]);
+  auto c4 = run_conv_norm_act(s4, c3, fold[3]);
+  auto c5 = run_conv_norm_act(s5, c4, fold[4]);
   return {c3, c4, c5};
 }
 
@@ -112,6 +169,11 @@ BackboneWithFPNImpl::BackboneWithFPNImpl(const BackboneOptions& o) {
 }
 
 std::vector<torch::Tensor> BackboneWithFPNImpl::forward(const torch::Tensor& images) {
+  if (!is_training() && !torch::GradMode::is_enabled() && images.is_cpu()) {
+    // Inference on the CPU: channels-last activations let oneDNN run the
+    // convolutions without reordering every input and output.
+    return fpn->forward(body->forward(images.contiguous(at::MemoryFormat::ChannelsLast)));
+  }
   return fpn->forward(body->forward(images));
 }
 

@@ -14,6 +14,21 @@ namespace rcnn::modeling {
 torch::nn::Sequential conv_norm_act(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t groups,
                                     const std::string& norm, bool act);
 
+// Inference-time fold of a conv followed by a BatchNorm into one conv,
+// cached; `key` identifies the parameters and their versions, `mean`/`var`
+// are the running statistics it was computed from.
+struct FoldedConv {
+  std::vector<int64_t> key;
+  torch::Tensor mean, var, weight, bias;
+};
+
+// s->forward(x) for a conv -> norm -> act sequence built by conv_norm_act
+// (or several chained). In eval mode without autograd, each conv + BatchNorm
+// pair runs as one conv with folded weights (same result up to float
+// rounding); otherwise, and for other norms, it is exactly s->forward(x).
+torch::Tensor run_conv_norm_act(torch::nn::Sequential s, const torch::Tensor& x,
+                                std::vector<FoldedConv>& cache);
+
 // Common interface: forward returns {c3, c4, c5}.
 struct BackboneImpl : torch::nn::Module {
   virtual std::vector<torch::Tensor> forward(const torch::Tensor& x) = 0;
@@ -28,6 +43,7 @@ struct RegNetX400MFImpl : BackboneImpl {
   explicit RegNetX400MFImpl(const std::string& norm);
   std::vector<torch::Tensor> forward(const torch::Tensor& x) override;
   torch::nn::Sequential stem{nullptr}, s1{nullptr}, s2{nullptr}, s3{nullptr}, s4{nullptr};
+  std::vector<FoldedConv> stem_fold;
 };
 
 // A small plain conv net for CPU training from scratch: two conv-BN-ReLU per
@@ -36,6 +52,7 @@ struct FastBackboneImpl : BackboneImpl {
   explicit FastBackboneImpl(const std::string& norm);
   std::vector<torch::Tensor> forward(const torch::Tensor& x) override;
   torch::nn::Sequential stem{nullptr}, s2{nullptr}, s3{nullptr}, s4{nullptr}, s5{nullptr};
+  std::vector<FoldedConv> fold[5];
 };
 
 // Feature pyramid (Lin et al. 2017): 1x1 laterals to `channels`, top-down

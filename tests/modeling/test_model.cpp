@@ -109,3 +109,68 @@ TEST(Model, TinyOverfit) {
     }
   }
 }
+
+// Inference folds each conv + BatchNorm into one conv and runs channels-last.
+// Its features must equal the unfolded eval-mode computation (run with
+// autograd on, which takes the modules' own forward), and the fold must
+// follow the weights when they change (a training step, a checkpoint load).
+TEST(Model, FoldedInferenceMatchesModulesAndFollowsWeightChanges) {
+  for (const std::string name : {"regnetx_400mf", "fast"}) {
+    BackboneOptions o;
+    o.name = name;
+    torch::manual_seed(3);
+    modeling::BackboneWithFPN bb(o);
+    // Non-trivial statistics so that the fold actually changes the weights.
+    bb->train();
+    {
+      torch::NoGradGuard ng;
+      for (int i = 0; i < 3; ++i) bb->forward(torch::randn({4, 3, 64, 64}) * 2 + 0.5);
+    }
+    bb->eval();
+    auto x = torch::randn({1, 3, 64, 64});
+    auto reference = [&] {
+      std::vector<torch::Tensor> r;
+      for (auto& t : bb->forward(x)) r.push_back(t.detach());  // grad mode on: unfolded path
+      return r;
+    };
+    auto folded = [&] {
+      torch::NoGradGuard ng;
+      return bb->forward(x);
+    };
+    auto want = reference();
+    auto got = folded();
+    ASSERT_EQ(got.size(), 3u);
+    for (size_t l = 0; l < 3; ++l) {
+      EXPECT_EQ(got[l].sizes(), want[l].sizes());
+      EXPECT_TRUE(torch::allclose(got[l], want[l], 1e-4, 1e-4))
+          << name << " level " << l << " max |diff| " << (got[l] - want[l]).abs().max().item<float>();
+    }
+    // Change every BatchNorm's scale in place, as an optimizer step would.
+    {
+      torch::NoGradGuard ng;
+      for (auto& m : bb->modules(false))
+        if (auto* bn = m->as<torch::nn::BatchNorm2d>()) bn->weight.mul_(0.5).add_(0.1);
+    }
+    auto want2 = reference();
+    auto got2 = folded();
+    for (size_t l = 0; l < 3; ++l) {
+      EXPECT_GT((want2[l] - want[l]).abs().max().item<float>(), 1e-3) << "the change must matter";
+      EXPECT_TRUE(torch::allclose(got2[l], want2[l], 1e-4, 1e-4)) << name << " stale fold at level " << l;
+    }
+    // A training-mode forward moves the running statistics inside the
+    // batch_norm kernel (no version bump): the next eval must see them, as
+    // the periodic evaluation during a training run does.
+    bb->train();
+    {
+      torch::NoGradGuard ng;
+      bb->forward(torch::randn({4, 3, 64, 64}) * 3 - 1);
+    }
+    bb->eval();
+    auto want3 = reference();
+    auto got3 = folded();
+    for (size_t l = 0; l < 3; ++l) {
+      EXPECT_GT((want3[l] - want2[l]).abs().max().item<float>(), 1e-3) << "the statistics must have moved";
+      EXPECT_TRUE(torch::allclose(got3[l], want3[l], 1e-4, 1e-4)) << name << " stale statistics at level " << l;
+    }
+  }
+}

@@ -37,6 +37,13 @@ TEST(BoxIou, KernelMatchesTensorPathOnRandomBoxes) {
   auto xy2 = torch::rand({37, 2}) * 200, wh2 = torch::rand({37, 2}) * 60;
   auto b = torch::cat({xy2, xy2 + wh2}, 1);
   EXPECT_TRUE(torch::allclose(box_iou(a, b), box_iou_generic(a, b), 1e-6, 1e-6));
+  // Large enough for the threaded SIMD path, with empty and inverted boxes
+  // mixed in: the same float operations in the same order, so bit-equal.
+  auto xy3 = torch::rand({5000, 2}) * 200, wh3 = torch::rand({5000, 2}) * 60 - 5;
+  auto c = torch::cat({xy3, xy3 + wh3}, 1);
+  c.index_put_({torch::indexing::Slice(0, 10)}, torch::tensor({3.f, 3.f, 3.f, 3.f}));
+  EXPECT_TRUE(torch::equal(box_iou(c, b), box_iou_generic(c, b)));
+  EXPECT_TRUE(torch::equal(box_iou(c, c.narrow(0, 0, 53)), box_iou_generic(c, c.narrow(0, 0, 53))));
   auto ad = a.to(torch::kDouble), bd = b.to(torch::kDouble);
   EXPECT_EQ(box_iou(ad, bd).scalar_type(), torch::kDouble);
   EXPECT_TRUE(torch::allclose(box_iou(ad, bd), box_iou_generic(ad, bd), 1e-12, 1e-12));
