@@ -18,6 +18,17 @@ void check_inputs(const torch::Tensor& boxes, const torch::Tensor& scores, doubl
   TORCH_CHECK(thr >= 0.0 && thr <= 1.0, "nms: iou_threshold must be in [0, 1], got ", thr);
 }
 
+// IoU of a kept box (i) and a later box (j) > thr, with torchvision's
+// arithmetic in its order, so borderline pairs round identically.
+template <typename T>
+inline bool iou_above(T ix1, T iy1, T ix2, T iy2, T ia, T jx1, T jy1, T jx2, T jy2, T ja, T thr) {
+  const T w = std::max<T>(std::min(ix2, jx2) - std::max(ix1, jx1), T(0));
+  const T h = std::max<T>(std::min(iy2, jy2) - std::max(iy1, jy1), T(0));
+  const T inter = w * h;
+  const T uni = ia + ja - inter;
+  return uni > T(0) && inter / uni > thr;
+}
+
 // Greedy NMS over boxes already in descending score order (rank r = position
 // in `order`). Every kept box is compared with every later box: O(K^2).
 template <typename T>
@@ -31,12 +42,7 @@ int64_t nms_full(const T* x1, const T* y1, const T* x2, const T* y2, const T* ar
     const T ix1 = x1[i], iy1 = y1[i], ix2 = x2[i], iy2 = y2[i], ia = area[i];
     for (int64_t j = i + 1; j < k; ++j) {
       if (removed[j]) continue;
-      const T w = std::max<T>(std::min(ix2, x2[j]) - std::max(ix1, x1[j]), T(0));
-      const T h = std::max<T>(std::min(iy2, y2[j]) - std::max(iy1, y1[j]), T(0));
-      const T inter = w * h;
-      const T uni = ia + area[j] - inter;
-      // Same division as torchvision so borderline pairs round identically.
-      if (uni > T(0) && inter / uni > thr) {
+      if (iou_above(ix1, iy1, ix2, iy2, ia, x1[j], y1[j], x2[j], y2[j], area[j], thr)) {
         removed[j] = 1;
         sup[j] = i;
       }
@@ -102,11 +108,7 @@ int64_t nms_grid(const T* x1, const T* y1, const T* x2, const T* y2, const T* ar
         if (cx1[p] < xlo || cx1[p] > xhi || cy1[p] < ylo || cy1[p] > yhi) continue;
         const int64_t j = rank[p];
         if (j <= i || removed[j]) continue;
-        const T iw = std::max<T>(std::min(ix2, x2[j]) - std::max(ix1, x1[j]), T(0));
-        const T ih = std::max<T>(std::min(iy2, y2[j]) - std::max(iy1, y1[j]), T(0));
-        const T inter = iw * ih;
-        const T uni = ia + area[j] - inter;
-        if (uni > T(0) && inter / uni > thr) {
+        if (iou_above(ix1, iy1, ix2, iy2, ia, x1[j], y1[j], x2[j], y2[j], area[j], thr)) {
           removed[j] = 1;
           sup[j] = i;
         }
