@@ -32,23 +32,15 @@ inline bool iou_above(T ix1, T iy1, T ix2, T iy2, T ia, T jx1, T jy1, T jx2, T j
 // Greedy NMS over boxes already in descending score order (rank r = position
 // in `order`). Every kept box is compared with every later box: O(K^2).
 template <typename T>
-int64_t nms_full(const T* x1, const T* y1, const T* x2, const T* y2, const T* area, int64_t k, T thr,
+void nms_full(const T* x1, const T* y1, const T* x2, const T* y2, const T* area, int64_t k, T thr,
                  std::vector<int64_t>& sup) {
-  std::vector<uint8_t> removed(k, 0);
-  int64_t nkeep = 0;
   for (int64_t i = 0; i < k; ++i) {
-    if (removed[i]) continue;
-    ++nkeep;
+    if (sup[i] >= 0) continue;  // suppressed by an earlier kept box
     const T ix1 = x1[i], iy1 = y1[i], ix2 = x2[i], iy2 = y2[i], ia = area[i];
     for (int64_t j = i + 1; j < k; ++j) {
-      if (removed[j]) continue;
-      if (iou_above(ix1, iy1, ix2, iy2, ia, x1[j], y1[j], x2[j], y2[j], area[j], thr)) {
-        removed[j] = 1;
-        sup[j] = i;
-      }
+      if (sup[j] < 0 && iou_above(ix1, iy1, ix2, iy2, ia, x1[j], y1[j], x2[j], y2[j], area[j], thr)) sup[j] = i;
     }
   }
-  return nkeep;
 }
 
 // The same greedy walk, but each kept box only looks at boxes whose top-left
@@ -60,7 +52,7 @@ int64_t nms_full(const T* x1, const T* y1, const T* x2, const T* y2, const T* ar
 // suppressor - is exactly the O(K^2) walk's: the grid only skips pairs whose
 // IoU is provably <= t. The window gets a small margin for rounding.
 template <typename T>
-int64_t nms_grid(const T* x1, const T* y1, const T* x2, const T* y2, const T* area, int64_t k, T thr,
+void nms_grid(const T* x1, const T* y1, const T* x2, const T* y2, const T* area, int64_t k, T thr,
                  std::vector<int64_t>& sup) {
   double minx = x1[0], maxx = x1[0], miny = y1[0], maxy = y1[0];
   for (int64_t i = 1; i < k; ++i) {
@@ -90,11 +82,8 @@ int64_t nms_grid(const T* x1, const T* y1, const T* x2, const T* y2, const T* ar
     cy1[p] = y1[i];
   }
   const double reach = (1.0 - static_cast<double>(thr)) / static_cast<double>(thr) * 1.001;
-  std::vector<uint8_t> removed(k, 0);
-  int64_t nkeep = 0;
   for (int64_t i = 0; i < k; ++i) {
-    if (removed[i]) continue;
-    ++nkeep;
+    if (sup[i] >= 0) continue;  // suppressed by an earlier kept box
     const T ix1 = x1[i], iy1 = y1[i], ix2 = x2[i], iy2 = y2[i], ia = area[i];
     const double w = static_cast<double>(ix2) - ix1, h = static_cast<double>(iy2) - iy1;
     if (!(w > 0 && h > 0)) continue;  // empty or inverted: all its intersections are 0
@@ -107,15 +96,11 @@ int64_t nms_grid(const T* x1, const T* y1, const T* x2, const T* y2, const T* ar
       for (int64_t p = start[gy * G + gx0], pe = start[gy * G + gx1 + 1]; p < pe; ++p) {
         if (cx1[p] < xlo || cx1[p] > xhi || cy1[p] < ylo || cy1[p] > yhi) continue;
         const int64_t j = rank[p];
-        if (j <= i || removed[j]) continue;
-        if (iou_above(ix1, iy1, ix2, iy2, ia, x1[j], y1[j], x2[j], y2[j], area[j], thr)) {
-          removed[j] = 1;
+        if (j > i && sup[j] < 0 && iou_above(ix1, iy1, ix2, iy2, ia, x1[j], y1[j], x2[j], y2[j], area[j], thr))
           sup[j] = i;
-        }
       }
     }
   }
-  return nkeep;
 }
 
 template <typename T>
@@ -137,15 +122,17 @@ int64_t nms_kernel(const T* b, const int64_t* order, int64_t k, T thr, int64_t* 
   // The window needs t > 0 (at t = 0 any touching pair counts) and finite
   // coordinates (NaN breaks the x1 ordering); small inputs gain nothing.
   const bool windowed = finite && thr > T(0.05) && k >= 64 && k < (int64_t{1} << 31);
-  const int64_t nkeep = windowed ? nms_grid(x1.data(), y1.data(), x2.data(), y2.data(), area.data(), k, thr, sup)
-                                 : nms_full(x1.data(), y1.data(), x2.data(), y2.data(), area.data(), k, thr, sup);
+  if (windowed)
+    nms_grid(x1.data(), y1.data(), x2.data(), y2.data(), area.data(), k, thr, sup);
+  else
+    nms_full(x1.data(), y1.data(), x2.data(), y2.data(), area.data(), k, thr, sup);
   int64_t n = 0;
   for (int64_t i = 0; i < k; ++i)
     if (sup[i] < 0) keep[n++] = order[i];
   if (suppressed_by) {
     for (int64_t i = 0; i < k; ++i) suppressed_by[order[i]] = sup[i] < 0 ? -1 : order[sup[i]];
   }
-  return nkeep;
+  return n;
 }
 
 }  // namespace
