@@ -78,7 +78,7 @@ static void BM_AnchorsAndMatching(benchmark::State& st) {
   for (auto _ : st) {
     std::vector<torch::Tensor> a;
     for (auto [hw, s] : {std::pair{28, 8}, {14, 16}, {7, 32}}) a.push_back(gen.level_anchors(hw, hw, s, torch::kFloat));
-    benchmark::DoNotOptimize(m(torch::cat(a), gt).matched);
+    benchmark::DoNotOptimize(m(torch::cat(a), gt).labels);
   }
 }
 BENCHMARK(BM_AnchorsAndMatching)->Unit(benchmark::kMicrosecond);

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "config/config_fields.h"
 #include "data/dataset.h"
 #include "data/image_io.h"
 #include "data/transforms.h"
@@ -18,22 +19,25 @@
 namespace rcnn::api {
 namespace {
 
+// The stage bits of the field table (config_fields.h).
 enum Dirty : unsigned {
-  kImage = 1u << 0,
-  kBackbone = 1u << 1,
-  kAnchors = 1u << 2,
-  kMatch = 1u << 3,
-  kSample = 1u << 4,
-  kProposals = 1u << 5,
-  kRoi = 1u << 6,
-  kPred = 1u << 7,
-  kAll = 0xFFu
+  kImage = kStageImage,
+  kBackbone = kStageBackbone,
+  kAnchors = kStageAnchors,
+  kMatch = kStageMatch,
+  kSample = kStageSample,
+  kProposals = kStageProposals,
+  kRoi = kStageRoi,
+  kPred = kStagePred,
+  kAll = kStageAll
 };
 
+// Everything downstream of a stale stage is stale too. New feature-map sizes
+// (after an input change) mean new anchors.
 unsigned close_deps(unsigned d) {
   for (int k = 0; k < 4; ++k) {
     if (d & kImage) d |= kBackbone | kMatch;
-    if (d & kBackbone) d |= kProposals;
+    if (d & kBackbone) d |= kAnchors | kProposals;
     if (d & kAnchors) d |= kMatch | kProposals;
     if (d & kMatch) d |= kSample | kPred;
     if (d & kProposals) d |= kRoi;
@@ -154,27 +158,7 @@ void Session::set_config(const DetectorConfig& c) {
     d_->build_model(d_->weight_seed);
     return;
   }
-  unsigned dirty = 0;
-  if (c.input.size != o.input.size || c.input.resize != o.input.resize || c.input.mean != o.input.mean ||
-      c.input.std != o.input.std)
-    dirty |= kImage;
-  if (c.anchors.stride_scale != o.anchors.stride_scale || c.anchors.aspect_ratios != o.anchors.aspect_ratios ||
-      c.anchors.scales_per_octave != o.anchors.scales_per_octave)
-    dirty |= kAnchors;
-  if (c.rpn.iou_lo != o.rpn.iou_lo || c.rpn.iou_hi != o.rpn.iou_hi ||
-      c.rpn.allow_low_quality_matches != o.rpn.allow_low_quality_matches)
-    dirty |= kMatch;
-  if (c.rpn.batch_size_per_image != o.rpn.batch_size_per_image || c.rpn.fg_fraction != o.rpn.fg_fraction)
-    dirty |= kSample;
-  if (c.rpn.nms_thresh != o.rpn.nms_thresh || c.rpn.pre_nms_topk_test != o.rpn.pre_nms_topk_test ||
-      c.rpn.post_nms_topk_test != o.rpn.post_nms_topk_test || c.rpn.min_box_size != o.rpn.min_box_size)
-    dirty |= kProposals;
-  if (c.roi.sampling_ratio != o.roi.sampling_ratio || c.roi.aligned != o.roi.aligned ||
-      c.roi.level_assignment != o.roi.level_assignment)
-    dirty |= kRoi;
-  if (c.roi.score_thresh != o.roi.score_thresh || c.roi.nms_thresh != o.roi.nms_thresh ||
-      c.roi.detections_per_image != o.roi.detections_per_image)
-    dirty |= kPred;
+  const unsigned dirty = changed_stages(o, c);  // from the field table
   d_->model->update_config(c);
   d_->cfg = c;
   d_->dirty |= dirty;
@@ -315,12 +299,13 @@ const PipelineTrace& Session::run() {
       // anchor_gt keeps each anchor's best GT even for negatives, so hover can show the IoU it missed by.
       auto gi = D.match.gt_index.cpu();
       T.anchor_gt.assign(gi.data_ptr<int64_t>(), gi.data_ptr<int64_t>() + K);
-      auto cls = D.match.matched.select(1, 4).cpu().contiguous();
+      auto lab = D.match.labels.cpu().contiguous();
       T.anchor_label.resize(size_t(K));
-      const float* c = cls.data_ptr<float>();
+      const int8_t* c = lab.data_ptr<int8_t>();
       for (int64_t i = 0; i < K; ++i) {
-        T.anchor_label[size_t(i)] =
-            c[i] >= 0 ? AnchorLabel::Positive : (c[i] == -1 ? AnchorLabel::Negative : AnchorLabel::Neutral);
+        T.anchor_label[size_t(i)] = c[i] == modeling::kForeground   ? AnchorLabel::Positive
+                                    : c[i] == modeling::kBackground ? AnchorLabel::Negative
+                                                                    : AnchorLabel::Neutral;
       }
       // The matcher's own IoU matrix: D.gt has no padding rows, so its columns are T.gt.
       T.iou_matrix = M > 0 ? to_vec(D.match.iou) : std::vector<float>{};
@@ -369,7 +354,7 @@ const PipelineTrace& Session::run() {
   if (dirty & kSample)
     timed("sampling", [&] {
       auto gen = at::detail::createCPUGenerator(D.sample_seed);
-      auto s = modeling::sample_fg_bg(D.match.matched, cfg.rpn.batch_size_per_image, cfg.rpn.fg_fraction, gen);
+      auto s = modeling::subsample_labels(D.match.labels, cfg.rpn.batch_size_per_image, cfg.rpn.fg_fraction, gen);
       auto f = s.fg.cpu(), b = s.bg.cpu();
       T.sampled_fg.assign(f.data_ptr<int64_t>(), f.data_ptr<int64_t>() + f.numel());
       T.sampled_bg.assign(b.data_ptr<int64_t>(), b.data_ptr<int64_t>() + b.numel());
@@ -381,6 +366,7 @@ const PipelineTrace& Session::run() {
   if (dirty & kProposals)
     timed("proposals", [&] {
       D.props = D.model->propose(D.rpn, 0, false);
+      T.rpn_scale_clamp = cfg.rpn.box_scale_clamp;
       T.proposals.clear();
       T.kept.clear();
       for (size_t l = 0; l < D.props.levels.size(); ++l) {
@@ -416,6 +402,11 @@ const PipelineTrace& Session::run() {
     timed("roi_align+head", [&] {
       D.second = D.model->run_second_stage(D.rpn, 0, D.props);
       T.roi_size = cfg.roi.roi_size;
+      T.level_assignment = cfg.roi.level_assignment;
+      T.canonical_size = cfg.roi.canonical_size;
+      T.canonical_level = cfg.roi.canonical_level;
+      T.sampling_ratio = cfg.roi.sampling_ratio;
+      T.aligned = cfg.roi.aligned;
       T.roi_features = to_vec(D.second.pooled);
       auto lv = D.second.roi_levels.cpu();
       T.roi_level.assign(lv.data_ptr<int64_t>(), lv.data_ptr<int64_t>() + lv.numel());
@@ -424,6 +415,18 @@ const PipelineTrace& Session::run() {
       auto rois = D.second.rois.clone();
       rois.select(1, 0).zero_();
       T.roi_crops = to_vec(ops::roi_align(D.input_raw, rois, cp));
+      // Sampling points of every RoI travel with the trace, so the studio
+      // never asks the model thread for them.
+      T.roi_points.clear();
+      T.roi_point_offset.assign(1, 0);
+      T.roi_grid.clear();
+      for (int r = 0; r < int(T.kept.size()); ++r) {
+        int gh = 0, gw = 0;
+        auto pts = sampling_points(r, &gh, &gw);
+        T.roi_points.insert(T.roi_points.end(), pts.begin(), pts.end());
+        T.roi_point_offset.push_back(int(T.roi_points.size()));
+        T.roi_grid.insert(T.roi_grid.end(), {gh, gw});
+      }
     });
   if (dirty & kPred)
     timed("predictions", [&] {
@@ -443,6 +446,7 @@ const PipelineTrace& Session::run() {
         T.detections.push_back(d);
       }
       T.score_thresh = cfg.roi.score_thresh;
+      T.nms_thresh = cfg.roi.nms_thresh;
       compute_gt_funnel(T);
     });
   D.dirty = 0;

@@ -103,17 +103,31 @@ struct PipelineTrace {
   // Proposals
   std::vector<Proposal> proposals;  // P, per level in objectness order
   std::vector<int> kept;            // R indices into proposals
+  double rpn_scale_clamp = 0;       // dw, dh clamp of the RPN's decode (rpn.box_scale_clamp)
 
   // RoIAlign (per kept proposal)
   int roi_size = 7, feature_channels = 0, crop_size = 32;
-  std::vector<int> roi_level;       // R, level the RoI was pooled on
-  std::vector<float> roi_features;  // R * F * S * S
-  std::vector<float> roi_crops;     // R * 3 * crop^2, RGB 0..1 (RoIAlign of the input image)
+  std::vector<int> roi_level;    // R, level the RoI was pooled on
+  std::string level_assignment;  // "own" or "size"
+  double canonical_size = 224;   // size rule: a box of this side goes to canonical_level
+  int canonical_level = 4;
+  int sampling_ratio = 0;  // <= 0: adaptive
+  bool aligned = true;
+  // RoIAlign sampling points of every kept RoI in input-image pixels, (x, y)
+  // pairs ordered (bin row, sample row, bin column, sample column);
+  // RoI r's points start at roi_point_offset[r] (floats), its grid is
+  // roi_grid[2r] x roi_grid[2r + 1] samples per bin.
+  std::vector<float> roi_points;
+  std::vector<int> roi_point_offset;  // R + 1
+  std::vector<int> roi_grid;          // R * 2
+  std::vector<float> roi_features;    // R * F * S * S
+  std::vector<float> roi_crops;       // R * 3 * crop^2, RGB 0..1 (RoIAlign of the input image)
 
   // Predictions
   std::vector<float> class_probs;  // R * (C + 1), column 0 = background
   std::vector<Detection> detections;
   double score_thresh = 0.05;
+  double nms_thresh = 0.5;  // per-class NMS of the detections
 
   std::map<std::string, double> timings_ms;  // per recomputed stage
   std::vector<std::string> recomputed;       // stages run for this trace

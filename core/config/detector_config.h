@@ -1,6 +1,7 @@
 #pragma once
-// Options structs of every module, with the seed's defaults, and their JSON
-// load/save. Plain C++ (no torch): front ends include this directly.
+// Options structs of every module, with the reference's defaults. Every field
+// is also declared once in the field table (config_fields.h), which drives
+// JSON load/save, validation and the studio. Plain C++ (no torch).
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -47,6 +48,9 @@ struct RPNOptions {
   int post_nms_topk_train = 100, post_nms_topk_test = 100;
   double min_box_size = 0.0;  // drop proposals smaller than this (px)
   double box_loss_weight = 1.0;
+  // dw, dh are clamped here before exp() so a wild prediction cannot
+  // overflow; the reference uses log(224 / 8).
+  double box_scale_clamp = 3.332204510175204;
 };
 
 struct ROIHeadsOptions {
@@ -61,11 +65,16 @@ struct ROIHeadsOptions {
   double fg_fraction = 0.25;
   bool box_regression = false;  // class-specific box regression (not in the seed)
   bool add_gt_to_proposals = false;
-  std::string level_assignment = "own";  // "own" (seed) | "size" (FPN paper eq. 1)
+  std::string level_assignment = "own";  // "own" (reference) | "size" (FPN paper eq. 1)
+  // FPN eq. 1: k = floor(k0 + log2(sqrt(w h) / canonical_size)); a box of
+  // canonical_size px goes to level k0 = canonical_level (ImageNet's 224, k0 = 4).
+  double canonical_size = 224.0;
+  int canonical_level = 4;
   double score_thresh = 0.05;
   double nms_thresh = 0.5;
   int detections_per_image = 100;
   double box_loss_weight = 1.0;
+  double box_scale_clamp = 3.332204510175204;  // log(224 / 8), as the RPN's
 };
 
 struct SolverOptions {

@@ -1,5 +1,6 @@
 #include "modeling/faster_rcnn.h"
 
+#include "config/config_fields.h"
 #include "modeling/matcher.h"
 #include "modeling/sampling.h"
 
@@ -8,6 +9,7 @@ using torch::indexing::Slice;
 
 FasterRCNNImpl::FasterRCNNImpl(const DetectorConfig& c) : cfg(c), anchor_gen(c.anchors) {
   cfg.validate();
+  rpn_coder.scale_clamp = cfg.rpn.box_scale_clamp;
   backbone = register_module("backbone", BackboneWithFPN(cfg.backbone));
   rpn_head = register_module(
       "rpn_head", RPNHead(cfg.backbone.fpn_channels, cfg.rpn.stem_channels, anchor_gen.num_anchors_per_location()));
@@ -61,7 +63,7 @@ SecondStage FasterRCNNImpl::run_second_stage(const RPNState& s, int64_t i, const
   SecondStage o;
   const int64_t P = props.boxes.size(0);
   o.rois = torch::cat({torch::full({P, 1}, static_cast<double>(i), props.boxes.options()), props.boxes}, 1);
-  o.roi_levels = cfg.roi.level_assignment == "size" ? assign_levels_by_size(props.boxes) : props.level;
+  o.roi_levels = cfg.roi.level_assignment == "size" ? level_by_size(props.boxes) : props.level;
   ops::RoIAlignParams rp{cfg.roi.roi_size, cfg.roi.roi_size, 1.0, cfg.roi.sampling_ratio, cfg.roi.aligned};
   o.pooled = multilevel_roi_align(s.feats, o.rois, o.roi_levels, backbone->strides, rp);
   auto out = roi_head->forward(o.pooled);
@@ -100,7 +102,7 @@ std::map<std::string, torch::Tensor> FasterRCNNImpl::forward_train(const torch::
   // Second stage on detached proposals (approximate joint training, as in
   // torchvision and Detectron2).
   Matcher m{cfg.roi.iou_lo, cfg.roi.iou_hi, false};
-  std::vector<torch::Tensor> rois, levels, matched;
+  std::vector<torch::Tensor> rois, levels, labels, classes, targets;
   for (int64_t i = 0; i < N; ++i) {
     auto props = propose(s, i, true);
     auto boxes = props.boxes;
@@ -108,29 +110,35 @@ std::map<std::string, torch::Tensor> FasterRCNNImpl::forward_train(const torch::
     if (cfg.roi.add_gt_to_proposals) {
       auto g = gtf[i].index({gtf[i].select(1, 4) != -1});
       boxes = torch::cat({boxes, g.narrow(1, 0, 4)});
-      lv = torch::cat({lv, assign_levels_by_size(g.narrow(1, 0, 4))});
+      lv = torch::cat({lv, level_by_size(g.narrow(1, 0, 4))});
     }
-    if (cfg.roi.level_assignment == "size") lv = assign_levels_by_size(boxes);
-    matched.push_back(m(boxes, gtf[i]).matched);
+    if (cfg.roi.level_assignment == "size") lv = level_by_size(boxes);
+    auto mr = m(boxes, gtf[i]);
+    labels.push_back(mr.labels);
+    targets.push_back(matched_boxes(mr));
+    // Class target per RoI: matched GT class + 1 for foreground, 0 (background) otherwise.
+    auto gt_cls = mr.valid_gt.size(0) > 0 ? mr.valid_gt.select(1, 4).index_select(0, mr.gt_index.clamp_min(0))
+                                          : torch::zeros({boxes.size(0)}, boxes.options());
+    classes.push_back(torch::where(mr.labels == kForeground, gt_cls + 1, torch::zeros_like(gt_cls)).to(torch::kLong));
     rois.push_back(torch::cat({torch::full({boxes.size(0), 1}, static_cast<double>(i), boxes.options()), boxes}, 1));
     levels.push_back(lv);
   }
-  auto all_rois = torch::cat(rois), all_levels = torch::cat(levels), all_matched = torch::cat(matched);
-  auto smp = sample_fg_bg(all_matched, cfg.roi.batch_size_per_image * N, cfg.roi.fg_fraction, gen);
+  auto all_rois = torch::cat(rois), all_levels = torch::cat(levels), all_labels = torch::cat(labels);
+  auto smp = subsample_labels(all_labels, cfg.roi.batch_size_per_image * N, cfg.roi.fg_fraction, gen);
   auto idx = torch::cat({smp.fg, smp.bg});
   auto sr = all_rois.index_select(0, idx);
   ops::RoIAlignParams rp{cfg.roi.roi_size, cfg.roi.roi_size, 1.0, cfg.roi.sampling_ratio, cfg.roi.aligned};
   auto pooled = multilevel_roi_align(s.feats, sr, all_levels.index_select(0, idx), backbone->strides, rp);
   auto out = roi_head->forward(pooled);
-  auto sm = all_matched.index_select(0, idx);
-  auto target = (sm.select(1, 4) + 1).to(torch::kLong);
+  auto target = torch::cat(classes).index_select(0, idx);
   losses["roi_cls"] = idx.numel() > 0 ? torch::cross_entropy_loss(out.first, target) : (out.first.sum() * 0.0).abs();
   if (out.second.defined() && smp.fg.numel() > 0) {
     const int64_t F = smp.fg.numel();
     auto fg_cls = target.narrow(0, 0, F) - 1;
     auto pred = out.second.narrow(0, 0, F).view({F, -1, 4});
     pred = pred.index({torch::arange(F, fg_cls.options()), fg_cls});
-    auto tgt = roi_box_coder().encode(sr.narrow(0, 0, F).narrow(1, 1, 4), sm.narrow(0, 0, F));
+    auto tgt = roi_box_coder(cfg.roi.box_scale_clamp)
+                   .encode(sr.narrow(0, 0, F).narrow(1, 1, 4), torch::cat(targets).index_select(0, smp.fg));
     losses["roi_box"] = torch::smooth_l1_loss(pred, tgt, at::Reduction::Sum, 1.0 / 9.0) /
                         static_cast<double>(idx.numel()) * cfg.roi.box_loss_weight;
   } else {
@@ -140,13 +148,12 @@ std::map<std::string, torch::Tensor> FasterRCNNImpl::forward_train(const torch::
 }
 
 bool FasterRCNNImpl::compatible_with(const DetectorConfig& o) const {
-  return o.num_classes == cfg.num_classes && o.backbone.name == cfg.backbone.name &&
-         o.backbone.fpn_channels == cfg.backbone.fpn_channels && o.backbone.norm == cfg.backbone.norm &&
-         o.rpn.stem_channels == cfg.rpn.stem_channels &&
-         o.anchors.aspect_ratios.size() * o.anchors.scales_per_octave ==
-             cfg.anchors.aspect_ratios.size() * cfg.anchors.scales_per_octave &&
-         o.roi.roi_size == cfg.roi.roi_size && o.roi.stem_channels == cfg.roi.stem_channels &&
-         o.roi.fc_dim == cfg.roi.fc_dim && o.roi.norm == cfg.roi.norm && o.roi.box_regression == cfg.roi.box_regression;
+  return same_weight_shapes(cfg, o);  // the field table's `shape` flags
+}
+
+torch::Tensor FasterRCNNImpl::level_by_size(const torch::Tensor& boxes) const {
+  return assign_levels_by_size(boxes, cfg.roi.canonical_size, cfg.roi.canonical_level,
+                               static_cast<int64_t>(backbone->strides.size()));
 }
 
 void FasterRCNNImpl::update_config(const DetectorConfig& c) {
@@ -154,6 +161,7 @@ void FasterRCNNImpl::update_config(const DetectorConfig& c) {
   c.validate();
   cfg = c;
   anchor_gen = AnchorGenerator(c.anchors);
+  rpn_coder.scale_clamp = c.rpn.box_scale_clamp;
 }
 
 }  // namespace rcnn::modeling

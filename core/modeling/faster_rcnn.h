@@ -62,6 +62,8 @@ struct FasterRCNNImpl : torch::nn::Module {
   // RoIAlign sampling, score threshold) are applied in place.
   bool compatible_with(const DetectorConfig& other) const;
   void update_config(const DetectorConfig& cfg);
+  // Level index of boxes (R, 4) under the size rule with this config's canonical size/level.
+  torch::Tensor level_by_size(const torch::Tensor& boxes) const;
 
   DetectorConfig cfg;
   AnchorGenerator anchor_gen;

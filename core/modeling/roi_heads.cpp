@@ -42,10 +42,11 @@ std::pair<torch::Tensor, torch::Tensor> ROIHeadImpl::forward(const torch::Tensor
   return {cls->forward(x), box ? box->forward(x) : torch::Tensor()};
 }
 
-torch::Tensor assign_levels_by_size(const torch::Tensor& boxes) {
+torch::Tensor assign_levels_by_size(const torch::Tensor& boxes, double canonical_size, int64_t canonical_level,
+                                    int64_t num_levels) {
   auto area = ((boxes.select(1, 2) - boxes.select(1, 0)) * (boxes.select(1, 3) - boxes.select(1, 1))).clamp_min(1e-6);
-  auto k = torch::floor(4 + torch::log2(area.sqrt() / 224.0 + 1e-8));
-  return (k.clamp(3, 5) - 3).to(torch::kLong);
+  auto k = torch::floor(static_cast<double>(canonical_level) + torch::log2(area.sqrt() / canonical_size + 1e-8));
+  return (k.clamp(3, 2 + num_levels) - 3).to(torch::kLong);
 }
 
 torch::Tensor multilevel_roi_align(const std::vector<torch::Tensor>& feats, const torch::Tensor& rois,
@@ -64,9 +65,10 @@ torch::Tensor multilevel_roi_align(const std::vector<torch::Tensor>& feats, cons
   return out;
 }
 
-BoxCoder roi_box_coder() {
+BoxCoder roi_box_coder(double scale_clamp) {
   BoxCoder c;
   c.weights = {10.0, 10.0, 5.0, 5.0};
+  c.scale_clamp = scale_clamp;
   return c;
 }
 
@@ -85,7 +87,7 @@ Detections postprocess_detections(const torch::Tensor& proposals, const torch::T
   }
   torch::Tensor boxes;  // (P, C, 4)
   if (box_deltas.defined()) {
-    auto coder = roi_box_coder();
+    auto coder = roi_box_coder(o.box_scale_clamp);
     auto rep = proposals.unsqueeze(1).expand({P, C, 4}).reshape({-1, 4});
     boxes = clip_boxes(coder.decode(box_deltas.reshape({-1, 4}), rep), image_w, image_h).view({P, C, 4});
   } else {

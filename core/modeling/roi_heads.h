@@ -26,9 +26,11 @@ struct ROIHeadImpl : torch::nn::Module {
 };
 TORCH_MODULE(ROIHead);
 
-// FPN level (0 = p3 .. L-1) of boxes (R, 4) by size, FPN paper eq. 1 with
-// k0 = 4 at 224 px: k = floor(4 + log2(sqrt(w h) / 224)), clamped to p3..p5.
-torch::Tensor assign_levels_by_size(const torch::Tensor& boxes);
+// FPN level index (0 = p3 .. num_levels - 1) of boxes (R, 4) by size, FPN
+// paper eq. 1: k = floor(k0 + log2(sqrt(w h) / canonical_size)), clamped to
+// p3 .. p(2 + num_levels). Defaults: 224 px at k0 = 4, three levels.
+torch::Tensor assign_levels_by_size(const torch::Tensor& boxes, double canonical_size = 224.0,
+                                    int64_t canonical_level = 4, int64_t num_levels = 3);
 
 // rois (R, 5) [batch, x1, y1, x2, y2], levels (R,) int64 -> (R, C, S, S),
 // each RoI pooled on its level with spatial_scale = 1 / stride.
@@ -36,8 +38,9 @@ torch::Tensor multilevel_roi_align(const std::vector<torch::Tensor>& feats, cons
                                    const torch::Tensor& levels, const std::vector<double>& strides,
                                    const ops::RoIAlignParams& base);
 
-// Second-stage box coder (torchvision's weights 10, 10, 5, 5).
-BoxCoder roi_box_coder();
+// Second-stage box coder (torchvision's weights 10, 10, 5, 5) with the given
+// dw/dh clamp.
+BoxCoder roi_box_coder(double scale_clamp = 3.332204510175204);
 
 struct Detections {
   torch::Tensor boxes;     // (D, 4) input coordinates

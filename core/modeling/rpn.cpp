@@ -69,10 +69,14 @@ RPNLosses rpn_losses(const torch::Tensor& objectness, const torch::Tensor& delta
                      const torch::Tensor& gt, const Matcher& matcher, int64_t batch_size_per_image, double fg_fraction,
                      const BoxCoder& coder, std::optional<torch::Generator> gen) {
   const int64_t N = objectness.size(0);
-  std::vector<torch::Tensor> matched;
-  for (int64_t i = 0; i < N; ++i) matched.push_back(matcher(anchors, gt[i]).matched);
-  auto m = torch::cat(matched, 0);  // (N*K, 5)
-  auto s = sample_fg_bg(m, batch_size_per_image * N, fg_fraction, gen);
+  std::vector<torch::Tensor> labels, targets;
+  for (int64_t i = 0; i < N; ++i) {
+    auto m = matcher(anchors, gt[i]);
+    labels.push_back(m.labels);
+    targets.push_back(matched_boxes(m));
+  }
+  auto lab = torch::cat(labels, 0);  // (N*K,)
+  auto s = subsample_labels(lab, batch_size_per_image * N, fg_fraction, gen);
   auto idx = torch::cat({s.fg, s.bg});
   RPNLosses r;
   r.num_fg = s.fg.numel();
@@ -82,11 +86,12 @@ RPNLosses rpn_losses(const torch::Tensor& objectness, const torch::Tensor& delta
       torch::cat({torch::ones({r.num_fg}, objectness.options()), torch::zeros({r.num_bg}, objectness.options())});
   auto logits = objectness.reshape({-1}).index_select(0, idx);
   r.objectness = torch::binary_cross_entropy_with_logits(logits, target, {}, {}, at::Reduction::Sum) / count;
+  // Box loss on the sampled foreground only (the first num_fg of idx).
+  auto fg_idx = s.fg;
   auto all_anchors = anchors.repeat({N, 1});
-  auto gt_deltas = coder.encode(all_anchors.index_select(0, idx), m.index_select(0, idx));
-  auto pred = deltas.reshape({-1, 4}).index_select(0, idx);
-  auto fg_rows = (gt_deltas.select(1, 0) != kSentinel).unsqueeze(1).to(pred.scalar_type());
-  auto l1 = (pred - torch::where(fg_rows > 0, gt_deltas, torch::zeros_like(gt_deltas))).abs() * fg_rows;
+  auto gt_deltas = coder.encode(all_anchors.index_select(0, fg_idx), torch::cat(targets, 0).index_select(0, fg_idx));
+  auto pred = deltas.reshape({-1, 4}).index_select(0, fg_idx);
+  auto l1 = (pred - gt_deltas).abs();
   r.box = l1.sum() / count;
   return r;
 }

@@ -1,5 +1,6 @@
 #pragma once
-// Balanced fg/bg sampling (seed: sample_rpn_training).
+// Balanced fg/bg sampling (the reference walkthrough's sample_rpn_training;
+// Detectron2's subsample_labels): a pure function of the matcher's labels.
 #include <torch/torch.h>
 
 #include <optional>
@@ -11,10 +12,15 @@ struct SampleResult {
   torch::Tensor bg;  // int64 indices of sampled background rows
 };
 
-// matched: (K, 5) matcher output. Foreground = class >= 0, background =
-// class == -1, neutral (-1e8) never sampled. num_fg = min(int(num_samples *
-// fg_fraction), #fg); num_bg = min(num_samples - num_fg, #bg). Random
-// without repeats, drawn from `gen` when given (seeded, re-rollable).
+// labels: (K,) int8 MatchLabel. Neutral rows are never sampled.
+// num_fg = min(int(num_samples * fg_fraction), #fg); num_bg =
+// min(num_samples - num_fg, #bg). Random without repeats, drawn from `gen`
+// when given (seeded, re-rollable).
+SampleResult subsample_labels(const torch::Tensor& labels, int64_t num_samples, double fg_fraction,
+                              std::optional<torch::Generator> gen = std::nullopt);
+
+// The same over the reference's (K, 5) matched rows: class >= 0 foreground,
+// class == -1 background, -1e8 rows neutral.
 SampleResult sample_fg_bg(const torch::Tensor& matched, int64_t num_samples, double fg_fraction,
                           std::optional<torch::Generator> gen = std::nullopt);
 

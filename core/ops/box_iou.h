@@ -9,8 +9,8 @@ namespace rcnn::ops {
 
 // a: (M, 4), b: (K, 4), floating dtype, same device -> (M, K) IoU.
 // Degenerate pairs whose union is 0 (two zero-area boxes) give IoU 0, not
-// torchvision's NaN: a NaN would poison the matcher's max() (see
-// shared/reference/ops_semantics.md, "Box IoU").
+// torchvision's NaN: a NaN would poison the matcher's max() (docs/ops.md,
+// "Box IoU").
 torch::Tensor box_iou(const torch::Tensor& a, const torch::Tensor& b);
 
 // Same result, computed with plain tensor ops on any device (the reference

@@ -1,5 +1,8 @@
 #pragma once
-// RoIAlign with torchvision 0.14 semantics (shared/reference/ops_semantics.md).
+// RoIAlign with torchvision 0.14 semantics (docs/ops.md). Layout as
+// torchvision's csrc/ops: this declaration, the dispatcher roi_align.cpp,
+// cpu/roi_align_kernel.cpp, autograd/roi_align_autograd.cpp,
+// roi_align_generic.cpp, and the geometry they share in roi_align_common.h.
 //
 // Shape shorthand: N images, C channels, H x W feature map, R RoIs,
 // ph x pw pooled output.

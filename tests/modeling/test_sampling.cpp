@@ -3,6 +3,7 @@
 
 #include <set>
 
+#include "modeling/matcher.h"
 #include "modeling/sampling.h"
 
 using namespace rcnn::modeling;
@@ -49,4 +50,20 @@ TEST(Sampling, SeededAndRerollable) {
   EXPECT_TRUE(torch::equal(a.fg, b.fg));
   EXPECT_TRUE(torch::equal(a.bg, b.bg));
   EXPECT_FALSE(torch::equal(a.bg, c.bg));
+}
+
+TEST(Sampling, SubsampleLabelsIsTheSameDrawAsTheSeedRows) {
+  // The label form and the reference's row form describe the same anchors,
+  // so the same generator state must give the same draw.
+  auto m = labels(7, 60, 13);
+  auto lab = torch::full({80}, static_cast<int64_t>(kNeutral), torch::kInt8);
+  lab.slice(0, 0, 7).fill_(static_cast<int64_t>(kForeground));
+  lab.slice(0, 7, 67).fill_(static_cast<int64_t>(kBackground));
+  auto a = subsample_labels(lab, 32, 0.5, at::detail::createCPUGenerator(3));
+  auto b = sample_fg_bg(m, 32, 0.5, at::detail::createCPUGenerator(3));
+  EXPECT_TRUE(torch::equal(a.fg, b.fg));
+  EXPECT_TRUE(torch::equal(a.bg, b.bg));
+  EXPECT_EQ(a.fg.numel(), 7);
+  EXPECT_EQ(a.bg.numel(), 25);
+  for (int64_t i = 0; i < a.bg.numel(); ++i) EXPECT_LT(a.bg[i].item<int64_t>(), 67);  // no neutral drawn
 }
