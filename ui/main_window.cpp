@@ -19,12 +19,14 @@
 #include <fstream>
 
 #include "api/session.h"
-#include "job_thread.h"
+#include "job_runner.h"
 #include "panels/dataset_panel.h"
 #include "panels/eval_panel.h"
 #include "panels/params_panel.h"
 #include "panels/stage_panel.h"
 #include "panels/training_panel.h"
+#include "stages/stage_view.h"
+#include "studio_context.h"
 
 namespace studio {
 using rcnn::api::Stage;
@@ -49,9 +51,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   setDockNestingEnabled(true);
   qRegisterMetaType<std::shared_ptr<const rcnn::api::PipelineTrace>>("std::shared_ptr<const rcnn::api::PipelineTrace>");
   qRegisterMetaType<rcnn::DetectorConfig>("rcnn::DetectorConfig");
-  qRegisterMetaType<studio::CanvasOptions>("studio::CanvasOptions");
 
-  m_canvas = new CanvasWidget(this);
+  m_ctx = new StudioContext(this);
+  m_canvas = new CanvasWidget(*m_ctx, this);
   setCentralWidget(m_canvas);
   auto dock = [&](const QString& title, QWidget* w, Qt::DockWidgetArea area) {
     auto* d = new QDockWidget(title, this);
@@ -61,7 +63,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     return d;
   };
   m_datasetPanel = new DatasetPanel(this);
-  m_stagePanel = new StagePanel(this);
+  m_stagePanel = new StagePanel(*m_ctx, this);
   m_params = new ParamsPanel(this);
   m_training = new TrainingPanel(this);
   m_eval = new EvalPanel(this);
@@ -84,25 +86,16 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 
   const auto cfg = initialConfig();
   m_params->setConfig(cfg);
-  m_job = new JobThread(cfg, this);
-  connect(m_job, &JobThread::traceReady, this, [this](std::shared_ptr<const rcnn::api::PipelineTrace> t, double ms) {
-    m_trace = t;
+  m_job = new JobRunner(cfg, this);
+  connect(m_job, &JobRunner::traceReady, this, [this](std::shared_ptr<const rcnn::api::PipelineTrace> t, double ms) {
     ++m_traces;
-    m_canvas->setTrace(t);
-    m_stagePanel->setTrace(t, ms);
-    if (m_stage == Stage::RoIAlign) {
-      int gh = 0, gw = 0;
-      auto o = m_canvas->options();
-      o.roiPoints = m_job->samplingPoints(o.selectedRoi, &gh, &gw);
-      m_canvas->setOptions(o);
-      m_stagePanel->setRoiPoints(o.roiPoints, gh, gw);
-    }
+    m_ctx->setTrace(t, ms);
     QStringList parts;
     for (const auto& [k, v] : t->timings_ms) parts << QString("%1 %2").arg(QString::fromStdString(k)).arg(v, 0, 'f', 1);
     m_timing->setText(QString("trace %1 ms (%2)").arg(ms, 0, 'f', 1).arg(parts.join(", ")));
   });
-  connect(m_job, &JobThread::failed, this, &MainWindow::showError);
-  connect(m_job, &JobThread::modelChanged, this, [this](QString label, bool random, QString json) {
+  connect(m_job, &JobRunner::failed, this, &MainWindow::showError);
+  connect(m_job, &JobRunner::modelChanged, this, [this](QString label, bool random, QString json) {
     m_random = random;
     m_modelText = label;
     m_checkpoint = random ? QString() : label;
@@ -111,7 +104,6 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     try {
       auto c = rcnn::config_from_json_string(json.toStdString(), "model");
       m_params->setConfig(c);
-      m_stagePanel->setConfigValues(c.roi.score_thresh, c.roi.nms_thresh);
     } catch (...) {
     }
     updateModelLabel();
@@ -122,50 +114,29 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     TraceRequest r;
     r.config = c;
     m_job->post(r);
-    m_stagePanel->setConfigValues(c.roi.score_thresh, c.roi.nms_thresh);
   });
   connect(m_params, &ParamsPanel::message, this, [this](const QString& m) { statusBar()->showMessage(m, 8000); });
   connect(m_datasetPanel, &DatasetPanel::imageSelected, this, &MainWindow::showImage);
-  connect(m_stagePanel, &StagePanel::optionsChanged, this, [this](const CanvasOptions& o) {
-    auto c = o;
-    c.roiPoints = m_canvas->options().roiPoints;
-    c.hideOverlays = m_canvas->options().hideOverlays;
-    m_canvas->setOptions(c);
-  });
-  connect(m_stagePanel, &StagePanel::roiSelected, this, [this](int r) {
-    int gh = 0, gw = 0;
-    auto o = m_canvas->options();
-    o.selectedRoi = r;
-    o.roiPoints = m_job->samplingPoints(r, &gh, &gw);
-    m_canvas->setOptions(o);
-    m_stagePanel->setRoiPoints(o.roiPoints, gh, gw);
-  });
-  connect(m_stagePanel, &StagePanel::sampleSeedChanged, this, [this](quint64 s) {
+  connect(m_ctx, &StudioContext::sampleSeedRequested, this, [this](quint64 s) {
     TraceRequest r;
     r.sample_seed = s;
     m_job->post(r);
   });
-  connect(m_stagePanel, &StagePanel::scoreThreshChanged, this,
-          [this](double v) { m_params->setValue("roi.score_thresh", QString::number(v)); });
-  connect(m_stagePanel, &StagePanel::nmsThreshChanged, this,
-          [this](double v) { m_params->setValue("roi.nms_thresh", QString::number(v)); });
-  connect(m_canvas, &CanvasWidget::hoverChanged, m_stagePanel, &StagePanel::setHover);
+  connect(m_ctx, &StudioContext::configValueRequested, this,
+          [this](const QString& key, const QString& json) { m_params->setValue(key, json); });
   connect(m_canvas, &CanvasWidget::clicked, this, [this](Hit h) {
-    auto o = m_stagePanel->options();
+    if (m_ctx->currentView().clicked(h)) return;
+    const auto& t = m_ctx->trace();
     if (h.kind == HitKind::Gt) {
-      o.selectedGt = o.selectedGt == h.index ? -1 : h.index;
-      m_stagePanel->setOptions(o);
-      m_canvas->setOptions([&] {
-        auto c = o;
-        c.roiPoints = m_canvas->options().roiPoints;
-        return c;
-      }());
-    } else if (h.kind == HitKind::Proposal && m_trace && m_trace->proposals[size_t(h.index)].kept_index >= 0) {
-      o.selectedRoi = m_trace->proposals[size_t(h.index)].kept_index;
-      m_stagePanel->setOptions(o);
-      emit m_stagePanel->roiSelected(o.selectedRoi);
+      m_ctx->setSelectedGt(m_ctx->selectedGt() == h.index ? -1 : h.index);
+    } else if (h.kind == HitKind::Proposal && t && t->proposals[size_t(h.index)].kept_index >= 0) {
+      m_ctx->setSelectedRoi(t->proposals[size_t(h.index)].kept_index);
     }
   });
+  connect(m_eval, &EvalPanel::runRequested, this,
+          [this](const rcnn::api::EvalRequest& r) { m_job->postEvaluation(r); });
+  connect(m_job, &JobRunner::evaluated, m_eval, &EvalPanel::showReport);
+  connect(m_job, &JobRunner::evaluationFailed, m_eval, &EvalPanel::showFailure);
   connect(m_training, &TrainingPanel::useCheckpoint, this, &MainWindow::openCheckpoint);
   connect(m_training, &TrainingPanel::message, this, &MainWindow::showError);
   connect(m_eval, &EvalPanel::message, this, &MainWindow::showError);
@@ -234,8 +205,9 @@ void MainWindow::buildMenus() {
   tb->addAction("▶", this, [this] { m_datasetPanel->step(1); })->setToolTip("Next image (→)");
   tb->addSeparator();
   m_stageGroup = new QActionGroup(this);
-  for (int i = 0; i < rcnn::api::kNumStages; ++i) {
-    auto* a = new QAction(QString("%1 %2").arg(i + 1).arg(rcnn::api::stage_name(Stage(i))), this);
+  const auto& stages = m_ctx->stages();
+  for (int i = 0; i < int(stages.size()); ++i) {
+    auto* a = new QAction(QString("%1 %2").arg(i + 1).arg(stages[size_t(i)]->title()), this);
     a->setCheckable(true);
     a->setData(i);
     a->setShortcut(QKeySequence(QString::number(i + 1)));
@@ -251,9 +223,9 @@ void MainWindow::buildMenus() {
   view->addAction("Zoom in", QKeySequence("+"), this, [this] { m_canvas->zoomBy(1.25); });
   view->addAction("Zoom out", QKeySequence("-"), this, [this] { m_canvas->zoomBy(0.8); });
   auto* hide = view->addAction("&Hide overlays", QKeySequence("H"), this, [this](bool on) {
-    auto o = m_canvas->options();
-    o.hideOverlays = on;
-    m_canvas->setOptions(o);
+    auto v = m_ctx->view();
+    v.hideOverlays = on;
+    m_ctx->setView(v);
   });
   hide->setCheckable(true);
   view->addSeparator();
@@ -318,6 +290,7 @@ bool MainWindow::openDataset(const QString& path, const QString& split) {
   }
   m_datasetPath = path;
   m_datasetPanel->setDataset(ds);
+  m_ctx->setDataset(ds);
   m_training->setDataset(path);
   m_eval->setSource(path, m_checkpoint);
   addRecent("recent/datasets", path);
@@ -358,17 +331,16 @@ void MainWindow::openCheckpoint(const QString& path) {
 }
 
 void MainWindow::setStage(Stage s) {
-  m_stage = s;
   for (auto* a : m_stageGroup->actions()) a->setChecked(a->data().toInt() == int(s));
-  m_stagePanel->setStage(s);
-  auto o = m_canvas->options();
-  o.stage = s;
-  if (s == Stage::RoIAlign && m_trace) {
-    int gh = 0, gw = 0;
-    o.roiPoints = m_job->samplingPoints(o.selectedRoi, &gh, &gw);
-    m_stagePanel->setRoiPoints(o.roiPoints, gh, gw);
-  }
-  m_canvas->setOptions(o);
+  m_ctx->setStage(s);
+}
+
+Stage MainWindow::stage() const {
+  return m_ctx->stage();
+}
+
+std::shared_ptr<const rcnn::api::PipelineTrace> MainWindow::trace() const {
+  return m_ctx->trace();
 }
 
 void MainWindow::exportPng(const QString& path) {
@@ -376,9 +348,9 @@ void MainWindow::exportPng(const QString& path) {
 }
 
 void MainWindow::exportTrace(const QString& path) {
-  if (!m_trace) return showError("No trace to export yet: open an image first.");
+  if (!trace()) return showError("No trace to export yet: open an image first.");
   std::ofstream out(path.toStdString());
-  out << rcnn::api::trace_to_json(*m_trace, true);
+  out << rcnn::api::trace_to_json(*trace(), true);
   if (!out) showError("Cannot write " + path);
 }
 
@@ -430,7 +402,9 @@ void MainWindow::keyPressEvent(QKeyEvent* e) {
     case Qt::Key_5:
     case Qt::Key_6:
     case Qt::Key_7:
-      setStage(Stage(e->key() - Qt::Key_1));
+    case Qt::Key_8:
+    case Qt::Key_9:
+      if (e->key() - Qt::Key_1 < int(m_ctx->stages().size())) setStage(Stage(e->key() - Qt::Key_1));
       return;
     default:
       QMainWindow::keyPressEvent(e);

@@ -14,7 +14,8 @@ class QMenu;
 
 namespace studio {
 
-class JobThread;
+class JobRunner;
+class StudioContext;
 class StagePanel;
 class ParamsPanel;
 class DatasetPanel;
@@ -31,7 +32,7 @@ class MainWindow : public QMainWindow {
   void openImageFile(const QString& path);
   void openCheckpoint(const QString& path);
   void setStage(rcnn::api::Stage s);
-  rcnn::api::Stage stage() const { return m_stage; }
+  rcnn::api::Stage stage() const;
   void exportPng(const QString& path);
   void exportTrace(const QString& path);
 
@@ -42,7 +43,8 @@ class MainWindow : public QMainWindow {
   DatasetPanel* datasetPanel() const { return m_datasetPanel; }
   TrainingPanel* trainingPanel() const { return m_training; }
   EvalPanel* evalPanel() const { return m_eval; }
-  std::shared_ptr<const rcnn::api::PipelineTrace> trace() const { return m_trace; }
+  StudioContext* context() const { return m_ctx; }
+  std::shared_ptr<const rcnn::api::PipelineTrace> trace() const;
   int tracesReceived() const { return m_traces; }
   QString lastError() const { return m_lastError; }
 
@@ -60,7 +62,8 @@ class MainWindow : public QMainWindow {
   void rebuildRecent();
   void updateModelLabel();
 
-  JobThread* m_job = nullptr;
+  StudioContext* m_ctx;
+  JobRunner* m_job = nullptr;
   CanvasWidget* m_canvas;
   StagePanel* m_stagePanel;
   ParamsPanel* m_params;
@@ -72,8 +75,6 @@ class MainWindow : public QMainWindow {
   QActionGroup* m_stageGroup;
   QMenu* m_recentDatasets;
   QMenu* m_recentCheckpoints;
-  rcnn::api::Stage m_stage = rcnn::api::Stage::Image;
-  std::shared_ptr<const rcnn::api::PipelineTrace> m_trace;
   QString m_datasetPath, m_checkpoint, m_modelText, m_lastError;
   bool m_random = true;
   int m_traces = 0;

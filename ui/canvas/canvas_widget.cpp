@@ -9,13 +9,23 @@
 #include <QWheelEvent>
 #include <cmath>
 
+#include "studio_context.h"
+
 namespace studio {
 
-CanvasWidget::CanvasWidget(QWidget* parent) : QOpenGLWidget(parent) {
+CanvasWidget::CanvasWidget(StudioContext& ctx, QWidget* parent) : QOpenGLWidget(parent), m_studio(ctx) {
   setMouseTracking(true);
   setFocusPolicy(Qt::StrongFocus);
   setMinimumSize(320, 240);
   qRegisterMetaType<studio::Hit>("studio::Hit");
+  connect(&ctx, &StudioContext::traceChanged, this, &CanvasWidget::onTrace);
+  auto repaint = [this] {
+    updateHover(m_mouse);
+    update();
+  };
+  connect(&ctx, &StudioContext::stageChanged, this, repaint);
+  connect(&ctx, &StudioContext::viewChanged, this, repaint);
+  connect(&ctx, &StudioContext::selectionChanged, this, repaint);
 }
 
 CanvasWidget::~CanvasWidget() {
@@ -41,27 +51,19 @@ void CanvasWidget::initializeGL() {
 }
 
 void CanvasWidget::resizeGL(int, int) {
-  if (m_fitPending) fit();
+  // Keep the image fitted while the user has not zoomed or panned.
+  if (m_fitPending || m_autoFit) fit();
 }
 
-void CanvasWidget::setTrace(std::shared_ptr<const rcnn::api::PipelineTrace> t) {
+void CanvasWidget::onTrace() {
+  const auto& t = m_studio.trace();
   const bool newImage = !m_trace || !t || m_trace->input_rgb != t->input_rgb;
   const bool sizeChanged = !m_trace || !t || m_trace->input_size != t->input_size;
-  m_trace = std::move(t);
+  m_trace = t;
   if (newImage) m_texDirty = true;
   if (sizeChanged) fit();
-  // Hit boxes and the hovered index belong to the previous trace.
+  // Hit boxes belong to the previous trace; the context already dropped a stale hover.
   m_hits.clear();
-  if (m_hover.kind != HitKind::None) {
-    m_hover = Hit{};
-    emit hoverChanged(m_hover);
-  }
-  update();
-}
-
-void CanvasWidget::setOptions(const CanvasOptions& o) {
-  m_opt = o;
-  updateHover(m_mouse);
   update();
 }
 
@@ -75,6 +77,7 @@ void CanvasWidget::fit() {
   m_offX = (width() - S * m_zoom) / 2;
   m_offY = (height() - S * m_zoom) / 2;
   m_fitPending = false;
+  m_autoFit = true;
   update();
 }
 
@@ -82,6 +85,7 @@ void CanvasWidget::zoomBy(double f) {
   const QPointF c = m_mouse.x() >= 0 ? m_mouse : QPointF(width() / 2.0, height() / 2.0);
   const QPointF p = toImage(c);
   m_zoom = std::clamp(m_zoom * f, 0.1, 200.0);
+  m_autoFit = false;
   m_offX = c.x() - p.x() * m_zoom;
   m_offY = c.y() - p.y() * m_zoom;
   update();
@@ -162,6 +166,7 @@ void CanvasWidget::mouseMoveEvent(QMouseEvent* e) {
     const QPointF d = e->position() - m_pressPos;
     if (std::abs(d.x()) + std::abs(d.y()) > 3) m_moved = true;
     if (m_moved) {
+      m_autoFit = false;
       m_offX = m_pressOff.x() + d.x();
       m_offY = m_pressOff.y() + d.y();
     }
@@ -172,7 +177,7 @@ void CanvasWidget::mouseMoveEvent(QMouseEvent* e) {
 
 void CanvasWidget::mouseReleaseEvent(QMouseEvent* e) {
   m_dragging = false;
-  if (!m_moved && e->button() == Qt::LeftButton) emit clicked(m_hover);
+  if (!m_moved && e->button() == Qt::LeftButton) emit clicked(m_studio.hover());
 }
 
 void CanvasWidget::wheelEvent(QWheelEvent* e) {
@@ -197,10 +202,8 @@ void CanvasWidget::updateHover(const QPointF& pos) {
       if (area < best) best = area, h = c;
     }
   }
-  if (h.kind != m_hover.kind || h.index != m_hover.index) {
-    m_hover = h;
-    emit hoverChanged(h);
-  }
+  const Hit& cur = m_studio.hover();
+  if (h.kind != cur.kind || h.index != cur.index) m_studio.setHover(h);
 }
 
 }  // namespace studio

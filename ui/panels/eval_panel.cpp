@@ -56,9 +56,7 @@ EvalPanel::EvalPanel(QWidget* parent) : QWidget(parent) {
           [this](QListWidgetItem* it) { emit openImage(it->data(Qt::UserRole).toString()); });
 }
 
-EvalPanel::~EvalPanel() {
-  if (m_thread.joinable()) m_thread.join();
-}
+EvalPanel::~EvalPanel() = default;
 
 void EvalPanel::setSource(const QString& dataset, const QString& checkpoint) {
   m_dataset = dataset;
@@ -70,7 +68,6 @@ void EvalPanel::setSource(const QString& dataset, const QString& checkpoint) {
 
 void EvalPanel::run() {
   if (m_running) return;
-  if (m_thread.joinable()) m_thread.join();
   rcnn::api::EvalRequest req;
   req.checkpoint = m_checkpoint.toStdString();
   req.dataset = m_dataset.toStdString();
@@ -79,24 +76,19 @@ void EvalPanel::run() {
   m_running = true;
   m_run->setEnabled(false);
   m_summary->setText("evaluating…");
-  m_thread = std::thread([this, req] {
-    try {
-      auto rep = rcnn::api::run_evaluation(req);
-      QMetaObject::invokeMethod(
-          this, [this, rep] { show(rep); }, Qt::QueuedConnection);
-    } catch (const std::exception& e) {
-      QMetaObject::invokeMethod(
-          this,
-          [this, m = QString::fromStdString(e.what())] {
-            m_running = false;
-            m_run->setEnabled(true);
-            m_summary->setText("Evaluation failed: " + m);
-            emit message("Evaluation failed: " + m);
-            emit done();
-          },
-          Qt::QueuedConnection);
-    }
-  });
+  emit runRequested(req);
+}
+
+void EvalPanel::showReport(std::shared_ptr<const rcnn::api::EvalReport> r) {
+  if (r) show(*r);
+}
+
+void EvalPanel::showFailure(const QString& m) {
+  m_running = false;
+  m_run->setEnabled(true);
+  m_summary->setText("Evaluation failed: " + m);
+  emit message("Evaluation failed: " + m);
+  emit done();
 }
 
 void EvalPanel::show(const rcnn::api::EvalReport& r) {

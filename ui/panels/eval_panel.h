@@ -1,8 +1,9 @@
 #pragma once
 // Evaluation: mAP per class, PR curves, confusion matrix; clicking a class
-// lists its false positives and misses, double-click opens the image.
+// lists its false positives and misses, double-click opens the image. The
+// evaluation itself runs on the JobRunner.
 #include <QWidget>
-#include <thread>
+#include <memory>
 
 #include "api/eval_job.h"
 
@@ -22,11 +23,16 @@ class EvalPanel : public QWidget {
   explicit EvalPanel(QWidget* parent = nullptr);
   ~EvalPanel() override;
   void setSource(const QString& dataset, const QString& checkpoint);
+  // Asks for an evaluation (runRequested); the JobRunner answers through
+  // showReport or showFailure.
   void run();
+  void showReport(std::shared_ptr<const rcnn::api::EvalReport> r);
+  void showFailure(const QString& message);
   bool running() const { return m_running; }
   const rcnn::api::EvalReport& report() const { return m_report; }
 
  signals:
+  void runRequested(const rcnn::api::EvalRequest& req);
   void openImage(const QString& path);
   void message(const QString& text);
   void done();
@@ -45,7 +51,6 @@ class EvalPanel : public QWidget {
   QChart* m_pr;
   QLineSeries* m_prSeries;
   rcnn::api::EvalReport m_report;
-  std::thread m_thread;
   bool m_running = false;
 };
 

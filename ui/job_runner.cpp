@@ -1,0 +1,123 @@
+#include "job_runner.h"
+
+#include <QElapsedTimer>
+
+namespace studio {
+
+JobRunner::JobRunner(const rcnn::DetectorConfig& cfg, QObject* parent) : QThread(parent), m_cfg(cfg) {
+  qRegisterMetaType<std::shared_ptr<const rcnn::api::EvalReport>>("std::shared_ptr<const rcnn::api::EvalReport>");
+}
+
+JobRunner::~JobRunner() {
+  shutdown();
+}
+
+void JobRunner::shutdown() {
+  {
+    QMutexLocker lk(&m_mutex);
+    m_quit = true;
+  }
+  m_wake.wakeAll();
+  wait();
+}
+
+void JobRunner::post(const TraceRequest& r) {
+  QMutexLocker lk(&m_mutex);
+  if (!m_pending) m_pending = TraceRequest{};
+  auto& p = *m_pending;
+  if (r.config) p.config = r.config;
+  if (r.image_path) {
+    p.image_path = r.image_path;
+    p.gt = r.gt;
+    p.class_names = r.class_names;
+  }
+  if (r.sample_seed) p.sample_seed = r.sample_seed;
+  if (r.checkpoint) p.checkpoint = r.checkpoint;
+  if (r.device) p.device = r.device;
+  m_wake.wakeAll();
+}
+
+void JobRunner::postEvaluation(const rcnn::api::EvalRequest& r) {
+  QMutexLocker lk(&m_mutex);
+  m_evals.push_back(r);
+  m_wake.wakeAll();
+}
+
+void JobRunner::run() {
+  try {
+    m_session = std::make_unique<rcnn::api::Session>(m_cfg, "cpu");
+  } catch (const std::exception& e) {
+    emit failed(QString::fromStdString(e.what()));
+    return;
+  }
+  emit modelChanged(QString::fromStdString(m_session->model_label()), true,
+                    QString::fromStdString(rcnn::config_to_json_string(m_session->config())));
+  for (;;) {
+    std::optional<TraceRequest> req;
+    std::optional<rcnn::api::EvalRequest> eval;
+    {
+      QMutexLocker lk(&m_mutex);
+      while (!m_pending && m_evals.empty() && !m_quit) m_wake.wait(&m_mutex);
+      if (m_quit) return;
+      // Interactive work first: a pending trace runs before a queued evaluation.
+      if (m_pending) {
+        req = std::move(m_pending);
+        m_pending.reset();
+      } else {
+        eval = m_evals.front();
+        m_evals.pop_front();
+      }
+    }
+    if (req) runTrace(*req);
+    if (eval) {
+      try {
+        emit evaluated(std::make_shared<const rcnn::api::EvalReport>(rcnn::api::run_evaluation(*eval)));
+      } catch (const std::exception& e) {
+        emit evaluationFailed(QString::fromStdString(e.what()));
+      }
+    }
+  }
+}
+
+void JobRunner::runTrace(const TraceRequest& req) {
+  try {
+    if (req.device) {
+      auto cfg = m_session->config();
+      m_session = std::make_unique<rcnn::api::Session>(cfg, *req.device);
+      emit modelChanged(QString::fromStdString(m_session->model_label()), true,
+                        QString::fromStdString(rcnn::config_to_json_string(cfg)));
+    }
+    auto& S = *m_session;
+    if (req.checkpoint) {
+      if (req.checkpoint->empty()) {
+        S.reset_random_weights(0);
+      } else {
+        S.load_checkpoint(*req.checkpoint);
+      }
+      emit modelChanged(QString::fromStdString(S.model_label()), S.random_weights(),
+                        QString::fromStdString(rcnn::config_to_json_string(S.config())));
+    }
+    if (req.config) {
+      auto c = *req.config;
+      // The model's class count comes from the model, not the panel.
+      c.num_classes = S.config().num_classes;
+      c.class_names = S.config().class_names;
+      const bool wasRandom = S.random_weights();
+      S.set_config(c);
+      if (S.random_weights() != wasRandom)  // a shape change rebuilt the model with random weights
+        emit modelChanged(QString::fromStdString(S.model_label()), S.random_weights(),
+                          QString::fromStdString(rcnn::config_to_json_string(S.config())));
+    }
+    if (req.sample_seed) S.set_sample_seed(*req.sample_seed);
+    if (req.image_path) S.open_image(*req.image_path, req.gt, req.class_names);
+    if (!S.has_image()) return;
+    QElapsedTimer t;
+    t.start();
+    auto trace = std::make_shared<const rcnn::api::PipelineTrace>(S.run());
+    emit traceReady(trace, double(t.nsecsElapsed()) / 1e6);
+  } catch (const std::exception& e) {
+    emit failed(QString::fromStdString(e.what()));
+  }
+}
+
+}  // namespace studio

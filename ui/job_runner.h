@@ -1,0 +1,64 @@
+#pragma once
+// The one thread that does model work in the studio (RenderDoc's
+// ReplayManager): it owns the api::Session and runs tracing, model changes and
+// evaluation. The GUI posts tagged requests and never waits: a newer Trace or
+// Model request merges into a queued one of the same tag (later fields win),
+// so dragging a slider never queues a backlog; Evaluate requests queue in
+// order. Results come back as queued signals.
+#include <QMutex>
+#include <QThread>
+#include <QWaitCondition>
+#include <deque>
+#include <memory>
+#include <optional>
+
+#include "api/eval_job.h"
+#include "api/session.h"
+
+namespace studio {
+
+// Tag::Trace and Tag::Model requests: what to change before re-tracing.
+struct TraceRequest {
+  std::optional<rcnn::DetectorConfig> config;
+  std::optional<std::string> image_path;
+  std::vector<rcnn::api::GtObject> gt;
+  std::vector<std::string> class_names;
+  std::optional<uint64_t> sample_seed;
+  std::optional<std::string> checkpoint;  // "" = random weights
+  std::optional<std::string> device;
+};
+
+class JobRunner : public QThread {
+  Q_OBJECT
+ public:
+  explicit JobRunner(const rcnn::DetectorConfig& cfg, QObject* parent = nullptr);
+  ~JobRunner() override;
+  // Tag Trace/Model: merges into the pending request and wakes the thread.
+  void post(const TraceRequest& r);
+  // Tag Evaluate: queued; the result comes back as evaluated().
+  void postEvaluation(const rcnn::api::EvalRequest& r);
+  void shutdown();
+
+ signals:
+  void traceReady(std::shared_ptr<const rcnn::api::PipelineTrace> trace, double ms);
+  void failed(QString message);
+  void modelChanged(QString label, bool random, QString configJson);
+  void evaluated(std::shared_ptr<const rcnn::api::EvalReport> report);
+  void evaluationFailed(QString message);
+
+ protected:
+  void run() override;
+
+ private:
+  void runTrace(const TraceRequest& req);
+
+  QMutex m_mutex;
+  QWaitCondition m_wake;
+  std::optional<TraceRequest> m_pending;
+  std::deque<rcnn::api::EvalRequest> m_evals;
+  bool m_quit = false;
+  rcnn::DetectorConfig m_cfg;
+  std::unique_ptr<rcnn::api::Session> m_session;  // touched only on this thread
+};
+
+}  // namespace studio

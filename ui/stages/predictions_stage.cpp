@@ -1,0 +1,152 @@
+// Stage 7: final detections, TP/FP/FN against the GT, the missed GTs.
+#include <QFormLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QSlider>
+#include <QTableWidget>
+#include <cmath>
+#include <cstdio>
+
+#include "canvas/palette.h"
+#include "stages/draw_context.h"
+#include "stages/stage_view.h"
+#include "stages/trace_helpers.h"
+#include "studio_context.h"
+
+namespace studio {
+using namespace rcnn::api;
+namespace {
+
+class PredictionsStage : public StageView {
+ public:
+  using StageView::StageView;
+  QString title() const override { return "Predictions"; }
+  QString explanation() const override {
+    return "The second stage classifies every RoI over C+1 classes (0 = background). A box is reported for each "
+           "class whose probability passes the score threshold, then per-class NMS removes duplicates.";
+  }
+  bool showsGt() const override { return false; }
+  QWidget* buildPage(QWidget* parent) override {
+    auto* w = new QWidget(parent);
+    auto* l = new QFormLayout(w);
+    m_score = slider(w, "predScore", "roi.score_thresh");
+    m_nms = slider(w, "predNms", "roi.nms_thresh");
+    m_scoreLabel = new QLabel(w);
+    m_nmsLabel = new QLabel(w);
+    l->addRow("Score threshold", m_score);
+    l->addRow("", m_scoreLabel);
+    l->addRow("NMS threshold", m_nms);
+    l->addRow("", m_nmsLabel);
+    m_misses = new QTableWidget(w);
+    m_misses->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_misses->verticalHeader()->hide();
+    l->addRow(new QLabel("Missed GT and the stage that lost them:", w));
+    l->addRow(m_misses);
+    return w;
+  }
+  QString counts(const PipelineTrace& t) override {
+    int tp = 0;
+    for (const auto& g : t.gt) tp += g.matched_detection >= 0;
+    if (m_score) {
+      m_filling = true;
+      m_score->setValue(int(std::lround(t.score_thresh * 100)));
+      m_nms->setValue(int(std::lround(t.nms_thresh * 100)));
+      m_scoreLabel->setText(QString::number(t.score_thresh, 'f', 2));
+      m_nmsLabel->setText(QString::number(t.nms_thresh, 'f', 2));
+      m_filling = false;
+      fillMisses(t);
+    }
+    return QString(
+               "%1 detections: <span style='color:#3c3'>%2 TP</span>, <span style='color:#f55'>%3 FP</span>, "
+               "<span style='color:#fa3'>%4 FN</span> at IoU 0.5 (score threshold %5).")
+        .arg(t.detections.size())
+        .arg(tp)
+        .arg(int(t.detections.size()) - tp)
+        .arg(int(t.gt.size()) - tp)
+        .arg(t.score_thresh);
+  }
+  QString formula(const PipelineTrace& t, const Hit& h) const override {
+    if (h.kind == HitKind::Detection) {
+      const auto& d = t.detections[size_t(h.index)];
+      const float* pr = &t.class_probs[size_t(d.proposal) * size_t(t.num_classes() + 1)];
+      return QString("p = softmax(logits): background %1, %2 %3 > threshold %4 → kept by per-class NMS")
+          .arg(f3(pr[0]))
+          .arg(className(t, d.label))
+          .arg(f3(pr[d.label + 1]))
+          .arg(t.score_thresh);
+    }
+    if (h.kind == HitKind::Gt)
+      return QString("missed GT %1: lost at <b>%2</b>").arg(h.index).arg(funnel_name(t.gt[size_t(h.index)].funnel));
+    return "score_c = softmax(logits)_c ; keep if score_c > threshold ; per-class NMS ; at most N per image";
+  }
+  void draw(DrawContext& dc, const PipelineTrace& t) override {
+    char buf[128];
+    for (size_t d = 0; d < t.detections.size(); ++d) {
+      const auto& det = t.detections[d];
+      bool tp = false;
+      for (const auto& g : t.gt) tp |= g.matched_detection == int(d);
+      const ImU32 c = tp ? IM_COL32(60, 230, 90, 255) : IM_COL32(255, 80, 80, 255);
+      dc.rect(det.box, c, 2.f);
+      std::snprintf(buf, sizeof buf, "%s %.2f", className(t, det.label).toUtf8().constData(), det.score);
+      dc.label(det.box, c, buf);
+      dc.hit(HitKind::Detection, int(d), det.box);
+    }
+    const ImU32 orange = IM_COL32(255, 170, 40, 255);
+    for (size_t g = 0; g < t.gt.size(); ++g) {
+      const auto& gi = t.gt[g];
+      if (gi.matched_detection >= 0) continue;
+      // Missed GT: dashed orange outline and the funnel stage that lost it.
+      const ImVec2 a = dc.p(gi.box.x1, gi.box.y1), b = dc.p(gi.box.x2, gi.box.y2);
+      for (float x = a.x; x < b.x; x += 8) {
+        dc.dl->AddLine(ImVec2(x, a.y), ImVec2(std::min(x + 4, b.x), a.y), orange, 2.f);
+        dc.dl->AddLine(ImVec2(x, b.y), ImVec2(std::min(x + 4, b.x), b.y), orange, 2.f);
+      }
+      for (float y = a.y; y < b.y; y += 8) {
+        dc.dl->AddLine(ImVec2(a.x, y), ImVec2(a.x, std::min(y + 4, b.y)), orange, 2.f);
+        dc.dl->AddLine(ImVec2(b.x, y), ImVec2(b.x, std::min(y + 4, b.y)), orange, 2.f);
+      }
+      std::snprintf(buf, sizeof buf, "FN %s: %s", className(t, gi.label).toUtf8().constData(), funnel_name(gi.funnel));
+      dc.dl->AddText(ImVec2(a.x + 2, b.y + 2), orange, buf);
+      dc.hit(HitKind::Gt, int(g), gi.box);
+    }
+  }
+
+ private:
+  QSlider* slider(QWidget* w, const char* name, const char* key) {
+    auto* s = new QSlider(Qt::Horizontal, w);
+    s->setObjectName(name);
+    s->setRange(0, 100);
+    QObject::connect(s, &QSlider::valueChanged, w, [this, key](int v) {
+      if (!m_filling) m_ctx.requestConfigValue(key, QString::number(v / 100.0));
+    });
+    return s;
+  }
+  void fillMisses(const PipelineTrace& t) {
+    m_misses->setColumnCount(2);
+    m_misses->setHorizontalHeaderLabels({"GT", "lost at"});
+    int rows = 0;
+    for (const auto& g : t.gt) rows += g.matched_detection < 0;
+    m_misses->setRowCount(rows);
+    int row = 0;
+    for (size_t g = 0; g < t.gt.size(); ++g) {
+      if (t.gt[g].matched_detection >= 0) continue;
+      m_misses->setItem(row, 0, new QTableWidgetItem(QString("%1 %2").arg(g).arg(className(t, t.gt[g].label))));
+      m_misses->setItem(row, 1, new QTableWidgetItem(funnel_name(t.gt[g].funnel)));
+      ++row;
+    }
+    m_misses->resizeColumnsToContents();
+  }
+
+  QSlider *m_score = nullptr, *m_nms = nullptr;
+  QLabel *m_scoreLabel = nullptr, *m_nmsLabel = nullptr;
+  QTableWidget* m_misses = nullptr;
+  bool m_filling = false;
+};
+
+}  // namespace
+
+std::unique_ptr<StageView> makePredictionsStage(StudioContext& ctx) {
+  return std::make_unique<PredictionsStage>(ctx);
+}
+
+}  // namespace studio

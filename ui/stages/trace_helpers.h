@@ -1,0 +1,61 @@
+#pragma once
+// Small read-only helpers over a trace, shared by the stages, the canvas and
+// the panels (one definition each).
+#include <QColor>
+#include <QString>
+#include <algorithm>
+
+#include "api/trace.h"
+
+namespace studio {
+
+// Level and anchor shape (scale-major, ratio-minor index within a location)
+// of global anchor index k; location = cell index within the level.
+struct AnchorPos {
+  int level = 0, location = 0, shape = 0;
+};
+inline AnchorPos anchorPos(const rcnn::api::PipelineTrace& t, int k) {
+  AnchorPos a;
+  while (a.level + 1 < int(t.levels.size()) && k >= t.levels[size_t(a.level + 1)].offset) ++a.level;
+  const auto& L = t.levels[size_t(a.level)];
+  a.location = (k - L.offset) / L.anchors_per_location;
+  a.shape = (k - L.offset) % L.anchors_per_location;
+  return a;
+}
+inline float anchorRatio(const rcnn::api::LevelInfo& L, int shape) {
+  return L.ratios[size_t(shape) % L.ratios.size()];
+}
+inline float anchorSize(const rcnn::api::LevelInfo& L, int shape) {
+  return L.sizes[size_t(shape) / L.ratios.size()];
+}
+
+// The heat colour map (dark blue -> red -> yellow) of v in [0, 1].
+struct Rgb {
+  int r, g, b;
+};
+inline Rgb heatRgb(float v) {
+  v = std::clamp(v, 0.f, 1.f);
+  return {int(255 * std::min(1.f, 2 * v)), int(255 * std::max(0.f, 2 * v - 1)), int(160 * (1 - v))};
+}
+
+inline QString className(const rcnn::api::PipelineTrace& t, int label) {
+  return label >= 0 && label < t.num_classes() ? QString::fromStdString(t.class_names[size_t(label)]) : "?";
+}
+
+inline QString f1(double v) {
+  return QString::number(v, 'f', 1);
+}
+inline QString f3(double v) {
+  return QString::number(v, 'f', 3);
+}
+inline QString boxStr(const rcnn::api::Box& b) {
+  return QString("(%1, %2, %3, %4)").arg(f1(b.x1), f1(b.y1), f1(b.x2), f1(b.y2));
+}
+
+}  // namespace studio
+
+namespace studio {
+// IoU of anchor k with its best GT and the deltas that would encode it, with
+// numbers (matching_stage.cpp; the Sampling stage shows it too).
+QString anchorMatchFormula(const rcnn::api::PipelineTrace& t, int k);
+}  // namespace studio

@@ -1,0 +1,83 @@
+#pragma once
+// The one studio context every panel and the canvas observe (RenderDoc's
+// ICaptureContext): the current trace, stage, selection, hover, view options
+// and dataset. Widgets change it through its setters; it emits one signal per
+// kind of change. It owns no model: model work goes through the JobRunner.
+#include <QObject>
+#include <memory>
+#include <vector>
+
+#include "api/trace.h"
+#include "data/dataset.h"
+#include "stages/hit.h"
+
+namespace studio {
+
+class StageView;
+
+// View options shared by several stages (each stage keeps its own toggles).
+struct ViewOptions {
+  bool hideOverlays = false;
+  std::vector<bool> levels;  // per FPN level; empty = all on
+  std::vector<bool> shapes;  // per anchor shape (scale x ratio); empty = all on
+  bool levelOn(int l) const { return l >= 0 && (levels.empty() || (l < int(levels.size()) && levels[size_t(l)])); }
+  bool shapeOn(int s) const { return shapes.empty() || (s < int(shapes.size()) && shapes[size_t(s)]); }
+};
+
+class StudioContext : public QObject {
+  Q_OBJECT
+ public:
+  explicit StudioContext(QObject* parent = nullptr);
+  ~StudioContext() override;
+
+  // Stages, in pipeline order (ui/stages/stage_registry.cpp).
+  const std::vector<std::unique_ptr<StageView>>& stages() const { return m_stages; }
+  StageView& stageView(rcnn::api::Stage s) const { return *m_stages[size_t(s)]; }
+  StageView& currentView() const { return stageView(m_stage); }
+
+  const std::shared_ptr<const rcnn::api::PipelineTrace>& trace() const { return m_trace; }
+  double traceMs() const { return m_traceMs; }
+  rcnn::api::Stage stage() const { return m_stage; }
+  int selectedGt() const { return m_selectedGt; }
+  int selectedRoi() const { return m_selectedRoi; }
+  const Hit& hover() const { return m_hover; }
+  const ViewOptions& view() const { return m_view; }
+  const rcnn::data::Dataset& dataset() const { return m_dataset; }
+
+  void setTrace(std::shared_ptr<const rcnn::api::PipelineTrace> t, double ms);
+  void setStage(rcnn::api::Stage s);
+  void setSelectedGt(int g);  // -1: none
+  void setSelectedRoi(int r);
+  void setHover(const Hit& h);
+  void setView(const ViewOptions& v);
+  void setDataset(const rcnn::data::Dataset& ds);
+  // A stage's own drawing option changed: repaint.
+  void touch() { emit viewChanged(); }
+
+  // Requests a stage may make of the model (wired to the JobRunner and the
+  // Parameters panel by the main window).
+  void requestSampleSeed(quint64 seed) { emit sampleSeedRequested(seed); }
+  void requestConfigValue(const QString& key, const QString& json) { emit configValueRequested(key, json); }
+
+ signals:
+  void traceChanged();
+  void stageChanged();
+  void selectionChanged();
+  void hoverChanged();
+  void viewChanged();
+  void datasetChanged();
+  void sampleSeedRequested(quint64 seed);
+  void configValueRequested(const QString& key, const QString& json);
+
+ private:
+  std::vector<std::unique_ptr<StageView>> m_stages;
+  std::shared_ptr<const rcnn::api::PipelineTrace> m_trace;
+  double m_traceMs = 0;
+  rcnn::api::Stage m_stage = rcnn::api::Stage::Image;
+  int m_selectedGt = -1, m_selectedRoi = 0;
+  Hit m_hover;
+  ViewOptions m_view;
+  rcnn::data::Dataset m_dataset;
+};
+
+}  // namespace studio
