@@ -2,6 +2,7 @@
 // through all stages (a screenshot of each is saved as a test artifact),
 // check that parameter changes change what is shown, train and stop.
 #include <QApplication>
+#include <QDockWidget>
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
@@ -10,6 +11,7 @@
 #include <QSpinBox>
 #include <QtTest>
 
+#include "config/config_fields.h"
 #include "data/dataset.h"
 #include "main_window.h"
 #include "panels/params_panel.h"
@@ -92,6 +94,21 @@ class StudioTest : public QObject {
     QVERIFY(!w->paramsPanel()->setValue("rpn.iou_lo", "0.95"));
     QCOMPARE(w->paramsPanel()->config().rpn.iou_lo, w->trace()->iou_lo);
     QVERIFY(w->paramsPanel()->setValue("rpn.iou_hi", "0.7"));
+  }
+
+  void parametersPanelShowsEveryFieldOfTheTable() {
+    for (const auto& f : rcnn::config_fields()) {
+      auto* wgt = w->paramsPanel()->findChild<QWidget*>(QString::fromStdString(f.key));
+      QVERIFY2(wgt, f.key.c_str());
+      QVERIFY2(wgt->toolTip().startsWith(QString::fromStdString(f.doc)), f.key.c_str());
+      QCOMPARE(wgt->isEnabled(), !f.from_model);
+    }
+    auto* dock = w->findChild<QDockWidget*>("Parameters");
+    QVERIFY(dock);
+    dock->raise();
+    settle();
+    QVERIFY(w->grab().save(artifacts + "/parameters.png"));
+    w->findChild<QDockWidget*>("Stage")->raise();
   }
 
   void rerollChangesTheSample() {

@@ -1,5 +1,7 @@
 #include "params_panel.h"
 
+#include <cmath>
+
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDoubleSpinBox>
@@ -12,6 +14,8 @@
 #include <QScrollArea>
 #include <QSpinBox>
 #include <QVBoxLayout>
+
+#include "config/config_fields.h"
 
 namespace studio {
 
@@ -114,87 +118,82 @@ void ParamsPanel::apply(const QString& key, const QString& json) {
   emit configChanged(m_cfg);
 }
 
+// One row per field of the config's field table, grouped as the table
+// groups them, with the field's doc line as tooltip.
 void ParamsPanel::rebuild() {
-  auto section = [&](const QString& s) {
-    auto* l = new QLabel("<b>" + s + "</b>", this);
-    m_form->addRow(l);
-  };
-  auto dbl = [&](const QString& key, double lo, double hi, double step, std::function<double()> get) {
-    auto* w = new QDoubleSpinBox(this);
+  QString group;
+  for (const auto& f : rcnn::config_fields()) {
+    if (QString::fromStdString(f.group) != group) {
+      group = QString::fromStdString(f.group);
+      m_form->addRow(new QLabel("<b>" + group + "</b>", this));
+    }
+    const QString key = QString::fromStdString(f.key);
+    QString tip = QString::fromStdString(f.doc);
+    if (f.shape) tip += " — changes weight shapes: the model restarts from random weights";
+    if (f.from_model) tip += " — set by the loaded model / dataset";
+    const rcnn::FieldSpec* spec = &f;
+    auto value = [this, spec] { return QString::fromStdString(rcnn::field_json(m_cfg, *spec)); };
+    QWidget* w = nullptr;
+    const double lo = std::isnan(f.min) ? -1e9 : f.min, hi = std::isnan(f.max) ? 1e9 : std::min(f.max, 1e9);
+    if (f.kind == rcnn::FieldKind::Int) {
+      auto* sb = new QSpinBox(this);
+      sb->setRange(int(std::max(lo, -1e9)), int(hi));
+      sb->setKeyboardTracking(false);
+      m_refreshers.push_back([sb, value] { sb->setValue(value().toInt()); });
+      connect(sb, qOverload<int>(&QSpinBox::valueChanged), this, [this, key](int v) { apply(key, QString::number(v)); });
+      w = sb;
+    } else if (f.kind == rcnn::FieldKind::Double) {
+      auto* sb = new QDoubleSpinBox(this);
+      sb->setRange(lo, hi);
+      sb->setDecimals(hi <= 1 ? 3 : 4);
+      sb->setSingleStep(hi <= 1 ? 0.05 : 0.5);
+      sb->setKeyboardTracking(false);
+      m_refreshers.push_back([sb, value] { sb->setValue(value().toDouble()); });
+      connect(sb, qOverload<double>(&QDoubleSpinBox::valueChanged), this,
+              [this, key](double v) { apply(key, QString::number(v, 'g', 10)); });
+      w = sb;
+    } else if (f.kind == rcnn::FieldKind::Bool) {
+      auto* cb = new QCheckBox(this);
+      m_refreshers.push_back([cb, value] { cb->setChecked(value() == "true"); });
+      connect(cb, &QCheckBox::toggled, this, [this, key](bool v) { apply(key, v ? "true" : "false"); });
+      w = cb;
+    } else if (f.kind == rcnn::FieldKind::String && !f.choices.empty()) {
+      auto* cb = new QComboBox(this);
+      for (const auto& c : f.choices) cb->addItem(QString::fromStdString(c));
+      m_refreshers.push_back([cb, value] { cb->setCurrentText(value().mid(1, value().size() - 2)); });
+      connect(cb, &QComboBox::textActivated, this, [this, key](const QString& v) { apply(key, "\"" + v + "\""); });
+      w = cb;
+    } else {
+      // Free text, numbers without a widget of their own, and lists (comma separated).
+      auto* le = new QLineEdit(this);
+      const bool list = f.list(), str = f.kind == rcnn::FieldKind::String;
+      m_refreshers.push_back([le, value, list, str] {
+        QString v = value();
+        if (list || str) v = v.mid(1, v.size() - 2);
+        if (list) {  // floats widened to double print as 0.48500001430511475: show 6 digits
+          QStringList parts = v.split(',');
+          for (auto& p : parts) {
+            bool ok = false;
+            const double d = p.toDouble(&ok);
+            if (ok) p = QString::number(d, 'g', 6);
+          }
+          v = parts.join(", ");
+        }
+        le->setText(v);
+      });
+      connect(le, &QLineEdit::editingFinished, this, [this, key, le, list, str] {
+        const QString t = le->text();
+        apply(key, list ? "[" + t + "]" : str ? "\"" + t + "\"" : t);
+      });
+      w = le;
+    }
     w->setObjectName(key);
-    w->setRange(lo, hi);
-    w->setSingleStep(step);
-    w->setDecimals(step < 0.01 ? 3 : 2);
-    w->setKeyboardTracking(false);
-    m_form->addRow(key.section('.', 1), w);
-    m_refreshers.push_back([w, get] { w->setValue(get()); });
-    connect(w, qOverload<double>(&QDoubleSpinBox::valueChanged), this,
-            [this, key](double v) { apply(key, QString::number(v, 'g', 10)); });
-  };
-  auto integer = [&](const QString& key, int lo, int hi, std::function<int()> get) {
-    auto* w = new QSpinBox(this);
-    w->setObjectName(key);
-    w->setRange(lo, hi);
-    w->setKeyboardTracking(false);
-    m_form->addRow(key.section('.', 1), w);
-    m_refreshers.push_back([w, get] { w->setValue(get()); });
-    connect(w, qOverload<int>(&QSpinBox::valueChanged), this, [this, key](int v) { apply(key, QString::number(v)); });
-  };
-  auto boolean = [&](const QString& key, std::function<bool()> get) {
-    auto* w = new QCheckBox(this);
-    w->setObjectName(key);
-    m_form->addRow(key.section('.', 1), w);
-    m_refreshers.push_back([w, get] { w->setChecked(get()); });
-    connect(w, &QCheckBox::toggled, this, [this, key](bool v) { apply(key, v ? "true" : "false"); });
-  };
-  auto choice = [&](const QString& key, const QStringList& items, std::function<std::string()> get) {
-    auto* w = new QComboBox(this);
-    w->setObjectName(key);
-    w->addItems(items);
-    m_form->addRow(key.section('.', 1), w);
-    m_refreshers.push_back([w, get] { w->setCurrentText(QString::fromStdString(get())); });
-    connect(w, &QComboBox::textActivated, this, [this, key](const QString& v) { apply(key, "\"" + v + "\""); });
-  };
-  auto list = [&](const QString& key, std::function<std::vector<double>()> get) {
-    auto* w = new QLineEdit(this);
-    w->setObjectName(key);
-    m_form->addRow(key.section('.', 1), w);
-    m_refreshers.push_back([w, get] {
-      QStringList s;
-      for (double v : get()) s << QString::number(v);
-      w->setText(s.join(", "));
-    });
-    connect(w, &QLineEdit::editingFinished, this, [this, key, w] { apply(key, "[" + w->text() + "]"); });
-  };
-  const auto& c = m_cfg;
-  section("Input");
-  choice("input.resize", {"stretch", "letterbox"}, [&c] { return c.input.resize; });
-  section("Anchors");
-  dbl("anchors.stride_scale", 0.5, 32, 0.5, [&c] { return c.anchors.stride_scale; });
-  list("anchors.aspect_ratios", [&c] { return c.anchors.aspect_ratios; });
-  integer("anchors.scales_per_octave", 1, 4, [&c] { return c.anchors.scales_per_octave; });
-  section("RPN matching and sampling");
-  dbl("rpn.iou_lo", 0, 1, 0.05, [&c] { return c.rpn.iou_lo; });
-  dbl("rpn.iou_hi", 0, 1, 0.05, [&c] { return c.rpn.iou_hi; });
-  boolean("rpn.allow_low_quality_matches", [&c] { return c.rpn.allow_low_quality_matches; });
-  integer("rpn.batch_size_per_image", 1, 4096, [&c] { return c.rpn.batch_size_per_image; });
-  dbl("rpn.fg_fraction", 0, 1, 0.05, [&c] { return c.rpn.fg_fraction; });
-  section("Proposals");
-  integer("rpn.pre_nms_topk_test", 1, 10000, [&c] { return c.rpn.pre_nms_topk_test; });
-  integer("rpn.post_nms_topk_test", 1, 10000, [&c] { return c.rpn.post_nms_topk_test; });
-  dbl("rpn.nms_thresh", 0, 1, 0.05, [&c] { return c.rpn.nms_thresh; });
-  dbl("rpn.min_box_size", 0, 100, 1, [&c] { return c.rpn.min_box_size; });
-  section("RoIAlign and second stage");
-  integer("roi.sampling_ratio", -1, 8, [&c] { return c.roi.sampling_ratio; });
-  boolean("roi.aligned", [&c] { return c.roi.aligned; });
-  choice("roi.level_assignment", {"own", "size"}, [&c] { return c.roi.level_assignment; });
-  dbl("roi.score_thresh", 0, 1, 0.01, [&c] { return c.roi.score_thresh; });
-  dbl("roi.nms_thresh", 0, 1, 0.05, [&c] { return c.roi.nms_thresh; });
-  integer("roi.detections_per_image", 1, 1000, [&c] { return c.roi.detections_per_image; });
-  section("Model shape (changing these resets to random weights)");
-  integer("roi.roi_size", 1, 32, [&c] { return c.roi.roi_size; });
-  choice("backbone.name", {"fast", "regnetx_400mf"}, [&c] { return c.backbone.name; });
-  boolean("roi.box_regression", [&c] { return c.roi.box_regression; });
+    w->setToolTip(tip);
+    w->setEnabled(!f.from_model);
+    auto* label = new QLabel(key.section('.', 1).isEmpty() ? key : key.section('.', 1), this);
+    label->setToolTip(tip);
+    m_form->addRow(label, w);
+  }
   setConfig(m_cfg);
 }
 
