@@ -8,16 +8,13 @@
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <opencv2/imgproc.hpp>
 
+#include "api/checkpoint.h"
+#include "api/dataset.h"
 #include "api/eval_job.h"
 #include "api/session.h"
 #include "api/train_job.h"
 #include "config/detector_config.h"
-#include "data/dataset.h"
-#include "data/fashion_synth.h"
-#include "data/image_io.h"
-#include "engine/checkpoint.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::ordered_json;
@@ -64,18 +61,6 @@ void print_eval(const rcnn::evaluation::EvalResult& r) {
   std::printf("%-14s %6s %8s %10s\n", "class", "GT", "AP@0.5", "AP@.5:.95");
   for (const auto& c : r.classes) std::printf("%-14s %6d %8.4f %10.4f\n", c.name.c_str(), c.num_gt, c.ap50, c.ap_coco);
   std::printf("%-14s %6s %8.4f %10.4f\n", "mAP", "", r.map50, r.map_coco);
-}
-
-cv::Scalar color_for(int label) {
-  static const cv::Scalar pal[] = {{230, 25, 75},  {60, 180, 75},  {255, 225, 25}, {0, 130, 200},  {245, 130, 48},
-                                   {145, 30, 180}, {70, 240, 240}, {240, 50, 230}, {210, 245, 60}, {250, 190, 212}};
-  return pal[size_t(std::abs(label)) % 10];
-}
-
-std::vector<rcnn::api::GtObject> gt_of(const rcnn::data::ImageRecord& r) {
-  std::vector<rcnn::api::GtObject> g;
-  for (const auto& a : r.objects) g.push_back({{a.x1, a.y1, a.x2, a.y2}, a.label, a.difficult, a.crowd});
-  return g;
 }
 
 }  // namespace
@@ -150,7 +135,7 @@ int main(int argc, char** argv) {
   exp->add_option("--out", ex_out, "output .pt")->required();
 
   // make-dataset
-  rcnn::data::FashionOptions fo;
+  rcnn::api::FashionRequest fo;
   std::string kind;
   auto* mk = app.add_subcommand("make-dataset", "generate a detection dataset");
   mk->add_option("kind", kind, "dataset kind: fashion")->required()->check(CLI::IsMember({"fashion"}));
@@ -195,33 +180,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*eval && !eval_dets.empty()) {
-      rcnn::data::LoadOptions lo;
-      lo.split = er.split;
-      auto ds = rcnn::data::open_dataset(er.dataset.empty() ? rcnn::data::default_dataset_dir() : er.dataset, lo);
-      std::ifstream in(eval_dets);
-      if (!in) throw std::runtime_error(eval_dets + ": cannot open detections file");
-      json j;
-      try {
-        j = json::parse(in);
-      } catch (const std::exception& e) {
-        throw std::runtime_error(eval_dets + ": malformed JSON: " + e.what());
-      }
-      std::map<std::string, size_t> by_name;
-      for (size_t i = 0; i < ds.images.size(); ++i) by_name[fs::path(ds.images[i].path).filename().string()] = i;
-      std::vector<std::vector<rcnn::evaluation::EvalBox>> E(ds.size()), G(ds.size());
-      for (const auto& im : j) {
-        auto it = by_name.find(fs::path(im.at("image").get<std::string>()).filename().string());
-        if (it == by_name.end()) continue;
-        for (const auto& d : im.at("detections")) {
-          auto b = d.at("box");
-          E[it->second].push_back({b[0].get<float>(), b[1].get<float>(), b[2].get<float>(), b[3].get<float>(),
-                                   d.at("label").get<int>(), d.at("score").get<float>(), false});
-        }
-      }
-      for (size_t i = 0; i < ds.size(); ++i)
-        for (const auto& a : ds.images[i].objects)
-          G[i].push_back({a.x1, a.y1, a.x2, a.y2, a.label, 1.f, a.difficult || a.crowd});
-      auto r = rcnn::evaluation::evaluate_detections(E, G, ds.class_names);
+      auto r = rcnn::api::evaluate_detections_file(eval_dets, er.dataset, er.split);
       print_eval(r);
       if (!eval_json.empty()) std::ofstream(eval_json) << rcnn::evaluation::eval_to_json(r) << "\n";
       return 0;
@@ -243,8 +202,7 @@ int main(int argc, char** argv) {
       std::vector<std::string> files;
       for (const auto& in : det_inputs) {
         if (fs::is_directory(in)) {
-          auto ds = rcnn::data::read_image_folder(in, {});
-          for (const auto& r : ds.images) files.push_back(r.path);
+          for (const auto& f : rcnn::api::list_images(in)) files.push_back(f);
         } else {
           files.push_back(in);
         }
@@ -265,23 +223,16 @@ int main(int argc, char** argv) {
           continue;
         }
         json dets = json::array();
-        cv::Mat img = rcnn::data::load_image_rgb(r.path);
         for (const auto& d : r.detections) {
           const std::string cls = d.label < int(names.size()) ? names[size_t(d.label)] : std::to_string(d.label);
           dets.push_back({{"class", cls},
                           {"label", d.label},
                           {"score", d.score},
                           {"box", {d.box_original.x1, d.box_original.y1, d.box_original.x2, d.box_original.y2}}});
-          cv::rectangle(img, cv::Point2f(d.box_original.x1, d.box_original.y1),
-                        cv::Point2f(d.box_original.x2, d.box_original.y2), color_for(d.label), 2);
-          char lab[64];
-          std::snprintf(lab, sizeof lab, "%s %.2f", cls.c_str(), d.score);
-          cv::putText(img, lab, cv::Point2f(d.box_original.x1 + 2, std::max(10.f, d.box_original.y1 - 3)),
-                      cv::FONT_HERSHEY_SIMPLEX, 0.4, color_for(d.label), 1, cv::LINE_AA);
         }
         j["detections"] = dets;
         const std::string png = (fs::path(det_out) / (fs::path(r.path).stem().string() + ".png")).string();
-        rcnn::data::save_image_rgb(img, png);
+        rcnn::api::save_annotated_png(r.path, r.detections, names, png);
         j["annotated"] = png;
         all.push_back(j);
         std::printf("%s: %zu detections -> %s\n", r.path.c_str(), r.detections.size(), png.c_str());
@@ -296,15 +247,15 @@ int main(int argc, char** argv) {
       std::vector<std::string> names;
       std::string path = in_image;
       if (!in_dataset.empty() || path.empty()) {
-        rcnn::data::LoadOptions lo;
+        rcnn::api::OpenOptions lo;
         lo.split = in_split;
-        auto ds = rcnn::data::open_dataset(in_dataset.empty() ? rcnn::data::default_dataset_dir() : in_dataset, lo);
+        auto ds = rcnn::api::open_dataset(in_dataset.empty() ? rcnn::api::default_dataset_dir() : in_dataset, lo);
         const int idx = std::max(0, in_index);
         if (size_t(idx) >= ds.size())
           throw std::runtime_error("inspect: --index " + std::to_string(idx) + " is out of range (split has " +
                                    std::to_string(ds.size()) + " images)");
         path = ds.images[size_t(idx)].path;
-        gt = gt_of(ds.images[size_t(idx)]);
+        gt = ds.images[size_t(idx)].objects;
         names = ds.class_names;
         cfg.num_classes = int(names.size());
         cfg.class_names = names;
@@ -329,22 +280,12 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*exp) {
-      auto meta = rcnn::engine::read_checkpoint_meta(ex_in);
-      rcnn::DetectorConfig cfg;
-      auto model = rcnn::engine::load_model(ex_in, torch::kCPU, &cfg);
-      rcnn::engine::CheckpointMeta m;
-      m.iteration = meta.iteration;
-      m.best_map = meta.best_map;
-      m.last_map = meta.last_map;
-      m.config_json = meta.config_json;
-      // Half-precision storage halves the file; loading converts back to float.
-      model->to(torch::kHalf);
-      rcnn::engine::save_checkpoint(ex_out, model, nullptr, m, nullptr);
+      auto m = rcnn::api::export_checkpoint(ex_in, ex_out);
       std::printf("wrote %s (iteration %lld, val mAP@0.5 %.4f)\n", ex_out.c_str(), (long long)m.iteration, m.last_map);
       return 0;
     }
     if (*mk) {
-      rcnn::data::make_fashion_dataset(fo, [](int d, int t) {
+      rcnn::api::make_fashion_dataset(fo, [](int d, int t) {
         if (tty())
           bar("make-dataset", d, t, "");
         else if (d % 500 == 0 || d == t)

@@ -6,7 +6,7 @@
 #include <QTimer>
 
 #include "config/detector_config.h"
-#include "data/dataset.h"
+#include "api/dataset.h"
 #include "main_window.h"
 #include "theme.h"
 
@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
   studio::MainWindow w;
   w.show();
   const QStringList pos = p.positionalArguments();
-  QString input = pos.isEmpty() ? QString::fromStdString(rcnn::data::default_dataset_dir()) : pos.first();
+  QString input = pos.isEmpty() ? QString::fromStdString(rcnn::api::default_dataset_dir()) : pos.first();
   if (QFileInfo(input).isFile() && QFileInfo(input).suffix() != "json")
     w.openImageFile(input);
   else

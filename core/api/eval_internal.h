@@ -12,6 +12,4 @@ EvalReport evaluate_model(modeling::FasterRCNN& model, const DetectorConfig& cfg
                           const torch::Device& device, int max_images, int batch_size,
                           const std::function<void(int, int)>& progress = {});
 
-std::vector<GtObject> to_gt_objects(const data::ImageRecord& r);
-
 }  // namespace rcnn::api

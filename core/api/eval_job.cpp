@@ -3,7 +3,12 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
 
+#include "api/dataset_convert.h"
 #include "api/eval_internal.h"
 #include "data/image_io.h"
 #include "data/loader.h"
@@ -11,12 +16,6 @@
 #include "engine/device.h"
 
 namespace rcnn::api {
-
-std::vector<GtObject> to_gt_objects(const data::ImageRecord& r) {
-  std::vector<GtObject> out;
-  for (const auto& a : r.objects) out.push_back({{a.x1, a.y1, a.x2, a.y2}, a.label, a.difficult, a.crowd});
-  return out;
-}
 
 EvalReport evaluate_model(modeling::FasterRCNN& model, const DetectorConfig& cfg, const data::Dataset& ds,
                           const torch::Device& device, int max_images, int batch_size,
@@ -153,6 +152,42 @@ std::vector<DetectResult> detect_files(const std::string& checkpoint, const std:
     out.push_back(std::move(r));
   }
   return out;
+}
+
+evaluation::EvalResult evaluate_detections_file(const std::string& json_path, const std::string& dataset,
+                                                const std::string& split) {
+  namespace fs = std::filesystem;
+  data::LoadOptions lo;
+  lo.split = split;
+  auto ds = data::open_dataset(dataset.empty() ? data::default_dataset_dir() : dataset, lo);
+  std::ifstream in(json_path);
+  if (!in) throw std::runtime_error(json_path + ": cannot open detections file");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(json_path + ": malformed JSON: " + e.what());
+  }
+  std::map<std::string, size_t> by_name;
+  for (size_t i = 0; i < ds.images.size(); ++i) by_name[fs::path(ds.images[i].path).filename().string()] = i;
+  std::vector<std::vector<evaluation::EvalBox>> E(ds.size()), G(ds.size());
+  try {
+    for (const auto& im : j) {
+      auto it = by_name.find(fs::path(im.at("image").get<std::string>()).filename().string());
+      if (it == by_name.end()) continue;
+      for (const auto& d : im.at("detections")) {
+        auto b = d.at("box");
+        E[it->second].push_back({b[0].get<float>(), b[1].get<float>(), b[2].get<float>(), b[3].get<float>(),
+                                 d.at("label").get<int>(), d.at("score").get<float>(), false});
+      }
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(json_path + ": " + e.what());
+  }
+  for (size_t i = 0; i < ds.size(); ++i)
+    for (const auto& a : ds.images[i].objects)
+      G[i].push_back({a.x1, a.y1, a.x2, a.y2, a.label, 1.f, a.difficult || a.crowd});
+  return evaluation::evaluate_detections(E, G, ds.class_names);
 }
 
 }  // namespace rcnn::api

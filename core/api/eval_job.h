@@ -34,6 +34,13 @@ struct EvalReport {
 // Throws std::runtime_error (naming the file) on a bad checkpoint/dataset.
 EvalReport run_evaluation(const EvalRequest& req, const std::function<void(int done, int total)>& progress = {});
 
+// Scores a detections JSON written by another detector or tool
+// ([{image, detections: [{label, score, box: [x1, y1, x2, y2]}]}], boxes in
+// original pixels; images are matched by file name) against a dataset split.
+// Throws std::runtime_error naming the file.
+evaluation::EvalResult evaluate_detections_file(const std::string& json_path, const std::string& dataset,
+                                                const std::string& split);
+
 struct DetectResult {
   std::string path;
   int width = 0, height = 0;

@@ -39,7 +39,7 @@ struct AnchorOptions {
 
 struct RPNOptions {
   std::vector<int> stem_channels{64, 64};
-  double iou_lo = 0.3, iou_hi = 0.6;  // seed: (0.3, 0.6)
+  double iou_lo = 0.3, iou_hi = 0.6;  // reference: (0.3, 0.6)
   bool allow_low_quality_matches = false;
   int batch_size_per_image = 16;
   double fg_fraction = 0.5;

@@ -1,5 +1,5 @@
 #pragma once
-// Batching with GT padded to (N, max_gt, 5) with class -1 rows (seed
+// Batching with GT padded to (N, max_gt, 5) with class -1 rows (reference
 // convention), background prefetch threads, shuffle and drop_last.
 // Deterministic for a seed: the order and every flip depend only on
 // (seed, epoch, image index), not on thread timing.

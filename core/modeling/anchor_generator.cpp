@@ -31,7 +31,7 @@ torch::Tensor AnchorGenerator::level_anchors(int64_t H, int64_t W, double stride
   for (double side : sizes(stride)) {
     const double area = side * side;
     for (double r : options_.aspect_ratios) {
-      // Seed: w = sqrt(area / r), h = area / w, so r = h / w.
+      // Reference: w = sqrt(area / r), h = area / w, so r = h / w.
       const double w = std::sqrt(area / r);
       const double h = area / w;
       half.push_back(w / 2);

@@ -1,5 +1,5 @@
 #pragma once
-// Location grid and FPN anchors (seed: get_fpn_location_coords,
+// Location grid and FPN anchors (reference: get_fpn_location_coords,
 // generate_fpn_anchors).
 //
 // Shape shorthand: H x W feature map of one level, A anchors per location

@@ -36,7 +36,7 @@ struct BackboneImpl : torch::nn::Module {
 };
 
 // RegNetX-400MF shape (Radosavovic et al. 2020, as torchvision's
-// regnet_x_400mf and the seed's backbone): stem 32, stages of widths
+// regnet_x_400mf and the reference's backbone): stem 32, stages of widths
 // 32/64/160/400, depths 1/2/7/12, group width 16, bottleneck ratio 1.
 // c3/c4/c5 = 64/160/400 channels.
 struct RegNetX400MFImpl : BackboneImpl {

@@ -1,5 +1,5 @@
 #pragma once
-// Box <-> delta encoding (seed: rcnn_get_deltas_from_anchors /
+// Box <-> delta encoding (reference: rcnn_get_deltas_from_anchors /
 // rcnn_apply_deltas_to_anchors).
 //
 // Shape shorthand: K boxes; rows (x1, y1, x2, y2); deltas (dx, dy, dw, dh).
@@ -14,7 +14,7 @@ namespace rcnn::modeling {
 constexpr double kSentinel = -1e8;
 
 struct BoxCoder {
-  // Seed: unweighted deltas. torchvision's RoI heads use (10, 10, 5, 5).
+  // Reference: unweighted deltas. torchvision's RoI heads use (10, 10, 5, 5).
   std::array<double, 4> weights{1.0, 1.0, 1.0, 1.0};
   // Seed clamps dw, dh at log(224 / 8) before exp() so a wild prediction
   // cannot overflow.

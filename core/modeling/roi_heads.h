@@ -15,7 +15,7 @@
 
 namespace rcnn::modeling {
 
-// Seed: conv stem (3x3 + ReLU) on the S x S RoI features, flatten, linear
+// Reference: conv stem (3x3 + ReLU) on the S x S RoI features, flatten, linear
 // classifier over C + 1. With fc_dim > 0 a hidden FC layer comes first.
 struct ROIHeadImpl : torch::nn::Module {
   ROIHeadImpl(int64_t in_channels, const ROIHeadsOptions& o, int64_t num_classes);

@@ -14,7 +14,7 @@
 namespace rcnn::modeling {
 
 // Stem of 3x3 conv + ReLU layers shared by both predictors and computed once
-// per level (the seed computes it twice), then 3x3 convs to A objectness
+// per level (the reference computes it twice), then 3x3 convs to A objectness
 // logits and 4A deltas. Weights N(0, 0.01), biases 0 (seed).
 struct RPNHeadImpl : torch::nn::Module {
   RPNHeadImpl(int64_t in_channels, const std::vector<int>& stem_channels, int64_t num_anchors);
