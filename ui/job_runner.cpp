@@ -13,6 +13,8 @@ JobRunner::~JobRunner() {
 }
 
 void JobRunner::shutdown() {
+  stopTraining();
+  if (m_trainThread.joinable()) m_trainThread.join();
   {
     QMutexLocker lk(&m_mutex);
     m_quit = true;
@@ -41,6 +43,25 @@ void JobRunner::postEvaluation(const rcnn::api::EvalRequest& r) {
   QMutexLocker lk(&m_mutex);
   m_evals.push_back(r);
   m_wake.wakeAll();
+}
+
+bool JobRunner::startTraining(const rcnn::api::TrainRequest& r, const rcnn::api::TrainEvents& events,
+                              std::function<void(const rcnn::api::TrainOutcome&)> done) {
+  if (m_training) return false;
+  if (m_trainThread.joinable()) m_trainThread.join();  // the previous run has ended
+  m_train = std::make_unique<rcnn::api::TrainJob>(r);
+  m_training = true;
+  auto* job = m_train.get();
+  m_trainThread = std::thread([this, job, events, done = std::move(done)] {
+    auto outcome = job->run(events);
+    m_training = false;
+    if (done) done(outcome);
+  });
+  return true;
+}
+
+void JobRunner::stopTraining() {
+  if (m_training && m_train) m_train->request_stop();
 }
 
 void JobRunner::run() {

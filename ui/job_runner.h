@@ -4,15 +4,22 @@
 // evaluation. The GUI posts tagged requests and never waits: a newer Trace or
 // Model request merges into a queued one of the same tag (later fields win),
 // so dragging a slider never queues a backlog; Evaluate requests queue in
-// order. Results come back as queued signals.
+// order. Results come back as queued signals. Training runs are started,
+// stopped and owned here too; a run executes on a worker of the runner (it
+// takes minutes and must not hold up tracing) and reports through the
+// caller's TrainEvents, called on that worker.
 #include <QMutex>
 #include <QThread>
 #include <QWaitCondition>
+#include <atomic>
 #include <deque>
+#include <functional>
+#include <thread>
 #include <memory>
 #include <optional>
 
 #include "api/eval_job.h"
+#include "api/train_job.h"
 #include "api/session.h"
 
 namespace studio {
@@ -39,6 +46,14 @@ class JobRunner : public QThread {
   void postEvaluation(const rcnn::api::EvalRequest& r);
   void shutdown();
 
+  // Tag Train: starts a run unless one is running (returns false then).
+  // `done` is called on the worker when the run ends.
+  bool startTraining(const rcnn::api::TrainRequest& r, const rcnn::api::TrainEvents& events,
+                     std::function<void(const rcnn::api::TrainOutcome&)> done);
+  // Asks the running job to stop after its current iteration.
+  void stopTraining();
+  bool trainingRunning() const { return m_training; }
+
  signals:
   void traceReady(std::shared_ptr<const rcnn::api::PipelineTrace> trace, double ms);
   void failed(QString message);
@@ -59,6 +74,9 @@ class JobRunner : public QThread {
   bool m_quit = false;
   rcnn::DetectorConfig m_cfg;
   std::unique_ptr<rcnn::api::Session> m_session;  // touched only on this thread
+  std::unique_ptr<rcnn::api::TrainJob> m_train;
+  std::thread m_trainThread;
+  std::atomic<bool> m_training{false};
 };
 
 }  // namespace studio

@@ -53,6 +53,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   qRegisterMetaType<rcnn::DetectorConfig>("rcnn::DetectorConfig");
 
   m_ctx = new StudioContext(this);
+  m_job = new JobRunner(initialConfig(), this);
   m_canvas = new CanvasWidget(*m_ctx, this);
   setCentralWidget(m_canvas);
   auto dock = [&](const QString& title, QWidget* w, Qt::DockWidgetArea area) {
@@ -62,10 +63,10 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     addDockWidget(area, d);
     return d;
   };
-  m_datasetPanel = new DatasetPanel(this);
+  m_datasetPanel = new DatasetPanel(*m_ctx, this);
   m_stagePanel = new StagePanel(*m_ctx, this);
   m_params = new ParamsPanel(this);
-  m_training = new TrainingPanel(this);
+  m_training = new TrainingPanel(*m_job, this);
   m_eval = new EvalPanel(this);
   auto* dData = dock("Dataset", m_datasetPanel, Qt::LeftDockWidgetArea);
   auto* dStage = dock("Stage", m_stagePanel, Qt::RightDockWidgetArea);
@@ -86,7 +87,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 
   const auto cfg = initialConfig();
   m_params->setConfig(cfg);
-  m_job = new JobRunner(cfg, this);
+  m_training->setCurrentConfig(cfg);
   connect(m_job, &JobRunner::traceReady, this, [this](std::shared_ptr<const rcnn::api::PipelineTrace> t, double ms) {
     ++m_traces;
     m_ctx->setTrace(t, ms);
@@ -104,6 +105,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     try {
       auto c = rcnn::config_from_json_string(json.toStdString(), "model");
       m_params->setConfig(c);
+      m_training->setCurrentConfig(c);
     } catch (...) {
     }
     updateModelLabel();
@@ -111,6 +113,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   m_job->start();
 
   connect(m_params, &ParamsPanel::configChanged, this, [this](const rcnn::DetectorConfig& c) {
+    m_training->setCurrentConfig(c);
     TraceRequest r;
     r.config = c;
     m_job->post(r);
@@ -141,7 +144,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   connect(m_training, &TrainingPanel::message, this, &MainWindow::showError);
   connect(m_eval, &EvalPanel::message, this, &MainWindow::showError);
   connect(m_eval, &EvalPanel::openImage, this, [this](const QString& path) {
-    const auto& ds = m_datasetPanel->dataset();
+    const auto& ds = m_ctx->dataset();
     for (size_t i = 0; i < ds.images.size(); ++i)
       if (QString::fromStdString(ds.images[i].path) == path) {
         m_datasetPanel->select(int(i));
@@ -273,23 +276,22 @@ void MainWindow::updateModelLabel() {
 }
 
 bool MainWindow::openDataset(const QString& path, const QString& split) {
-  rcnn::data::LoadOptions lo;
+  rcnn::api::OpenOptions lo;
   lo.split = split.toStdString();
-  rcnn::data::Dataset ds;
+  rcnn::api::DatasetInfo ds;
   try {
     try {
-      ds = rcnn::data::open_dataset(path.toStdString(), lo);
-    } catch (const rcnn::data::DataError&) {
+      ds = rcnn::api::open_dataset(path.toStdString(), lo);
+    } catch (const std::runtime_error&) {
       if (split == "train") throw;
       lo.split = "train";
-      ds = rcnn::data::open_dataset(path.toStdString(), lo);
+      ds = rcnn::api::open_dataset(path.toStdString(), lo);
     }
   } catch (const std::exception& e) {
     showError(e.what());
     return false;
   }
   m_datasetPath = path;
-  m_datasetPanel->setDataset(ds);
   m_ctx->setDataset(ds);
   m_training->setDataset(path);
   m_eval->setSource(path, m_checkpoint);
@@ -306,12 +308,12 @@ bool MainWindow::openDataset(const QString& path, const QString& split) {
 }
 
 void MainWindow::showImage(int index) {
-  const auto& ds = m_datasetPanel->dataset();
+  const auto& ds = m_ctx->dataset();
   if (index < 0 || index >= int(ds.images.size())) return;
   const auto& rec = ds.images[size_t(index)];
   TraceRequest r;
   r.image_path = rec.path;
-  for (const auto& a : rec.objects) r.gt.push_back({{a.x1, a.y1, a.x2, a.y2}, a.label, a.difficult, a.crowd});
+  r.gt = rec.objects;
   r.class_names = ds.class_names;
   m_job->post(r);
   statusBar()->showMessage(QString::fromStdString(rec.path), 4000);
@@ -320,7 +322,7 @@ void MainWindow::showImage(int index) {
 void MainWindow::openImageFile(const QString& path) {
   TraceRequest r;
   r.image_path = path.toStdString();
-  r.class_names = m_datasetPanel->dataset().class_names;
+  r.class_names = m_ctx->dataset().class_names;
   m_job->post(r);
 }
 

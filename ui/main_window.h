@@ -5,7 +5,6 @@
 #include "api/trace.h"
 #include "canvas/canvas_widget.h"
 #include "config/detector_config.h"
-#include "data/dataset.h"
 
 class QLabel;
 class QActionGroup;

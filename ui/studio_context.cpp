@@ -44,7 +44,7 @@ void StudioContext::setView(const ViewOptions& v) {
   emit viewChanged();
 }
 
-void StudioContext::setDataset(const rcnn::data::Dataset& ds) {
+void StudioContext::setDataset(const rcnn::api::DatasetInfo& ds) {
   m_dataset = ds;
   emit datasetChanged();
 }

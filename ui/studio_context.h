@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "api/trace.h"
-#include "data/dataset.h"
+#include "api/dataset.h"
 #include "stages/hit.h"
 
 namespace studio {
@@ -42,7 +42,7 @@ class StudioContext : public QObject {
   int selectedRoi() const { return m_selectedRoi; }
   const Hit& hover() const { return m_hover; }
   const ViewOptions& view() const { return m_view; }
-  const rcnn::data::Dataset& dataset() const { return m_dataset; }
+  const rcnn::api::DatasetInfo& dataset() const { return m_dataset; }
 
   void setTrace(std::shared_ptr<const rcnn::api::PipelineTrace> t, double ms);
   void setStage(rcnn::api::Stage s);
@@ -50,7 +50,7 @@ class StudioContext : public QObject {
   void setSelectedRoi(int r);
   void setHover(const Hit& h);
   void setView(const ViewOptions& v);
-  void setDataset(const rcnn::data::Dataset& ds);
+  void setDataset(const rcnn::api::DatasetInfo& ds);
   // A stage's own drawing option changed: repaint.
   void touch() { emit viewChanged(); }
 
@@ -77,7 +77,7 @@ class StudioContext : public QObject {
   int m_selectedGt = -1, m_selectedRoi = 0;
   Hit m_hover;
   ViewOptions m_view;
-  rcnn::data::Dataset m_dataset;
+  rcnn::api::DatasetInfo m_dataset;
 };
 
 }  // namespace studio

@@ -12,7 +12,7 @@
 #include <QtTest>
 
 #include "config/config_fields.h"
-#include "data/dataset.h"
+#include "api/dataset.h"
 #include "main_window.h"
 #include "panels/params_panel.h"
 #include "panels/stage_panel.h"
@@ -43,7 +43,7 @@ class StudioTest : public QObject {
     w->show();
     QVERIFY(QTest::qWaitForWindowExposed(w));
     QApplication::setActiveWindow(w);
-    QVERIFY(w->openDataset(QString::fromStdString(rcnn::data::default_dataset_dir()), "val"));
+    QVERIFY(w->openDataset(QString::fromStdString(rcnn::api::default_dataset_dir()), "val"));
     QTRY_VERIFY_WITH_TIMEOUT(w->trace() != nullptr, 60000);
     QCOMPARE(int(w->trace()->levels.size()), 3);
     QVERIFY(!w->trace()->gt.empty());
@@ -171,6 +171,11 @@ class StudioTest : public QObject {
     w->canvas()->resetFrameStats();
     settle();
     const double idle = w->canvas()->averageFrameMs();
+    // The run uses the Parameters panel's edits made above, as --set overrides of the preset.
+    const auto ov = tp->overrides();
+    auto hasOv = [&](const std::string& kv) { return std::find(ov.begin(), ov.end(), kv) != ov.end(); };
+    QVERIFY(hasOv("roi.score_thresh=0.3"));
+    QVERIFY(hasOv("rpn.allow_low_quality_matches=false"));
     tp->start(false);
     QVERIFY(tp->running());
     QTRY_VERIFY_WITH_TIMEOUT(tp->logLines() > 3, 120000);

@@ -6,11 +6,15 @@
 #include <QLineEdit>
 #include <QListWidget>
 #include <QPainter>
+#include <QPointer>
+#include <QThreadPool>
 #include <QVBoxLayout>
+
+#include "studio_context.h"
 
 namespace studio {
 
-DatasetPanel::DatasetPanel(QWidget* parent) : QWidget(parent) {
+DatasetPanel::DatasetPanel(StudioContext& ctx, QWidget* parent) : QWidget(parent), m_ctx(ctx) {
   auto* lay = new QVBoxLayout(this);
   m_info = new QLabel("No dataset", this);
   m_info->setWordWrap(true);
@@ -36,35 +40,36 @@ DatasetPanel::DatasetPanel(QWidget* parent) : QWidget(parent) {
     m_current = it->data(Qt::UserRole).toInt();
     emit imageSelected(m_current);
   });
+  connect(&m_ctx, &StudioContext::datasetChanged, this, &DatasetPanel::rebuild);
 }
 
-void DatasetPanel::setDataset(const rcnn::data::Dataset& ds) {
-  m_ds = ds;
+DatasetPanel::~DatasetPanel() {
+  if (m_cancel) *m_cancel = true;
+  QThreadPool::globalInstance()->waitForDone();
+}
+
+void DatasetPanel::rebuild() {
+  const auto& ds = m_ctx.dataset();
   m_updating = true;
   m_class->clear();
   m_class->addItem("All classes");
   for (const auto& c : ds.class_names) m_class->addItem(QString::fromStdString(c));
   m_list->clear();
+  QPixmap placeholder(64, 64);
+  placeholder.fill(Qt::darkGray);
+  const QIcon icon(placeholder);
   for (size_t i = 0; i < ds.images.size(); ++i) {
     const auto& r = ds.images[i];
-    QImageReader reader(QString::fromStdString(r.path));
-    reader.setScaledSize(QSize(64, 64));
-    QImage img = reader.read();
-    if (img.isNull()) {
-      img = QImage(64, 64, QImage::Format_RGB32);
-      img.fill(Qt::darkRed);
-    }
-    QPixmap pm = QPixmap::fromImage(img);
     auto* it =
-        new QListWidgetItem(QIcon(pm), QString("%1\n%2 GT").arg(QString::fromStdString(r.id)).arg(r.objects.size()));
+        new QListWidgetItem(icon, QString("%1\n%2 GT").arg(QString::fromStdString(r.id)).arg(r.objects.size()));
     it->setData(Qt::UserRole, int(i));
     it->setToolTip(QString::fromStdString(r.path));
     m_list->addItem(it);
   }
-  const char* fmt[] = {"PASCAL VOC", "COCO", "image folder"};
+  const QString fmt = ds.format == "voc" ? "PASCAL VOC" : ds.format == "coco" ? "COCO" : "image folder";
   m_info->setText(QString("%1 (%2, split %3): %4 images, %5 objects, %6 classes%7")
                       .arg(QString::fromStdString(ds.root))
-                      .arg(fmt[int(ds.format)])
+                      .arg(fmt)
                       .arg(QString::fromStdString(ds.split))
                       .arg(ds.images.size())
                       .arg(ds.num_objects())
@@ -73,6 +78,44 @@ void DatasetPanel::setDataset(const rcnn::data::Dataset& ds) {
   m_updating = false;
   m_current = -1;
   refilter();
+  loadThumbnails();
+}
+
+void DatasetPanel::loadThumbnails() {
+  if (m_cancel) *m_cancel = true;  // the previous dataset's worker stops at its next image
+  m_cancel = std::make_shared<std::atomic<bool>>(false);
+  m_thumbs = 0;
+  std::vector<QString> paths;
+  for (const auto& r : m_ctx.dataset().images) paths.push_back(QString::fromStdString(r.path));
+  auto cancel = m_cancel;
+  QPointer<DatasetPanel> self(this);
+  QThreadPool::globalInstance()->start([self, cancel, paths = std::move(paths)] {
+    std::vector<std::pair<int, QImage>> batch;
+    auto flush = [&] {
+      if (batch.empty()) return;
+      QMetaObject::invokeMethod(
+          self, [self, cancel, b = batch] {
+            if (!self || *cancel) return;
+            for (const auto& [i, img] : b)
+              if (i < self->m_list->count()) self->m_list->item(i)->setIcon(QIcon(QPixmap::fromImage(img)));
+            self->m_thumbs += int(b.size());
+          },
+          Qt::QueuedConnection);
+      batch.clear();
+    };
+    for (size_t i = 0; i < paths.size() && !*cancel; ++i) {
+      QImageReader reader(paths[i]);
+      reader.setScaledSize(QSize(64, 64));
+      QImage img = reader.read();
+      if (img.isNull()) {
+        img = QImage(64, 64, QImage::Format_RGB32);
+        img.fill(Qt::darkRed);
+      }
+      batch.emplace_back(int(i), std::move(img));
+      if (batch.size() >= 32) flush();
+    }
+    flush();
+  });
 }
 
 void DatasetPanel::refilter() {
@@ -80,7 +123,7 @@ void DatasetPanel::refilter() {
   const int cls = m_class->currentIndex() - 1;
   for (int k = 0; k < m_list->count(); ++k) {
     auto* it = m_list->item(k);
-    const auto& r = m_ds.images[size_t(it->data(Qt::UserRole).toInt())];
+    const auto& r = m_ctx.dataset().images[size_t(it->data(Qt::UserRole).toInt())];
     bool show = q.isEmpty() || QString::fromStdString(r.path).contains(q, Qt::CaseInsensitive);
     if (cls >= 0) {
       bool has = false;

@@ -1,5 +1,8 @@
 #include "training_panel.h"
 
+#include "config/config_fields.h"
+#include "job_runner.h"
+
 #include <QChart>
 #include <QChartView>
 #include <QComboBox>
@@ -52,7 +55,7 @@ QString hms(double s) {
 }
 }  // namespace
 
-TrainingPanel::TrainingPanel(QWidget* parent) : QWidget(parent) {
+TrainingPanel::TrainingPanel(JobRunner& runner, QWidget* parent) : QWidget(parent), m_runner(runner) {
   auto* lay = new QVBoxLayout(this);
   auto* form = new QFormLayout;
   m_dataset = new QLineEdit(this);
@@ -125,9 +128,23 @@ TrainingPanel::TrainingPanel(QWidget* parent) : QWidget(parent) {
   });
 }
 
-TrainingPanel::~TrainingPanel() {
-  if (m_job) m_job->request_stop();
-  if (m_thread.joinable()) m_thread.join();
+TrainingPanel::~TrainingPanel() = default;  // the JobRunner stops and joins a run at shutdown
+
+std::vector<std::string> TrainingPanel::overrides() const {
+  std::vector<std::string> out;
+  if (!m_hasCurrent) return out;
+  rcnn::DetectorConfig preset;
+  try {
+    preset = rcnn::load_preset(m_preset->currentText().toStdString());
+  } catch (...) {
+    return out;
+  }
+  for (const auto& key : rcnn::changed_fields(preset, m_current)) {
+    const auto* f = rcnn::find_field(key);
+    if (f->from_model) continue;  // classes come from the dataset
+    out.push_back(key + "=" + rcnn::field_json(m_current, *f));
+  }
+  return out;
 }
 
 void TrainingPanel::setDataset(const QString& p) {
@@ -144,8 +161,7 @@ int TrainingPanel::logLines() const {
 }
 
 void TrainingPanel::start(bool resume) {
-  if (m_job) return;
-  if (m_thread.joinable()) m_thread.join();
+  if (m_running) return;
   rcnn::api::TrainRequest r;
   r.dataset = m_dataset->text().toStdString();
   r.config = m_preset->currentText().toStdString();
@@ -153,11 +169,11 @@ void TrainingPanel::start(bool resume) {
   r.resume = resume;
   r.max_iters = m_iters->value();
   r.eval_max_images = 60;
+  r.overrides = overrides();
   if (!resume) {
     for (auto* s : {m_total, m_rpnObj, m_rpnBox, m_roiCls, m_roiBox, m_lr, m_map}) s->clear();
     m_maxLoss = 0.1;
   }
-  m_job = std::make_unique<rcnn::api::TrainJob>(r);
   m_start->setEnabled(false);
   m_resume->setEnabled(false);
   m_stop->setEnabled(true);
@@ -165,6 +181,12 @@ void TrainingPanel::start(bool resume) {
   appendLog(QString("%1 %2 on %3 → %4")
                 .arg(resume ? "resume" : "start", m_preset->currentText(),
                      m_dataset->text().isEmpty() ? "the embedded dataset" : m_dataset->text(), runDir()));
+  {
+    QStringList o;
+    for (const auto& kv : r.overrides) o << QString::fromStdString(kv);
+    appendLog(o.isEmpty() ? QString("config: the preset as is (no edits in the Parameters panel)")
+                          : QString("config: the preset with the Parameters panel's edits: %1").arg(o.join(", ")));
+  }
   rcnn::api::TrainEvents ev;
   ev.on_progress = [this](const rcnn::api::TrainProgress& p) {
     const qint64 now = QDateTime::currentMSecsSinceEpoch();
@@ -202,23 +224,20 @@ void TrainingPanel::start(bool resume) {
         },
         Qt::QueuedConnection);
   };
-  auto* job = m_job.get();
-  m_thread = std::thread([this, job, ev] {
-    auto o = job->run(ev);
+  m_running = m_runner.startTraining(r, ev, [this](const rcnn::api::TrainOutcome& o) {
     QMetaObject::invokeMethod(
         this, [this, o] { finish(o); }, Qt::QueuedConnection);
   });
 }
 
 void TrainingPanel::stop() {
-  if (!m_job) return;
-  m_job->request_stop();
+  if (!m_running) return;
+  m_runner.stopTraining();
   m_status->setText("stopping after this iteration…");
 }
 
 void TrainingPanel::finish(const rcnn::api::TrainOutcome& o) {
-  if (m_thread.joinable()) m_thread.join();
-  m_job.reset();
+  m_running = false;
   m_start->setEnabled(true);
   m_resume->setEnabled(true);
   m_stop->setEnabled(false);

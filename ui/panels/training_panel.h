@@ -1,13 +1,12 @@
 #pragma once
-// Launch, watch, stop and resume training runs. The run executes in its own
-// thread (api::TrainJob); progress arrives through queued calls, so the GUI
-// never blocks.
+// Launch, watch, stop and resume training runs. The JobRunner owns and runs
+// them; progress arrives through queued calls, so the GUI never blocks. A run
+// uses the chosen preset plus every edit made in the Parameters panel.
 #include <QWidget>
-#include <atomic>
 #include <memory>
-#include <thread>
 
 #include "api/train_job.h"
+#include "config/detector_config.h"
 
 class QLineEdit;
 class QComboBox;
@@ -22,13 +21,19 @@ class QValueAxis;
 
 namespace studio {
 
+class JobRunner;
+
 class TrainingPanel : public QWidget {
   Q_OBJECT
  public:
-  explicit TrainingPanel(QWidget* parent = nullptr);
+  TrainingPanel(JobRunner& runner, QWidget* parent = nullptr);
   ~TrainingPanel() override;
   void setDataset(const QString& path);
-  bool running() const { return m_job != nullptr; }
+  bool running() const { return m_running; }
+  // The config shown in the Parameters panel; its differences from the preset become --set overrides.
+  void setCurrentConfig(const rcnn::DetectorConfig& c) { m_current = c; m_hasCurrent = true; }
+  // The overrides a run would use now ("key=value"), for the log and tests.
+  std::vector<std::string> overrides() const;
   void start(bool resume);
   void stop();
   void setIterations(int iters);
@@ -60,8 +65,10 @@ class TrainingPanel : public QWidget {
   QLineSeries *m_total, *m_rpnObj, *m_rpnBox, *m_roiCls, *m_roiBox, *m_lr, *m_map;
   QValueAxis *m_lossX, *m_lossY, *m_lrX, *m_lrY, *m_mapX, *m_mapY;
   double m_maxLoss = 0.1;
-  std::unique_ptr<rcnn::api::TrainJob> m_job;
-  std::thread m_thread;
+  JobRunner& m_runner;
+  bool m_running = false;
+  rcnn::DetectorConfig m_current;
+  bool m_hasCurrent = false;
   QString m_lastCheckpoint;
   qint64 m_lastUi = 0;
 };
