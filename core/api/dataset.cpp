@@ -66,11 +66,9 @@ Image load_image(const std::string& path) {
 }
 
 namespace {
-// Distinct class colours (Sasha Trubetskoy's 10), the studio's palette as RGB.
 cv::Scalar class_color(int label) {
-  static const cv::Scalar pal[] = {{230, 25, 75},  {60, 180, 75},  {255, 225, 25}, {67, 99, 216},   {245, 130, 49},
-                                   {145, 30, 180}, {66, 212, 244}, {240, 50, 230}, {191, 239, 69}, {250, 190, 212}};
-  return pal[size_t(label < 0 ? -label : label) % 10];
+  const Rgb8 c = class_rgb(label);  // the image is RGB
+  return {double(c.r), double(c.g), double(c.b)};
 }
 }  // namespace
 

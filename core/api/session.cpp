@@ -338,9 +338,9 @@ const PipelineTrace& Session::run() {
           if (info.best_anchor < 0) {
             os << "no anchor overlaps it at all";
           } else {
-            size_t l = 0;
-            while (l + 1 < T.levels.size() && info.best_anchor >= T.levels[l + 1].offset) ++l;
-            const int shape = (info.best_anchor - T.levels[l].offset) % A;
+            const auto pos = T.anchor_pos(info.best_anchor);
+            const size_t l = size_t(pos.level);
+            const int shape = pos.shape;
             const int nr = int(T.levels[l].ratios.size());
             os << "best anchor IoU " << info.best_iou << " (" << T.levels[l].name << ", size "
                << T.levels[l].sizes[size_t(shape / nr)] << ", ratio " << T.levels[l].ratios[size_t(shape % nr)]

@@ -133,6 +133,20 @@ struct PipelineTrace {
   std::vector<std::string> recomputed;       // stages run for this trace
 
   int num_classes() const { return int(class_names.size()); }
+
+  // Level, cell (row-major index within the level) and anchor shape
+  // (scale-major, ratio-minor within a cell) of global anchor index k.
+  struct AnchorPos {
+    int level = 0, location = 0, shape = 0;
+  };
+  AnchorPos anchor_pos(int k) const {
+    AnchorPos a;
+    while (a.level + 1 < int(levels.size()) && k >= levels[size_t(a.level + 1)].offset) ++a.level;
+    const auto& L = levels[size_t(a.level)];
+    a.location = (k - L.offset) / L.anchors_per_location;
+    a.shape = (k - L.offset) % L.anchors_per_location;
+    return a;
+  }
 };
 
 }  // namespace rcnn::api

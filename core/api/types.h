@@ -39,4 +39,14 @@ const char* stage_name(Stage s);
 
 float box_iou(const Box& a, const Box& b);
 
+// The class colour of every front end (Sasha Trubetskoy's 10 distinct colours), RGB.
+struct Rgb8 {
+  uint8_t r, g, b;
+};
+inline Rgb8 class_rgb(int label) {
+  static const Rgb8 pal[] = {{230, 25, 75},  {60, 180, 75},  {255, 225, 25}, {67, 99, 216},  {245, 130, 49},
+                             {145, 30, 180}, {66, 212, 244}, {240, 50, 230}, {191, 239, 69}, {250, 190, 212}};
+  return pal[(label < 0 ? -label : label) % 10];
+}
+
 }  // namespace rcnn::api

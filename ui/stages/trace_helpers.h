@@ -9,18 +9,9 @@
 
 namespace studio {
 
-// Level and anchor shape (scale-major, ratio-minor index within a location)
-// of global anchor index k; location = cell index within the level.
-struct AnchorPos {
-  int level = 0, location = 0, shape = 0;
-};
-inline AnchorPos anchorPos(const rcnn::api::PipelineTrace& t, int k) {
-  AnchorPos a;
-  while (a.level + 1 < int(t.levels.size()) && k >= t.levels[size_t(a.level + 1)].offset) ++a.level;
-  const auto& L = t.levels[size_t(a.level)];
-  a.location = (k - L.offset) / L.anchors_per_location;
-  a.shape = (k - L.offset) % L.anchors_per_location;
-  return a;
+// Level, cell and shape of a global anchor index: PipelineTrace::anchor_pos.
+inline rcnn::api::PipelineTrace::AnchorPos anchorPos(const rcnn::api::PipelineTrace& t, int k) {
+  return t.anchor_pos(k);
 }
 inline float anchorRatio(const rcnn::api::LevelInfo& L, int shape) {
   return L.ratios[size_t(shape) % L.ratios.size()];
