@@ -309,7 +309,9 @@ const PipelineTrace& Session::run() {
       }
       // The matcher's own IoU matrix: D.gt has no padding rows, so its columns are T.gt.
       T.iou_matrix = M > 0 ? to_vec(D.match.iou) : std::vector<float>{};
-      // Per-GT matching summary.
+      // Per-GT matching facts; the verdicts (reasons, rescue) come from the accounting engine.
+      auto resc = D.match.rescued.cpu().to(torch::kUInt8).contiguous();
+      T.anchor_rescued.assign(resc.data_ptr<uint8_t>(), resc.data_ptr<uint8_t>() + K);
       const int A = T.levels.empty() ? 0 : T.levels[0].anchors_per_location;
       for (int64_t g = 0; g < M; ++g) {
         auto& info = T.gt[size_t(g)];
@@ -329,25 +331,6 @@ const PipelineTrace& Session::run() {
             float& b = info.best_iou_per_level_shape[l * size_t(A) + size_t((k - L.offset) % A)];
             b = std::max(b, T.iou_matrix[size_t(int64_t(k) * M + g)]);
           }
-        }
-        info.rescued_by_low_quality = info.positive_anchors == 0 && info.best_iou > 0;
-        info.no_positive_reason.clear();
-        if (info.positive_anchors == 0) {
-          std::ostringstream os;
-          os.precision(3);
-          if (info.best_anchor < 0) {
-            os << "no anchor overlaps it at all";
-          } else {
-            const auto pos = T.anchor_pos(info.best_anchor);
-            const size_t l = size_t(pos.level);
-            const int shape = pos.shape;
-            const int nr = int(T.levels[l].ratios.size());
-            os << "best anchor IoU " << info.best_iou << " (" << T.levels[l].name << ", size "
-               << T.levels[l].sizes[size_t(shape / nr)] << ", ratio " << T.levels[l].ratios[size_t(shape % nr)]
-               << ") is below the positive threshold " << cfg.rpn.iou_hi;
-            if (info.best_iou > 0) os << "; low-quality matching would make that anchor positive";
-          }
-          info.no_positive_reason = os.str();
         }
       }
     });
@@ -447,6 +430,12 @@ const PipelineTrace& Session::run() {
       }
       T.score_thresh = cfg.roi.score_thresh;
       T.nms_thresh = cfg.roi.nms_thresh;
+      T.detections_per_image = cfg.roi.detections_per_image;
+      T.box_regression = D.second.box_deltas.defined();
+      T.roi_class_boxes = D.props.boxes.size(0) > 0
+                              ? to_vec(modeling::class_boxes(D.props.boxes, D.second.box_deltas, cfg.num_classes,
+                                                             cfg.roi.box_scale_clamp, S, S))
+                              : std::vector<float>{};
       compute_gt_funnel(T);
     });
   D.dirty = 0;

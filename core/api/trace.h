@@ -25,18 +25,62 @@ struct LevelInfo {
 
 enum class AnchorLabel : int8_t { Negative = -1, Neutral = 0, Positive = 1 };
 
-// First stage of the funnel that lost a GT box.
+// Where the pipeline lost a GT box: the first stage, in pipeline order, whose
+// exact test it fails (core/analysis/accounting.h has the tests). A GT that
+// the evaluation's one-to-one matching pairs with a detection is Detected,
+// whatever happened before; difficult GTs are Ignored, as the evaluation
+// ignores them.
 enum class Funnel : int {
-  NoPositiveAnchor = 0,
-  CutByPreNmsTopk,
-  SuppressedByNms,
-  CutByPostNmsTopk,
-  Misclassified,
-  BelowScoreThreshold,
-  RemovedByFinalNms,
-  Detected
+  NoPositiveAnchor = 0,  // anchors: no positive anchor under the matcher as configured
+  CutByPreNmsTopk,       // no pre-NMS top-k candidate reaches IoU 0.5 with it
+  SuppressedByNms,       // every covering candidate was suppressed by RPN NMS
+  CutByPostNmsTopk,      // covering survivors all cut by the post-NMS top-k
+  Misclassified,         // RoI classification: covering RoIs score another class (or background) highest
+  BelowScoreThreshold,   // RoI classification: right class highest but not above the score threshold
+  RemovedByFinalNms,     // a right-class box with IoU >= 0.5 scored above threshold but is not a detection
+  Detected,
+  TooSmall,              // every covering candidate was dropped by the min-size filter
+  Localization,          // right class above threshold, but IoU < 0.5 after box regression
+  AssignedToOtherGt,     // a covering detection was matched to another GT (one-to-one)
+  Ignored,               // difficult: neither counted nor missed
 };
+constexpr int kNumFunnel = 12;
 const char* funnel_name(Funnel f);
+// Pipeline order of the funnel outcomes (for summaries and tables).
+const std::vector<Funnel>& funnel_order();
+
+// Why a GT has no positive anchor.
+enum class NoPositive : int {
+  None = 0,                // it has positives
+  NoOverlap,               // no anchor overlaps it at all
+  SmallerThanEveryAnchor,  // sqrt(area) below half the smallest anchor side
+  LargerThanEveryAnchor,   // sqrt(area) above twice the largest anchor side
+  BelowLo,                 // best IoU <= lo
+  BetweenThresholds,       // lo < best IoU < hi (and the low-quality rule is off)
+  TakenByOtherGt,          // anchors reaching hi (or its best anchors) went to another GT
+};
+
+// A detection's verdict under VOC's one-to-one matching (score order,
+// IoU >= 0.5 with a same-class GT; difficult GTs absorb without counting).
+enum class DetOutcome : int8_t { TruePositive = 0, FalsePositive, Ignored };
+// TIDE's error type of a false positive (Bolya et al. 2020), foreground
+// IoU 0.5, background IoU 0.1, checked in this order.
+enum class ErrorType : int8_t {
+  None = 0,
+  Duplicate,       // IoU >= 0.5 with a right-class GT already taken by a higher score
+  Classification,  // IoU >= 0.5 with a GT of another class
+  Localization,    // right class, 0.1 <= IoU < 0.5
+  Both,            // wrong class and 0.1 <= IoU < 0.5
+  Background,      // IoU < 0.1 with every GT
+};
+const char* error_name(ErrorType e);
+
+struct DetectionVerdict {
+  DetOutcome outcome = DetOutcome::FalsePositive;
+  ErrorType error = ErrorType::None;
+  int gt = -1;       // the GT it matched (TP / Ignored), or the GT that explains its error
+  float iou = 0;     // IoU with that GT
+};
 
 struct GtInfo {
   Box box;           // model-input coordinates
@@ -48,10 +92,15 @@ struct GtInfo {
   float best_iou = 0;
   // best IoU per (level, anchor shape): index level * A + a
   std::vector<float> best_iou_per_level_shape;
-  // With no positive anchor: would low-quality matching give it one?
+  // Its positives exist only through the low-quality rule (marked, not lost).
   bool rescued_by_low_quality = false;
+  NoPositive no_positive = NoPositive::None;
   std::string no_positive_reason;  // empty when it has positives
   Funnel funnel = Funnel::Detected;
+  std::string funnel_reason;  // the verdict in words, built from the facts below
+  int funnel_ref = -1;        // the proposal that suppressed it, the detection that suppressed or took it, or
+                              // the GT its detection went to
+  int funnel_class = -1;      // Misclassified: the class it was taken for (-1 = background)
   int matched_detection = -1;
 };
 
@@ -88,6 +137,7 @@ struct PipelineTrace {
   std::vector<int> anchor_gt;             // K, index into gt (-1: none)
   std::vector<AnchorLabel> anchor_label;  // K
   std::vector<float> iou_matrix;          // K * M, row-major (anchor, gt)
+  std::vector<uint8_t> anchor_rescued;    // K, positive through the low-quality rule only
   double iou_lo = 0.3, iou_hi = 0.6;
   bool low_quality = false;
 
@@ -126,6 +176,12 @@ struct PipelineTrace {
   // Predictions
   std::vector<float> class_probs;  // R * (C + 1), column 0 = background
   std::vector<Detection> detections;
+  std::vector<DetectionVerdict> verdicts;  // per detection
+  // Each kept RoI's box for every class after class-specific regression
+  // (R * C * 4; the proposal box repeated when regression is off).
+  std::vector<float> roi_class_boxes;
+  bool box_regression = false;
+  int detections_per_image = 100;
   double score_thresh = 0.05;
   double nms_thresh = 0.5;  // per-class NMS of the detections
 

@@ -72,6 +72,15 @@ BoxCoder roi_box_coder(double scale_clamp) {
   return c;
 }
 
+torch::Tensor class_boxes(const torch::Tensor& proposals, const torch::Tensor& box_deltas, int64_t C,
+                          double scale_clamp, double image_w, double image_h) {
+  const int64_t P = proposals.size(0);
+  if (!box_deltas.defined()) return proposals.unsqueeze(1).expand({P, C, 4});
+  auto coder = roi_box_coder(scale_clamp);
+  auto rep = proposals.unsqueeze(1).expand({P, C, 4}).reshape({-1, 4});
+  return clip_boxes(coder.decode(box_deltas.reshape({-1, 4}), rep), image_w, image_h).view({P, C, 4});
+}
+
 Detections postprocess_detections(const torch::Tensor& proposals, const torch::Tensor& probs,
                                   const torch::Tensor& box_deltas, const ROIHeadsOptions& o, double image_w,
                                   double image_h) {
@@ -85,14 +94,7 @@ Detections postprocess_detections(const torch::Tensor& proposals, const torch::T
     d.proposal = torch::zeros({0}, lopts);
     return d;
   }
-  torch::Tensor boxes;  // (P, C, 4)
-  if (box_deltas.defined()) {
-    auto coder = roi_box_coder(o.box_scale_clamp);
-    auto rep = proposals.unsqueeze(1).expand({P, C, 4}).reshape({-1, 4});
-    boxes = clip_boxes(coder.decode(box_deltas.reshape({-1, 4}), rep), image_w, image_h).view({P, C, 4});
-  } else {
-    boxes = proposals.unsqueeze(1).expand({P, C, 4});
-  }
+  auto boxes = class_boxes(proposals, box_deltas, C, o.box_scale_clamp, image_w, image_h);  // (P, C, 4)
   auto scores = probs.narrow(1, 1, C);              // (P, C)
   auto keep = (scores > o.score_thresh).nonzero();  // (D, 2): proposal, class
   auto pi = keep.select(1, 0), ci = keep.select(1, 1);

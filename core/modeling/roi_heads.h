@@ -42,6 +42,12 @@ torch::Tensor multilevel_roi_align(const std::vector<torch::Tensor>& feats, cons
 // dw/dh clamp.
 BoxCoder roi_box_coder(double scale_clamp = 3.332204510175204);
 
+// Every proposal's box for every class (P, C, 4): class-specific regression
+// of box_deltas (P, 4C) with roi_box_coder(scale_clamp), clipped to the image;
+// the proposal box repeated when box_deltas is undefined.
+torch::Tensor class_boxes(const torch::Tensor& proposals, const torch::Tensor& box_deltas, int64_t num_classes,
+                          double scale_clamp, double image_w, double image_h);
+
 struct Detections {
   torch::Tensor boxes;     // (D, 4) input coordinates
   torch::Tensor scores;    // (D,)

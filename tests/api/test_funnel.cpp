@@ -15,6 +15,7 @@ PipelineTrace base() {
   t.score_thresh = 0.5;
   GtInfo g;
   g.box = kGt;
+  g.box_original = kGt;  // detections are matched in original pixels, as the evaluation does
   g.label = 1;
   g.positive_anchors = 3;
   t.gt.push_back(g);
@@ -74,6 +75,7 @@ TEST(Funnel, EachWayOfLosingAGt) {
   add(t, kGt, ProposalState::Kept, {0.1f, 0.1f, 0.8f});
   Detection d;
   d.box = {12, 10, 50, 52};
+  d.box_original = d.box;
   d.label = 1;
   d.score = 0.8f;
   t.detections.push_back(d);
