@@ -9,6 +9,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "api/analyze_job.h"
 #include "api/checkpoint.h"
 #include "api/dataset.h"
 #include "api/eval_job.h"
@@ -99,6 +100,18 @@ int main(int argc, char** argv) {
   eval->add_option("--detections", eval_dets,
                    "score a detections JSON ([{image, detections: [{label, score, box}]}], e.g. from another "
                    "detector) instead of running --checkpoint");
+
+  // analyze
+  rcnn::api::AnalyzeRequest ar;
+  std::string an_json;
+  auto* analyze = app.add_subcommand("analyze", "why each GT was missed and what each false positive is, over a split");
+  analyze->add_option("--checkpoint", ar.checkpoint, "checkpoint (.pt)")->required();
+  analyze->add_option("--dataset", ar.dataset, "dataset; default: the embedded dataset");
+  analyze->add_option("--split", ar.split, "split")->capture_default_str();
+  analyze->add_option("--device", ar.device)->capture_default_str();
+  analyze->add_option("--max-images", ar.max_images, "analyze the first N images only");
+  analyze->add_option("--score", ar.score_thresh, "score threshold (default: the checkpoint's)");
+  analyze->add_option("--json", an_json, "write the full report as JSON here");
 
   // detect
   std::string det_ckpt, det_out = "detections", det_device = "auto";
@@ -195,6 +208,29 @@ int main(int argc, char** argv) {
       if (!eval_json.empty()) {
         std::ofstream(eval_json) << rcnn::evaluation::eval_to_json(rep.result) << "\n";
         std::printf("wrote %s\n", eval_json.c_str());
+      }
+      return 0;
+    }
+    if (*analyze) {
+      auto r = rcnn::api::run_analysis(ar, [](int d, int t) { bar("analyze", d, t, ""); });
+      if (tty()) std::printf("\n");
+      int total = 0;
+      for (int v : r.funnel) total += v;
+      std::printf("%zu images, %d GT, %zu detections, mAP@0.5 %.4f, %.1f s\n", r.image_paths.size(), total,
+                  r.detections.size(), r.map50, r.seconds);
+      std::printf("GT funnel (first stage that lost each GT):\n");
+      for (auto f : rcnn::api::funnel_order())
+        if (r.funnel[size_t(f)]) std::printf("  %-36s %6d\n", rcnn::api::funnel_name(f), r.funnel[size_t(f)]);
+      std::printf("false positives by type (dAP@0.5 when fixed):\n");
+      for (const auto& [k, v] : r.error_dap) {
+        int n = r.missed;
+        for (int e = 1; e < 6; ++e)
+          if (k == rcnn::api::error_name(rcnn::api::ErrorType(e))) n = r.errors[size_t(e)];
+        std::printf("  %-16s %6d  %+.4f\n", k.c_str(), n, v);
+      }
+      if (!an_json.empty()) {
+        std::ofstream(an_json) << rcnn::api::analysis_to_json(r) << "\n";
+        std::printf("wrote %s\n", an_json.c_str());
       }
       return 0;
     }

@@ -67,6 +67,7 @@ struct Session::Impl {
   unsigned dirty = kAll;
   int64_t backbone_runs = 0;
   uint64_t sample_seed = 0;
+  bool display = true;
 
   // Image
   Image image;
@@ -183,6 +184,11 @@ void Session::open_image(const std::string& path, const std::vector<GtObject>& g
   im.height = rgb.rows;
   im.rgb.assign(rgb.data, rgb.data + rgb.total() * 3);
   set_image(im, gt, names);
+}
+
+void Session::set_display_outputs(bool on) {
+  if (on != d_->display) d_->dirty |= kRoi;
+  d_->display = on;
 }
 
 void Session::set_sample_seed(uint64_t seed) {
@@ -390,19 +396,21 @@ const PipelineTrace& Session::run() {
       T.canonical_level = cfg.roi.canonical_level;
       T.sampling_ratio = cfg.roi.sampling_ratio;
       T.aligned = cfg.roi.aligned;
-      T.roi_features = to_vec(D.second.pooled);
+      T.roi_features = D.display ? to_vec(D.second.pooled) : std::vector<float>{};
       auto lv = D.second.roi_levels.cpu();
       T.roi_level.assign(lv.data_ptr<int64_t>(), lv.data_ptr<int64_t>() + lv.numel());
       T.class_probs = to_vec(D.second.probs);
+      T.roi_points.clear();
+      T.roi_point_offset.assign(1, 0);
+      T.roi_grid.clear();
+      T.roi_crops.clear();
+      if (!D.display) return;
       ops::RoIAlignParams cp{T.crop_size, T.crop_size, 1.0, 2, cfg.roi.aligned};
       auto rois = D.second.rois.clone();
       rois.select(1, 0).zero_();
       T.roi_crops = to_vec(ops::roi_align(D.input_raw, rois, cp));
       // Sampling points of every RoI travel with the trace, so the studio
       // never asks the model thread for them.
-      T.roi_points.clear();
-      T.roi_point_offset.assign(1, 0);
-      T.roi_grid.clear();
       for (int r = 0; r < int(T.kept.size()); ++r) {
         int gh = 0, gw = 0;
         auto pts = sampling_points(r, &gh, &gw);

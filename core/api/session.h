@@ -43,6 +43,10 @@ class Session {
   bool has_image() const;
 
   void set_sample_seed(uint64_t seed);
+  // Off: the trace leaves out what only a viewer needs (RoI features, RoI
+  // image crops, sampling points); verdicts and every box stay. For
+  // dataset-wide analysis.
+  void set_display_outputs(bool on);
 
   // Recomputes the dirty stages and returns the trace.
   const PipelineTrace& run();

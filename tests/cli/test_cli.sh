@@ -33,6 +33,17 @@ python3 -c "import json; j=json.load(open('eval.json')); assert 0 <= j['map50'] 
 "$RCNN" inspect --dataset data --split val --index 1 --config fast --out trace.json > /dev/null
 python3 -c "import json; t=json.load(open('trace.json')); assert len(t['levels']) == 3 and len(t['gt']) >= 1 and 'funnel' in t['gt'][0]" || fail "trace.json"
 
+"$RCNN" analyze --checkpoint runs/t/last.pt --dataset data --split val --json analyze.json > analyze.log
+python3 - <<'PY' || fail "analyze.json"
+import json
+j = json.load(open("analyze.json"))
+assert set(["funnel", "gts", "detections", "error_dap"]) <= set(j), j.keys()
+assert sum(j["funnel"].values()) == len(j["gts"]) > 0
+assert all(set(["image", "index", "class", "stage", "reason"]) <= set(g) for g in j["gts"])
+assert all(set(["image", "score", "class", "outcome", "error_type"]) <= set(d) for d in j["detections"])
+assert set(j["error_dap"]) == {"classification", "localization", "both", "duplicate", "background", "missed"}
+PY
+
 # Errors: non-zero exit, one line naming the problem.
 if "$RCNN" eval --checkpoint nope.pt --dataset data 2> err.txt; then fail "eval of a missing checkpoint succeeded"; fi
 grep -q "nope.pt" err.txt || fail "error does not name the file: $(cat err.txt)"

@@ -1,0 +1,70 @@
+#pragma once
+// Dataset-level accounting (`rcnn analyze`, the studio's Analysis panel): the
+// accounting engine's verdicts over every image of a split, summed into the
+// GT funnel (by class and size bucket) and the TIDE error breakdown with the
+// mAP@0.5 each error type costs. No torch types here.
+#include <array>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "api/trace.h"
+
+namespace rcnn::api {
+
+struct AnalyzeRequest {
+  std::string checkpoint;  // empty: random weights of `config`
+  std::string config = "default";
+  std::string dataset;  // empty: the embedded default
+  std::string split = "val";
+  std::string device = "cpu";
+  int max_images = 0;        // 0: all
+  double score_thresh = -1;  // < 0: the checkpoint's roi.score_thresh
+};
+
+// Size buckets of a GT by sqrt(area) in original pixels: COCO's small
+// (< 32), medium (32-96), large (>= 96).
+enum class SizeBucket : int { Small = 0, Medium, Large };
+const char* size_bucket_name(SizeBucket b);
+SizeBucket size_bucket(const Box& b);
+
+struct GtRecord {
+  int image = 0, index = 0, label = 0;
+  Box box;  // original pixels
+  Funnel stage = Funnel::Detected;
+  std::string reason;
+};
+
+struct DetectionRecord {
+  int image = 0, index = 0, label = 0;
+  float score = 0;
+  Box box;  // original pixels
+  DetOutcome outcome = DetOutcome::FalsePositive;
+  ErrorType error = ErrorType::None;
+  int gt = -1;
+};
+
+struct AnalysisReport {
+  std::vector<std::string> image_paths, class_names;
+  std::array<int, kNumFunnel> funnel{};                     // GTs per outcome (indexed by Funnel)
+  std::vector<std::array<int, kNumFunnel>> funnel_by_class;  // [class]
+  std::array<std::array<int, kNumFunnel>, 3> funnel_by_size{};
+  std::vector<GtRecord> gts;                 // every GT
+  std::vector<DetectionRecord> detections;  // every detection
+  std::array<int, 6> errors{};               // false positives per ErrorType (index 0: none)
+  int missed = 0;                            // non-difficult GTs not detected
+  double map50 = 0;                          // VOC mAP@0.5 of these detections
+  // mAP@0.5 gained when each error type is fixed (TIDE's oracles):
+  // "classification", "localization", "both", "duplicate", "background", "missed".
+  std::vector<std::pair<std::string, double>> error_dap;
+  double seconds = 0;
+};
+
+// Throws std::runtime_error naming the file on a bad checkpoint or dataset.
+AnalysisReport run_analysis(const AnalyzeRequest& req, const std::function<void(int done, int total)>& progress = {});
+
+// {"funnel": {stage: count}, "gts": [{"image", "index", "class", "stage", "reason"}],
+//  "detections": [{"image", "score", "class", "outcome", "error_type"}], "error_dap": {type: dAP}, ...}
+std::string analysis_to_json(const AnalysisReport& r);
+
+}  // namespace rcnn::api
