@@ -58,10 +58,28 @@ std::string losses_str(const rcnn::api::TrainProgress& p) {
   return buf;
 }
 
-void print_eval(const rcnn::evaluation::EvalResult& r) {
+void print_eval(const rcnn::api::EvalReport& rep) {
+  const auto& r = rep.result;
   std::printf("%-14s %6s %8s %10s\n", "class", "GT", "AP@0.5", "AP@.5:.95");
   for (const auto& c : r.classes) std::printf("%-14s %6d %8.4f %10.4f\n", c.name.c_str(), c.num_gt, c.ap50, c.ap_coco);
-  std::printf("%-14s %6s %8.4f %10.4f\n", "mAP", "", r.map50, r.map_coco);
+  std::printf("%-14s %6s %8.4f %10.4f   (VOC all-point AP; AP@.5:.95 with VOC's matching)\n", "mAP", "", r.map50,
+              r.map_coco);
+  // COCO's rules, in pycocotools' summary layout.
+  const auto& c = rep.coco;
+  const struct {
+    const char* what;
+    const char* iou;
+    const char* area;
+    int dets;
+    double v;
+  } rows[] = {{"Average Precision", "0.50:0.95", "all", 100, c.AP},  {"Average Precision", "0.50", "all", 100, c.AP50},
+              {"Average Precision", "0.75", "all", 100, c.AP75},     {"Average Precision", "0.50:0.95", "small", 100, c.APs},
+              {"Average Precision", "0.50:0.95", "medium", 100, c.APm}, {"Average Precision", "0.50:0.95", "large", 100, c.APl},
+              {"Average Recall", "0.50:0.95", "all", 1, c.AR1},      {"Average Recall", "0.50:0.95", "all", 10, c.AR10},
+              {"Average Recall", "0.50:0.95", "all", 100, c.AR100}};
+  for (const auto& row : rows)
+    std::printf(" %-18s (%s) @[ IoU=%-9s | area=%6s | maxDets=%3d ] = %.3f\n", row.what,
+                row.what[8] == 'P' ? "AP" : "AR", row.iou, row.area, row.dets, row.v);
 }
 
 }  // namespace
@@ -195,7 +213,7 @@ int main(int argc, char** argv) {
     if (*eval && !eval_dets.empty()) {
       auto r = rcnn::api::evaluate_detections_file(eval_dets, er.dataset, er.split);
       print_eval(r);
-      if (!eval_json.empty()) std::ofstream(eval_json) << rcnn::evaluation::eval_to_json(r) << "\n";
+      if (!eval_json.empty()) std::ofstream(eval_json) << rcnn::api::eval_report_to_json(r) << "\n";
       return 0;
     }
     if (*eval) {
@@ -203,10 +221,10 @@ int main(int argc, char** argv) {
       auto rep = rcnn::api::run_evaluation(er, [](int d, int t) { bar("eval", d, t, ""); });
       if (tty()) std::printf("\n");
       for (const auto& i : rep.issues) std::fprintf(stderr, "warning: %s\n", i.c_str());
-      print_eval(rep.result);
+      print_eval(rep);
       std::printf("%d images in %.1f s\n", rep.result.num_images, rep.seconds);
       if (!eval_json.empty()) {
-        std::ofstream(eval_json) << rcnn::evaluation::eval_to_json(rep.result) << "\n";
+        std::ofstream(eval_json) << rcnn::api::eval_report_to_json(rep) << "\n";
         std::printf("wrote %s\n", eval_json.c_str());
       }
       return 0;

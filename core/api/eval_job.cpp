@@ -79,6 +79,7 @@ EvalReport evaluate_model(modeling::FasterRCNN& model, const DetectorConfig& cfg
       G[i].push_back({a.x1, a.y1, a.x2, a.y2, a.label, 1.f, a.difficult || a.crowd});
   }
   rep.result = evaluation::evaluate_detections(E, G, ds.class_names);
+  rep.coco = evaluation::coco_evaluate(E, G, int(ds.class_names.size()));
   rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return rep;
 }
@@ -154,7 +155,7 @@ std::vector<DetectResult> detect_files(const std::string& checkpoint, const std:
   return out;
 }
 
-evaluation::EvalResult evaluate_detections_file(const std::string& json_path, const std::string& dataset,
+EvalReport evaluate_detections_file(const std::string& json_path, const std::string& dataset,
                                                 const std::string& split) {
   namespace fs = std::filesystem;
   data::LoadOptions lo;
@@ -187,7 +188,17 @@ evaluation::EvalResult evaluate_detections_file(const std::string& json_path, co
   for (size_t i = 0; i < ds.size(); ++i)
     for (const auto& a : ds.images[i].objects)
       G[i].push_back({a.x1, a.y1, a.x2, a.y2, a.label, 1.f, a.difficult || a.crowd});
-  return evaluation::evaluate_detections(E, G, ds.class_names);
+  EvalReport rep;
+  rep.result = evaluation::evaluate_detections(E, G, ds.class_names);
+  rep.coco = evaluation::coco_evaluate(E, G, int(ds.class_names.size()));
+  rep.class_names = ds.class_names;
+  return rep;
+}
+
+std::string eval_report_to_json(const EvalReport& r) {
+  auto j = nlohmann::ordered_json::parse(evaluation::eval_to_json(r.result));
+  j["coco"] = nlohmann::ordered_json::parse(evaluation::coco_to_json(r.coco));
+  return j.dump(1);
 }
 
 }  // namespace rcnn::api

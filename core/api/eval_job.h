@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "api/types.h"
+#include "evaluation/coco_eval.h"
 #include "evaluation/voc_map.h"
 
 namespace rcnn::api {
@@ -22,7 +23,8 @@ struct EvalRequest {
 };
 
 struct EvalReport {
-  evaluation::EvalResult result;
+  evaluation::EvalResult result;   // VOC mAP@0.5, per-class AP, PR curves, confusion
+  evaluation::CocoSummary coco;    // COCO's rules (coco_eval.h)
   std::vector<std::string> image_paths;
   std::vector<std::vector<Detection>> detections;  // original-image coordinates in box_original
   std::vector<std::vector<GtObject>> gt;
@@ -38,8 +40,10 @@ EvalReport run_evaluation(const EvalRequest& req, const std::function<void(int d
 // ([{image, detections: [{label, score, box: [x1, y1, x2, y2]}]}], boxes in
 // original pixels; images are matched by file name) against a dataset split.
 // Throws std::runtime_error naming the file.
-evaluation::EvalResult evaluate_detections_file(const std::string& json_path, const std::string& dataset,
-                                                const std::string& split);
+EvalReport evaluate_detections_file(const std::string& json_path, const std::string& dataset, const std::string& split);
+
+// The VOC result's JSON with a "coco" object: AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100 (and ARs, ARm, ARl).
+std::string eval_report_to_json(const EvalReport& r);
 
 struct DetectResult {
   std::string path;

@@ -25,6 +25,7 @@ grep -q "resumed" resume.log || fail "resume did not resume: $(cat resume.log)"
 "$RCNN" eval --checkpoint runs/t/last.pt --dataset data --split val --json eval.json --device cpu > eval.log
 grep -q "mAP" eval.log || fail "eval printed no table"
 python3 -c "import json; j=json.load(open('eval.json')); assert 0 <= j['map50'] <= 1 and len(j['classes']) == 10" || fail "eval.json"
+python3 -c "import json; c=json.load(open('eval.json'))['coco']; assert all(-1 <= c[k] <= 1 for k in ['AP','AP50','AP75','APs','APm','APl','AR1','AR10','AR100'])" || fail "eval.json has no coco summary"
 
 "$RCNN" detect --checkpoint runs/t/last.pt data/JPEGImages --out det --score 0.0 --device cpu > det.log
 [ -f det/detections.json ] || fail "no detections.json"
