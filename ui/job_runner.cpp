@@ -6,6 +6,8 @@ namespace studio {
 
 JobRunner::JobRunner(const rcnn::DetectorConfig& cfg, QObject* parent) : QThread(parent), m_cfg(cfg) {
   qRegisterMetaType<std::shared_ptr<const rcnn::api::EvalReport>>("std::shared_ptr<const rcnn::api::EvalReport>");
+  qRegisterMetaType<std::shared_ptr<const rcnn::api::AnalysisReport>>(
+      "std::shared_ptr<const rcnn::api::AnalysisReport>");
 }
 
 JobRunner::~JobRunner() {
@@ -41,7 +43,25 @@ void JobRunner::post(const TraceRequest& r) {
 
 void JobRunner::postEvaluation(const rcnn::api::EvalRequest& r) {
   QMutexLocker lk(&m_mutex);
-  m_evals.push_back(r);
+  m_queued.push_back([this, r] {
+    try {
+      emit evaluated(std::make_shared<const rcnn::api::EvalReport>(rcnn::api::run_evaluation(r)));
+    } catch (const std::exception& e) {
+      emit evaluationFailed(QString::fromStdString(e.what()));
+    }
+  });
+  m_wake.wakeAll();
+}
+
+void JobRunner::postAnalysis(const rcnn::api::AnalyzeRequest& r) {
+  QMutexLocker lk(&m_mutex);
+  m_queued.push_back([this, r] {
+    try {
+      emit analyzed(std::make_shared<const rcnn::api::AnalysisReport>(rcnn::api::run_analysis(r)));
+    } catch (const std::exception& e) {
+      emit analysisFailed(QString::fromStdString(e.what()));
+    }
+  });
   m_wake.wakeAll();
 }
 
@@ -75,28 +95,22 @@ void JobRunner::run() {
                     QString::fromStdString(rcnn::config_to_json_string(m_session->config())));
   for (;;) {
     std::optional<TraceRequest> req;
-    std::optional<rcnn::api::EvalRequest> eval;
+    std::function<void()> job;
     {
       QMutexLocker lk(&m_mutex);
-      while (!m_pending && m_evals.empty() && !m_quit) m_wake.wait(&m_mutex);
+      while (!m_pending && m_queued.empty() && !m_quit) m_wake.wait(&m_mutex);
       if (m_quit) return;
       // Interactive work first: a pending trace runs before a queued evaluation.
       if (m_pending) {
         req = std::move(m_pending);
         m_pending.reset();
       } else {
-        eval = m_evals.front();
-        m_evals.pop_front();
+        job = std::move(m_queued.front());
+        m_queued.pop_front();
       }
     }
     if (req) runTrace(*req);
-    if (eval) {
-      try {
-        emit evaluated(std::make_shared<const rcnn::api::EvalReport>(rcnn::api::run_evaluation(*eval)));
-      } catch (const std::exception& e) {
-        emit evaluationFailed(QString::fromStdString(e.what()));
-      }
-    }
+    if (job) job();
   }
 }
 

@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 
+#include "api/analyze_job.h"
 #include "api/eval_job.h"
 #include "api/train_job.h"
 #include "api/session.h"
@@ -44,6 +45,8 @@ class JobRunner : public QThread {
   void post(const TraceRequest& r);
   // Tag Evaluate: queued; the result comes back as evaluated().
   void postEvaluation(const rcnn::api::EvalRequest& r);
+  // Tag Analyze: queued; the result comes back as analyzed().
+  void postAnalysis(const rcnn::api::AnalyzeRequest& r);
   void shutdown();
 
   // Tag Train: starts a run unless one is running (returns false then).
@@ -60,6 +63,8 @@ class JobRunner : public QThread {
   void modelChanged(QString label, bool random, QString configJson);
   void evaluated(std::shared_ptr<const rcnn::api::EvalReport> report);
   void evaluationFailed(QString message);
+  void analyzed(std::shared_ptr<const rcnn::api::AnalysisReport> report);
+  void analysisFailed(QString message);
 
  protected:
   void run() override;
@@ -70,7 +75,7 @@ class JobRunner : public QThread {
   QMutex m_mutex;
   QWaitCondition m_wake;
   std::optional<TraceRequest> m_pending;
-  std::deque<rcnn::api::EvalRequest> m_evals;
+  std::deque<std::function<void()>> m_queued;  // Evaluate / Analyze jobs, in order
   bool m_quit = false;
   rcnn::DetectorConfig m_cfg;
   std::unique_ptr<rcnn::api::Session> m_session;  // touched only on this thread

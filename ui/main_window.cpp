@@ -20,6 +20,7 @@
 
 #include "api/session.h"
 #include "job_runner.h"
+#include "panels/analysis_panel.h"
 #include "panels/dataset_panel.h"
 #include "panels/eval_panel.h"
 #include "panels/params_panel.h"
@@ -68,14 +69,17 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   m_params = new ParamsPanel(this);
   m_training = new TrainingPanel(*m_job, this);
   m_eval = new EvalPanel(this);
+  m_analysis = new AnalysisPanel(this);
   auto* dData = dock("Dataset", m_datasetPanel, Qt::LeftDockWidgetArea);
   auto* dStage = dock("Stage", m_stagePanel, Qt::RightDockWidgetArea);
   auto* dParams = dock("Parameters", m_params, Qt::RightDockWidgetArea);
   auto* dTrain = dock("Training", m_training, Qt::RightDockWidgetArea);
   auto* dEval = dock("Evaluation", m_eval, Qt::RightDockWidgetArea);
+  auto* dAnalysis = dock("Analysis", m_analysis, Qt::RightDockWidgetArea);
   tabifyDockWidget(dStage, dParams);
   tabifyDockWidget(dParams, dTrain);
   tabifyDockWidget(dTrain, dEval);
+  tabifyDockWidget(dEval, dAnalysis);
   dStage->raise();
   resizeDocks({dData, dStage}, {220, 460}, Qt::Horizontal);
 
@@ -100,7 +104,6 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     m_random = random;
     m_modelText = label;
     m_checkpoint = random ? QString() : label;
-    m_eval->setSource(m_datasetPath, m_checkpoint);
     if (!random) addRecent("recent/checkpoints", label);
     try {
       auto c = rcnn::config_from_json_string(json.toStdString(), "model");
@@ -108,12 +111,14 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
       m_training->setCurrentConfig(c);
     } catch (...) {
     }
+    updateAnalysisSource();
     updateModelLabel();
   });
   m_job->start();
 
   connect(m_params, &ParamsPanel::configChanged, this, [this](const rcnn::DetectorConfig& c) {
     m_training->setCurrentConfig(c);
+    updateAnalysisSource();
     TraceRequest r;
     r.config = c;
     m_job->post(r);
@@ -140,19 +145,18 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
           [this](const rcnn::api::EvalRequest& r) { m_job->postEvaluation(r); });
   connect(m_job, &JobRunner::evaluated, m_eval, &EvalPanel::showReport);
   connect(m_job, &JobRunner::evaluationFailed, m_eval, &EvalPanel::showFailure);
+  connect(m_analysis, &AnalysisPanel::runRequested, this,
+          [this](const rcnn::api::AnalyzeRequest& r) { m_job->postAnalysis(r); });
+  connect(m_job, &JobRunner::analyzed, m_analysis, &AnalysisPanel::showReport);
+  connect(m_job, &JobRunner::analysisFailed, m_analysis, &AnalysisPanel::showFailure);
+  connect(m_analysis, &AnalysisPanel::message, this, &MainWindow::showError);
+  connect(m_analysis, &AnalysisPanel::openAt, this,
+          [this](const QString& path, int stage, int gt) { openAt(path, Stage(stage), gt); });
   connect(m_training, &TrainingPanel::useCheckpoint, this, &MainWindow::openCheckpoint);
   connect(m_training, &TrainingPanel::message, this, &MainWindow::showError);
   connect(m_eval, &EvalPanel::message, this, &MainWindow::showError);
-  connect(m_eval, &EvalPanel::openImage, this, [this](const QString& path) {
-    const auto& ds = m_ctx->dataset();
-    for (size_t i = 0; i < ds.images.size(); ++i)
-      if (QString::fromStdString(ds.images[i].path) == path) {
-        m_datasetPanel->select(int(i));
-        setStage(Stage::Predictions);
-        return;
-      }
-    openImageFile(path);
-  });
+  connect(m_eval, &EvalPanel::openImage, this,
+          [this](const QString& path) { openAt(path, Stage::Predictions, -1); });
 
   buildMenus();
   QSettings s;
@@ -294,7 +298,7 @@ bool MainWindow::openDataset(const QString& path, const QString& split) {
   m_datasetPath = path;
   m_ctx->setDataset(ds);
   m_training->setDataset(path);
-  m_eval->setSource(path, m_checkpoint);
+  updateAnalysisSource();
   addRecent("recent/datasets", path);
   if (!ds.issues.empty())
     statusBar()->showMessage(QString("%1: %2 problems skipped, first: %3")
@@ -330,6 +334,26 @@ void MainWindow::openCheckpoint(const QString& path) {
   TraceRequest r;
   r.checkpoint = path.toStdString();
   m_job->post(r);  // m_checkpoint follows in modelChanged, only if the file loads
+}
+
+void MainWindow::updateAnalysisSource() {
+  // Evaluation and analysis measure the model and the settings the user is looking at.
+  const QString cfg = QString::fromStdString(rcnn::config_to_json_string(m_params->config()));
+  m_analysis->setSource(m_datasetPath, m_checkpoint, cfg);
+  m_eval->setSource(m_datasetPath, m_checkpoint, cfg);
+}
+
+void MainWindow::openAt(const QString& path, Stage stage, int gt) {
+  const auto& ds = m_ctx->dataset();
+  for (size_t i = 0; i < ds.images.size(); ++i)
+    if (QString::fromStdString(ds.images[i].path) == path) {
+      m_datasetPanel->select(int(i));
+      setStage(stage);
+      m_ctx->setSelectedGt(gt);
+      return;
+    }
+  openImageFile(path);
+  setStage(stage);
 }
 
 void MainWindow::setStage(Stage s) {

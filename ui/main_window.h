@@ -20,6 +20,7 @@ class ParamsPanel;
 class DatasetPanel;
 class TrainingPanel;
 class EvalPanel;
+class AnalysisPanel;
 
 class MainWindow : public QMainWindow {
   Q_OBJECT
@@ -42,6 +43,7 @@ class MainWindow : public QMainWindow {
   DatasetPanel* datasetPanel() const { return m_datasetPanel; }
   TrainingPanel* trainingPanel() const { return m_training; }
   EvalPanel* evalPanel() const { return m_eval; }
+  AnalysisPanel* analysisPanel() const { return m_analysis; }
   StudioContext* context() const { return m_ctx; }
   std::shared_ptr<const rcnn::api::PipelineTrace> trace() const;
   int tracesReceived() const { return m_traces; }
@@ -60,6 +62,9 @@ class MainWindow : public QMainWindow {
   void addRecent(const QString& key, const QString& path);
   void rebuildRecent();
   void updateModelLabel();
+  void updateAnalysisSource();
+  // Opens a dataset image by path at a stage with a GT selected (from the Analysis/Evaluation lists).
+  void openAt(const QString& path, rcnn::api::Stage stage, int gt);
 
   StudioContext* m_ctx;
   JobRunner* m_job = nullptr;
@@ -69,6 +74,7 @@ class MainWindow : public QMainWindow {
   DatasetPanel* m_datasetPanel;
   TrainingPanel* m_training;
   EvalPanel* m_eval;
+  AnalysisPanel* m_analysis;
   QLabel* m_modelLabel;
   QLabel* m_timing;
   QActionGroup* m_stageGroup;

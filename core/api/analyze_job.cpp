@@ -79,6 +79,12 @@ AnalysisReport run_analysis(const AnalyzeRequest& req, const std::function<void(
   cfg.class_names = ds.class_names;
   Session s(cfg, req.device);
   if (!req.checkpoint.empty()) s.load_checkpoint(req.checkpoint);
+  if (!req.config_json.empty()) {
+    auto c = config_from_json_string(req.config_json, "the studio's config");
+    c.num_classes = s.config().num_classes;
+    c.class_names = s.config().class_names;
+    s.set_config(c);
+  }
   if (req.score_thresh >= 0) {
     auto c = s.config();
     c.roi.score_thresh = req.score_thresh;

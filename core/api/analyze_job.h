@@ -20,6 +20,9 @@ struct AnalyzeRequest {
   std::string device = "cpu";
   int max_images = 0;        // 0: all
   double score_thresh = -1;  // < 0: the checkpoint's roi.score_thresh
+  // Non-empty: analyse with these settings (a config JSON, e.g. the studio's
+  // Parameters panel) instead of the checkpoint's, as the studio would trace.
+  std::string config_json;
 };
 
 // Size buckets of a GT by sqrt(area) in original pixels: COCO's small

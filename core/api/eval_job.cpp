@@ -104,6 +104,16 @@ EvalReport run_evaluation(const EvalRequest& req, const std::function<void(int, 
   if (cfg.num_classes != int(ds.class_names.size()))
     throw std::runtime_error(req.checkpoint + ": model has " + std::to_string(cfg.num_classes) + " classes, dataset " +
                              ds.root + " has " + std::to_string(ds.class_names.size()));
+  if (!req.config_json.empty()) {
+    // The studio's current settings; they may not change the model's shape.
+    auto c = config_from_json_string(req.config_json, "the studio's config");
+    c.num_classes = cfg.num_classes;
+    c.class_names = cfg.class_names;
+    if (!model->compatible_with(c))
+      throw std::runtime_error("the current settings change the model's shape: evaluate after retraining");
+    cfg = c;
+    model->update_config(cfg);
+  }
   if (req.score_thresh >= 0) {
     cfg.roi.score_thresh = req.score_thresh;
     model->update_config(cfg);

@@ -19,6 +19,9 @@ struct EvalRequest {
   std::string device = "auto";
   int max_images = 0;        // 0: all
   double score_thresh = -1;  // < 0: the config's roi.score_thresh
+  // Non-empty: evaluate with these settings (a config JSON, e.g. the studio's
+  // Parameters panel) instead of the checkpoint's; they must keep its shapes.
+  std::string config_json;
   int batch_size = 8;
 };
 

@@ -14,7 +14,10 @@
 #include "config/config_fields.h"
 #include "api/dataset.h"
 #include "main_window.h"
+#include "panels/analysis_panel.h"
 #include "panels/params_panel.h"
+#include "studio_context.h"
+#include <QTableWidget>
 #include "panels/stage_panel.h"
 #include "panels/training_panel.h"
 
@@ -134,6 +137,34 @@ class StudioTest : public QObject {
     QVERIFY(!has("backbone+rpn_head"));
     QVERIFY(!has("image"));
     QVERIFY(!has("roi_align+head"));
+  }
+
+  void analysisPanelAccountsForEveryGtAndOpensALostOne() {
+    auto* ap = w->analysisPanel();
+    w->findChild<QDockWidget*>("Analysis")->raise();
+    ap->run();
+    QTRY_VERIFY_WITH_TIMEOUT(!ap->running(), 120000);
+    QVERIFY(ap->report());
+    const auto& r = *ap->report();
+    int total = 0;
+    for (int v : r.funnel) total += v;
+    QCOMPARE(total, int(r.gts.size()));
+    QVERIFY(r.gts.size() > 0);
+    settle();
+    QVERIFY(w->grab().save(artifacts + "/analysis.png"));
+    // Double-click a lost GT: its image opens at the stage that lost it, with it selected.
+    auto* lost = ap->lostTable();
+    QVERIFY2(lost->rowCount() > 0, "the bundled model at score 0.3 misses some GT of the val split");
+    const int rec = lost->item(0, 0)->data(Qt::UserRole).toInt();
+    const auto& g = r.gts[size_t(rec)];
+    const int n = w->tracesReceived();
+    emit lost->cellDoubleClicked(0, 0);
+    waitNewTrace(n);
+    QTRY_VERIFY_WITH_TIMEOUT(w->trace()->image_width > 0, 10000);
+    QCOMPARE(w->context()->selectedGt(), g.index);
+    QVERIFY(int(w->stage()) >= int(Stage::Matching));
+    QTRY_COMPARE_WITH_TIMEOUT(int(w->trace()->gt[size_t(g.index)].funnel), int(g.stage), 20000);
+    w->findChild<QDockWidget*>("Stage")->raise();
   }
 
   void keyboardNavigationChangesTheImage() {

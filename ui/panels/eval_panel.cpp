@@ -58,12 +58,13 @@ EvalPanel::EvalPanel(QWidget* parent) : QWidget(parent) {
 
 EvalPanel::~EvalPanel() = default;
 
-void EvalPanel::setSource(const QString& dataset, const QString& checkpoint) {
+void EvalPanel::setSource(const QString& dataset, const QString& checkpoint, const QString& configJson) {
   m_dataset = dataset;
   m_checkpoint = checkpoint;
+  m_config = configJson;
   m_summary->setText(checkpoint.isEmpty()
                          ? "Random weights: evaluation would measure noise. Load or train a checkpoint first."
-                         : "Checkpoint " + checkpoint);
+                         : "Evaluates " + checkpoint + " with the Parameters panel's current settings");
 }
 
 void EvalPanel::run() {
@@ -73,6 +74,7 @@ void EvalPanel::run() {
   req.dataset = m_dataset.toStdString();
   req.split = m_split->currentText().toStdString();
   req.device = "cpu";
+  req.config_json = m_config.toStdString();
   m_running = true;
   m_run->setEnabled(false);
   m_summary->setText("evaluating…");

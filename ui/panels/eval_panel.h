@@ -22,7 +22,8 @@ class EvalPanel : public QWidget {
  public:
   explicit EvalPanel(QWidget* parent = nullptr);
   ~EvalPanel() override;
-  void setSource(const QString& dataset, const QString& checkpoint);
+  // What "Evaluate" measures: the studio's dataset, its model and its current settings (config JSON).
+  void setSource(const QString& dataset, const QString& checkpoint, const QString& configJson = QString());
   // Asks for an evaluation (runRequested); the JobRunner answers through
   // showReport or showFailure.
   void run();
@@ -41,7 +42,7 @@ class EvalPanel : public QWidget {
   void show(const rcnn::api::EvalReport& r);
   void showClass(int c);
 
-  QString m_dataset, m_checkpoint;
+  QString m_dataset, m_checkpoint, m_config;
   QComboBox* m_split;
   QPushButton* m_run;
   QLabel* m_summary;
