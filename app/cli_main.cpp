@@ -103,6 +103,8 @@ int main(int argc, char** argv) {
   train->add_option("--device", tr.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   train->add_option("--set", tr.overrides, "config override key=value (repeatable), e.g. rpn.iou_hi=0.7");
   train->add_option("--eval-images", tr.eval_max_images, "limit periodic evaluation to N val images");
+  train->add_option("--val-fraction", tr.val_fraction,
+                    "hold out this fraction of the train split for validation (needed for a single COCO file)");
 
   // eval
   rcnn::api::EvalRequest er;

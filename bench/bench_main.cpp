@@ -13,6 +13,10 @@
 #include "ops/nms.h"
 #include "ops/roi_align.h"
 #ifdef RCNN_BENCH_HAS_API
+#include <cstdlib>
+
+#include "api/analyze_job.h"
+#include "api/eval_job.h"
 #include "api/session.h"
 #endif
 
@@ -138,6 +142,34 @@ BENCHMARK(BM_TrainStepFast)->Unit(benchmark::kMillisecond)->MinTime(5);
 BENCHMARK(BM_TrainStepDefault)->Unit(benchmark::kMillisecond)->MinTime(5);
 
 #ifdef RCNN_BENCH_HAS_API
+// `rcnn analyze` against its peer `rcnn eval` on the same split and model:
+// RCNN_BENCH_DATASET (default: the embedded dataset), its val split.
+static std::string bench_dataset() {
+  const char* d = std::getenv("RCNN_BENCH_DATASET");
+  return d ? d : "";
+}
+static void BM_AnalyzeSplit(benchmark::State& st) {
+  api::AnalyzeRequest r;
+  r.checkpoint = resource_dir() + "/models/fashion_default.pt";
+  r.dataset = bench_dataset();
+  for (auto _ : st) {
+    auto rep = api::run_analysis(r);
+    st.counters["images"] = double(rep.image_paths.size());
+  }
+}
+BENCHMARK(BM_AnalyzeSplit)->Unit(benchmark::kSecond)->Iterations(1);
+static void BM_EvalSplit(benchmark::State& st) {
+  api::EvalRequest r;
+  r.checkpoint = resource_dir() + "/models/fashion_default.pt";
+  r.dataset = bench_dataset();
+  r.device = "cpu";
+  for (auto _ : st) {
+    auto rep = api::run_evaluation(r);
+    st.counters["images"] = double(rep.result.num_images);
+  }
+}
+BENCHMARK(BM_EvalSplit)->Unit(benchmark::kSecond)->Iterations(1);
+
 static void trace_case(benchmark::State& st, bool post_only) {
   auto cfg = preset("fast");
   api::Session s(cfg, "cpu");

@@ -123,6 +123,14 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     r.config = c;
     m_job->post(r);
   });
+  m_params->setShapeChangeGuard([this](const QString& key) {
+    if (m_random) return true;  // nothing to lose
+    if (qApp->property("rcnn_no_dialogs").toBool()) return qApp->property("rcnn_confirm_shape_change").toBool();
+    return QMessageBox::question(this, "RCNN Studio",
+                                 QString("%1 changes the model's shape: the loaded checkpoint (%2) will be replaced by "
+                                         "random weights. Continue?")
+                                     .arg(key, QFileInfo(m_modelText).fileName())) == QMessageBox::Yes;
+  });
   connect(m_params, &ParamsPanel::message, this, [this](const QString& m) { statusBar()->showMessage(m, 8000); });
   connect(m_datasetPanel, &DatasetPanel::imageSelected, this, &MainWindow::showImage);
   connect(m_ctx, &StudioContext::sampleSeedRequested, this, [this](quint64 s) {

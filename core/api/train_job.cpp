@@ -17,6 +17,25 @@ namespace rcnn::api {
 
 TrainJob::TrainJob(TrainRequest req) : req_(std::move(req)) {}
 
+namespace {
+// Moves a deterministic fraction of `train` (by a hash of each image id) into
+// the returned validation set; at least one image each side.
+data::Dataset hold_out(data::Dataset& train, double fraction) {
+  data::Dataset val = train;
+  val.images.clear();
+  std::vector<data::ImageRecord> keep;
+  for (const auto& im : train.images) {
+    uint64_t h = 1469598103934665603ULL;  // FNV-1a of the id
+    for (unsigned char c : im.id.empty() ? im.path : im.id) h = (h ^ c) * 1099511628211ULL;
+    (double(h % 1000003ULL) / 1000003.0 < fraction ? val.images : keep).push_back(im);
+  }
+  if (val.images.empty() && keep.size() > 1) val.images.push_back(keep.back()), keep.pop_back();
+  if (keep.empty() && val.images.size() > 1) keep.push_back(val.images.back()), val.images.pop_back();
+  train.images = std::move(keep);
+  return val;
+}
+}  // namespace
+
 TrainOutcome TrainJob::run(const TrainEvents& ev) {
   TrainOutcome out;
   out.run_dir = req_.run_dir;
@@ -33,12 +52,26 @@ TrainOutcome TrainJob::run(const TrainEvents& ev) {
       throw data::DataError(ds_path + ": a folder of images has no annotations to train on");
     for (const auto& i : train.issues) say("dataset: " + i);
     std::optional<data::Dataset> val;
-    try {
-      lo.split = req_.val_split;
-      lo.class_names = train.class_names;
-      val = data::open_dataset(ds_path, lo);
-    } catch (const data::DataError& e) {
-      say(std::string("no validation split, periodic evaluation off: ") + e.what());
+    const bool single_coco = fs::is_regular_file(ds_path) && train.format == data::Format::COCO;
+    if (req_.val_fraction > 0) {
+      if (req_.val_fraction >= 1) throw data::DataError("--val-fraction must be in (0, 1)");
+      val = hold_out(train, req_.val_fraction);
+      say("validation: " + std::to_string(val->size()) + " images held out of the train split (--val-fraction " +
+          std::to_string(req_.val_fraction) + ")");
+    } else if (single_coco) {
+      // Its "val" split would be the same images: val mAP and best.pt would be chosen on training images.
+      throw data::DataError(ds_path +
+                            ": a single COCO file has no separate val split (validation would reuse the training "
+                            "images); pass --val-fraction F to hold out a fraction, or use a directory with "
+                            "annotations/instances_train.json and instances_val.json");
+    } else {
+      try {
+        lo.split = req_.val_split;
+        lo.class_names = train.class_names;
+        val = data::open_dataset(ds_path, lo);
+      } catch (const data::DataError& e) {
+        say(std::string("no validation split, periodic evaluation off: ") + e.what());
+      }
     }
 
     DetectorConfig cfg;

@@ -21,6 +21,10 @@ struct TrainRequest {
   double minutes = 0;      // wall-clock budget
   std::string device = "auto";
   std::string train_split = "train", val_split = "val";
+  // > 0: hold out this fraction of the train split (by a hash of each image
+  // id, the same on every run) as the validation set. A single COCO file has
+  // no val split of its own and needs it.
+  double val_fraction = 0;
   int eval_max_images = 0;  // 0: the whole val split
 };
 

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include "api/session.h"
 
 using namespace rcnn;
@@ -108,8 +111,23 @@ TEST(Session, SamplingIsSeededAndRerollable) {
 }
 
 TEST(Session, BadCheckpointKeepsTheCurrentModel) {
+  // A loaded checkpoint must survive a failed load: same label, same outputs
+  // (a model silently reset to random weights would fail every check here).
   Session s(cfg(), "cpu");
-  EXPECT_THROW(s.load_checkpoint("/nonexistent/model.pt"), std::exception);
+  const std::string good = rcnn::resource_dir() + "/models/fashion_default.pt";
+  s.load_checkpoint(good);
+  s.set_image(synthetic(224, 224), {{{50, 40, 150, 120}, 1}}, {"a", "b"});
+  const auto before = s.run().objectness;
+  const std::string corrupt = (std::filesystem::temp_directory_path() / "rcnn_corrupt_model.pt").string();
+  std::ofstream(corrupt) << "not a checkpoint";
+  for (const std::string& bad_file : {std::string("/nonexistent/model.pt"), corrupt}) {
+    EXPECT_THROW(s.load_checkpoint(bad_file), std::exception);
+    EXPECT_FALSE(s.random_weights());
+    EXPECT_EQ(s.model_label(), good);
+    s.set_sample_seed(1);  // force a re-run
+    EXPECT_EQ(s.run().objectness, before);
+  }
+  s.reset_random_weights(0);
   EXPECT_TRUE(s.random_weights());
   auto bad = cfg();
   bad.rpn.iou_lo = 0.9;

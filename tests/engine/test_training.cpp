@@ -160,3 +160,25 @@ TEST(Evaluation, RunsOnADatasetSplit) {
   r.dataset = "/nonexistent";
   EXPECT_THROW(api::run_evaluation(r), std::exception);
 }
+
+TEST(Training, SingleCocoFileNeedsAHeldOutValidationSet) {
+  auto r = request("coco_single");
+  r.dataset = std::string(RCNN_TEST_DATA) + "/coco/instances.json";
+  r.max_iters = 1;
+  api::TrainJob job(r);
+  std::string said;
+  api::TrainEvents ev;
+  ev.on_message = [&](const std::string& m) { said += m + "\n"; };
+  auto out = job.run(ev);
+  EXPECT_EQ(out.state, "failed");
+  EXPECT_NE(out.message.find("instances.json"), std::string::npos) << out.message;
+  EXPECT_NE(out.message.find("--val-fraction"), std::string::npos) << out.message;
+  // With a held-out fraction it trains, validating on images it does not train on.
+  r.val_fraction = 0.5;
+  api::TrainJob job2(r);
+  said.clear();
+  auto ok = job2.run(ev);
+  EXPECT_EQ(ok.state, "completed") << ok.message;
+  EXPECT_NE(said.find("1 images held out"), std::string::npos) << said;
+  EXPECT_NE(said.find("train: 1 images"), std::string::npos) << said;
+}

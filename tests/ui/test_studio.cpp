@@ -6,6 +6,7 @@
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
+#include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
 #include <QSpinBox>
@@ -73,7 +74,17 @@ class StudioTest : public QObject {
     settle();
     QTest::mouseMove(c, QPoint(c->width() / 2 + 3, c->height() / 2 + 2));
     settle();
-    QTRY_VERIFY_WITH_TIMEOUT(w->stagePanel()->formulaText().contains("√("), 5000);
+    // The hovered anchor's own numbers must appear: its box, as the formula's last line.
+    QTRY_VERIFY_WITH_TIMEOUT(w->context()->hover().kind == studio::HitKind::Anchor, 5000);
+    const int k = w->context()->hover().index;
+    const auto& a = w->trace()->anchors[size_t(k)];
+    const QString box = QString("anchor = (%1, %2, %3, %4)")
+                            .arg(a.x1, 0, 'f', 1)
+                            .arg(a.y1, 0, 'f', 1)
+                            .arg(a.x2, 0, 'f', 1)
+                            .arg(a.y2, 0, 'f', 1);
+    QTRY_VERIFY_WITH_TIMEOUT(w->stagePanel()->formulaText().contains(box), 5000);
+    QVERIFY(w->stagePanel()->formulaText().contains("cell (i="));
     QVERIFY(w->grab().save(artifacts + "/anchors_hover.png"));
   }
 
@@ -186,6 +197,32 @@ class StudioTest : public QObject {
     waitNewTrace(n);
   }
 
+  void shapeChangeAsksBeforeDroppingTheCheckpoint() {
+    QTRY_VERIFY_WITH_TIMEOUT(!w->trace()->random_weights, 20000);  // the bundled checkpoint
+    auto* label = w->findChild<QLabel*>("modelLabel");
+    const int fc = w->paramsPanel()->config().roi.fc_dim;
+    // Declined: nothing changes, the panel says why.
+    qApp->setProperty("rcnn_confirm_shape_change", false);
+    QVERIFY(!w->paramsPanel()->setValue("roi.fc_dim", QString::number(fc + 32)));
+    QCOMPARE(w->paramsPanel()->config().roi.fc_dim, fc);
+    QTest::qWait(300);
+    QVERIFY(!w->trace()->random_weights);
+    QVERIFY(!label->text().contains("RANDOM"));
+    // Accepted: random weights, and the status bar and the trace say so.
+    qApp->setProperty("rcnn_confirm_shape_change", true);
+    const int n = w->tracesReceived();
+    QVERIFY(w->paramsPanel()->setValue("roi.fc_dim", QString::number(fc + 32)));
+    waitNewTrace(n);
+    QTRY_VERIFY_WITH_TIMEOUT(w->trace()->random_weights, 20000);
+    QTRY_VERIFY_WITH_TIMEOUT(label->text().contains("RANDOM"), 5000);
+    w->setStage(Stage::Predictions);
+    settle();
+    QVERIFY(w->grab().save(artifacts + "/random_after_shape_change.png"));
+    // Back to the bundled model for the tests that follow.
+    w->openCheckpoint(QString::fromStdString(rcnn::resource_dir()) + "/models/fashion_default.pt");
+    QTRY_VERIFY_WITH_TIMEOUT(!w->trace()->random_weights, 20000);
+  }
+
   void exportsPngAndJson() {
     const QString png = artifacts + "/export.png", json = artifacts + "/trace.json";
     w->exportPng(png);
@@ -202,7 +239,9 @@ class StudioTest : public QObject {
     w->canvas()->resetFrameStats();
     settle();
     const double idle = w->canvas()->averageFrameMs();
-    // The run uses the Parameters panel's edits made above, as --set overrides of the preset.
+    // The run uses the Parameters panel's edits, as --set overrides of the preset.
+    QVERIFY(w->paramsPanel()->setValue("roi.score_thresh", "0.3"));
+    QVERIFY(w->paramsPanel()->setValue("rpn.allow_low_quality_matches", "false"));
     const auto ov = tp->overrides();
     auto hasOv = [&](const std::string& kv) { return std::find(ov.begin(), ov.end(), kv) != ov.end(); };
     QVERIFY(hasOv("roi.score_thresh=0.3"));

@@ -86,6 +86,9 @@ void CanvasWidget::drawOverlays() {
   }
   stage.draw(dc, t);
   m_drawn = dc.drawn;
+  if (t.random_weights && m_studio.stage() >= Stage::Proposals)
+    dc.dl->AddText(ImGui::GetFont(), 18.f, ImVec2(float(m_offX) + 8, float(m_offY) + 6), IM_COL32(255, 70, 70, 255),
+                   "RANDOM WEIGHTS: proposals and predictions are noise");
   if (dc.hover.kind != HitKind::None && m_mouse.x() >= 0) tooltip(t, dc.hover);
 }
 

@@ -110,6 +110,14 @@ void ParamsPanel::apply(const QString& key, const QString& json) {
     m_error->setText(e.what());  // keep the last valid config
     return;
   }
+  const auto* f = rcnn::find_field(key.toStdString());
+  if (f && f->shape && rcnn::field_json(c, *f) != rcnn::field_json(m_cfg, *f) && m_guard && !m_guard(key)) {
+    m_error->setText(key + ": not changed (it would replace the loaded checkpoint with random weights)");
+    m_updating = true;
+    for (auto& r : m_refreshers) r();  // show the kept value again
+    m_updating = false;
+    return;
+  }
   m_error->clear();
   m_cfg = c;
   m_updating = true;

@@ -23,6 +23,9 @@ class ParamsPanel : public QWidget {
   // Sets one value by dotted key (as rcnn --set), refreshes the widgets and emits.
   bool setValue(const QString& key, const QString& json);
   void loadPreset(const QString& name);
+  // Asked before a change to a field that alters weight shapes (the model
+  // would restart from random weights); false keeps the old value.
+  void setShapeChangeGuard(std::function<bool(const QString& key)> guard) { m_guard = std::move(guard); }
 
  signals:
   void configChanged(const rcnn::DetectorConfig& c);
@@ -38,6 +41,7 @@ class ParamsPanel : public QWidget {
   QComboBox* m_preset;
   std::vector<std::function<void()>> m_refreshers;
   bool m_updating = false;
+  std::function<bool(const QString&)> m_guard;
 };
 
 }  // namespace studio

@@ -45,8 +45,10 @@ class PredictionsStage : public StageView {
     return w;
   }
   QString counts(const PipelineTrace& t) override {
-    int tp = 0;
-    for (const auto& g : t.gt) tp += g.matched_detection >= 0;
+    // Counts from the accounting engine's one-to-one verdicts (VOC's rule; difficult GTs ignored).
+    int tp = 0, fp = 0, fn = 0;
+    for (const auto& v : t.verdicts) tp += v.outcome == DetOutcome::TruePositive, fp += v.outcome == DetOutcome::FalsePositive;
+    for (const auto& g : t.gt) fn += g.funnel != Funnel::Detected && g.funnel != Funnel::Ignored;
     if (m_score) {
       m_filling = true;
       m_score->setValue(int(std::lround(t.score_thresh * 100)));
@@ -61,30 +63,43 @@ class PredictionsStage : public StageView {
                "<span style='color:#fa3'>%4 FN</span> at IoU 0.5 (score threshold %5).")
         .arg(t.detections.size())
         .arg(tp)
-        .arg(int(t.detections.size()) - tp)
-        .arg(int(t.gt.size()) - tp)
+        .arg(fp)
+        .arg(fn)
         .arg(t.score_thresh);
   }
   QString formula(const PipelineTrace& t, const Hit& h) const override {
     if (h.kind == HitKind::Detection) {
       const auto& d = t.detections[size_t(h.index)];
       const float* pr = &t.class_probs[size_t(d.proposal) * size_t(t.num_classes() + 1)];
+      QString verdict;
+      if (size_t(h.index) < t.verdicts.size()) {
+        const auto& v = t.verdicts[size_t(h.index)];
+        verdict = v.outcome == DetOutcome::TruePositive ? QString("<br><b>TP</b>: GT #%1 (IoU %2)").arg(v.gt).arg(f3(v.iou))
+                  : v.outcome == DetOutcome::Ignored
+                      ? QString("<br>ignored: matches difficult GT #%1").arg(v.gt)
+                      : QString("<br><b>FP, %1 error</b>%2")
+                            .arg(error_name(v.error))
+                            .arg(v.gt >= 0 ? QString(" (GT #%1, IoU %2)").arg(v.gt).arg(f3(v.iou)) : QString());
+      }
       return QString("p = softmax(logits): background %1, %2 %3 > threshold %4 → kept by per-class NMS")
-          .arg(f3(pr[0]))
-          .arg(className(t, d.label))
-          .arg(f3(pr[d.label + 1]))
-          .arg(t.score_thresh);
+                 .arg(f3(pr[0]))
+                 .arg(className(t, d.label))
+                 .arg(f3(pr[d.label + 1]))
+                 .arg(t.score_thresh) +
+             verdict;
     }
     if (h.kind == HitKind::Gt)
-      return QString("missed GT %1: lost at <b>%2</b>").arg(h.index).arg(funnel_name(t.gt[size_t(h.index)].funnel));
+      return QString("GT %1: <b>%2</b><br>%3")
+          .arg(h.index)
+          .arg(funnel_name(t.gt[size_t(h.index)].funnel))
+          .arg(QString::fromStdString(t.gt[size_t(h.index)].funnel_reason).toHtmlEscaped());
     return "score_c = softmax(logits)_c ; keep if score_c > threshold ; per-class NMS ; at most N per image";
   }
   void draw(DrawContext& dc, const PipelineTrace& t) override {
     char buf[128];
     for (size_t d = 0; d < t.detections.size(); ++d) {
       const auto& det = t.detections[d];
-      bool tp = false;
-      for (const auto& g : t.gt) tp |= g.matched_detection == int(d);
+      const bool tp = d < t.verdicts.size() && t.verdicts[d].outcome == DetOutcome::TruePositive;
       const ImU32 c = tp ? IM_COL32(60, 230, 90, 255) : IM_COL32(255, 80, 80, 255);
       dc.rect(det.box, c, 2.f);
       std::snprintf(buf, sizeof buf, "%s %.2f", className(t, det.label).toUtf8().constData(), det.score);
@@ -94,7 +109,7 @@ class PredictionsStage : public StageView {
     const ImU32 orange = IM_COL32(255, 170, 40, 255);
     for (size_t g = 0; g < t.gt.size(); ++g) {
       const auto& gi = t.gt[g];
-      if (gi.matched_detection >= 0) continue;
+      if (gi.funnel == Funnel::Detected || gi.funnel == Funnel::Ignored) continue;
       // Missed GT: dashed orange outline and the funnel stage that lost it.
       const ImVec2 a = dc.p(gi.box.x1, gi.box.y1), b = dc.p(gi.box.x2, gi.box.y2);
       for (float x = a.x; x < b.x; x += 8) {
@@ -122,16 +137,20 @@ class PredictionsStage : public StageView {
     return s;
   }
   void fillMisses(const PipelineTrace& t) {
-    m_misses->setColumnCount(2);
-    m_misses->setHorizontalHeaderLabels({"GT", "lost at"});
+    m_misses->setColumnCount(3);
+    m_misses->setHorizontalHeaderLabels({"GT", "lost at", "why"});
     int rows = 0;
-    for (const auto& g : t.gt) rows += g.matched_detection < 0;
+    auto missed = [](const GtInfo& g) { return g.funnel != Funnel::Detected && g.funnel != Funnel::Ignored; };
+    for (const auto& g : t.gt) rows += missed(g);
     m_misses->setRowCount(rows);
     int row = 0;
     for (size_t g = 0; g < t.gt.size(); ++g) {
-      if (t.gt[g].matched_detection >= 0) continue;
+      if (!missed(t.gt[g])) continue;
       m_misses->setItem(row, 0, new QTableWidgetItem(QString("%1 %2").arg(g).arg(className(t, t.gt[g].label))));
       m_misses->setItem(row, 1, new QTableWidgetItem(funnel_name(t.gt[g].funnel)));
+      auto* why = new QTableWidgetItem(QString::fromStdString(t.gt[g].funnel_reason));
+      why->setToolTip(why->text());
+      m_misses->setItem(row, 2, why);
       ++row;
     }
     m_misses->resizeColumnsToContents();
