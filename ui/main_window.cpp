@@ -6,6 +6,7 @@
 #include <QCloseEvent>
 #include <QDockWidget>
 #include <QDragEnterEvent>
+#include <QElapsedTimer>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QKeyEvent>
@@ -180,102 +181,6 @@ MainWindow::~MainWindow() {
   m_job->shutdown();
 }
 
-void MainWindow::buildMenus() {
-  auto* file = menuBar()->addMenu("&File");
-  file->addAction("Open &dataset…", QKeySequence("Ctrl+D"), this, [this] {
-    const QString d = QFileDialog::getExistingDirectory(this, "Dataset directory (VOC or image folder)");
-    if (!d.isEmpty()) openDataset(d);
-  });
-  file->addAction("Open &COCO annotations…", this, [this] {
-    const QString f = QFileDialog::getOpenFileName(this, "COCO JSON", QString(), "COCO (*.json)");
-    if (!f.isEmpty()) openDataset(f);
-  });
-  file->addAction("Open &image…", QKeySequence::Open, this, [this] {
-    const QString f = QFileDialog::getOpenFileName(this, "Image", QString(), "Images (*.png *.jpg *.jpeg *.bmp)");
-    if (!f.isEmpty()) openImageFile(f);
-  });
-  file->addAction("Open &checkpoint…", QKeySequence("Ctrl+K"), this, [this] {
-    const QString f = QFileDialog::getOpenFileName(this, "Checkpoint", "runs", "Checkpoints (*.pt)");
-    if (!f.isEmpty()) openCheckpoint(f);
-  });
-  m_recentDatasets = file->addMenu("Recent datasets");
-  m_recentCheckpoints = file->addMenu("Recent checkpoints");
-  rebuildRecent();
-  file->addSeparator();
-  file->addAction("Export canvas as &PNG…", QKeySequence("Ctrl+E"), this, [this] {
-    const QString f = QFileDialog::getSaveFileName(this, "Export PNG", "canvas.png", "PNG (*.png)");
-    if (!f.isEmpty()) exportPng(f);
-  });
-  file->addAction("Export &trace as JSON…", this, [this] {
-    const QString f = QFileDialog::getSaveFileName(this, "Export trace", "trace.json", "JSON (*.json)");
-    if (!f.isEmpty()) exportTrace(f);
-  });
-  file->addSeparator();
-  file->addAction("&Quit", QKeySequence::Quit, this, &QWidget::close);
-
-  auto* view = menuBar()->addMenu("&View");
-  auto* tb = addToolBar("Stages");
-  tb->setObjectName("stagesToolbar");
-  tb->addAction("◀", this, [this] { m_datasetPanel->step(-1); })->setToolTip("Previous image (←)");
-  tb->addAction("▶", this, [this] { m_datasetPanel->step(1); })->setToolTip("Next image (→)");
-  tb->addSeparator();
-  m_stageGroup = new QActionGroup(this);
-  const auto& stages = m_ctx->stages();
-  for (int i = 0; i < int(stages.size()); ++i) {
-    auto* a = new QAction(QString("%1 %2").arg(i + 1).arg(stages[size_t(i)]->title()), this);
-    a->setCheckable(true);
-    a->setData(i);
-    a->setShortcut(QKeySequence(QString::number(i + 1)));
-    m_stageGroup->addAction(a);
-    view->addAction(a);
-    tb->addAction(a);
-    connect(a, &QAction::triggered, this, [this, i] { setStage(Stage(i)); });
-  }
-  tb->addSeparator();
-  view->addSeparator();
-  auto* fit = view->addAction("&Fit", QKeySequence("F"), m_canvas, &CanvasWidget::fit);
-  tb->addAction(fit);
-  view->addAction("Zoom in", QKeySequence("+"), this, [this] { m_canvas->zoomBy(1.25); });
-  view->addAction("Zoom out", QKeySequence("-"), this, [this] { m_canvas->zoomBy(0.8); });
-  auto* hide = view->addAction("&Hide overlays", QKeySequence("H"), this, [this](bool on) {
-    auto v = m_ctx->view();
-    v.hideOverlays = on;
-    m_ctx->setView(v);
-  });
-  hide->setCheckable(true);
-  view->addSeparator();
-  for (auto* d : findChildren<QDockWidget*>()) view->addAction(d->toggleViewAction());
-
-  auto* model = menuBar()->addMenu("&Model");
-  model->addAction("Random weights", this, [this] {
-    TraceRequest r;
-    r.checkpoint = std::string();
-    m_job->post(r);
-  });
-  auto* dev = model->addMenu("Device");
-  auto* cpu = dev->addAction("CPU", this, [this] {
-    TraceRequest r;
-    r.device = "cpu";
-    m_job->post(r);
-  });
-  cpu->setCheckable(true);
-  cpu->setChecked(true);
-  auto* cuda = dev->addAction("CUDA", this, [this] {
-    TraceRequest r;
-    r.device = "cuda";
-    m_job->post(r);
-  });
-  cuda->setEnabled(false);
-  cuda->setToolTip("This LibTorch build has no CUDA");
-  auto* help = menuBar()->addMenu("&Help");
-  help->addAction("&About", this, [this] {
-    QMessageBox::about(
-        this, "RCNN Studio",
-        "RCNN Studio: step through every stage of a two-stage detector (Faster R-CNN, FPN p3–p5, RoIAlign).\n"
-        "Keys: ←/→ images, 1–7 stages, +/− zoom, F fit, H hide overlays.");
-  });
-}
-
 void MainWindow::updateModelLabel() {
   if (m_random)
     m_modelLabel->setText("<b style='color:#f55'>RANDOM WEIGHTS</b> — load or train a checkpoint");
@@ -288,6 +193,8 @@ void MainWindow::updateModelLabel() {
 }
 
 bool MainWindow::openDataset(const QString& path, const QString& split) {
+  QElapsedTimer clock;
+  clock.start();
   rcnn::api::OpenOptions lo;
   lo.split = split.toStdString();
   rcnn::api::DatasetInfo ds;
@@ -316,6 +223,10 @@ bool MainWindow::openDataset(const QString& path, const QString& split) {
                              15000);
   updateModelLabel();
   m_datasetPanel->select(0);
+  // Thumbnails keep arriving from a worker; the dataset is usable from here.
+  const QString msg = QString("opened %1: %2 images in %3 ms").arg(path).arg(ds.images.size()).arg(clock.elapsed());
+  if (ds.issues.empty()) statusBar()->showMessage(msg, 8000);
+  qInfo("%s", qPrintable(msg));
   return true;
 }
 

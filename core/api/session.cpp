@@ -6,6 +6,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "analysis/match_facts.h"
 #include "config/config_fields.h"
 #include "data/dataset.h"
 #include "data/image_io.h"
@@ -318,27 +319,7 @@ const PipelineTrace& Session::run() {
       // Per-GT matching facts; the verdicts (reasons, rescue) come from the accounting engine.
       auto resc = D.match.rescued.cpu().to(torch::kUInt8).contiguous();
       T.anchor_rescued.assign(resc.data_ptr<uint8_t>(), resc.data_ptr<uint8_t>() + K);
-      const int A = T.levels.empty() ? 0 : T.levels[0].anchors_per_location;
-      for (int64_t g = 0; g < M; ++g) {
-        auto& info = T.gt[size_t(g)];
-        info.positive_anchors = 0;
-        info.best_iou = 0;
-        info.best_anchor = -1;
-        info.best_iou_per_level_shape.assign(T.levels.size() * size_t(A), 0.f);
-        for (int64_t k = 0; k < K; ++k) {
-          const float v = T.iou_matrix[size_t(k * M + g)];
-          if (T.anchor_label[size_t(k)] == AnchorLabel::Positive && T.anchor_gt[size_t(k)] == g)
-            info.positive_anchors++;
-          if (v > info.best_iou) info.best_iou = v, info.best_anchor = int(k);
-        }
-        for (size_t l = 0; l < T.levels.size(); ++l) {
-          const auto& L = T.levels[l];
-          for (int k = L.offset; k < L.offset + L.count(); ++k) {
-            float& b = info.best_iou_per_level_shape[l * size_t(A) + size_t((k - L.offset) % A)];
-            b = std::max(b, T.iou_matrix[size_t(int64_t(k) * M + g)]);
-          }
-        }
-      }
+      analysis::fill_gt_match_facts(T);
     });
   if (dirty & kSample)
     timed("sampling", [&] {

@@ -47,6 +47,8 @@ std::string trace_to_json(const PipelineTrace& t, bool full) {
                    {"rescued_by_low_quality", g.rescued_by_low_quality},
                    {"no_positive_reason", g.no_positive_reason},
                    {"funnel", funnel_name(g.funnel)},
+                   {"funnel_reason", g.funnel_reason},
+                   {"funnel_ref", g.funnel_ref},
                    {"matched_detection", g.matched_detection}});
   j["gt"] = gts;
   j["sampling"] = {{"seed", t.sample_seed},    {"num_samples", t.num_samples}, {"target_fg", t.target_fg},
@@ -63,13 +65,23 @@ std::string trace_to_json(const PipelineTrace& t, bool full) {
   j["proposals"] = props;
   j["kept"] = t.kept;
   J dets = J::array();
-  for (const auto& d : t.detections)
-    dets.push_back({{"box", jbox(d.box)},
-                    {"box_original", jbox(d.box_original)},
-                    {"label", d.label},
-                    {"class", d.label >= 0 && d.label < t.num_classes() ? t.class_names[size_t(d.label)] : ""},
-                    {"score", d.score},
-                    {"proposal", d.proposal}});
+  static const char* outcome[] = {"tp", "fp", "ignored"};
+  for (size_t i = 0; i < t.detections.size(); ++i) {
+    const auto& d = t.detections[i];
+    J jd{{"box", jbox(d.box)},
+         {"box_original", jbox(d.box_original)},
+         {"label", d.label},
+         {"class", d.label >= 0 && d.label < t.num_classes() ? t.class_names[size_t(d.label)] : ""},
+         {"score", d.score},
+         {"proposal", d.proposal}};
+    if (i < t.verdicts.size()) {
+      const auto& v = t.verdicts[i];
+      jd["outcome"] = outcome[int(v.outcome)];
+      jd["error_type"] = v.outcome == DetOutcome::FalsePositive ? error_name(v.error) : "none";
+      jd["gt"] = v.gt;
+    }
+    dets.push_back(jd);
+  }
   j["detections"] = dets;
   j["timings_ms"] = t.timings_ms;
   if (full) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "analysis/accounting.h"
+#include "analysis/match_facts.h"
 #include "api/session.h"
 
 using namespace rcnn::api;
@@ -88,23 +89,16 @@ void anchors(PipelineTrace& t, std::vector<Box> boxes, float side, double lo, do
   t.anchor_label.assign(K, AnchorLabel::Negative);
   t.anchor_gt.assign(K, -1);
   t.anchor_rescued.assign(K, 0);
-  for (size_t g = 0; g < M; ++g) {
-    t.gt[g].positive_anchors = 0;
-    t.gt[g].best_iou = 0;
-    t.gt[g].best_anchor = -1;
-  }
   for (size_t k = 0; k < K; ++k) {
     float best = 0;
     for (size_t g = 0; g < M; ++g) {
       const float v = box_iou(boxes[k], t.gt[g].box);
       t.iou_matrix[k * M + g] = v;
       if (v > best) best = v, t.anchor_gt[k] = int(g);
-      if (v > t.gt[g].best_iou) t.gt[g].best_iou = v, t.gt[g].best_anchor = int(k);
     }
     t.anchor_label[k] = best >= hi ? AnchorLabel::Positive : best <= lo ? AnchorLabel::Negative : AnchorLabel::Neutral;
   }
-  for (size_t k = 0; k < K; ++k)
-    if (t.anchor_label[k] == AnchorLabel::Positive) t.gt[size_t(t.anchor_gt[k])].positive_anchors++;
+  rcnn::analysis::fill_gt_match_facts(t);
 }
 }  // namespace
 

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -95,6 +96,24 @@ TEST(Session, ParameterChangesRerunOnlyDownstreamStages) {
   s.set_config(c);
   s.run();
   EXPECT_EQ(s.backbone_runs(), 2);
+}
+
+TEST(Session, InputSizeChangeRecomputesAnchorsForTheNewFeatureMaps) {
+  Session s(cfg(), "cpu");
+  s.set_image(synthetic(224, 224), {{{50, 40, 150, 120}, 1}}, {"a", "b"});
+  const size_t A = s.run().levels[0].anchors_per_location;
+  auto c = s.config();
+  c.input.size = 256;  // feature maps 32², 16², 8²
+  s.set_config(c);
+  const auto& t = s.run();
+  ASSERT_EQ(t.levels.size(), 3u);
+  EXPECT_EQ(t.levels[0].height, 32);
+  EXPECT_EQ(t.anchors.size(), (32u * 32 + 16 * 16 + 8 * 8) * A);
+  EXPECT_EQ(t.objectness.size(), t.anchors.size());
+  EXPECT_EQ(t.anchor_label.size(), t.anchors.size());
+  EXPECT_NEAR(t.anchors.back().x2 - t.anchors.back().x1, t.levels[2].sizes.back() / std::sqrt(t.levels[2].ratios.back()),
+              1e-3);
+  EXPECT_NEAR(t.anchors.back().x1 + t.anchors.back().x2, 2 * (7 + 0.5) * 32, 1e-3);  // last cell of p5 at 256 px
 }
 
 TEST(Session, SamplingIsSeededAndRerollable) {

@@ -32,7 +32,7 @@ python3 -c "import json; c=json.load(open('eval.json'))['coco']; assert all(-1 <
 [ "$(ls det/*.png | wc -l)" = 11 ] || fail "annotated PNGs missing"
 
 "$RCNN" inspect --dataset data --split val --index 1 --config fast --out trace.json > /dev/null
-python3 -c "import json; t=json.load(open('trace.json')); assert len(t['levels']) == 3 and len(t['gt']) >= 1 and 'funnel' in t['gt'][0]" || fail "trace.json"
+python3 -c "import json; t=json.load(open('trace.json')); assert len(t['levels']) == 3 and len(t['gt']) >= 1 and 'funnel' in t['gt'][0] and 'funnel_reason' in t['gt'][0]; assert all(d['outcome'] in ('tp', 'fp', 'ignored') for d in t['detections'])" || fail "trace.json"
 
 "$RCNN" analyze --checkpoint runs/t/last.pt --dataset data --split val --json analyze.json > analyze.log
 python3 - <<'PY' || fail "analyze.json"
