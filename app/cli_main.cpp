@@ -11,6 +11,7 @@
 
 #include "api/analyze_job.h"
 #include "api/checkpoint.h"
+#include "api/coverage_job.h"
 #include "api/dataset.h"
 #include "api/eval_job.h"
 #include "api/session.h"
@@ -133,6 +134,17 @@ int main(int argc, char** argv) {
   analyze->add_option("--score", ar.score_thresh, "score threshold (default: the checkpoint's)");
   analyze->add_option("--json", an_json, "write the full report as JSON here");
 
+  // anchors
+  rcnn::api::CoverageRequest cr;
+  std::string cov_json;
+  auto* anchors = app.add_subcommand("anchors", "anchor coverage of a split under a config (the detector's own matcher)");
+  anchors->add_option("--dataset", cr.dataset, "dataset; default: the embedded dataset");
+  anchors->add_option("--config", cr.config, "preset name or .json")->capture_default_str();
+  anchors->add_option("--split", cr.split, "split")->capture_default_str();
+  anchors->add_option("--set", cr.overrides, "config override key=value (repeatable)");
+  anchors->add_option("--max-images", cr.max_images, "the first N images only");
+  anchors->add_option("--json", cov_json, "write the full report as JSON here");
+
   // detect
   std::string det_ckpt, det_out = "detections", det_device = "auto";
   double det_score = 0.5;
@@ -251,6 +263,35 @@ int main(int argc, char** argv) {
       if (!an_json.empty()) {
         std::ofstream(an_json) << rcnn::api::analysis_to_json(r) << "\n";
         std::printf("wrote %s\n", an_json.c_str());
+      }
+      return 0;
+    }
+    if (*anchors) {
+      auto r = rcnn::api::run_coverage(cr, [](int d, int t) { bar("anchors", d, t, ""); });
+      if (tty()) std::printf("\n");
+      std::printf("%zu images, %d GT; matcher lo %.2f hi %.2f, low-quality %s; %.1f s\n", r.image_paths.size(),
+                  r.all.gts, r.iou_lo, r.iou_hi, r.low_quality ? "on" : "off", r.seconds);
+      for (const auto& L : r.levels) {
+        std::printf("  %s stride %2d:", L.name.c_str(), L.stride);
+        for (float s : L.sizes) std::printf(" %.1f", s);
+        std::printf(" px\n");
+      }
+      auto row = [](const char* name, const rcnn::api::CoverageGroup& g) {
+        std::printf("  %-18s %6d GT  BPR %.3f  (without low-quality %.3f)  %.1f positives/GT\n", name, g.gts, g.bpr(),
+                    g.bpr_no_lq(), g.mean_positives());
+      };
+      row("all", r.all);
+      for (int b = 0; b < 3; ++b) row(rcnn::api::size_bucket_name(rcnn::api::SizeBucket(b)), r.by_size[size_t(b)]);
+      for (int b = 0; b < rcnn::api::kAspectBuckets; ++b) row(rcnn::api::aspect_bucket_name(b), r.by_aspect[size_t(b)]);
+      for (size_t l = 0; l < r.by_level.size(); ++l) row(("best on " + r.levels[l].name).c_str(), r.by_level[l]);
+      int shown = 0;
+      for (const auto& g : r.gts)
+        if (g.positives == 0 && shown++ < 10)
+          std::printf("  no positive: %s GT %d: %s\n", r.image_paths[size_t(g.image)].c_str(), g.index,
+                      g.reason_text.c_str());
+      if (!cov_json.empty()) {
+        std::ofstream(cov_json) << rcnn::api::coverage_to_json(r) << "\n";
+        std::printf("wrote %s\n", cov_json.c_str());
       }
       return 0;
     }

@@ -1,0 +1,213 @@
+#include "api/coverage_job.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "analysis/accounting.h"
+#include "analysis/match_facts.h"
+#include "api/analyze_job.h"
+#include "data/dataset.h"
+#include "data/transforms.h"
+#include "modeling/anchor_generator.h"
+#include "modeling/matcher.h"
+
+namespace rcnn::api {
+
+int aspect_bucket(float a) {
+  return a < 0.5f ? 0 : a < 1.f ? 1 : a < 2.f ? 2 : 3;
+}
+const char* aspect_bucket_name(int b) {
+  static const char* n[] = {"h/w < 1/2", "1/2 <= h/w < 1", "1 <= h/w < 2", "h/w >= 2"};
+  return n[b];
+}
+
+namespace {
+
+// Anchor labels, best GT and rescue flags of one matcher run, into a trace.
+void fill_match(PipelineTrace& t, const modeling::MatchResult& m) {
+  const int64_t K = m.labels.size(0);
+  auto lab = m.labels.contiguous();
+  auto gi = m.gt_index.contiguous();
+  auto resc = m.rescued.to(torch::kUInt8).contiguous();
+  t.anchor_label.resize(size_t(K));
+  t.anchor_gt.assign(gi.data_ptr<int64_t>(), gi.data_ptr<int64_t>() + K);
+  t.anchor_rescued.assign(resc.data_ptr<uint8_t>(), resc.data_ptr<uint8_t>() + K);
+  for (int64_t k = 0; k < K; ++k) {
+    const int8_t c = lab.data_ptr<int8_t>()[k];
+    t.anchor_label[size_t(k)] = c == modeling::kForeground   ? AnchorLabel::Positive
+                                : c == modeling::kBackground ? AnchorLabel::Negative
+                                                             : AnchorLabel::Neutral;
+  }
+}
+
+void add(CoverageGroup& g, const GtCoverage& c) {
+  g.gts++;
+  g.covered += c.positives > 0;
+  g.covered_no_lq += c.positives_no_lq > 0;
+  g.positives += c.positives;
+}
+
+}  // namespace
+
+CoverageReport run_coverage(const CoverageRequest& req, const std::function<void(int, int)>& progress) {
+  const auto t0 = std::chrono::steady_clock::now();
+  torch::NoGradGuard ng;
+  data::LoadOptions lo;
+  lo.split = req.split;
+  const auto ds = data::open_dataset(req.dataset.empty() ? data::default_dataset_dir() : req.dataset, lo);
+  DetectorConfig cfg = load_preset(req.config);
+  cfg.num_classes = int(ds.class_names.size());
+  cfg.class_names = ds.class_names;
+  for (const auto& o : req.overrides) apply_override(cfg, o);
+  CoverageReport r;
+  r.config_json = config_to_json_string(cfg);
+  r.class_names = ds.class_names;
+  r.low_quality = cfg.rpn.allow_low_quality_matches;
+  r.iou_lo = cfg.rpn.iou_lo;
+  r.iou_hi = cfg.rpn.iou_hi;
+  // The detector's anchors: one grid per FPN level (strides 8, 16, 32) of the square input.
+  const int S = cfg.input.size;
+  modeling::AnchorGenerator gen(cfg.anchors);
+  const char* names[] = {"p3", "p4", "p5"};
+  std::vector<torch::Tensor> per_level;
+  PipelineTrace t;  // the matching stage's part of a trace, reused per image
+  int offset = 0;
+  for (int l = 0; l < 3; ++l) {
+    const int stride = 8 << l, hw = S / stride;
+    per_level.push_back(gen.level_anchors(hw, hw, stride, torch::kFloat));
+    LevelInfo L;
+    L.name = names[l];
+    L.stride = stride;
+    L.height = L.width = hw;
+    L.anchors_per_location = int(gen.num_anchors_per_location());
+    L.offset = offset;
+    for (double s : gen.sizes(stride)) L.sizes.push_back(float(s));
+    for (double a : cfg.anchors.aspect_ratios) L.ratios.push_back(float(a));
+    offset += L.count();
+    t.levels.push_back(L);
+  }
+  r.levels = t.levels;
+  const auto anchors = torch::cat(per_level);
+  auto acc = anchors.accessor<float, 2>();
+  for (int64_t k = 0; k < anchors.size(0); ++k) t.anchors.push_back({acc[k][0], acc[k][1], acc[k][2], acc[k][3]});
+  t.iou_lo = cfg.rpn.iou_lo;
+  t.iou_hi = cfg.rpn.iou_hi;
+  t.low_quality = cfg.rpn.allow_low_quality_matches;
+  const modeling::Matcher matcher{cfg.rpn.iou_lo, cfg.rpn.iou_hi, cfg.rpn.allow_low_quality_matches};
+  const modeling::Matcher strict{cfg.rpn.iou_lo, cfg.rpn.iou_hi, false};
+  r.by_class.assign(ds.class_names.size(), {});
+  r.by_level.assign(3, {});
+  const int n = req.max_images > 0 ? std::min<int>(req.max_images, int(ds.size())) : int(ds.size());
+  for (int i = 0; i < n; ++i) {
+    const auto& im = ds.images[size_t(i)];
+    r.image_paths.push_back(im.path);
+    if (im.width <= 0 || im.height <= 0)
+      throw std::runtime_error(im.path + ": image size unknown (a folder of images has no annotations to cover)");
+    const auto tf = data::make_resize(im.width, im.height, S, cfg.input.resize);
+    t.gt.clear();
+    std::vector<float> rows;
+    std::vector<const data::Annotation*> src;
+    for (const auto& a : im.objects) {
+      if (a.crowd) continue;  // ignore regions are not training targets
+      const auto b = tf.forward(a);
+      rows.insert(rows.end(), {b.x1, b.y1, b.x2, b.y2, float(a.label)});
+      GtInfo g;
+      g.box = {b.x1, b.y1, b.x2, b.y2};
+      g.box_original = {a.x1, a.y1, a.x2, a.y2};
+      g.label = a.label;
+      t.gt.push_back(g);
+      src.push_back(&a);
+    }
+    if (t.gt.empty()) continue;
+    const auto gt = torch::tensor(rows).view({-1, 5});
+    const auto m = matcher(anchors, gt);
+    const auto m0 = strict(anchors, gt);
+    // Positives without the low-quality rule, per GT.
+    std::vector<int> no_lq(t.gt.size(), 0);
+    {
+      auto lab = m0.labels.contiguous();
+      auto gi = m0.gt_index.contiguous();
+      for (int64_t k = 0; k < lab.size(0); ++k)
+        if (lab.data_ptr<int8_t>()[k] == modeling::kForeground) no_lq[size_t(gi.data_ptr<int64_t>()[k])]++;
+    }
+    auto iou = m.iou.contiguous();
+    t.iou_matrix.assign(iou.data_ptr<float>(), iou.data_ptr<float>() + iou.numel());
+    fill_match(t, m);
+    analysis::fill_gt_match_facts(t);
+    analysis::account_matching(t);  // the per-image funnel's reasons
+    for (size_t g = 0; g < t.gt.size(); ++g) {
+      const auto& gi = t.gt[g];
+      GtCoverage c;
+      c.image = i;
+      c.index = int(g);
+      c.label = gi.label;
+      c.box = gi.box_original;
+      c.side = std::sqrt(std::max(0.f, gi.box.width() * gi.box.height()));
+      c.aspect = gi.box.width() > 0 ? gi.box.height() / gi.box.width() : 0;
+      c.positives = gi.positive_anchors;
+      c.positives_no_lq = no_lq[g];
+      c.best_iou = gi.best_iou;
+      c.best_level = gi.best_anchor >= 0 ? t.anchor_pos(gi.best_anchor).level : -1;
+      c.reason = gi.no_positive;
+      c.reason_text = gi.no_positive_reason;
+      add(r.all, c);
+      if (c.label >= 0 && c.label < int(r.by_class.size())) add(r.by_class[size_t(c.label)], c);
+      if (c.best_level >= 0) add(r.by_level[size_t(c.best_level)], c);
+      add(r.by_size[size_t(c.side < 32 ? 0 : c.side < 96 ? 1 : 2)], c);
+      add(r.by_aspect[size_t(aspect_bucket(c.aspect))], c);
+      r.gts.push_back(std::move(c));
+    }
+    if (progress) progress(i + 1, n);
+  }
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return r;
+}
+
+std::string coverage_to_json(const CoverageReport& r) {
+  using J = nlohmann::ordered_json;
+  auto group = [](const CoverageGroup& g) {
+    return J{{"gts", g.gts},
+             {"bpr", g.bpr()},
+             {"bpr_without_low_quality", g.bpr_no_lq()},
+             {"mean_positives", g.mean_positives()}};
+  };
+  auto cls = [&](int l) { return l >= 0 && l < int(r.class_names.size()) ? r.class_names[size_t(l)] : std::string(); };
+  J j;
+  j["images"] = r.image_paths.size();
+  j["matcher"] = {{"iou_lo", r.iou_lo}, {"iou_hi", r.iou_hi}, {"low_quality", r.low_quality}};
+  J lv = J::array();
+  for (const auto& L : r.levels)
+    lv.push_back({{"name", L.name}, {"stride", L.stride}, {"sizes", L.sizes}, {"ratios", L.ratios}});
+  j["levels"] = lv;
+  j["summary"] = group(r.all);
+  J bc = J::object(), bl = J::object(), bs = J::object(), ba = J::object();
+  for (size_t c = 0; c < r.by_class.size(); ++c) bc[cls(int(c))] = group(r.by_class[c]);
+  for (size_t l = 0; l < r.by_level.size(); ++l) bl[r.levels[l].name] = group(r.by_level[l]);
+  for (int b = 0; b < 3; ++b) bs[size_bucket_name(SizeBucket(b))] = group(r.by_size[size_t(b)]);
+  for (int b = 0; b < kAspectBuckets; ++b) ba[aspect_bucket_name(b)] = group(r.by_aspect[size_t(b)]);
+  j["by_class"] = bc;
+  j["by_level"] = bl;
+  j["by_size"] = bs;
+  j["by_aspect"] = ba;
+  J none = J::array();
+  for (const auto& g : r.gts)
+    if (g.positives == 0)
+      none.push_back({{"image", r.image_paths[size_t(g.image)]},
+                      {"index", g.index},
+                      {"class", cls(g.label)},
+                      {"best_iou", g.best_iou},
+                      {"reason", g.reason_text}});
+  j["no_positive"] = none;
+  J per = J::array();
+  for (const auto& g : r.gts)
+    per.push_back({{"image", g.image}, {"index", g.index}, {"positives", g.positives}, {"best_iou", g.best_iou},
+                   {"best_level", g.best_level}, {"side", g.side}, {"aspect", g.aspect}});
+  j["gts"] = per;
+  j["seconds"] = r.seconds;
+  return j.dump(1);
+}
+
+}  // namespace rcnn::api

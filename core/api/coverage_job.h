@@ -1,0 +1,68 @@
+#pragma once
+// Anchor coverage of a dataset split under a config (`rcnn anchors`): the
+// same anchors and the same Matcher the detector trains with (thresholds,
+// low-quality rule, per-level grids — not shape-only IoU), applied to every
+// GT of every image. No model is needed. No torch types here.
+#include <array>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "api/trace.h"
+
+namespace rcnn::api {
+
+struct CoverageRequest {
+  std::string dataset;  // empty: the embedded default
+  std::string split = "train";
+  std::string config = "default";      // preset name or .json
+  std::vector<std::string> overrides;  // "key=value"
+  int max_images = 0;                  // 0: all
+};
+
+struct GtCoverage {
+  int image = 0, index = 0, label = 0;
+  Box box;                // original pixels
+  float side = 0;         // sqrt(area) in model-input pixels
+  float aspect = 0;       // h / w in model-input pixels
+  int positives = 0;      // under the matcher as configured
+  int positives_no_lq = 0;  // the same matcher without the low-quality rule
+  float best_iou = 0;
+  int best_level = -1;    // level of the best anchor
+  NoPositive reason = NoPositive::None;
+  std::string reason_text;
+};
+
+// Buckets: size by sqrt(area) in input pixels (< 32, 32-96, >= 96); aspect
+// h/w (< 1/2, 1/2-1, 1-2, >= 2).
+constexpr int kAspectBuckets = 4;
+int aspect_bucket(float aspect);
+const char* aspect_bucket_name(int b);
+
+struct CoverageGroup {
+  int gts = 0, covered = 0, covered_no_lq = 0;
+  double positives = 0;  // sum over the group's GTs
+  double bpr() const { return gts ? double(covered) / gts : 0; }
+  double bpr_no_lq() const { return gts ? double(covered_no_lq) / gts : 0; }
+  double mean_positives() const { return gts ? positives / gts : 0; }
+};
+
+struct CoverageReport {
+  std::string config_json;  // the resolved config
+  std::vector<std::string> image_paths, class_names;
+  std::vector<LevelInfo> levels;  // anchors of each level (sizes, ratios, grid)
+  bool low_quality = false;
+  double iou_lo = 0, iou_hi = 0;
+  std::vector<GtCoverage> gts;
+  CoverageGroup all;
+  std::vector<CoverageGroup> by_class, by_level;  // by_level: GTs whose best anchor is on that level
+  std::array<CoverageGroup, 3> by_size{};
+  std::array<CoverageGroup, kAspectBuckets> by_aspect{};
+  double seconds = 0;
+};
+
+// Throws std::runtime_error naming the file on a bad dataset or config.
+CoverageReport run_coverage(const CoverageRequest& req, const std::function<void(int done, int total)>& progress = {});
+std::string coverage_to_json(const CoverageReport& r);
+
+}  // namespace rcnn::api
