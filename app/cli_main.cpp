@@ -144,6 +144,17 @@ int main(int argc, char** argv) {
   anchors->add_option("--set", cr.overrides, "config override key=value (repeatable)");
   anchors->add_option("--max-images", cr.max_images, "the first N images only");
   anchors->add_option("--json", cov_json, "write the full report as JSON here");
+  rcnn::api::SuggestRequest sr;
+  bool suggest = false;
+  std::string sug_config;
+  anchors->add_flag("--suggest", suggest, "search anchor settings that cover the split better");
+  anchors->add_option("--max-anchors", sr.max_per_location, "suggestions: at most this many anchors per location")
+      ->capture_default_str();
+  anchors->add_option("--search-images", sr.search_images, "suggestions: images sampled for the search (0: all)")
+      ->capture_default_str();
+  anchors->add_option("--seed", sr.seed, "suggestions: seed of the image sample")->capture_default_str();
+  anchors->add_option("--top", sr.top, "suggestions to report")->capture_default_str();
+  anchors->add_option("--write-config", sug_config, "suggestions: write the config with the best one applied here");
 
   // detect
   std::string det_ckpt, det_out = "detections", det_device = "auto";
@@ -292,6 +303,23 @@ int main(int argc, char** argv) {
       if (!cov_json.empty()) {
         std::ofstream(cov_json) << rcnn::api::coverage_to_json(r) << "\n";
         std::printf("wrote %s\n", cov_json.c_str());
+      }
+      if (suggest) {
+        sr.coverage = cr;
+        auto s = rcnn::api::suggest_anchors(sr, [](int d, int t) { bar("search", d, t, ""); });
+        if (tty()) std::printf("\n");
+        std::printf("anchor suggestions (%d candidates searched on %d sampled images, %.1f s):\n", s.candidates,
+                    sr.search_images, s.seconds);
+        auto line = [](const char* tag, const rcnn::api::AnchorSuggestion& a) {
+          std::printf("  %-8s BPR %.3f (without low-quality %.3f)  %.2f positives/GT  %d anchors/location  %s\n", tag,
+                      a.all.bpr(), a.all.bpr_no_lq(), a.all.mean_positives(), a.per_location, a.overrides().c_str());
+        };
+        line("current", s.current);
+        for (size_t k = 0; k < s.best.size(); ++k) line(("#" + std::to_string(k + 1)).c_str(), s.best[k]);
+        if (!sug_config.empty() && !s.best.empty()) {
+          std::ofstream(sug_config) << rcnn::api::config_with(cr, s.best[0]);
+          std::printf("wrote %s (use it with --config)\n", sug_config.c_str());
+        }
       }
       return 0;
     }

@@ -1,5 +1,7 @@
 #include "api/coverage_job.h"
 
+#include "api/coverage_internal.h"
+
 #include <torch/torch.h>
 
 #include <chrono>
@@ -53,8 +55,6 @@ void add(CoverageGroup& g, const GtCoverage& c) {
 }  // namespace
 
 CoverageReport run_coverage(const CoverageRequest& req, const std::function<void(int, int)>& progress) {
-  const auto t0 = std::chrono::steady_clock::now();
-  torch::NoGradGuard ng;
   data::LoadOptions lo;
   lo.split = req.split;
   const auto ds = data::open_dataset(req.dataset.empty() ? data::default_dataset_dir() : req.dataset, lo);
@@ -62,6 +62,14 @@ CoverageReport run_coverage(const CoverageRequest& req, const std::function<void
   cfg.num_classes = int(ds.class_names.size());
   cfg.class_names = ds.class_names;
   for (const auto& o : req.overrides) apply_override(cfg, o);
+  const int n = req.max_images > 0 ? std::min<int>(req.max_images, int(ds.size())) : int(ds.size());
+  return coverage_on(ds, cfg, n, req.only_images, progress);
+}
+
+CoverageReport coverage_on(const data::Dataset& ds, const DetectorConfig& cfg, int n, const std::vector<int>& only,
+                           const std::function<void(int, int)>& progress) {
+  const auto t0 = std::chrono::steady_clock::now();
+  torch::NoGradGuard ng;
   CoverageReport r;
   r.config_json = config_to_json_string(cfg);
   r.class_names = ds.class_names;
@@ -100,10 +108,14 @@ CoverageReport run_coverage(const CoverageRequest& req, const std::function<void
   const modeling::Matcher strict{cfg.rpn.iou_lo, cfg.rpn.iou_hi, false};
   r.by_class.assign(ds.class_names.size(), {});
   r.by_level.assign(3, {});
-  const int n = req.max_images > 0 ? std::min<int>(req.max_images, int(ds.size())) : int(ds.size());
-  for (int i = 0; i < n; ++i) {
+  for (int i = 0; i < n; ++i) r.image_paths.push_back(ds.images[size_t(i)].path);
+  std::vector<int> chosen = only;
+  if (chosen.empty())
+    for (int i = 0; i < n; ++i) chosen.push_back(i);
+  int done = 0;
+  for (int i : chosen) {
+    if (i < 0 || i >= n) continue;
     const auto& im = ds.images[size_t(i)];
-    r.image_paths.push_back(im.path);
     if (im.width <= 0 || im.height <= 0)
       throw std::runtime_error(im.path + ": image size unknown (a folder of images has no annotations to cover)");
     const auto tf = data::make_resize(im.width, im.height, S, cfg.input.resize);
@@ -160,7 +172,7 @@ CoverageReport run_coverage(const CoverageRequest& req, const std::function<void
       add(r.by_aspect[size_t(aspect_bucket(c.aspect))], c);
       r.gts.push_back(std::move(c));
     }
-    if (progress) progress(i + 1, n);
+    if (progress) progress(++done, int(chosen.size()));
   }
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;

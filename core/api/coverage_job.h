@@ -18,6 +18,7 @@ struct CoverageRequest {
   std::string config = "default";      // preset name or .json
   std::vector<std::string> overrides;  // "key=value"
   int max_images = 0;                  // 0: all
+  std::vector<int> only_images;        // non-empty: just these images (indices into the split)
 };
 
 struct GtCoverage {
@@ -64,5 +65,44 @@ struct CoverageReport {
 // Throws std::runtime_error naming the file on a bad dataset or config.
 CoverageReport run_coverage(const CoverageRequest& req, const std::function<void(int done, int total)>& progress = {});
 std::string coverage_to_json(const CoverageReport& r);
+
+}  // namespace rcnn::api
+
+namespace rcnn::api {
+
+// Anchor suggestions: a grid search over anchors.stride_scale,
+// anchors.scales_per_octave and anchors.aspect_ratios (fixed sets plus the
+// split's own aspect quantiles), each candidate scored with run_coverage's
+// matcher on a seeded sample of the split, ranked by best possible recall as
+// configured, then BPR without the low-quality rule, then mean positives per
+// GT; candidates with more than max_per_location anchors per location are
+// skipped. The top ones are re-scored on the whole split.
+struct SuggestRequest {
+  CoverageRequest coverage;  // dataset, split, config, overrides
+  int max_per_location = 9;
+  int search_images = 300;  // sample size for the search (0: all)
+  uint64_t seed = 0;        // which images the sample holds
+  int top = 5;
+};
+
+struct AnchorSuggestion {
+  double stride_scale = 0;
+  int scales_per_octave = 1;
+  std::vector<double> aspect_ratios;
+  int per_location = 0;  // anchors per location
+  CoverageGroup all;     // on the whole split
+  std::string overrides() const;  // "anchors.stride_scale=2 anchors.scales_per_octave=3 ..."
+};
+
+struct SuggestReport {
+  AnchorSuggestion current;  // the config as given
+  std::vector<AnchorSuggestion> best;
+  int candidates = 0;  // evaluated in the search
+  double seconds = 0;
+};
+
+SuggestReport suggest_anchors(const SuggestRequest& req, const std::function<void(int done, int total)>& progress = {});
+// The given config (preset/json + overrides) with suggestion s applied, as JSON `--config` accepts.
+std::string config_with(const CoverageRequest& base, const AnchorSuggestion& s);
 
 }  // namespace rcnn::api

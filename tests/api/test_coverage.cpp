@@ -68,3 +68,27 @@ TEST(Coverage, SummariesAddUpAndTheLowQualityRuleOnlyAdds) {
   }
   EXPECT_EQ(none, off.all.gts - off.all.covered);
 }
+
+TEST(Coverage, SuggestionsAreDeterministicAndBeatTheSeedAnchors) {
+  SuggestRequest req;
+  req.coverage.dataset = RCNN_DEFAULT_DATASET;
+  req.coverage.config = "seed";  // 64-256 px anchors: objects under 32 px have none
+  req.max_per_location = 3;
+  req.search_images = 40;
+  req.seed = 5;
+  req.top = 3;
+  const auto a = suggest_anchors(req);
+  const auto b = suggest_anchors(req);
+  ASSERT_EQ(a.best.size(), 3u);
+  for (size_t k = 0; k < a.best.size(); ++k) EXPECT_EQ(a.best[k].overrides(), b.best[k].overrides());
+  for (const auto& s : a.best) EXPECT_LE(s.per_location, 3);
+  EXPECT_GT(a.best[0].all.bpr(), a.current.all.bpr() + 0.2);
+  EXPECT_LT(a.best[0].stride_scale, 8);  // smaller anchors
+  // Ranked: BPR first.
+  for (size_t k = 1; k < a.best.size(); ++k) EXPECT_GE(a.best[k - 1].all.bpr(), a.best[k].all.bpr());
+  // The written config is the preset with exactly these anchors, and loads.
+  const auto cfg = rcnn::config_from_json_string(config_with(req.coverage, a.best[0]), "suggested");
+  EXPECT_DOUBLE_EQ(cfg.anchors.stride_scale, a.best[0].stride_scale);
+  EXPECT_EQ(cfg.anchors.aspect_ratios, a.best[0].aspect_ratios);
+  EXPECT_EQ(cfg.backbone.name, "regnetx_400mf");
+}

@@ -1,0 +1,120 @@
+// Anchor suggestions (coverage_job.h): grid search scored by the real matcher.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <random>
+#include <sstream>
+
+#include "api/coverage_internal.h"
+#include "config/detector_config.h"
+
+namespace rcnn::api {
+namespace {
+
+bool better(const CoverageGroup& a, const CoverageGroup& b) {
+  if (a.bpr() != b.bpr()) return a.bpr() > b.bpr();
+  if (a.bpr_no_lq() != b.bpr_no_lq()) return a.bpr_no_lq() > b.bpr_no_lq();
+  return a.mean_positives() > b.mean_positives();
+}
+
+std::string num(double v) {
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+
+DetectorConfig with(DetectorConfig cfg, const AnchorSuggestion& s) {
+  cfg.anchors.stride_scale = s.stride_scale;
+  cfg.anchors.scales_per_octave = s.scales_per_octave;
+  cfg.anchors.aspect_ratios = s.aspect_ratios;
+  cfg.validate();
+  return cfg;
+}
+
+}  // namespace
+
+std::string AnchorSuggestion::overrides() const {
+  std::string ratios;
+  for (size_t i = 0; i < aspect_ratios.size(); ++i) ratios += (i ? "," : "") + num(aspect_ratios[i]);
+  return "anchors.stride_scale=" + num(stride_scale) + " anchors.scales_per_octave=" +
+         std::to_string(scales_per_octave) + " anchors.aspect_ratios=[" + ratios + "]";
+}
+
+std::string config_with(const CoverageRequest& base, const AnchorSuggestion& s) {
+  DetectorConfig cfg = load_preset(base.config);
+  for (const auto& o : base.overrides) apply_override(cfg, o);
+  return config_to_json_string(with(cfg, s));
+}
+
+SuggestReport suggest_anchors(const SuggestRequest& req, const std::function<void(int, int)>& progress) {
+  const auto t0 = std::chrono::steady_clock::now();
+  SuggestReport out;
+  data::LoadOptions lo;
+  lo.split = req.coverage.split;
+  const auto ds =
+      data::open_dataset(req.coverage.dataset.empty() ? data::default_dataset_dir() : req.coverage.dataset, lo);
+  DetectorConfig cfg = load_preset(req.coverage.config);
+  cfg.num_classes = int(ds.class_names.size());
+  cfg.class_names = ds.class_names;
+  for (const auto& o : req.coverage.overrides) apply_override(cfg, o);
+  const int n = req.coverage.max_images > 0 ? std::min<int>(req.coverage.max_images, int(ds.size())) : int(ds.size());
+  // The current config on the whole split; also gives the GT aspect ratios.
+  const auto full = coverage_on(ds, cfg, n, {});
+  out.current = {cfg.anchors.stride_scale, cfg.anchors.scales_per_octave, cfg.anchors.aspect_ratios,
+                 int(cfg.anchors.aspect_ratios.size()) * cfg.anchors.scales_per_octave, full.all};
+  // Aspect-ratio sets: fixed ones and the split's own quantiles (10/50/90 %, 25/75 %).
+  std::vector<float> aspects;
+  for (const auto& g : full.gts) aspects.push_back(g.aspect);
+  std::sort(aspects.begin(), aspects.end());
+  auto q = [&](double p) {
+    return aspects.empty() ? 1.0 : std::round(double(aspects[size_t(p * double(aspects.size() - 1))]) * 100) / 100;
+  };
+  std::vector<std::vector<double>> ratio_sets{{1.0}, {0.5, 1.0, 2.0}, {0.33, 1.0, 3.0}, {0.5, 1.0}, {1.0, 2.0},
+                                              {q(0.1), q(0.5), q(0.9)}, {q(0.25), q(0.75)}};
+  for (auto& rs : ratio_sets) {
+    std::sort(rs.begin(), rs.end());
+    rs.erase(std::unique(rs.begin(), rs.end()), rs.end());
+    for (auto& r : rs) r = std::max(r, 0.05);
+  }
+  // The search sample: a seeded choice of images, always the same for a seed.
+  std::vector<int> order(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) order[size_t(i)] = i;
+  if (req.search_images > 0 && req.search_images < n) {
+    std::mt19937_64 rng(req.seed);
+    std::shuffle(order.begin(), order.end(), rng);
+    order.resize(size_t(req.search_images));
+    std::sort(order.begin(), order.end());
+  }
+  const std::vector<double> scales{1, 1.5, 2, 2.5, 3, 4, 5, 6, 8};
+  struct Cand {
+    AnchorSuggestion s;
+    CoverageGroup score;
+  };
+  std::vector<Cand> cands;
+  for (double ss : scales)
+    for (int spo = 1; spo <= 4; ++spo)
+      for (const auto& rs : ratio_sets) {
+        const int per = int(rs.size()) * spo;
+        if (per > req.max_per_location) continue;
+        cands.push_back({{ss, spo, rs, per, {}}, {}});
+      }
+  // Score every candidate on the sample.
+  int done = 0;
+  for (auto& c : cands) {
+    c.score = coverage_on(ds, with(cfg, c.s), n, order).all;
+    if (progress) progress(++done, int(cands.size()));
+  }
+  std::stable_sort(cands.begin(), cands.end(), [](const Cand& a, const Cand& b) { return better(a.score, b.score); });
+  out.candidates = int(cands.size());
+  for (size_t k = 0; k < cands.size() && int(out.best.size()) < req.top; ++k) {
+    auto s = cands[k].s;
+    s.all = coverage_on(ds, with(cfg, s), n, {}).all;  // the whole split
+    out.best.push_back(s);
+  }
+  std::stable_sort(out.best.begin(), out.best.end(),
+                   [](const AnchorSuggestion& a, const AnchorSuggestion& b) { return better(a.all, b.all); });
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return out;
+}
+
+}  // namespace rcnn::api

@@ -1,0 +1,14 @@
+#pragma once
+// Internal to core/api: coverage of an already opened split under a resolved
+// config (run_coverage opens them; the anchor search reuses one opening).
+#include "api/coverage_job.h"
+#include "config/detector_config.h"
+#include "data/dataset.h"
+
+namespace rcnn::api {
+
+// The first n images of ds, or just `only` among them when non-empty.
+CoverageReport coverage_on(const data::Dataset& ds, const DetectorConfig& cfg, int n, const std::vector<int>& only,
+                           const std::function<void(int, int)>& progress = {});
+
+}  // namespace rcnn::api
