@@ -12,6 +12,7 @@
 #include "api/analyze_job.h"
 #include "api/checkpoint.h"
 #include "api/coverage_job.h"
+#include "api/coverage_plots.h"
 #include "api/dataset.h"
 #include "api/eval_job.h"
 #include "api/session.h"
@@ -136,7 +137,7 @@ int main(int argc, char** argv) {
 
   // anchors
   rcnn::api::CoverageRequest cr;
-  std::string cov_json;
+  std::string cov_json, cov_plots;
   auto* anchors = app.add_subcommand("anchors", "anchor coverage of a split under a config (the detector's own matcher)");
   anchors->add_option("--dataset", cr.dataset, "dataset; default: the embedded dataset");
   anchors->add_option("--config", cr.config, "preset name or .json")->capture_default_str();
@@ -144,6 +145,7 @@ int main(int argc, char** argv) {
   anchors->add_option("--set", cr.overrides, "config override key=value (repeatable)");
   anchors->add_option("--max-images", cr.max_images, "the first N images only");
   anchors->add_option("--json", cov_json, "write the full report as JSON here");
+  anchors->add_option("--plots", cov_plots, "write the plots (SVG) into this directory");
   rcnn::api::SuggestRequest sr;
   bool suggest = false;
   std::string sug_config;
@@ -303,6 +305,13 @@ int main(int argc, char** argv) {
       if (!cov_json.empty()) {
         std::ofstream(cov_json) << rcnn::api::coverage_to_json(r) << "\n";
         std::printf("wrote %s\n", cov_json.c_str());
+      }
+      if (!cov_plots.empty()) {
+        fs::create_directories(cov_plots);
+        for (const auto& [name, svg] : rcnn::api::coverage_svgs(rcnn::api::coverage_plots(r))) {
+          std::ofstream((fs::path(cov_plots) / name).string()) << svg;
+          std::printf("wrote %s\n", (fs::path(cov_plots) / name).c_str());
+        }
       }
       if (suggest) {
         sr.coverage = cr;

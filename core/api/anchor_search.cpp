@@ -41,7 +41,8 @@ std::string AnchorSuggestion::overrides() const {
 }
 
 std::string config_with(const CoverageRequest& base, const AnchorSuggestion& s) {
-  DetectorConfig cfg = load_preset(base.config);
+  DetectorConfig cfg =
+      base.config_json.empty() ? load_preset(base.config) : config_from_json_string(base.config_json, "the given config");
   for (const auto& o : base.overrides) apply_override(cfg, o);
   return config_to_json_string(with(cfg, s));
 }
@@ -53,10 +54,7 @@ SuggestReport suggest_anchors(const SuggestRequest& req, const std::function<voi
   lo.split = req.coverage.split;
   const auto ds =
       data::open_dataset(req.coverage.dataset.empty() ? data::default_dataset_dir() : req.coverage.dataset, lo);
-  DetectorConfig cfg = load_preset(req.coverage.config);
-  cfg.num_classes = int(ds.class_names.size());
-  cfg.class_names = ds.class_names;
-  for (const auto& o : req.coverage.overrides) apply_override(cfg, o);
+  const DetectorConfig cfg = resolve_config(req.coverage, ds);
   const int n = req.coverage.max_images > 0 ? std::min<int>(req.coverage.max_images, int(ds.size())) : int(ds.size());
   // The current config on the whole split; also gives the GT aspect ratios.
   const auto full = coverage_on(ds, cfg, n, {});

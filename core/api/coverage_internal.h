@@ -7,6 +7,9 @@
 
 namespace rcnn::api {
 
+// The request's config (config_json, else the preset/file) with its overrides and ds's classes.
+DetectorConfig resolve_config(const CoverageRequest& req, const data::Dataset& ds);
+
 // The first n images of ds, or just `only` among them when non-empty.
 CoverageReport coverage_on(const data::Dataset& ds, const DetectorConfig& cfg, int n, const std::vector<int>& only,
                            const std::function<void(int, int)>& progress = {});

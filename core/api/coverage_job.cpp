@@ -58,12 +58,18 @@ CoverageReport run_coverage(const CoverageRequest& req, const std::function<void
   data::LoadOptions lo;
   lo.split = req.split;
   const auto ds = data::open_dataset(req.dataset.empty() ? data::default_dataset_dir() : req.dataset, lo);
-  DetectorConfig cfg = load_preset(req.config);
+  const DetectorConfig cfg = resolve_config(req, ds);
+  const int n = req.max_images > 0 ? std::min<int>(req.max_images, int(ds.size())) : int(ds.size());
+  return coverage_on(ds, cfg, n, req.only_images, progress);
+}
+
+DetectorConfig resolve_config(const CoverageRequest& req, const data::Dataset& ds) {
+  DetectorConfig cfg =
+      req.config_json.empty() ? load_preset(req.config) : config_from_json_string(req.config_json, "the given config");
   cfg.num_classes = int(ds.class_names.size());
   cfg.class_names = ds.class_names;
   for (const auto& o : req.overrides) apply_override(cfg, o);
-  const int n = req.max_images > 0 ? std::min<int>(req.max_images, int(ds.size())) : int(ds.size());
-  return coverage_on(ds, cfg, n, req.only_images, progress);
+  return cfg;
 }
 
 CoverageReport coverage_on(const data::Dataset& ds, const DetectorConfig& cfg, int n, const std::vector<int>& only,

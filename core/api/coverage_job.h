@@ -16,6 +16,7 @@ struct CoverageRequest {
   std::string dataset;  // empty: the embedded default
   std::string split = "train";
   std::string config = "default";      // preset name or .json
+  std::string config_json;             // non-empty: this config (e.g. the studio's) instead of `config`
   std::vector<std::string> overrides;  // "key=value"
   int max_images = 0;                  // 0: all
   std::vector<int> only_images;        // non-empty: just these images (indices into the split)

@@ -45,6 +45,19 @@ assert all(set(["image", "score", "class", "outcome", "error_type"]) <= set(d) f
 assert set(j["error_dap"]) == {"classification", "localization", "both", "duplicate", "background", "missed"}
 PY
 
+"$RCNN" anchors --dataset data --split train --config fast --json coverage.json --plots plots > anchors.log
+python3 - <<'PY' || fail "anchors: coverage.json / plots"
+import glob, json
+import xml.etree.ElementTree as ET
+j = json.load(open("coverage.json"))
+assert 0 <= j["summary"]["bpr"] <= 1 and j["summary"]["gts"] == len(j["gts"]) > 0
+assert set(["by_class", "by_level", "by_size", "by_aspect", "no_positive", "levels"]) <= set(j)
+svgs = sorted(glob.glob("plots/*.svg"))
+assert len(svgs) == 4, svgs
+for f in svgs:
+    assert ET.parse(f).getroot().tag.endswith("svg"), f
+PY
+
 # Errors: non-zero exit, one line naming the problem.
 if "$RCNN" eval --checkpoint nope.pt --dataset data 2> err.txt; then fail "eval of a missing checkpoint succeeded"; fi
 grep -q "nope.pt" err.txt || fail "error does not name the file: $(cat err.txt)"
