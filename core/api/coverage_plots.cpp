@@ -99,7 +99,7 @@ std::vector<std::pair<std::string, std::string>> coverage_svgs(const CoveragePlo
   // BPR by size bucket: two bars per bucket.
   std::ostringstream s;
   s.precision(3);
-  const char* names[] = {"small (<32)", "medium", "large (>=96)"};
+  const char* names[] = {"small (&lt; 32)", "medium", "large (&#8805; 96)"};
   s << "<svg xmlns='http://www.w3.org/2000/svg' width='480' height='300' font-family='sans-serif'>"
     << "<rect width='100%' height='100%' fill='white'/><text x='240' y='20' text-anchor='middle'>Best possible recall "
        "by GT size</text>";
