@@ -8,6 +8,9 @@ JobRunner::JobRunner(const rcnn::DetectorConfig& cfg, QObject* parent) : QThread
   qRegisterMetaType<std::shared_ptr<const rcnn::api::EvalReport>>("std::shared_ptr<const rcnn::api::EvalReport>");
   qRegisterMetaType<std::shared_ptr<const rcnn::api::AnalysisReport>>(
       "std::shared_ptr<const rcnn::api::AnalysisReport>");
+  qRegisterMetaType<std::shared_ptr<const rcnn::api::CoverageReport>>(
+      "std::shared_ptr<const rcnn::api::CoverageReport>");
+  qRegisterMetaType<std::shared_ptr<const rcnn::api::SuggestReport>>("std::shared_ptr<const rcnn::api::SuggestReport>");
 }
 
 JobRunner::~JobRunner() {
@@ -84,6 +87,24 @@ void JobRunner::stopTraining() {
   if (m_training && m_train) m_train->request_stop();
 }
 
+void JobRunner::postCoverage(const rcnn::api::CoverageRequest& r) {
+  QMutexLocker lk(&m_mutex);
+  m_coverage = r;
+  m_wake.wakeAll();
+}
+
+void JobRunner::postSuggest(const rcnn::api::SuggestRequest& r) {
+  QMutexLocker lk(&m_mutex);
+  m_queued.push_back([this, r] {
+    try {
+      emit suggested(std::make_shared<const rcnn::api::SuggestReport>(rcnn::api::suggest_anchors(r)));
+    } catch (const std::exception& e) {
+      emit coverageFailed(QString::fromStdString(e.what()));
+    }
+  });
+  m_wake.wakeAll();
+}
+
 void JobRunner::run() {
   try {
     m_session = std::make_unique<rcnn::api::Session>(m_cfg, "cpu");
@@ -98,12 +119,21 @@ void JobRunner::run() {
     std::function<void()> job;
     {
       QMutexLocker lk(&m_mutex);
-      while (!m_pending && m_queued.empty() && !m_quit) m_wake.wait(&m_mutex);
+      while (!m_pending && !m_coverage && m_queued.empty() && !m_quit) m_wake.wait(&m_mutex);
       if (m_quit) return;
       // Interactive work first: a pending trace runs before a queued evaluation.
       if (m_pending) {
         req = std::move(m_pending);
         m_pending.reset();
+      } else if (m_coverage) {
+        job = [this, r = *m_coverage] {
+          try {
+            emit covered(std::make_shared<const rcnn::api::CoverageReport>(rcnn::api::run_coverage(r)));
+          } catch (const std::exception& e) {
+            emit coverageFailed(QString::fromStdString(e.what()));
+          }
+        };
+        m_coverage.reset();
       } else {
         job = std::move(m_queued.front());
         m_queued.pop_front();

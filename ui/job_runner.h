@@ -19,6 +19,7 @@
 #include <optional>
 
 #include "api/analyze_job.h"
+#include "api/coverage_job.h"
 #include "api/eval_job.h"
 #include "api/train_job.h"
 #include "api/session.h"
@@ -47,6 +48,11 @@ class JobRunner : public QThread {
   void postEvaluation(const rcnn::api::EvalRequest& r);
   // Tag Analyze: queued; the result comes back as analyzed().
   void postAnalysis(const rcnn::api::AnalyzeRequest& r);
+  // Tag Coverage: a newer request replaces a pending one (live updates while
+  // a parameter is dragged); the result comes back as covered().
+  void postCoverage(const rcnn::api::CoverageRequest& r);
+  // Tag Suggest: queued; the result comes back as suggested().
+  void postSuggest(const rcnn::api::SuggestRequest& r);
   void shutdown();
 
   // Tag Train: starts a run unless one is running (returns false then).
@@ -65,6 +71,9 @@ class JobRunner : public QThread {
   void evaluationFailed(QString message);
   void analyzed(std::shared_ptr<const rcnn::api::AnalysisReport> report);
   void analysisFailed(QString message);
+  void covered(std::shared_ptr<const rcnn::api::CoverageReport> report);
+  void suggested(std::shared_ptr<const rcnn::api::SuggestReport> report);
+  void coverageFailed(QString message);
 
  protected:
   void run() override;
@@ -75,7 +84,8 @@ class JobRunner : public QThread {
   QMutex m_mutex;
   QWaitCondition m_wake;
   std::optional<TraceRequest> m_pending;
-  std::deque<std::function<void()>> m_queued;  // Evaluate / Analyze jobs, in order
+  std::deque<std::function<void()>> m_queued;  // Evaluate / Analyze / Suggest jobs, in order
+  std::optional<rcnn::api::CoverageRequest> m_coverage;
   bool m_quit = false;
   rcnn::DetectorConfig m_cfg;
   std::unique_ptr<rcnn::api::Session> m_session;  // touched only on this thread

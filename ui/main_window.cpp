@@ -22,6 +22,7 @@
 #include "api/session.h"
 #include "job_runner.h"
 #include "panels/analysis_panel.h"
+#include "panels/coverage_panel.h"
 #include "panels/dataset_panel.h"
 #include "panels/eval_panel.h"
 #include "panels/params_panel.h"
@@ -71,16 +72,19 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   m_training = new TrainingPanel(*m_job, this);
   m_eval = new EvalPanel(this);
   m_analysis = new AnalysisPanel(this);
+  m_coverage = new CoveragePanel(this);
   auto* dData = dock("Dataset", m_datasetPanel, Qt::LeftDockWidgetArea);
   auto* dStage = dock("Stage", m_stagePanel, Qt::RightDockWidgetArea);
   auto* dParams = dock("Parameters", m_params, Qt::RightDockWidgetArea);
   auto* dTrain = dock("Training", m_training, Qt::RightDockWidgetArea);
   auto* dEval = dock("Evaluation", m_eval, Qt::RightDockWidgetArea);
   auto* dAnalysis = dock("Analysis", m_analysis, Qt::RightDockWidgetArea);
+  auto* dCoverage = dock("Anchors (dataset)", m_coverage, Qt::RightDockWidgetArea);
   tabifyDockWidget(dStage, dParams);
   tabifyDockWidget(dParams, dTrain);
   tabifyDockWidget(dTrain, dEval);
   tabifyDockWidget(dEval, dAnalysis);
+  tabifyDockWidget(dAnalysis, dCoverage);
   dStage->raise();
   resizeDocks({dData, dStage}, {220, 460}, Qt::Horizontal);
 
@@ -159,8 +163,20 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   connect(m_job, &JobRunner::analyzed, m_analysis, &AnalysisPanel::showReport);
   connect(m_job, &JobRunner::analysisFailed, m_analysis, &AnalysisPanel::showFailure);
   connect(m_analysis, &AnalysisPanel::message, this, &MainWindow::showError);
+  connect(m_coverage, &CoveragePanel::coverageRequested, this,
+          [this](const rcnn::api::CoverageRequest& r) { m_job->postCoverage(r); });
+  connect(m_coverage, &CoveragePanel::suggestRequested, this,
+          [this](const rcnn::api::SuggestRequest& r) { m_job->postSuggest(r); });
+  connect(m_job, &JobRunner::covered, m_coverage, &CoveragePanel::showReport);
+  connect(m_job, &JobRunner::suggested, m_coverage, &CoveragePanel::showSuggestions);
+  connect(m_job, &JobRunner::coverageFailed, m_coverage, &CoveragePanel::showFailure);
+  connect(m_coverage, &CoveragePanel::message, this, &MainWindow::showError);
+  connect(m_coverage, &CoveragePanel::openAt, this,
+          [this](const QString& path, int stage, int gt, const QString& split) { openAt(path, Stage(stage), gt, split); });
+  connect(m_coverage, &CoveragePanel::applyAnchors, this,
+          [this](const QStringList& keys, const QStringList& values) { m_params->setValues(keys, values); });
   connect(m_analysis, &AnalysisPanel::openAt, this,
-          [this](const QString& path, int stage, int gt) { openAt(path, Stage(stage), gt); });
+          [this](const QString& path, int stage, int gt, const QString& split) { openAt(path, Stage(stage), gt, split); });
   connect(m_training, &TrainingPanel::useCheckpoint, this, &MainWindow::openCheckpoint);
   connect(m_training, &TrainingPanel::message, this, &MainWindow::showError);
   connect(m_eval, &EvalPanel::message, this, &MainWindow::showError);
@@ -259,20 +275,30 @@ void MainWindow::updateAnalysisSource() {
   // Evaluation and analysis measure the model and the settings the user is looking at.
   const QString cfg = QString::fromStdString(rcnn::config_to_json_string(m_params->config()));
   m_analysis->setSource(m_datasetPath, m_checkpoint, cfg);
+  m_coverage->setSource(m_datasetPath, cfg);
   m_eval->setSource(m_datasetPath, m_checkpoint, cfg);
 }
 
-void MainWindow::openAt(const QString& path, Stage stage, int gt) {
-  const auto& ds = m_ctx->dataset();
-  for (size_t i = 0; i < ds.images.size(); ++i)
-    if (QString::fromStdString(ds.images[i].path) == path) {
-      m_datasetPanel->select(int(i));
-      setStage(stage);
-      m_ctx->setSelectedGt(gt);
-      return;
-    }
-  openImageFile(path);
+void MainWindow::openAt(const QString& path, Stage stage, int gt, const QString& split) {
+  auto find = [&] {
+    const auto& ds = m_ctx->dataset();
+    for (size_t i = 0; i < ds.images.size(); ++i)
+      if (QString::fromStdString(ds.images[i].path) == path) return int(i);
+    return -1;
+  };
+  int i = find();
+  // The list may come from another split of the same dataset: open that split (with its GT).
+  if (i < 0 && !split.isEmpty() && !m_datasetPath.isEmpty() &&
+      QString::fromStdString(m_ctx->dataset().split) != split && openDataset(m_datasetPath, split))
+    i = find();
+  if (i < 0) {
+    openImageFile(path);
+    setStage(stage);
+    return;
+  }
+  m_datasetPanel->select(i);
   setStage(stage);
+  m_ctx->setSelectedGt(gt);
 }
 
 void MainWindow::setStage(Stage s) {

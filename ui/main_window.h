@@ -21,6 +21,7 @@ class DatasetPanel;
 class TrainingPanel;
 class EvalPanel;
 class AnalysisPanel;
+class CoveragePanel;
 
 class MainWindow : public QMainWindow {
   Q_OBJECT
@@ -44,6 +45,7 @@ class MainWindow : public QMainWindow {
   TrainingPanel* trainingPanel() const { return m_training; }
   EvalPanel* evalPanel() const { return m_eval; }
   AnalysisPanel* analysisPanel() const { return m_analysis; }
+  CoveragePanel* coveragePanel() const { return m_coverage; }
   StudioContext* context() const { return m_ctx; }
   std::shared_ptr<const rcnn::api::PipelineTrace> trace() const;
   int tracesReceived() const { return m_traces; }
@@ -64,7 +66,7 @@ class MainWindow : public QMainWindow {
   void updateModelLabel();
   void updateAnalysisSource();
   // Opens a dataset image by path at a stage with a GT selected (from the Analysis/Evaluation lists).
-  void openAt(const QString& path, rcnn::api::Stage stage, int gt);
+  void openAt(const QString& path, rcnn::api::Stage stage, int gt, const QString& split = QString());
 
   StudioContext* m_ctx;
   JobRunner* m_job = nullptr;
@@ -75,6 +77,7 @@ class MainWindow : public QMainWindow {
   TrainingPanel* m_training;
   EvalPanel* m_eval;
   AnalysisPanel* m_analysis;
+  CoveragePanel* m_coverage;
   QLabel* m_modelLabel;
   QLabel* m_timing;
   QActionGroup* m_stageGroup;

@@ -16,6 +16,7 @@
 #include "api/dataset.h"
 #include "main_window.h"
 #include "panels/analysis_panel.h"
+#include "panels/coverage_panel.h"
 #include "panels/params_panel.h"
 #include "studio_context.h"
 #include <QTableWidget>
@@ -175,6 +176,51 @@ class StudioTest : public QObject {
     QCOMPARE(w->context()->selectedGt(), g.index);
     QVERIFY(int(w->stage()) >= int(Stage::Matching));
     QTRY_COMPARE_WITH_TIMEOUT(int(w->trace()->gt[size_t(g.index)].funnel), int(g.stage), 20000);
+    w->findChild<QDockWidget*>("Stage")->raise();
+  }
+
+  void anchorsDatasetPanelCoversTheSplitLiveAndAppliesSuggestions() {
+    auto* cp = w->coveragePanel();
+    w->findChild<QDockWidget*>("Anchors (dataset)")->raise();
+    cp->run();
+    QTRY_VERIFY_WITH_TIMEOUT(!cp->busy() && cp->report(), 60000);
+    const double before = cp->report()->all.mean_positives();
+    // Live: raising the positive threshold recomputes by itself and lowers positives per GT.
+    auto* first = cp->report();
+    QVERIFY(w->paramsPanel()->setValue("rpn.iou_hi", "0.85"));
+    QTRY_VERIFY_WITH_TIMEOUT(cp->report() != first && !cp->busy(), 60000);
+    QCOMPARE(cp->report()->iou_hi, 0.85);
+    QVERIFY(cp->report()->all.mean_positives() < before);
+    settle();
+    QVERIFY(w->grab().save(artifacts + "/anchors_dataset.png"));
+    const QString dir = artifacts + "/coverage_plots";
+    QVERIFY(cp->exportPlots(dir));
+    for (const char* f : {"gt_sizes.png", "gt_sizes.svg", "bpr_by_size.svg", "positives_per_gt.png"})
+      QVERIFY2(QFile(dir + "/" + f).size() > 200, f);
+    // A GT no anchor covers opens at the Matching stage, selected, with no positive anchor there too.
+    QVERIFY(w->paramsPanel()->setValue("rpn.allow_low_quality_matches", "false"));
+    QTRY_VERIFY_WITH_TIMEOUT(!cp->report()->low_quality && !cp->busy(), 60000);
+    auto* none = cp->uncoveredTable();
+    QVERIFY2(none->rowCount() > 0, "at hi 0.85 without the low-quality rule some GT have no positive anchor");
+    const auto& g = cp->report()->gts[size_t(none->item(0, 0)->data(Qt::UserRole).toInt())];
+    const int n = w->tracesReceived();
+    emit none->cellDoubleClicked(0, 0);
+    waitNewTrace(n);
+    QCOMPARE(w->stage(), Stage::Matching);
+    QCOMPARE(w->context()->selectedGt(), g.index);
+    QTRY_COMPARE_WITH_TIMEOUT(w->trace()->gt[size_t(g.index)].positive_anchors, 0, 20000);
+    // Suggestions: applying one sets the anchors in the Parameters panel.
+    cp->suggest();
+    QTRY_VERIFY_WITH_TIMEOUT(!cp->busy() && cp->suggestions(), 120000);
+    const auto best = cp->suggestions()->best.at(0);
+    qApp->setProperty("rcnn_confirm_shape_change", true);
+    cp->applySuggestion(0);
+    QCOMPARE(w->paramsPanel()->config().anchors.stride_scale, best.stride_scale);
+    QCOMPARE(w->paramsPanel()->config().anchors.scales_per_octave, best.scales_per_octave);
+    QCOMPARE(w->paramsPanel()->config().anchors.aspect_ratios, best.aspect_ratios);
+    // Restore what later tests expect.
+    w->openCheckpoint(QString::fromStdString(rcnn::resource_dir()) + "/models/fashion_default.pt");
+    QTRY_VERIFY_WITH_TIMEOUT(!w->trace()->random_weights, 20000);
     w->findChild<QDockWidget*>("Stage")->raise();
   }
 

@@ -72,13 +72,15 @@ AnalysisPanel::AnalysisPanel(QWidget* parent) : QWidget(parent) {
     auto* it = m_lost->item(row, 0);
     if (!it || !m_report) return;
     const auto& g = m_report->gts[size_t(it->data(Qt::UserRole).toInt())];
-    emit openAt(QString::fromStdString(m_report->image_paths[size_t(g.image)]), int(stageOf(g.stage)), g.index);
+    emit openAt(QString::fromStdString(m_report->image_paths[size_t(g.image)]), int(stageOf(g.stage)), g.index,
+                m_split->currentText());
   });
   connect(m_fps, &QTableWidget::cellDoubleClicked, this, [this](int row) {
     auto* it = m_fps->item(row, 0);
     if (!it || !m_report) return;
     const auto& d = m_report->detections[size_t(it->data(Qt::UserRole).toInt())];
-    emit openAt(QString::fromStdString(m_report->image_paths[size_t(d.image)]), int(Stage::Predictions), -1);
+    emit openAt(QString::fromStdString(m_report->image_paths[size_t(d.image)]), int(Stage::Predictions), -1,
+                m_split->currentText());
   });
 }
 

@@ -33,7 +33,7 @@ class AnalysisPanel : public QWidget {
  signals:
   void runRequested(const rcnn::api::AnalyzeRequest& req);
   // Open image `path` at `stage` (api::Stage) with GT `gt` selected (-1: none).
-  void openAt(const QString& path, int stage, int gt);
+  void openAt(const QString& path, int stage, int gt, const QString& split);
   void message(const QString& text);
 
  private:

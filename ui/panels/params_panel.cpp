@@ -102,17 +102,28 @@ bool ParamsPanel::setValue(const QString& key, const QString& json) {
 }
 
 void ParamsPanel::apply(const QString& key, const QString& json) {
+  applyAll({key}, {json});
+}
+
+bool ParamsPanel::setValues(const QStringList& keys, const QStringList& values) {
+  applyAll(keys, values);
+  return m_error->text().isEmpty();
+}
+
+// All changes at once: validated together, one question if they change the
+// model's shape, one configChanged.
+void ParamsPanel::applyAll(const QStringList& keys, const QStringList& values) {
   if (m_updating) return;
   auto c = m_cfg;
   try {
-    rcnn::apply_override(c, (key + "=" + json).toStdString());
+    for (int k = 0; k < keys.size(); ++k) rcnn::apply_override(c, (keys[k] + "=" + values[k]).toStdString());
   } catch (const std::exception& e) {
     m_error->setText(e.what());  // keep the last valid config
     return;
   }
-  const auto* f = rcnn::find_field(key.toStdString());
-  if (f && f->shape && rcnn::field_json(c, *f) != rcnn::field_json(m_cfg, *f) && m_guard && !m_guard(key)) {
-    m_error->setText(key + ": not changed (it would replace the loaded checkpoint with random weights)");
+  // Weight shapes follow the field table's shape flags and the anchors per location.
+  if (!rcnn::same_weight_shapes(m_cfg, c) && m_guard && !m_guard(keys.join(", "))) {
+    m_error->setText(keys.join(", ") + ": not changed (it would replace the loaded checkpoint with random weights)");
     m_updating = true;
     for (auto& r : m_refreshers) r();  // show the kept value again
     m_updating = false;

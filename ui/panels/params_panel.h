@@ -22,6 +22,8 @@ class ParamsPanel : public QWidget {
   const rcnn::DetectorConfig& config() const { return m_cfg; }
   // Sets one value by dotted key (as rcnn --set), refreshes the widgets and emits.
   bool setValue(const QString& key, const QString& json);
+  // Several values at once (one validation, one question, one configChanged).
+  bool setValues(const QStringList& keys, const QStringList& values);
   void loadPreset(const QString& name);
   // Asked before a change to a field that alters weight shapes (the model
   // would restart from random weights); false keeps the old value.
@@ -34,6 +36,7 @@ class ParamsPanel : public QWidget {
  private:
   void rebuild();
   void apply(const QString& key, const QString& json);
+  void applyAll(const QStringList& keys, const QStringList& values);
 
   rcnn::DetectorConfig m_cfg;
   QFormLayout* m_form;
