@@ -147,15 +147,14 @@ int main(int argc, char** argv) {
   anchors->add_option("--json", cov_json, "write the full report as JSON here");
   anchors->add_option("--plots", cov_plots, "write the plots (SVG) into this directory");
   rcnn::api::SuggestRequest sr;
-  bool suggest = false;
   std::string sug_config;
-  anchors->add_flag("--suggest", suggest, "search anchor settings that cover the split better");
+  sr.top = 0;  // no search unless asked
+  anchors->add_option("--suggest", sr.top, "search anchor settings that cover the split better; report the best N");
   anchors->add_option("--max-anchors", sr.max_per_location, "suggestions: at most this many anchors per location")
       ->capture_default_str();
   anchors->add_option("--search-images", sr.search_images, "suggestions: images sampled for the search (0: all)")
       ->capture_default_str();
   anchors->add_option("--seed", sr.seed, "suggestions: seed of the image sample")->capture_default_str();
-  anchors->add_option("--top", sr.top, "suggestions to report")->capture_default_str();
   anchors->add_option("--write-config", sug_config, "suggestions: write the config with the best one applied here");
 
   // detect
@@ -302,10 +301,6 @@ int main(int argc, char** argv) {
         if (g.positives == 0 && shown++ < 10)
           std::printf("  no positive: %s GT %d: %s\n", r.image_paths[size_t(g.image)].c_str(), g.index,
                       g.reason_text.c_str());
-      if (!cov_json.empty()) {
-        std::ofstream(cov_json) << rcnn::api::coverage_to_json(r) << "\n";
-        std::printf("wrote %s\n", cov_json.c_str());
-      }
       if (!cov_plots.empty()) {
         fs::create_directories(cov_plots);
         for (const auto& [name, svg] : rcnn::api::coverage_svgs(rcnn::api::coverage_plots(r))) {
@@ -313,9 +308,10 @@ int main(int argc, char** argv) {
           std::printf("wrote %s\n", (fs::path(cov_plots) / name).c_str());
         }
       }
-      if (suggest) {
+      rcnn::api::SuggestReport s;
+      if (sr.top > 0) {
         sr.coverage = cr;
-        auto s = rcnn::api::suggest_anchors(sr, [](int d, int t) { bar("search", d, t, ""); });
+        s = rcnn::api::suggest_anchors(sr, [](int d, int t) { bar("search", d, t, ""); });
         if (tty()) std::printf("\n");
         std::printf("anchor suggestions (%d candidates searched on %d sampled images, %.1f s):\n", s.candidates,
                     sr.search_images, s.seconds);
@@ -329,6 +325,10 @@ int main(int argc, char** argv) {
           std::ofstream(sug_config) << rcnn::api::config_with(cr, s.best[0]);
           std::printf("wrote %s (use it with --config)\n", sug_config.c_str());
         }
+      }
+      if (!cov_json.empty()) {
+        std::ofstream(cov_json) << rcnn::api::coverage_to_json(r, sr.top > 0 ? &s : nullptr) << "\n";
+        std::printf("wrote %s\n", cov_json.c_str());
       }
       return 0;
     }

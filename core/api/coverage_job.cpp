@@ -184,7 +184,7 @@ CoverageReport coverage_on(const data::Dataset& ds, const DetectorConfig& cfg, i
   return r;
 }
 
-std::string coverage_to_json(const CoverageReport& r) {
+std::string coverage_to_json(const CoverageReport& r, const SuggestReport* sug) {
   using J = nlohmann::ordered_json;
   auto group = [](const CoverageGroup& g) {
     return J{{"gts", g.gts},
@@ -195,35 +195,53 @@ std::string coverage_to_json(const CoverageReport& r) {
   auto cls = [&](int l) { return l >= 0 && l < int(r.class_names.size()) ? r.class_names[size_t(l)] : std::string(); };
   J j;
   j["images"] = r.image_paths.size();
+  j["num_gts"] = r.all.gts;
+  j["bpr"] = r.all.bpr();
+  j["bpr_without_low_quality"] = r.all.bpr_no_lq();
+  j["mean_positives"] = r.all.mean_positives();
   j["matcher"] = {{"iou_lo", r.iou_lo}, {"iou_hi", r.iou_hi}, {"low_quality", r.low_quality}};
   J lv = J::array();
   for (const auto& L : r.levels)
     lv.push_back({{"name", L.name}, {"stride", L.stride}, {"sizes", L.sizes}, {"ratios", L.ratios}});
   j["levels"] = lv;
-  j["summary"] = group(r.all);
   J bc = J::object(), bl = J::object(), bs = J::object(), ba = J::object();
-  for (size_t c = 0; c < r.by_class.size(); ++c) bc[cls(int(c))] = group(r.by_class[c]);
   for (size_t l = 0; l < r.by_level.size(); ++l) bl[r.levels[l].name] = group(r.by_level[l]);
   for (int b = 0; b < 3; ++b) bs[size_bucket_name(SizeBucket(b))] = group(r.by_size[size_t(b)]);
   for (int b = 0; b < kAspectBuckets; ++b) ba[aspect_bucket_name(b)] = group(r.by_aspect[size_t(b)]);
-  j["by_class"] = bc;
+  for (size_t c = 0; c < r.by_class.size(); ++c) bc[cls(int(c))] = group(r.by_class[c]);
   j["by_level"] = bl;
   j["by_size"] = bs;
   j["by_aspect"] = ba;
-  J none = J::array();
+  j["by_class"] = bc;
+  J gts = J::array();
   for (const auto& g : r.gts)
-    if (g.positives == 0)
-      none.push_back({{"image", r.image_paths[size_t(g.image)]},
-                      {"index", g.index},
-                      {"class", cls(g.label)},
-                      {"best_iou", g.best_iou},
-                      {"reason", g.reason_text}});
-  j["no_positive"] = none;
-  J per = J::array();
-  for (const auto& g : r.gts)
-    per.push_back({{"image", g.image}, {"index", g.index}, {"positives", g.positives}, {"best_iou", g.best_iou},
-                   {"best_level", g.best_level}, {"side", g.side}, {"aspect", g.aspect}});
-  j["gts"] = per;
+    gts.push_back({{"image", r.image_paths[size_t(g.image)]},
+                   {"index", g.index},
+                   {"class", cls(g.label)},
+                   {"positives", g.positives},
+                   {"positives_without_low_quality", g.positives_no_lq},
+                   {"best_iou", g.best_iou},
+                   {"level", g.best_level >= 0 ? r.levels[size_t(g.best_level)].name : std::string()},
+                   {"side", g.side},
+                   {"aspect", g.aspect},
+                   {"reason", g.reason_text}});
+  j["gts"] = gts;
+  if (sug) {
+    auto one = [](const AnchorSuggestion& s) {
+      return J{{"anchors",
+                {{"stride_scale", s.stride_scale},
+                 {"scales_per_octave", s.scales_per_octave},
+                 {"aspect_ratios", s.aspect_ratios}}},
+               {"bpr", s.all.bpr()},
+               {"bpr_without_low_quality", s.all.bpr_no_lq()},
+               {"mean_positives", s.all.mean_positives()},
+               {"anchors_per_location", s.per_location}};
+    };
+    j["current"] = one(sug->current);
+    J list = J::array();
+    for (const auto& s : sug->best) list.push_back(one(s));
+    j["suggestions"] = list;
+  }
   j["seconds"] = r.seconds;
   return j.dump(1);
 }

@@ -65,7 +65,6 @@ struct CoverageReport {
 
 // Throws std::runtime_error naming the file on a bad dataset or config.
 CoverageReport run_coverage(const CoverageRequest& req, const std::function<void(int done, int total)>& progress = {});
-std::string coverage_to_json(const CoverageReport& r);
 
 }  // namespace rcnn::api
 
@@ -83,7 +82,7 @@ struct SuggestRequest {
   int max_per_location = 9;
   int search_images = 300;  // sample size for the search (0: all)
   uint64_t seed = 0;        // which images the sample holds
-  int top = 5;
+  int top = 5;  // suggestions to report
 };
 
 struct AnchorSuggestion {
@@ -105,5 +104,10 @@ struct SuggestReport {
 SuggestReport suggest_anchors(const SuggestRequest& req, const std::function<void(int done, int total)>& progress = {});
 // The given config (preset/json + overrides) with suggestion s applied, as JSON `--config` accepts.
 std::string config_with(const CoverageRequest& base, const AnchorSuggestion& s);
+
+// {"bpr", "bpr_without_low_quality", "mean_positives", "by_level", "by_size", "by_aspect", "by_class",
+//  "gts": [{"image", "index", "positives", "best_iou", "level", "reason"}],
+//  "suggestions": [{"anchors": {config keys}, "bpr", "anchors_per_location", ...}]} (suggestions when given)
+std::string coverage_to_json(const CoverageReport& r, const SuggestReport* suggestions = nullptr);
 
 }  // namespace rcnn::api

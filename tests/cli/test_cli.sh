@@ -45,13 +45,20 @@ assert all(set(["image", "score", "class", "outcome", "error_type"]) <= set(d) f
 assert set(j["error_dap"]) == {"classification", "localization", "both", "duplicate", "background", "missed"}
 PY
 
-"$RCNN" anchors --dataset data --split train --config fast --json coverage.json --plots plots > anchors.log
+"$RCNN" anchors --dataset data --split train --config fast --json coverage.json --plots plots --suggest 2 \
+  --max-anchors 3 --search-images 4 > anchors.log
 python3 - <<'PY' || fail "anchors: coverage.json / plots"
 import glob, json
 import xml.etree.ElementTree as ET
 j = json.load(open("coverage.json"))
-assert 0 <= j["summary"]["bpr"] <= 1 and j["summary"]["gts"] == len(j["gts"]) > 0
-assert set(["by_class", "by_level", "by_size", "by_aspect", "no_positive", "levels"]) <= set(j)
+assert 0 <= j["bpr"] <= 1 and 0 <= j["bpr_without_low_quality"] <= j["bpr"] and j["mean_positives"] >= 0
+assert set(["by_level", "by_size", "gts", "suggestions"]) <= set(j)
+assert j["num_gts"] == len(j["gts"]) > 0
+assert all(set(["image", "index", "positives", "best_iou", "level", "reason"]) <= set(g) for g in j["gts"])
+assert len(j["suggestions"]) == 2
+for s in j["suggestions"]:
+    assert set(["stride_scale", "scales_per_octave", "aspect_ratios"]) <= set(s["anchors"])
+    assert 0 <= s["bpr"] <= 1 and 1 <= s["anchors_per_location"] <= 3
 svgs = sorted(glob.glob("plots/*.svg"))
 assert len(svgs) == 4, svgs
 for f in svgs:
