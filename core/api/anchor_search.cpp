@@ -48,14 +48,19 @@ std::string config_with(const CoverageRequest& base, const AnchorSuggestion& s) 
 }
 
 SuggestReport suggest_anchors(const SuggestRequest& req, const std::function<void(int, int)>& progress) {
-  const auto t0 = std::chrono::steady_clock::now();
-  SuggestReport out;
   data::LoadOptions lo;
   lo.split = req.coverage.split;
   const auto ds =
       data::open_dataset(req.coverage.dataset.empty() ? data::default_dataset_dir() : req.coverage.dataset, lo);
   const DetectorConfig cfg = resolve_config(req.coverage, ds);
   const int n = req.coverage.max_images > 0 ? std::min<int>(req.coverage.max_images, int(ds.size())) : int(ds.size());
+  return suggest_on(ds, cfg, n, req, progress);
+}
+
+SuggestReport suggest_on(const data::Dataset& ds, const DetectorConfig& cfg, int n, const SuggestRequest& req,
+                         const std::function<void(int, int)>& progress) {
+  const auto t0 = std::chrono::steady_clock::now();
+  SuggestReport out;
   // The current config on the whole split; also gives the GT aspect ratios.
   const auto full = coverage_on(ds, cfg, n, {});
   out.current = {cfg.anchors.stride_scale, cfg.anchors.scales_per_octave, cfg.anchors.aspect_ratios,

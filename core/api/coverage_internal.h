@@ -14,4 +14,8 @@ DetectorConfig resolve_config(const CoverageRequest& req, const data::Dataset& d
 CoverageReport coverage_on(const data::Dataset& ds, const DetectorConfig& cfg, int n, const std::vector<int>& only,
                            const std::function<void(int, int)>& progress = {});
 
+// The anchor search on an opened split (suggest_anchors opens it).
+SuggestReport suggest_on(const data::Dataset& ds, const DetectorConfig& cfg, int n, const SuggestRequest& req,
+                         const std::function<void(int, int)>& progress = {});
+
 }  // namespace rcnn::api

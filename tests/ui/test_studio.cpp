@@ -191,6 +191,14 @@ class StudioTest : public QObject {
     QTRY_VERIFY_WITH_TIMEOUT(cp->report() != first && !cp->busy(), 60000);
     QCOMPARE(cp->report()->iou_hi, 0.85);
     QVERIFY(cp->report()->all.mean_positives() < before);
+    // ... and so does a change of the anchors' size.
+    const double bpr = cp->report()->all.bpr_no_lq();
+    auto* second = cp->report();
+    QVERIFY(w->paramsPanel()->setValue("anchors.stride_scale", "6"));
+    QTRY_VERIFY_WITH_TIMEOUT(cp->report() != second && !cp->busy(), 60000);
+    QVERIFY(cp->report()->all.bpr_no_lq() != bpr);
+    QCOMPARE(cp->report()->levels[0].sizes[0], 48.f);  // 8 px stride x 6
+    QVERIFY(w->paramsPanel()->setValue("anchors.stride_scale", "2"));
     settle();
     QVERIFY(w->grab().save(artifacts + "/anchors_dataset.png"));
     const QString dir = artifacts + "/coverage_plots";
