@@ -44,28 +44,34 @@ void JobRunner::post(const TraceRequest& r) {
   m_wake.wakeAll();
 }
 
-void JobRunner::postEvaluation(const rcnn::api::EvalRequest& r) {
-  QMutexLocker lk(&m_mutex);
-  m_queued.push_back([this, r] {
+// A job that makes a report on this thread and hands it to `done`, or the
+// error's text to `failed` (both signals).
+template <typename Report, typename Make>
+std::function<void()> JobRunner::job(Make make, void (JobRunner::*done)(std::shared_ptr<const Report>),
+                                     void (JobRunner::*failed)(QString)) {
+  return [this, make, done, failed] {
     try {
-      emit evaluated(std::make_shared<const rcnn::api::EvalReport>(rcnn::api::run_evaluation(r)));
+      (this->*done)(std::make_shared<const Report>(make()));
     } catch (const std::exception& e) {
-      emit evaluationFailed(QString::fromStdString(e.what()));
+      (this->*failed)(QString::fromStdString(e.what()));
     }
-  });
+  };
+}
+
+void JobRunner::queue(std::function<void()> j) {
+  QMutexLocker lk(&m_mutex);
+  m_queued.push_back(std::move(j));
   m_wake.wakeAll();
 }
 
+void JobRunner::postEvaluation(const rcnn::api::EvalRequest& r) {
+  queue(job<rcnn::api::EvalReport>([r] { return rcnn::api::run_evaluation(r); }, &JobRunner::evaluated,
+                                   &JobRunner::evaluationFailed));
+}
+
 void JobRunner::postAnalysis(const rcnn::api::AnalyzeRequest& r) {
-  QMutexLocker lk(&m_mutex);
-  m_queued.push_back([this, r] {
-    try {
-      emit analyzed(std::make_shared<const rcnn::api::AnalysisReport>(rcnn::api::run_analysis(r)));
-    } catch (const std::exception& e) {
-      emit analysisFailed(QString::fromStdString(e.what()));
-    }
-  });
-  m_wake.wakeAll();
+  queue(job<rcnn::api::AnalysisReport>([r] { return rcnn::api::run_analysis(r); }, &JobRunner::analyzed,
+                                       &JobRunner::analysisFailed));
 }
 
 bool JobRunner::startTraining(const rcnn::api::TrainRequest& r, const rcnn::api::TrainEvents& events,
@@ -94,15 +100,8 @@ void JobRunner::postCoverage(const rcnn::api::CoverageRequest& r) {
 }
 
 void JobRunner::postSuggest(const rcnn::api::SuggestRequest& r) {
-  QMutexLocker lk(&m_mutex);
-  m_queued.push_back([this, r] {
-    try {
-      emit suggested(std::make_shared<const rcnn::api::SuggestReport>(rcnn::api::suggest_anchors(r)));
-    } catch (const std::exception& e) {
-      emit coverageFailed(QString::fromStdString(e.what()));
-    }
-  });
-  m_wake.wakeAll();
+  queue(job<rcnn::api::SuggestReport>([r] { return rcnn::api::suggest_anchors(r); }, &JobRunner::suggested,
+                                      &JobRunner::coverageFailed));
 }
 
 void JobRunner::run() {
@@ -116,7 +115,7 @@ void JobRunner::run() {
                     QString::fromStdString(rcnn::config_to_json_string(m_session->config())));
   for (;;) {
     std::optional<TraceRequest> req;
-    std::function<void()> job;
+    std::function<void()> next;
     {
       QMutexLocker lk(&m_mutex);
       while (!m_pending && !m_coverage && m_queued.empty() && !m_quit) m_wake.wait(&m_mutex);
@@ -126,21 +125,16 @@ void JobRunner::run() {
         req = std::move(m_pending);
         m_pending.reset();
       } else if (m_coverage) {
-        job = [this, r = *m_coverage] {
-          try {
-            emit covered(std::make_shared<const rcnn::api::CoverageReport>(rcnn::api::run_coverage(r)));
-          } catch (const std::exception& e) {
-            emit coverageFailed(QString::fromStdString(e.what()));
-          }
-        };
+        next = job<rcnn::api::CoverageReport>([r = *m_coverage] { return rcnn::api::run_coverage(r); },
+                                              &JobRunner::covered, &JobRunner::coverageFailed);
         m_coverage.reset();
       } else {
-        job = std::move(m_queued.front());
+        next = std::move(m_queued.front());
         m_queued.pop_front();
       }
     }
     if (req) runTrace(*req);
-    if (job) job();
+    if (next) next();
   }
 }
 

@@ -80,6 +80,10 @@ class JobRunner : public QThread {
 
  private:
   void runTrace(const TraceRequest& req);
+  template <typename Report, typename Make>
+  std::function<void()> job(Make make, void (JobRunner::*done)(std::shared_ptr<const Report>),
+                            void (JobRunner::*failed)(QString));
+  void queue(std::function<void()> j);
 
   QMutex m_mutex;
   QWaitCondition m_wake;

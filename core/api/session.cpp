@@ -20,7 +20,7 @@
 namespace rcnn::api {
 namespace {
 
-// The stage bits of the field table (config_fields.h).
+// The field table's stage bits (config_fields.h).
 enum Dirty : unsigned {
   kImage = kStageImage,
   kBackbone = kStageBackbone,
@@ -97,18 +97,6 @@ struct Session::Impl {
     dirty = kAll;
   }
 };
-
-const char* stage_name(Stage s) {
-  static const char* n[] = {"Image+GT", "Anchors", "Matching", "Sampling", "Proposals", "RoIAlign", "Predictions"};
-  return n[int(s)];
-}
-
-float box_iou(const Box& a, const Box& b) {
-  const float iw = std::max(0.f, std::min(a.x2, b.x2) - std::max(a.x1, b.x1));
-  const float ih = std::max(0.f, std::min(a.y2, b.y2) - std::max(a.y1, b.y1));
-  const float in = iw * ih, u = a.width() * a.height() + b.width() * b.height() - in;
-  return u > 0 ? in / u : 0.f;
-}
 
 Session::Session(const DetectorConfig& cfg, const std::string& device, uint64_t seed) : d_(new Impl) {
   cfg.validate();

@@ -1,9 +1,25 @@
-// Names of the funnel outcomes and error types; the verdicts themselves come
-// from the accounting engine (core/analysis/accounting.h).
+// The plain helpers of api/types.h and api/trace.h: stage, funnel and error
+// names, box IoU on api boxes. The verdicts themselves come from the
+// accounting engine (core/analysis/accounting.h).
+#include <algorithm>
+
 #include "analysis/accounting.h"
 #include "api/session.h"
 
 namespace rcnn::api {
+
+const char* stage_name(Stage s) {
+  static const char* n[] = {"Image+GT", "Anchors", "Matching", "Sampling", "Proposals", "RoIAlign", "Predictions"};
+  return n[int(s)];
+}
+
+float box_iou(const Box& a, const Box& b) {
+  const float iw = std::max(0.f, std::min(a.x2, b.x2) - std::max(a.x1, b.x1));
+  const float ih = std::max(0.f, std::min(a.y2, b.y2) - std::max(a.y1, b.y1));
+  const float in = iw * ih, u = a.width() * a.height() + b.width() * b.height() - in;
+  return u > 0 ? in / u : 0.f;
+}
+
 
 const char* funnel_name(Funnel f) {
   switch (f) {

@@ -10,20 +10,12 @@
 #include <QTableWidget>
 #include <QVBoxLayout>
 
+#include "panels/table_util.h"
+
 namespace studio {
 using namespace rcnn::api;
 
 namespace {
-QTableWidget* table(QWidget* parent, const QStringList& headers, const char* name) {
-  auto* t = new QTableWidget(0, int(headers.size()), parent);
-  t->setObjectName(name);
-  t->setHorizontalHeaderLabels(headers);
-  t->setEditTriggers(QAbstractItemView::NoEditTriggers);
-  t->setSelectionBehavior(QAbstractItemView::SelectRows);
-  t->verticalHeader()->hide();
-  t->horizontalHeader()->setStretchLastSection(true);
-  return t;
-}
 QTableWidgetItem* numItem(double v, int decimals = -1) {
   auto* it = new QTableWidgetItem;
   it->setData(Qt::DisplayRole, decimals < 0 ? QVariant(int(v)) : QVariant(QString::number(v, 'f', decimals)));
@@ -60,10 +52,10 @@ AnalysisPanel::AnalysisPanel(QWidget* parent) : QWidget(parent) {
   m_summary->setWordWrap(true);
   lay->addWidget(m_summary);
   auto* split = new QSplitter(Qt::Vertical, this);
-  m_funnel = table(split, {"lost at (first failing stage)", "GTs", "small", "medium", "large"}, "analysisFunnel");
-  m_errors = table(split, {"false positive type", "count", "dAP@0.5 if fixed"}, "analysisErrors");
-  m_lost = table(split, {"image", "GT", "class", "lost at", "why"}, "analysisLost");
-  m_fps = table(split, {"image", "det", "class", "score", "type"}, "analysisFps");
+  m_funnel = makeTable(split, {"lost at (first failing stage)", "GTs", "small", "medium", "large"}, "analysisFunnel");
+  m_errors = makeTable(split, {"false positive type", "count", "dAP@0.5 if fixed"}, "analysisErrors");
+  m_lost = makeTable(split, {"image", "GT", "class", "lost at", "why"}, "analysisLost");
+  m_fps = makeTable(split, {"image", "det", "class", "score", "type"}, "analysisFps");
   m_lost->setSortingEnabled(true);
   m_fps->setSortingEnabled(true);
   lay->addWidget(split, 1);

@@ -19,6 +19,8 @@
 #include <QSplitter>
 #include <QTableWidget>
 #include <QVBoxLayout>
+
+#include "panels/table_util.h"
 #include <QValueAxis>
 
 #include "api/coverage_plots.h"
@@ -28,17 +30,6 @@ namespace studio {
 using namespace rcnn::api;
 
 namespace {
-QTableWidget* table(QWidget* parent, const QStringList& headers, const char* name) {
-  auto* t = new QTableWidget(0, int(headers.size()), parent);
-  t->setObjectName(name);
-  t->setHorizontalHeaderLabels(headers);
-  t->setEditTriggers(QAbstractItemView::NoEditTriggers);
-  t->setSelectionBehavior(QAbstractItemView::SelectRows);
-  t->setSelectionMode(QAbstractItemView::SingleSelection);
-  t->verticalHeader()->hide();
-  t->horizontalHeader()->setStretchLastSection(true);
-  return t;
-}
 QChartView* chartView(QWidget* parent) {
   auto* v = new QChartView(new QChart, parent);
   v->setRenderHint(QPainter::Antialiasing);
@@ -115,11 +106,11 @@ CoveragePanel::CoveragePanel(QWidget* parent) : QWidget(parent) {
   grid->addWidget(m_aspects, 0, 1);
   grid->addWidget(m_positives, 1, 0);
   grid->addWidget(m_bpr, 1, 1);
-  m_none = table(split, {"image", "GT", "class", "best IoU", "why no positive anchor"}, "coverageUncovered");
+  m_none = makeTable(split, {"image", "GT", "class", "best IoU", "why no positive anchor"}, "coverageUncovered");
   auto* sug = new QWidget(split);
   auto* sl = new QVBoxLayout(sug);
   sl->setContentsMargins(0, 0, 0, 0);
-  m_table = table(sug, {"", "BPR", "without LQ", "pos/GT", "per loc.", "anchors"}, "coverageSuggestions");
+  m_table = makeTable(sug, {"", "BPR", "without LQ", "pos/GT", "per loc.", "anchors"}, "coverageSuggestions");
   m_apply = new QPushButton("Apply the selected suggestion", sug);
   sl->addWidget(m_table, 1);
   sl->addWidget(m_apply);
