@@ -39,7 +39,12 @@ void JobRunner::post(const TraceRequest& r) {
     p.class_names = r.class_names;
   }
   if (r.sample_seed) p.sample_seed = r.sample_seed;
-  if (r.checkpoint) p.checkpoint = r.checkpoint;
+  if (r.checkpoint) {
+    // A model loaded after a queued config change brings its own config:
+    // applying the older change after it would edit (or even reset) the new model.
+    p.checkpoint = r.checkpoint;
+    if (!r.config) p.config.reset();
+  }
   if (r.device) p.device = r.device;
   m_wake.wakeAll();
 }

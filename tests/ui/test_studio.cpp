@@ -218,8 +218,10 @@ class StudioTest : public QObject {
     QCOMPARE(w->context()->selectedGt(), g.index);
     QTRY_COMPARE_WITH_TIMEOUT(w->trace()->gt[size_t(g.index)].positive_anchors, 0, 20000);
     // Suggestions: applying one sets the anchors in the Parameters panel.
+    cp->setSearch(30, 3);  // a small search: 30 images, at most 3 anchors per location
     cp->suggest();
     QTRY_VERIFY_WITH_TIMEOUT(!cp->busy() && cp->suggestions(), 120000);
+    for (const auto& s : cp->suggestions()->best) QVERIFY(s.per_location <= 3);
     const auto best = cp->suggestions()->best.at(0);
     qApp->setProperty("rcnn_confirm_shape_change", true);
     cp->applySuggestion(0);

@@ -16,6 +16,7 @@
 #include <QLabel>
 #include <QLineSeries>
 #include <QPushButton>
+#include <QSpinBox>
 #include <QSplitter>
 #include <QTableWidget>
 #include <QVBoxLayout>
@@ -89,7 +90,18 @@ CoveragePanel::CoveragePanel(QWidget* parent) : QWidget(parent) {
   top->addWidget(new QLabel("Split", this));
   top->addWidget(m_split);
   top->addWidget(m_run, 1);
+  m_searchImages = new QSpinBox(this);
+  m_searchImages->setRange(0, 100000);
+  m_searchImages->setValue(300);
+  m_searchImages->setSpecialValueText("all");
+  m_searchImages->setToolTip("images sampled for the anchor search (0: all)");
+  m_maxAnchors = new QSpinBox(this);
+  m_maxAnchors->setRange(1, 32);
+  m_maxAnchors->setValue(9);
+  m_maxAnchors->setToolTip("suggestions: at most this many anchors per location");
   top->addWidget(m_suggestButton);
+  top->addWidget(m_searchImages);
+  top->addWidget(m_maxAnchors);
   top->addWidget(m_export);
   lay->addLayout(top);
   m_summary = new QLabel("Which objects of a split can the anchors and matcher as configured never learn?", this);
@@ -176,7 +188,8 @@ void CoveragePanel::run() {
 void CoveragePanel::suggest() {
   SuggestRequest r;
   r.coverage = request();
-  r.search_images = 300;
+  r.search_images = m_searchImages->value();
+  r.max_per_location = m_maxAnchors->value();
   m_busy = true;
   m_suggestButton->setEnabled(false);
   m_summary->setText("searching anchor settings…");
@@ -281,6 +294,11 @@ void CoveragePanel::showSuggestions(std::shared_ptr<const SuggestReport> rep) {
   m_summary->setText(QString("%1 candidates searched in %2 s; select one and apply it.")
                          .arg(rep->candidates)
                          .arg(rep->seconds, 0, 'f', 1));
+}
+
+void CoveragePanel::setSearch(int images, int maxPerLocation) {
+  m_searchImages->setValue(images);
+  m_maxAnchors->setValue(maxPerLocation);
 }
 
 void CoveragePanel::applySuggestion(int k) {

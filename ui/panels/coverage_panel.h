@@ -15,6 +15,7 @@ class QPushButton;
 class QLabel;
 class QComboBox;
 class QChartView;
+class QSpinBox;
 
 namespace studio {
 
@@ -36,6 +37,8 @@ class CoveragePanel : public QWidget {
   const rcnn::api::SuggestReport* suggestions() const { return m_suggest.get(); }
   bool busy() const { return m_busy; }
   QTableWidget* uncoveredTable() const { return m_none; }
+  // The search's sample size and cap on anchors per location (the panel's two spin boxes).
+  void setSearch(int images, int maxPerLocation);
   // Applies suggestion k (emits applyAnchors).
   void applySuggestion(int k);
 
@@ -53,6 +56,7 @@ class CoveragePanel : public QWidget {
 
   QString m_dataset, m_config, m_reportKey;
   QComboBox* m_split;
+  QSpinBox *m_searchImages, *m_maxAnchors;
   QPushButton *m_run, *m_suggestButton, *m_apply, *m_export;
   QLabel* m_summary;
   QChartView *m_sizes, *m_aspects, *m_positives, *m_bpr;

@@ -1,7 +1,6 @@
 #pragma once
 // Small read-only helpers over a trace, shared by the stages, the canvas and
 // the panels (one definition each).
-#include <QColor>
 #include <QString>
 #include <algorithm>
 
@@ -39,14 +38,12 @@ inline QString f1(double v) {
 inline QString f3(double v) {
   return QString::number(v, 'f', 3);
 }
+// IoU of anchor k with its best GT and the deltas that would encode it, with
+// numbers (matching_stage.cpp; the Sampling stage shows it too).
+QString anchorMatchFormula(const rcnn::api::PipelineTrace& t, int k);
+
 inline QString boxStr(const rcnn::api::Box& b) {
   return QString("(%1, %2, %3, %4)").arg(f1(b.x1), f1(b.y1), f1(b.x2), f1(b.y2));
 }
 
-}  // namespace studio
-
-namespace studio {
-// IoU of anchor k with its best GT and the deltas that would encode it, with
-// numbers (matching_stage.cpp; the Sampling stage shows it too).
-QString anchorMatchFormula(const rcnn::api::PipelineTrace& t, int k);
 }  // namespace studio
