@@ -1,7 +1,5 @@
 #include "api/coverage_job.h"
 
-#include "api/coverage_internal.h"
-
 #include <torch/torch.h>
 
 #include <chrono>
@@ -9,8 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include "analysis/accounting.h"
-#include "analysis/match_facts.h"
 #include "api/analyze_job.h"
+#include "api/coverage_internal.h"
+#include "api/match_trace.h"
 #include "data/dataset.h"
 #include "data/transforms.h"
 #include "modeling/anchor_generator.h"
@@ -27,23 +26,6 @@ const char* aspect_bucket_name(int b) {
 }
 
 namespace {
-
-// Anchor labels, best GT and rescue flags of one matcher run, into a trace.
-void fill_match(PipelineTrace& t, const modeling::MatchResult& m) {
-  const int64_t K = m.labels.size(0);
-  auto lab = m.labels.contiguous();
-  auto gi = m.gt_index.contiguous();
-  auto resc = m.rescued.to(torch::kUInt8).contiguous();
-  t.anchor_label.resize(size_t(K));
-  t.anchor_gt.assign(gi.data_ptr<int64_t>(), gi.data_ptr<int64_t>() + K);
-  t.anchor_rescued.assign(resc.data_ptr<uint8_t>(), resc.data_ptr<uint8_t>() + K);
-  for (int64_t k = 0; k < K; ++k) {
-    const int8_t c = lab.data_ptr<int8_t>()[k];
-    t.anchor_label[size_t(k)] = c == modeling::kForeground   ? AnchorLabel::Positive
-                                : c == modeling::kBackground ? AnchorLabel::Negative
-                                                             : AnchorLabel::Neutral;
-  }
-}
 
 void add(CoverageGroup& g, const GtCoverage& c) {
   g.gts++;
@@ -151,10 +133,7 @@ CoverageReport coverage_on(const data::Dataset& ds, const DetectorConfig& cfg, i
       for (int64_t k = 0; k < lab.size(0); ++k)
         if (lab.data_ptr<int8_t>()[k] == modeling::kForeground) no_lq[size_t(gi.data_ptr<int64_t>()[k])]++;
     }
-    auto iou = m.iou.contiguous();
-    t.iou_matrix.assign(iou.data_ptr<float>(), iou.data_ptr<float>() + iou.numel());
-    fill_match(t, m);
-    analysis::fill_gt_match_facts(t);
+    fill_match_stage(t, m);
     analysis::account_matching(t);  // the per-image funnel's reasons
     for (size_t g = 0; g < t.gt.size(); ++g) {
       const auto& gi = t.gt[g];

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <sstream>
 
-#include "analysis/match_facts.h"
+#include "api/match_trace.h"
 #include "config/config_fields.h"
 #include "data/dataset.h"
 #include "data/image_io.h"
@@ -286,28 +286,10 @@ const PipelineTrace& Session::run() {
     timed("matching", [&] {
       auto m = D.model->rpn_matcher();
       D.match = m(D.anchors_all, D.gt);
-      const int64_t K = D.anchors_all.size(0), M = D.gt.size(0);
       T.iou_lo = cfg.rpn.iou_lo;
       T.iou_hi = cfg.rpn.iou_hi;
       T.low_quality = cfg.rpn.allow_low_quality_matches;
-      T.anchor_iou = to_vec(D.match.max_iou);
-      // anchor_gt keeps each anchor's best GT even for negatives, so hover can show the IoU it missed by.
-      auto gi = D.match.gt_index.cpu();
-      T.anchor_gt.assign(gi.data_ptr<int64_t>(), gi.data_ptr<int64_t>() + K);
-      auto lab = D.match.labels.cpu().contiguous();
-      T.anchor_label.resize(size_t(K));
-      const int8_t* c = lab.data_ptr<int8_t>();
-      for (int64_t i = 0; i < K; ++i) {
-        T.anchor_label[size_t(i)] = c[i] == modeling::kForeground   ? AnchorLabel::Positive
-                                    : c[i] == modeling::kBackground ? AnchorLabel::Negative
-                                                                    : AnchorLabel::Neutral;
-      }
-      // The matcher's own IoU matrix: D.gt has no padding rows, so its columns are T.gt.
-      T.iou_matrix = M > 0 ? to_vec(D.match.iou) : std::vector<float>{};
-      // Per-GT matching facts; the verdicts (reasons, rescue) come from the accounting engine.
-      auto resc = D.match.rescued.cpu().to(torch::kUInt8).contiguous();
-      T.anchor_rescued.assign(resc.data_ptr<uint8_t>(), resc.data_ptr<uint8_t>() + K);
-      analysis::fill_gt_match_facts(T);
+      fill_match_stage(T, D.match);
     });
   if (dirty & kSample)
     timed("sampling", [&] {

@@ -47,7 +47,8 @@ class PredictionsStage : public StageView {
   QString counts(const PipelineTrace& t) override {
     // Counts from the accounting engine's one-to-one verdicts (VOC's rule; difficult GTs ignored).
     int tp = 0, fp = 0, fn = 0;
-    for (const auto& v : t.verdicts) tp += v.outcome == DetOutcome::TruePositive, fp += v.outcome == DetOutcome::FalsePositive;
+    for (const auto& v : t.verdicts)
+      tp += v.outcome == DetOutcome::TruePositive, fp += v.outcome == DetOutcome::FalsePositive;
     for (const auto& g : t.gt) fn += g.funnel != Funnel::Detected && g.funnel != Funnel::Ignored;
     if (m_score) {
       m_filling = true;
@@ -74,7 +75,8 @@ class PredictionsStage : public StageView {
       QString verdict;
       if (size_t(h.index) < t.verdicts.size()) {
         const auto& v = t.verdicts[size_t(h.index)];
-        verdict = v.outcome == DetOutcome::TruePositive ? QString("<br><b>TP</b>: GT #%1 (IoU %2)").arg(v.gt).arg(f3(v.iou))
+        verdict = v.outcome == DetOutcome::TruePositive
+                      ? QString("<br><b>TP</b>: GT #%1 (IoU %2)").arg(v.gt).arg(f3(v.iou))
                   : v.outcome == DetOutcome::Ignored
                       ? QString("<br>ignored: matches difficult GT #%1").arg(v.gt)
                       : QString("<br><b>FP, %1 error</b>%2")
