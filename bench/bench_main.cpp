@@ -16,6 +16,7 @@
 #include <cstdlib>
 
 #include "api/analyze_job.h"
+#include "api/coverage_internal.h"
 #include "api/eval_job.h"
 #include "api/session.h"
 #endif
@@ -169,6 +170,69 @@ static void BM_EvalSplit(benchmark::State& st) {
   }
 }
 BENCHMARK(BM_EvalSplit)->Unit(benchmark::kSecond)->Iterations(1);
+
+// Dataset anchor coverage (`rcnn anchors`) of RCNN_BENCH_DATASET's train
+// split under the default preset: the windowed matcher against its peer, the
+// detector's Matcher on the dense IoU matrix, on the same opened split (the
+// opening is not timed). Their results are compared and must be equal.
+static const data::Dataset& coverage_split() {
+  static const data::Dataset ds = [] {
+    data::LoadOptions lo;
+    lo.split = "train";
+    const auto d = bench_dataset();
+    return data::open_dataset(d.empty() ? data::default_dataset_dir() : d, lo);
+  }();
+  return ds;
+}
+static DetectorConfig coverage_config(const data::Dataset& ds) {
+  DetectorConfig cfg = load_preset("default");
+  cfg.num_classes = int(ds.class_names.size());
+  cfg.class_names = ds.class_names;
+  return cfg;
+}
+static void coverage_case(benchmark::State& st, api::CoverageMethod method) {
+  const auto& ds = coverage_split();
+  const auto cfg = coverage_config(ds);
+  api::CoverageReport rep;
+  for (auto _ : st) rep = api::coverage_on(ds, cfg, int(ds.size()), {}, {}, method);
+  static api::CoverageReport first;
+  static bool have_first = false;
+  if (!have_first) {
+    first = rep, have_first = true;
+  } else {
+    bool same = first.gts.size() == rep.gts.size();
+    for (size_t i = 0; same && i < rep.gts.size(); ++i)
+      same = first.gts[i].positives == rep.gts[i].positives &&
+             first.gts[i].positives_no_lq == rep.gts[i].positives_no_lq &&
+             first.gts[i].best_iou == rep.gts[i].best_iou && first.gts[i].reason_text == rep.gts[i].reason_text;
+    if (!same) st.SkipWithError("windowed and dense coverage differ");
+  }
+  int anchors = 0;
+  for (const auto& L : rep.levels) anchors += L.count();
+  st.counters["gts"] = double(rep.gts.size());
+  st.counters["anchors_per_image"] = anchors;
+  st.counters["gts_per_s"] = benchmark::Counter(double(rep.gts.size()), benchmark::Counter::kIsIterationInvariantRate);
+}
+static void BM_CoverageWindowed(benchmark::State& st) {
+  coverage_case(st, api::CoverageMethod::Windowed);
+}
+static void BM_CoverageDense(benchmark::State& st) {
+  coverage_case(st, api::CoverageMethod::Dense);
+}
+BENCHMARK(BM_CoverageWindowed)->Unit(benchmark::kMillisecond)->MinTime(2);
+BENCHMARK(BM_CoverageDense)->Unit(benchmark::kMillisecond)->Iterations(1);
+// The anchor search as `rcnn anchors --suggest 3` runs it (its default sample).
+static void BM_SuggestAnchors(benchmark::State& st) {
+  const auto& ds = coverage_split();
+  const auto cfg = coverage_config(ds);
+  api::SuggestRequest req;
+  req.top = 3;
+  for (auto _ : st) {
+    const auto rep = api::suggest_on(ds, cfg, int(ds.size()), req);
+    st.counters["configs"] = rep.candidates;
+  }
+}
+BENCHMARK(BM_SuggestAnchors)->Unit(benchmark::kSecond)->Iterations(1);
 
 static void trace_case(benchmark::State& st, bool post_only) {
   auto cfg = preset("fast");

@@ -37,14 +37,49 @@ std::string class_words(const PipelineTrace& t, int label) {
 
 }  // namespace
 
-void account_matching(PipelineTrace& t) {
-  const int K = int(t.anchors.size()), M = int(t.gt.size());
-  const bool have_iou = t.iou_matrix.size() == size_t(K) * size_t(M);
+void explain_no_positive(const PipelineTrace& t, GtInfo& info, const TakenBy& taken) {
   // Smallest and largest anchor area over every level (an anchor's area is
   // its size squared whatever its ratio).
   float amin = std::numeric_limits<float>::infinity(), amax = 0;
   for (const auto& L : t.levels)
     for (float s : L.sizes) amin = std::min(amin, s * s), amax = std::max(amax, s * s);
+  const float a = area(info.box);
+  std::ostringstream os;
+  if (info.best_anchor < 0 || info.best_iou <= 0) {
+    info.no_positive = NoPositive::NoOverlap;
+    os << "no anchor overlaps it at all";
+  } else if (taken.anchor >= 0) {
+    info.no_positive = NoPositive::TakenByOtherGt;
+    os << "anchor #" << taken.anchor << " (" << anchor_words(t, taken.anchor) << ") reaches IoU " << num(taken.iou)
+       << (taken.iou >= float(t.iou_hi) ? " >= hi " + num(t.iou_hi) : " (its best, low-quality rule)")
+       << " but was assigned to GT #" << taken.gt << ", which it overlaps more (IoU " << num(taken.gt_iou) << ")";
+  } else if (a > 0 && a < amin && a / amin < t.iou_hi) {
+    info.no_positive = NoPositive::SmallerThanEveryAnchor;
+    os << "smaller than every anchor: its area " << num(a, 4) << " px² is " << num(a / amin)
+       << " of the smallest anchor's (" << num(amin, 4) << " px²), so no anchor can reach IoU " << num(t.iou_hi)
+       << "; best IoU " << num(info.best_iou) << " (" << anchor_words(t, info.best_anchor) << ")";
+  } else if (a > amax && amax / a < t.iou_hi) {
+    info.no_positive = NoPositive::LargerThanEveryAnchor;
+    os << "larger than every anchor: the largest anchor's area (" << num(amax, 4) << " px²) is " << num(amax / a)
+       << " of its area " << num(a, 4) << " px², so no anchor can reach IoU " << num(t.iou_hi) << "; best IoU "
+       << num(info.best_iou) << " (" << anchor_words(t, info.best_anchor) << ")";
+  } else if (info.best_iou <= t.iou_lo) {
+    info.no_positive = NoPositive::BelowLo;
+    os << "best anchor IoU " << num(info.best_iou) << " (" << anchor_words(t, info.best_anchor)
+       << ") is <= lo " << num(t.iou_lo) << ": every anchor is background for it";
+  } else {
+    info.no_positive = NoPositive::BetweenThresholds;
+    os << "best anchor IoU " << num(info.best_iou) << " (" << anchor_words(t, info.best_anchor)
+       << ") is between lo " << num(t.iou_lo) << " and hi " << num(t.iou_hi) << ": neutral, never trained on";
+  }
+  if (!t.low_quality && info.no_positive != NoPositive::NoOverlap && info.no_positive != NoPositive::TakenByOtherGt)
+    os << "; low-quality matching would make its best anchor positive";
+  info.no_positive_reason = os.str();
+}
+
+void account_matching(PipelineTrace& t) {
+  const int K = int(t.anchors.size()), M = int(t.gt.size());
+  const bool have_iou = t.iou_matrix.size() == size_t(K) * size_t(M);
   for (int g = 0; g < M; ++g) {
     auto& info = t.gt[size_t(g)];
     info.rescued_by_low_quality = false;
@@ -60,51 +95,22 @@ void account_matching(PipelineTrace& t) {
       info.rescued_by_low_quality = all_rescued;
       continue;
     }
-    // No positive anchor: find the first reason that holds.
-    int taken_anchor = -1;
-    float taken_iou = 0;
+    // No positive anchor: the anchor that would have been positive for it but went to another GT.
+    TakenBy taken;
+    const float hi = float(t.iou_hi);  // the matcher compares float IoUs with float thresholds
     if (have_iou)
       for (int k = 0; k < K; ++k) {
         const float v = t.iou_matrix[size_t(k) * size_t(M) + size_t(g)];
-        const bool would_be_positive = v >= t.iou_hi || (t.low_quality && v > 0 && v == info.best_iou);
+        const bool would_be_positive = v >= hi || (t.low_quality && v > 0 && v == info.best_iou);
         if (would_be_positive && t.anchor_label[size_t(k)] == AnchorLabel::Positive && t.anchor_gt[size_t(k)] != g &&
-            v > taken_iou)
-          taken_anchor = k, taken_iou = v;
+            v > taken.iou)
+          taken.anchor = k, taken.iou = v;
       }
-    const float a = area(info.box);
-    std::ostringstream os;
-    if (info.best_anchor < 0 || info.best_iou <= 0) {
-      info.no_positive = NoPositive::NoOverlap;
-      os << "no anchor overlaps it at all";
-    } else if (taken_anchor >= 0) {
-      info.no_positive = NoPositive::TakenByOtherGt;
-      const int h = t.anchor_gt[size_t(taken_anchor)];
-      const float hv = t.iou_matrix[size_t(taken_anchor) * size_t(M) + size_t(h)];
-      os << "anchor #" << taken_anchor << " (" << anchor_words(t, taken_anchor) << ") reaches IoU " << num(taken_iou)
-         << (taken_iou >= t.iou_hi ? " >= hi " + num(t.iou_hi) : " (its best, low-quality rule)")
-         << " but was assigned to GT #" << h << ", which it overlaps more (IoU " << num(hv) << ")";
-    } else if (a > 0 && a < amin && a / amin < t.iou_hi) {
-      info.no_positive = NoPositive::SmallerThanEveryAnchor;
-      os << "smaller than every anchor: its area " << num(a, 4) << " px² is " << num(a / amin)
-         << " of the smallest anchor's (" << num(amin, 4) << " px²), so no anchor can reach IoU " << num(t.iou_hi)
-         << "; best IoU " << num(info.best_iou) << " (" << anchor_words(t, info.best_anchor) << ")";
-    } else if (a > amax && amax / a < t.iou_hi) {
-      info.no_positive = NoPositive::LargerThanEveryAnchor;
-      os << "larger than every anchor: the largest anchor's area (" << num(amax, 4) << " px²) is " << num(amax / a)
-         << " of its area " << num(a, 4) << " px², so no anchor can reach IoU " << num(t.iou_hi) << "; best IoU "
-         << num(info.best_iou) << " (" << anchor_words(t, info.best_anchor) << ")";
-    } else if (info.best_iou <= t.iou_lo) {
-      info.no_positive = NoPositive::BelowLo;
-      os << "best anchor IoU " << num(info.best_iou) << " (" << anchor_words(t, info.best_anchor)
-         << ") is <= lo " << num(t.iou_lo) << ": every anchor is background for it";
-    } else {
-      info.no_positive = NoPositive::BetweenThresholds;
-      os << "best anchor IoU " << num(info.best_iou) << " (" << anchor_words(t, info.best_anchor)
-         << ") is between lo " << num(t.iou_lo) << " and hi " << num(t.iou_hi) << ": neutral, never trained on";
+    if (taken.anchor >= 0) {
+      taken.gt = int(t.anchor_gt[size_t(taken.anchor)]);
+      taken.gt_iou = t.iou_matrix[size_t(taken.anchor) * size_t(M) + size_t(taken.gt)];
     }
-    if (!t.low_quality && info.no_positive != NoPositive::NoOverlap && info.no_positive != NoPositive::TakenByOtherGt)
-      os << "; low-quality matching would make its best anchor positive";
-    info.no_positive_reason = os.str();
+    explain_no_positive(t, info, taken);
   }
 }
 

@@ -38,6 +38,23 @@ constexpr float kBackgroundIou = 0.1f;  // TIDE: below this with every GT, a det
 // rescued_by_low_quality, no_positive and no_positive_reason.
 void account_matching(api::PipelineTrace& t);
 
+// For a GT with no positive anchor: the anchor (highest IoU, then lowest
+// index) that would have been positive for it (IoU >= hi, or its best IoU
+// under the low-quality rule) but is positive for another GT.
+struct TakenBy {
+  int anchor = -1;
+  float iou = 0;    // its IoU with this GT
+  int gt = -1;      // the GT it went to
+  float gt_iou = 0;  // its IoU with that GT
+};
+
+// The first reason that holds for a GT with no positive anchor
+// (info.no_positive, info.no_positive_reason), in this order: no overlap,
+// taken by another GT, smaller / larger than every anchor, best IoU <= lo,
+// between the thresholds. Reads t.levels, t.anchors and the matcher's
+// thresholds; info.best_iou and info.best_anchor must be set.
+void explain_no_positive(const api::PipelineTrace& t, api::GtInfo& info, const TakenBy& taken);
+
 // Verdict of every detection (t.verdicts) and every GT (funnel, funnel_reason,
 // funnel_ref, funnel_class, matched_detection). Call after account_matching.
 void account_detections_and_gts(api::PipelineTrace& t);

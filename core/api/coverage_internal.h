@@ -10,9 +10,16 @@ namespace rcnn::api {
 // The request's config (config_json, else the preset/file) with its overrides and ds's classes.
 DetectorConfig resolve_config(const CoverageRequest& req, const data::Dataset& ds);
 
+// How the per-GT facts are computed: from the anchors near each GT
+// (analysis::SparseMatcher), or with the detector's Matcher on the dense
+// anchors x GT IoU matrix (the reference the tests and the benchmark compare
+// against; the results are equal).
+enum class CoverageMethod { Windowed, Dense };
+
 // The first n images of ds, or just `only` among them when non-empty.
 CoverageReport coverage_on(const data::Dataset& ds, const DetectorConfig& cfg, int n, const std::vector<int>& only,
-                           const std::function<void(int, int)>& progress = {});
+                           const std::function<void(int, int)>& progress = {},
+                           CoverageMethod method = CoverageMethod::Windowed);
 
 // The anchor search on an opened split (suggest_anchors opens it).
 SuggestReport suggest_on(const data::Dataset& ds, const DetectorConfig& cfg, int n, const SuggestRequest& req,

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analysis/accounting.h"
+#include "analysis/sparse_match.h"
 #include "api/analyze_job.h"
 #include "api/coverage_internal.h"
 #include "api/match_trace.h"
@@ -55,7 +56,7 @@ DetectorConfig resolve_config(const CoverageRequest& req, const data::Dataset& d
 }
 
 CoverageReport coverage_on(const data::Dataset& ds, const DetectorConfig& cfg, int n, const std::vector<int>& only,
-                           const std::function<void(int, int)>& progress) {
+                           const std::function<void(int, int)>& progress, CoverageMethod method) {
   const auto t0 = std::chrono::steady_clock::now();
   torch::NoGradGuard ng;
   CoverageReport r;
@@ -94,6 +95,7 @@ CoverageReport coverage_on(const data::Dataset& ds, const DetectorConfig& cfg, i
   t.low_quality = cfg.rpn.allow_low_quality_matches;
   const modeling::Matcher matcher{cfg.rpn.iou_lo, cfg.rpn.iou_hi, cfg.rpn.allow_low_quality_matches};
   const modeling::Matcher strict{cfg.rpn.iou_lo, cfg.rpn.iou_hi, false};
+  analysis::SparseMatcher sparse(t);
   r.by_class.assign(ds.class_names.size(), {});
   r.by_level.assign(3, {});
   for (int i = 0; i < n; ++i) r.image_paths.push_back(ds.images[size_t(i)].path);
@@ -122,19 +124,21 @@ CoverageReport coverage_on(const data::Dataset& ds, const DetectorConfig& cfg, i
       src.push_back(&a);
     }
     if (t.gt.empty()) continue;
-    const auto gt = torch::tensor(rows).view({-1, 5});
-    const auto m = matcher(anchors, gt);
-    const auto m0 = strict(anchors, gt);
-    // Positives without the low-quality rule, per GT.
-    std::vector<int> no_lq(t.gt.size(), 0);
-    {
+    std::vector<int> no_lq;  // positives per GT without the low-quality rule
+    if (method == CoverageMethod::Windowed) {
+      sparse.match(t, no_lq);
+    } else {
+      const auto gt = torch::tensor(rows).view({-1, 5});
+      const auto m = matcher(anchors, gt);
+      const auto m0 = strict(anchors, gt);
+      no_lq.assign(t.gt.size(), 0);
       auto lab = m0.labels.contiguous();
       auto gi = m0.gt_index.contiguous();
       for (int64_t k = 0; k < lab.size(0); ++k)
         if (lab.data_ptr<int8_t>()[k] == modeling::kForeground) no_lq[size_t(gi.data_ptr<int64_t>()[k])]++;
+      fill_match_stage(t, m);
+      analysis::account_matching(t);  // the per-image funnel's reasons
     }
-    fill_match_stage(t, m);
-    analysis::account_matching(t);  // the per-image funnel's reasons
     for (size_t g = 0; g < t.gt.size(); ++g) {
       const auto& gi = t.gt[g];
       GtCoverage c;
