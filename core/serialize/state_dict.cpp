@@ -1,0 +1,85 @@
+#include "serialize/state_dict.h"
+
+#include <caffe2/serialize/inline_container.h>
+
+#include <cstring>
+#include <fstream>
+#include <stdexcept>
+
+#include "serialize/pickle_reader.h"
+
+namespace rcnn::serialize {
+
+const torch::Tensor* StateDict::find(const std::string& key) const {
+  for (const auto& [k, v] : entries)
+    if (k == key) return &v;
+  return nullptr;
+}
+
+namespace {
+
+bool is_zip(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw std::runtime_error(path + ": cannot open");
+  char magic[4] = {};
+  f.read(magic, 4);
+  return f.gcount() == 4 && std::memcmp(magic, "PK\x03\x04", 4) == 0;
+}
+
+bool all_tensors(const PyValue& d) {
+  if (d.kind != PyValue::Kind::Dict || d.entries.empty()) return false;
+  for (const auto& [k, v] : d.entries)
+    if (k->kind != PyValue::Kind::Str || v->kind != PyValue::Kind::Tensor) return false;
+  return true;
+}
+
+}  // namespace
+
+StateDict read_state_dict(const std::string& path) {
+  if (!is_zip(path))
+    throw std::runtime_error(path +
+                             ": not a torch.save zip archive (files from torch < 1.6 or "
+                             "_use_new_zipfile_serialization=False: load and save it again with a newer torch)");
+  std::unique_ptr<caffe2::serialize::PyTorchStreamReader> zip;
+  try {
+    zip = std::make_unique<caffe2::serialize::PyTorchStreamReader>(path);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(path + ": unreadable zip archive: " + std::string(e.what()).substr(0, 200));
+  }
+  if (zip->hasRecord("byteorder")) {
+    auto [ptr, n] = zip->getRecord("byteorder");
+    if (std::string(static_cast<const char*>(ptr.get()), n) != "little")
+      throw std::runtime_error(path + ": big-endian tensors are not supported");
+  }
+  if (!zip->hasRecord("data.pkl")) throw std::runtime_error(path + ": no data.pkl in the archive");
+  auto [pkl, pkl_size] = zip->getRecord("data.pkl");
+  auto load = [&](const std::string& key, torch::ScalarType dtype, int64_t numel) {
+    const std::string rec = "data/" + key;
+    if (key.find('/') != std::string::npos || !zip->hasRecord(rec))
+      throw std::runtime_error(path + ": storage record " + rec + " missing");
+    auto [ptr, n] = zip->getRecord(rec);
+    const size_t elem = c10::elementSize(dtype);
+    if (numel < 0 || n != size_t(numel) * elem)
+      throw std::runtime_error(path + ": storage " + key + " has " + std::to_string(n) + " bytes, expected " +
+                               std::to_string(numel) + " x " + std::to_string(elem));
+    auto t = torch::empty({numel}, torch::TensorOptions().dtype(dtype));
+    if (n) std::memcpy(t.data_ptr(), ptr.get(), n);
+    return t;
+  };
+  const auto root = read_pickle(static_cast<const char*>(pkl.get()), pkl_size, load, path);
+  PyRef sd = root;
+  if (!all_tensors(*sd))
+    for (const char* k : {"model", "state_dict", "model_state_dict"})
+      if (auto v = root->get(k); v && all_tensors(*v)) {
+        sd = v;
+        break;
+      }
+  if (!all_tensors(*sd))
+    throw std::runtime_error(path + ": holds a " + std::string(root->kind_name()) +
+                             ", not a state dict (a dict of tensors, or a checkpoint dict with a \"model\" key)");
+  StateDict out;
+  for (const auto& [k, v] : sd->entries) out.entries.emplace_back(k->s, v->tensor);
+  return out;
+}
+
+}  // namespace rcnn::serialize
