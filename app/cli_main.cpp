@@ -16,6 +16,7 @@
 #include "api/dataset.h"
 #include "api/eval_job.h"
 #include "api/session.h"
+#include "api/torchvision_model.h"
 #include "api/train_job.h"
 #include "config/detector_config.h"
 
@@ -158,11 +159,17 @@ int main(int argc, char** argv) {
   anchors->add_option("--write-config", sug_config, "suggestions: write the config with the best one applied here");
 
   // detect
-  std::string det_ckpt, det_out = "detections", det_device = "auto";
+  std::string det_ckpt, det_out = "detections", det_device = "auto", det_config, det_classes;
   double det_score = 0.5;
   std::vector<std::string> det_inputs;
   auto* detect = app.add_subcommand("detect", "run detection on images or a folder");
-  detect->add_option("--checkpoint", det_ckpt, "checkpoint (.pt)")->required();
+  detect->add_option("--checkpoint", det_ckpt,
+                     "checkpoint: ours (.pt, holds its config), or a torchvision state dict (.pth) with --config")
+      ->required();
+  detect->add_option("--config", det_config,
+                     "for a torchvision .pth: torchvision_resnet50_fpn or torchvision_resnet50_fpn_v2");
+  detect->add_option("--classes", det_classes,
+                     "torchvision .pth: class names, one per line, for labels 1, 2, ... (default: COCO's for 91 classes)");
   detect->add_option("inputs", det_inputs, "image files or folders")->required();
   detect->add_option("--out", det_out, "output folder (detections.json + annotated PNGs)")->capture_default_str();
   detect->add_option("--score", det_score, "score threshold")->capture_default_str();
@@ -343,7 +350,16 @@ int main(int argc, char** argv) {
       }
       if (files.empty()) throw std::runtime_error("detect: no images found in the inputs");
       std::vector<std::string> names;
-      auto res = rcnn::api::detect_files(det_ckpt, files, det_device, det_score, &names);
+      std::vector<rcnn::api::DetectResult> res;
+      if (rcnn::api::is_torchvision_config(det_config)) {
+        rcnn::api::TorchvisionRequest tr{det_config, det_ckpt, det_classes, det_score};
+        res = rcnn::api::detect_files_torchvision(tr, files, &names);
+      } else {
+        if (!det_config.empty())
+          throw std::runtime_error("detect: --config " + det_config +
+                                   " is not a torchvision preset (our checkpoints carry their own config)");
+        res = rcnn::api::detect_files(det_ckpt, files, det_device, det_score, &names);
+      }
       fs::create_directories(det_out);
       json all = json::array();
       int failed = 0;

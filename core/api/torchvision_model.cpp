@@ -1,0 +1,98 @@
+#include "api/torchvision_model.h"
+
+#include <torch/torch.h>
+
+#include <fstream>
+
+#include "config/detector_config.h"
+#include "data/image_io.h"
+#include "engine/device.h"
+#include "modeling/torchvision/tv_faster_rcnn.h"
+#include "serialize/state_dict.h"
+
+namespace rcnn::api {
+namespace mt = modeling::tv;
+
+bool is_torchvision_config(const std::string& config) {
+  return mt::is_tv_preset(config);
+}
+
+namespace {
+
+std::vector<std::string> read_lines(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) throw std::runtime_error(path + ": cannot open the classes file");
+  std::vector<std::string> out;
+  for (std::string line; std::getline(f, line);) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    if (!line.empty()) out.push_back(line);
+  }
+  return out;
+}
+
+// Names for labels 1 .. num_classes - 1.
+std::vector<std::string> class_names_for(const TorchvisionRequest& req, int num_classes) {
+  std::vector<std::string> names;
+  if (!req.classes_file.empty()) {
+    names = read_lines(req.classes_file);
+    if (!names.empty() && names[0] == "__background__") names.erase(names.begin());
+    if (int(names.size()) != num_classes - 1)
+      throw std::runtime_error(req.classes_file + ": " + std::to_string(names.size()) + " class names, the model has " +
+                               std::to_string(num_classes - 1) + " (plus background)");
+    return names;
+  }
+  if (num_classes == 91) {
+    names = read_lines(resource_dir() + "/labels/coco91.txt");
+    names.erase(names.begin());
+    return names;
+  }
+  for (int c = 1; c < num_classes; ++c) names.push_back("class " + std::to_string(c));
+  return names;
+}
+
+}  // namespace
+
+std::vector<DetectResult> detect_files_torchvision(const TorchvisionRequest& req, const std::vector<std::string>& paths,
+                                                   std::vector<std::string>* class_names) {
+  engine::init_threads();
+  const auto sd = serialize::read_state_dict(req.checkpoint);
+  const auto* cls = sd.find("roi_heads.box_predictor.cls_score.weight");
+  if (!cls || cls->dim() != 2)
+    throw std::runtime_error(req.checkpoint + ": no roi_heads.box_predictor.cls_score.weight: not a torchvision "
+                             "Faster R-CNN state dict");
+  auto opts = mt::tv_preset(req.config, int(cls->size(0)));
+  if (req.score_thresh >= 0) opts.box_score_thresh = req.score_thresh;
+  mt::TvFasterRCNN model(opts);
+  model->load(sd, req.checkpoint);
+  const auto names = class_names_for(req, opts.num_classes);
+  if (class_names) *class_names = names;
+  std::vector<DetectResult> out;
+  for (const auto& p : paths) {
+    DetectResult r;
+    r.path = p;
+    try {
+      cv::Mat rgb = data::load_image_rgb(p);
+      r.width = rgb.cols;
+      r.height = rgb.rows;
+      auto hwc = torch::from_blob(rgb.data, {rgb.rows, rgb.cols, 3}, torch::kByte).clone();
+      const auto res = model->infer({mt::image_from_rgb8(hwc)});
+      const auto& d = res.detections[0];
+      auto bx = d.boxes.contiguous();
+      auto acc = bx.accessor<float, 2>();
+      for (int64_t j = 0; j < bx.size(0); ++j) {
+        Detection det;
+        det.box_original = {acc[j][0], acc[j][1], acc[j][2], acc[j][3]};
+        det.box = det.box_original;
+        det.score = d.scores[j].item<float>();
+        det.label = int(d.labels[j].item<int64_t>()) - 1;
+        r.detections.push_back(det);
+      }
+    } catch (const std::exception& e) {
+      r.error = e.what();
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace rcnn::api

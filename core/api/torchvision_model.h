@@ -1,0 +1,30 @@
+#pragma once
+// The user's own torchvision Faster R-CNN: a `torch.save(model.state_dict())`
+// file (or a checkpoint dict with a "model" key) run with torchvision's exact
+// semantics (core/modeling/torchvision). No torch types here.
+#include <string>
+#include <vector>
+
+#include "api/eval_job.h"
+
+namespace rcnn::api {
+
+// "torchvision_resnet50_fpn", "torchvision_resnet50_fpn_v2".
+bool is_torchvision_config(const std::string& config);
+
+struct TorchvisionRequest {
+  std::string config;       // a torchvision preset
+  std::string checkpoint;   // .pth
+  std::string classes_file;  // one name per line for labels 1, 2, ... (a first line
+                             // "__background__" is skipped); empty: COCO's for
+                             // 91-class models, else "class N"
+  double score_thresh = -1;  // < 0: the preset's box_score_thresh (0.05)
+};
+
+// Detections in original image coordinates; label = torchvision's label - 1
+// (the index into class_names, which has no background entry). Throws
+// std::runtime_error naming the file on a bad checkpoint or classes file.
+std::vector<DetectResult> detect_files_torchvision(const TorchvisionRequest& req, const std::vector<std::string>& paths,
+                                                   std::vector<std::string>* class_names);
+
+}  // namespace rcnn::api

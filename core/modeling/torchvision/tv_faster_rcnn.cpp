@@ -1,0 +1,108 @@
+#include "modeling/torchvision/tv_faster_rcnn.h"
+
+#include <map>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+#include "modeling/torchvision/tv_anchors.h"
+#include "modeling/torchvision/tv_box_ops.h"
+#include "serialize/state_dict.h"
+
+namespace rcnn::modeling::tv {
+
+TvFasterRCNNImpl::TvFasterRCNNImpl(const TvOptions& o) : opts(o) {
+  const bool v2 = o.arch == Arch::ResNet50FPNv2;
+  backbone = register_module("backbone", ResNetFPN(v2));
+  for (size_t l = 0; l < o.anchor_sizes.size(); ++l) cell_anchors.push_back(base_anchors(o.anchor_sizes[l], o.ratios(l)));
+  const int64_t A = cell_anchors[0].size(0);
+  for (const auto& c : cell_anchors)
+    TORCH_CHECK(c.size(0) == A, "torchvision RPNHead needs the same number of anchors per location on every level");
+  auto rpn = std::make_shared<torch::nn::Module>();
+  rpn_head = rpn->register_module("head", RPNHead(256, A, v2 ? 2 : 1));
+  register_module("rpn", rpn);
+  auto roi = std::make_shared<torch::nn::Module>();
+  box_head = roi->register_module("box_head", BoxHead(o.arch, 256, o.roi_output_size));
+  box_predictor = roi->register_module("box_predictor", BoxPredictor(1024, o.num_classes));
+  register_module("roi_heads", roi);
+  eval();
+}
+
+TvInference TvFasterRCNNImpl::infer(const std::vector<torch::Tensor>& images) {
+  torch::NoGradGuard ng;
+  TvInference r;
+  r.batch = transform_images(images, opts);
+  r.features = backbone->forward(r.batch.tensors);
+  TORCH_CHECK(r.features.size() == cell_anchors.size(), "torchvision model: ", r.features.size(),
+              " feature maps but anchor sizes for ", cell_anchors.size());
+  // RPN
+  auto [cls, reg] = rpn_head->forward(r.features);
+  std::vector<torch::Tensor> per_level;
+  for (size_t l = 0; l < r.features.size(); ++l) {
+    LevelGrid g{r.features[l].size(2), r.features[l].size(3), r.batch.tensors.size(2) / r.features[l].size(2),
+                r.batch.tensors.size(3) / r.features[l].size(3)};
+    per_level.push_back(grid_anchors(cell_anchors[l], g));
+    r.anchors_per_level.push_back(cls[l].size(1) * cls[l].size(2) * cls[l].size(3));
+  }
+  r.anchors = torch::cat(per_level);
+  std::tie(r.objectness, r.deltas) = concat_box_prediction_layers(cls, reg);
+  const int64_t N = r.batch.tensors.size(0);
+  std::vector<torch::Tensor> all(size_t(N), r.anchors);
+  auto concat = torch::cat(all, 0);
+  const int64_t box_sum = concat.size(0);
+  auto proposals = decode_boxes(r.deltas.detach().reshape({box_sum, -1}), concat, {1, 1, 1, 1}, default_bbox_clip());
+  proposals = proposals.reshape({box_sum, -1, 4}).view({N, -1, 4});
+  r.proposals = filter_proposals(proposals, r.objectness, r.batch.sizes, r.anchors_per_level, opts, false);
+  // RoI heads on '0'-'3' (MultiScaleRoIAlign's featmap_names)
+  std::vector<torch::Tensor> pooled(r.features.begin(), r.features.begin() + std::min<size_t>(4, r.features.size()));
+  r.pooler = infer_pooler_levels(pooled, r.batch.sizes);
+  std::vector<torch::Tensor> boxes;
+  for (const auto& p : r.proposals) boxes.push_back(p.boxes);
+  r.roi_features = multiscale_roi_align(pooled, boxes, r.pooler, opts);
+  auto x = box_head->forward(r.roi_features);
+  std::tie(r.class_logits, r.box_regression) = box_predictor->forward(x);
+  r.detections = postprocess_detections(r.class_logits, r.box_regression, boxes, r.batch.sizes, opts);
+  for (size_t i = 0; i < r.detections.size(); ++i)
+    r.detections[i].boxes = resize_boxes(r.detections[i].boxes, r.batch.sizes[i], r.batch.original[i]);
+  return r;
+}
+
+void TvFasterRCNNImpl::load(const serialize::StateDict& sd, const std::string& what) {
+  std::map<std::string, torch::Tensor> want;
+  for (const auto& p : named_parameters()) want.emplace(p.key(), p.value());
+  for (const auto& b : named_buffers()) want.emplace(b.key(), b.value());
+  std::set<std::string> seen;
+  // Check everything first, then copy: a failed load changes nothing.
+  for (const auto& [k, v] : sd.entries) {
+    const auto it = want.find(k);
+    if (it == want.end()) {
+      const std::string tail = ".num_batches_tracked";
+      if (k.size() > tail.size() && k.compare(k.size() - tail.size(), tail.size(), tail) == 0 &&
+          want.count(k.substr(0, k.size() - tail.size()) + ".running_mean"))
+        continue;  // a BatchNorm2d's counter
+      throw std::runtime_error(what + ": unexpected key " + k + " (not part of " + opts.preset + ")");
+    }
+    if (it->second.sizes() != v.sizes()) {
+      std::ostringstream os;
+      os << what << ": " << k << " has shape " << v.sizes() << ", " << opts.preset << " with " << opts.num_classes
+         << " classes expects " << it->second.sizes();
+      throw std::runtime_error(os.str());
+    }
+    seen.insert(k);
+  }
+  for (const auto& [k, v] : want)
+    if (!seen.count(k)) throw std::runtime_error(what + ": missing key " + k);
+  torch::NoGradGuard ng;
+  for (const auto& [k, v] : sd.entries)
+    if (want.count(k)) want[k].copy_(v);
+  // BatchNorm2d (a counter in the file) or FrozenBatchNorm2d (none).
+  for (const auto& m : named_modules()) {
+    if (auto* n = m.value()->as<Norm2d>()) {
+      const bool bn = sd.find(m.key() + ".num_batches_tracked") != nullptr;
+      n->frozen = !bn;
+      n->eps = bn ? 1e-5 : opts.frozen_bn_eps;
+    }
+  }
+}
+
+}  // namespace rcnn::modeling::tv

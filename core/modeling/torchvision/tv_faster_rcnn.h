@@ -1,0 +1,56 @@
+#pragma once
+// A Faster R-CNN with torchvision's semantics and module names
+// (backbone.body/fpn, rpn.head, roi_heads.box_head/box_predictor), so a
+// state dict written by torchvision loads key for key. Inference only so far.
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "modeling/torchvision/tv_options.h"
+#include "modeling/torchvision/tv_resnet_fpn.h"
+#include "modeling/torchvision/tv_roi_heads.h"
+#include "modeling/torchvision/tv_rpn.h"
+#include "modeling/torchvision/tv_transform.h"
+
+namespace rcnn::serialize {
+struct StateDict;
+}
+
+namespace rcnn::modeling::tv {
+
+// Everything one inference computes, stage by stage (what the parity test
+// compares and the studio will show).
+struct TvInference {
+  ImageBatch batch;
+  std::vector<torch::Tensor> features;     // per level, (N, 256, H_l, W_l)
+  torch::Tensor anchors;                   // (K, 4) of one image (all images share them)
+  std::vector<int64_t> anchors_per_level;
+  torch::Tensor objectness, deltas;        // (N * K, 1), (N * K, 4)
+  std::vector<Proposals> proposals;        // per image
+  PoolerLevels pooler;
+  torch::Tensor roi_features;              // (R, 256, 7, 7), proposals of every image in order
+  torch::Tensor class_logits, box_regression;
+  std::vector<TvDetections> detections;    // per image, original image coordinates
+};
+
+struct TvFasterRCNNImpl : torch::nn::Module {
+  explicit TvFasterRCNNImpl(const TvOptions& o);
+  // images: (3, H, W) float in [0, 1], RGB, any sizes.
+  TvInference infer(const std::vector<torch::Tensor>& images);
+  // Loads a torchvision state dict; every parameter and buffer must be
+  // present with its shape (num_batches_tracked optional: its presence marks
+  // a BatchNorm2d, its absence a FrozenBatchNorm2d). Throws
+  // std::runtime_error naming `what` and the key; nothing is changed then.
+  void load(const serialize::StateDict& sd, const std::string& what);
+
+  TvOptions opts;
+  ResNetFPN backbone{nullptr};
+  RPNHead rpn_head{nullptr};
+  BoxHead box_head{nullptr};
+  BoxPredictor box_predictor{nullptr};
+  std::vector<torch::Tensor> cell_anchors;  // per level (A, 4)
+};
+TORCH_MODULE(TvFasterRCNN);
+
+}  // namespace rcnn::modeling::tv

@@ -1,0 +1,38 @@
+#include "modeling/torchvision/tv_layers.h"
+
+namespace rcnn::modeling::tv {
+
+Norm2dImpl::Norm2dImpl(int64_t c) {
+  weight = register_buffer("weight", torch::ones({c}));
+  bias = register_buffer("bias", torch::zeros({c}));
+  running_mean = register_buffer("running_mean", torch::zeros({c}));
+  running_var = register_buffer("running_var", torch::ones({c}));
+}
+
+torch::Tensor Norm2dImpl::forward(const torch::Tensor& x) {
+  if (!frozen)
+    return torch::batch_norm(x, weight, bias, running_mean, running_var, /*training=*/false, 0.1, eps,
+                             at::globalContext().userEnabledCuDNN());
+  // torchvision.ops.FrozenBatchNorm2d.forward, op for op.
+  auto w = weight.reshape({1, -1, 1, 1});
+  auto b = bias.reshape({1, -1, 1, 1});
+  auto rv = running_var.reshape({1, -1, 1, 1});
+  auto rm = running_mean.reshape({1, -1, 1, 1});
+  auto scale = w * (rv + eps).rsqrt();
+  auto shift = b - rm * scale;
+  return x * scale + shift;
+}
+
+ConvNormImpl::ConvNormImpl(int64_t in, int64_t out, int64_t k, int64_t stride, bool with_norm, bool r) : relu(r) {
+  conv = register_module(
+      "0", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, k).stride(stride).padding((k - 1) / 2).bias(!with_norm)));
+  if (with_norm) norm = register_module("1", Norm2d(out));
+}
+
+torch::Tensor ConvNormImpl::forward(torch::Tensor x) {
+  x = conv->forward(x);
+  if (norm) x = norm->forward(x);
+  return relu ? torch::relu(x) : x;
+}
+
+}  // namespace rcnn::modeling::tv

@@ -1,0 +1,30 @@
+#pragma once
+// Layers with torchvision's parameter names and arithmetic.
+#include <torch/torch.h>
+
+namespace rcnn::modeling::tv {
+
+// BatchNorm2d in eval mode, or FrozenBatchNorm2d (frozen = true: the
+// statistics are folded as torchvision's FrozenBatchNorm2d folds them,
+// scale = w * rsqrt(var + eps), shift = b - mean * scale). Which one a
+// checkpoint holds is seen from num_batches_tracked (BatchNorm2d writes it).
+struct Norm2dImpl : torch::nn::Module {
+  explicit Norm2dImpl(int64_t channels);
+  torch::Tensor forward(const torch::Tensor& x);
+  bool frozen = true;
+  double eps = 1e-5;
+  torch::Tensor weight, bias, running_mean, running_var, num_batches_tracked;
+};
+TORCH_MODULE(Norm2d);
+
+// Conv2dNormActivation: conv ("0"), optional norm ("1"), optional ReLU.
+struct ConvNormImpl : torch::nn::Module {
+  ConvNormImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride, bool norm, bool relu);
+  torch::Tensor forward(torch::Tensor x);
+  torch::nn::Conv2d conv{nullptr};
+  Norm2d norm{nullptr};
+  bool relu;
+};
+TORCH_MODULE(ConvNorm);
+
+}  // namespace rcnn::modeling::tv

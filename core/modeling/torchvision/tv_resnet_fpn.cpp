@@ -1,0 +1,96 @@
+#include "modeling/torchvision/tv_resnet_fpn.h"
+
+namespace rcnn::modeling::tv {
+namespace {
+torch::nn::Conv2d conv(int64_t in, int64_t out, int64_t k, int64_t stride) {
+  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, k).stride(stride).padding((k - 1) / 2).bias(false));
+}
+}  // namespace
+
+BottleneckImpl::BottleneckImpl(int64_t in, int64_t width, int64_t stride, bool ds) {
+  // torchvision's Bottleneck (ResNet v1.5): the stride sits on the 3x3 conv.
+  conv1 = register_module("conv1", conv(in, width, 1, 1));
+  bn1 = register_module("bn1", Norm2d(width));
+  conv2 = register_module("conv2", conv(width, width, 3, stride));
+  bn2 = register_module("bn2", Norm2d(width));
+  conv3 = register_module("conv3", conv(width, width * 4, 1, 1));
+  bn3 = register_module("bn3", Norm2d(width * 4));
+  if (ds) {
+    downsample = torch::nn::Sequential();
+    downsample->push_back("0", conv(in, width * 4, 1, stride));
+    downsample->push_back("1", Norm2d(width * 4));
+    register_module("downsample", downsample);
+  }
+}
+
+torch::Tensor BottleneckImpl::forward(const torch::Tensor& x) {
+  auto out = torch::relu(bn1->forward(conv1->forward(x)));
+  out = torch::relu(bn2->forward(conv2->forward(out)));
+  out = bn3->forward(conv3->forward(out));
+  out = out + (downsample ? downsample->forward(x) : x);
+  return torch::relu(out);
+}
+
+ResNet50BodyImpl::ResNet50BodyImpl() {
+  conv1 = register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 64, 7).stride(2).padding(3).bias(false)));
+  bn1 = register_module("bn1", Norm2d(64));
+  const int blocks[] = {3, 4, 6, 3};
+  int64_t in = 64;
+  for (int l = 0; l < 4; ++l) {
+    const int64_t width = 64 << l;
+    torch::nn::Sequential seq;
+    for (int b = 0; b < blocks[l]; ++b) {
+      seq->push_back(std::to_string(b), Bottleneck(in, width, b == 0 && l > 0 ? 2 : 1, b == 0));
+      in = width * 4;
+    }
+    layers.push_back(register_module("layer" + std::to_string(l + 1), seq));
+  }
+}
+
+std::vector<torch::Tensor> ResNet50BodyImpl::forward(const torch::Tensor& x) {
+  auto y = torch::relu(bn1->forward(conv1->forward(x)));
+  y = torch::max_pool2d(y, 3, 2, 1);
+  std::vector<torch::Tensor> out;
+  for (auto& l : layers) {
+    y = l->forward(y);
+    out.push_back(y);
+  }
+  return out;
+}
+
+FPNImpl::FPNImpl(const std::vector<int64_t>& in_channels, int64_t out, bool norm) {
+  for (int64_t c : in_channels) {
+    inner_blocks->push_back(ConvNorm(c, out, 1, 1, norm, false));
+    layer_blocks->push_back(ConvNorm(out, out, 3, 1, norm, false));
+  }
+  register_module("inner_blocks", inner_blocks);
+  register_module("layer_blocks", layer_blocks);
+}
+
+std::vector<torch::Tensor> FPNImpl::forward(const std::vector<torch::Tensor>& x) {
+  // torchvision.ops.FeaturePyramidNetwork.forward: top-down with nearest upsampling.
+  const int n = int(x.size());
+  auto inner = [&](int i, const torch::Tensor& t) { return inner_blocks[size_t(i)]->as<ConvNorm>()->forward(t); };
+  auto layer = [&](int i, const torch::Tensor& t) { return layer_blocks[size_t(i)]->as<ConvNorm>()->forward(t); };
+  auto last_inner = inner(n - 1, x[size_t(n - 1)]);
+  std::vector<torch::Tensor> results{layer(n - 1, last_inner)};
+  for (int i = n - 2; i >= 0; --i) {
+    auto lateral = inner(i, x[size_t(i)]);
+    auto top_down = torch::upsample_nearest2d(last_inner, {lateral.size(2), lateral.size(3)});
+    last_inner = lateral + top_down;
+    results.insert(results.begin(), layer(i, last_inner));
+  }
+  results.push_back(torch::max_pool2d(results.back(), 1, 2, 0));  // LastLevelMaxPool
+  return results;
+}
+
+ResNetFPNImpl::ResNetFPNImpl(bool fpn_norm) {
+  body = register_module("body", ResNet50Body());
+  fpn = register_module("fpn", FPN(std::vector<int64_t>{256, 512, 1024, 2048}, 256, fpn_norm));
+}
+
+std::vector<torch::Tensor> ResNetFPNImpl::forward(const torch::Tensor& x) {
+  return fpn->forward(body->forward(x));
+}
+
+}  // namespace rcnn::modeling::tv

@@ -1,0 +1,90 @@
+# The oracle of the torchvision parity test: builds each architecture with
+# random weights from a fixed seed (BatchNorm statistics randomised too),
+# saves its state_dict as a user would (torch.save(model.state_dict())), runs
+# it on a batch of three images of different sizes and aspect ratios, and
+# saves what every stage computed. Debian's python3-torchvision; nothing is
+# downloaded.  Usage: make_parity.py OUT_DIR [ARCH ...]
+import sys, torch, torchvision
+from torchvision.models.detection import FasterRCNN, fasterrcnn_resnet50_fpn_v2
+from torchvision.models.detection.backbone_utils import _resnet_fpn_extractor
+from torchvision.models import resnet50
+from torchvision.ops import FrozenBatchNorm2d
+
+out = sys.argv[1]
+archs = sys.argv[2:] or ["torchvision_resnet50_fpn", "torchvision_resnet50_fpn_v2"]
+torch.set_num_threads(int(__import__("os").environ.get("RCNN_TV_THREADS", "1")))
+NUM_CLASSES, MIN_SIZE, MAX_SIZE = 7, 320, 480
+
+
+def randomise_norms(model, g):
+    for m in model.modules():
+        if isinstance(m, (FrozenBatchNorm2d, torch.nn.BatchNorm2d)):
+            c = m.weight.shape[0]
+            with torch.no_grad():
+                m.weight.copy_(torch.rand(c, generator=g) * 0.5 + 0.75)
+                m.bias.copy_(torch.randn(c, generator=g) * 0.1)
+                m.running_mean.copy_(torch.randn(c, generator=g) * 0.1)
+                m.running_var.copy_(torch.rand(c, generator=g) * 0.5 + 0.75)
+
+
+def build(arch):
+    torch.manual_seed(0)
+    if arch == "torchvision_resnet50_fpn":
+        # As torchvision builds it around trained weights: FrozenBatchNorm2d in the body.
+        body = resnet50(weights=None, norm_layer=FrozenBatchNorm2d)
+        m = FasterRCNN(_resnet_fpn_extractor(body, 3), num_classes=NUM_CLASSES, min_size=MIN_SIZE, max_size=MAX_SIZE)
+    else:
+        m = fasterrcnn_resnet50_fpn_v2(weights=None, weights_backbone=None, num_classes=NUM_CLASSES,
+                                       min_size=MIN_SIZE, max_size=MAX_SIZE)
+    g = torch.Generator().manual_seed(1)
+    randomise_norms(m, g)
+    with torch.no_grad():  # objectness with some spread, so top-k and NMS have work to do
+        m.rpn.head.cls_logits.weight.normal_(0, 0.05, generator=g)
+    return m.eval()
+
+
+def images():
+    g = torch.Generator().manual_seed(2)
+    out = []
+    for h, w in [(240, 320), (400, 200), (256, 256)]:
+        coarse = torch.rand(1, 3, h // 16, w // 16, generator=g)
+        smooth = torch.nn.functional.interpolate(coarse, size=(h, w), mode="bilinear", align_corners=False)[0]
+        noisy = (smooth * 0.8 + torch.rand(3, h, w, generator=g) * 0.2).clamp(0, 1)
+        out.append((noisy * 255).round().to(torch.uint8).permute(1, 2, 0).contiguous())  # HWC
+    return out
+
+
+imgs8 = images()
+for arch in archs:
+    model = build(arch)
+    torch.save(model.state_dict(), f"{out}/{arch}.pth")
+    imgs = [im.permute(2, 0, 1).contiguous().float().div(255) for im in imgs8]  # as to_tensor makes them
+    with torch.no_grad():
+        original = [tuple(im.shape[-2:]) for im in imgs]
+        il, _ = model.transform(imgs)
+        feats = model.backbone(il.tensors)
+        body = model.backbone.body(il.tensors)
+        stem = model.backbone.body.maxpool(model.backbone.body.relu(model.backbone.body.bn1(model.backbone.body.conv1(il.tensors))))
+        anchors = model.rpn.anchor_generator(il, list(feats.values()))
+        proposals, _ = model.rpn(il, feats)
+        pooled = model.roi_heads.box_roi_pool(feats, proposals, il.image_sizes)
+        dets, _ = model.roi_heads(feats, proposals, il.image_sizes)
+        dets = model.transform.postprocess(dets, il.image_sizes, original)
+        full = model(imgs)  # the same thing through the model's own forward
+        single = model([imgs[1]])[0]  # one image alone: its own padding, so its own anchors
+    res = {"batch": il.tensors, "anchors": anchors[0], "roi_features": pooled, "stem": stem}
+    for k, f in body.items():
+        res[f"body_{k}"] = f
+    for i, im in enumerate(imgs8):
+        res[f"image{i}"] = im
+        res[f"proposals{i}"] = proposals[i]
+        for k in ("boxes", "scores", "labels"):
+            assert torch.equal(dets[i][k], full[i][k])
+            res[f"{k}{i}"] = dets[i][k]
+    for k in ("boxes", "scores", "labels"):
+        res[f"single_{k}"] = single[k]
+    for k, f in feats.items():
+        res[f"feature_{k}"] = f
+    torch.save(res, f"{out}/{arch}_outputs.pth")
+    print(arch, "detections per image:", [len(d["boxes"]) for d in dets],
+          "proposals:", [len(p) for p in proposals])

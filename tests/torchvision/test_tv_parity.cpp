@@ -1,0 +1,137 @@
+// Parity with torchvision (the oracle: make_parity.py, run by ctest first):
+// the same state_dict file, the same images, every stage compared.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <iostream>
+
+#include "modeling/torchvision/tv_faster_rcnn.h"
+#include "serialize/state_dict.h"
+
+using namespace rcnn;
+using namespace rcnn::modeling::tv;
+
+namespace {
+
+std::string dir() {
+  const char* d = std::getenv("RCNN_TV_PARITY_DIR");
+  return d ? d : "";
+}
+
+double max_abs(const torch::Tensor& a, const torch::Tensor& b) {
+  if (a.numel() == 0 && b.numel() == 0) return 0;
+  return (a.to(torch::kDouble) - b.to(torch::kDouble)).abs().max().item<double>();
+}
+
+void check(const std::string& arch) {
+  ASSERT_FALSE(dir().empty()) << "RCNN_TV_PARITY_DIR not set (ctest sets it after running make_parity.py)";
+  auto opts = tv_preset(arch, 7);
+  opts.min_size = 320;
+  opts.max_size = 480;
+  opts.frozen_bn_eps = 1e-5;  // FrozenBatchNorm2d's default (not the COCO weights' 0)
+  TvFasterRCNN model(opts);
+  model->load(serialize::read_state_dict(dir() + "/" + arch + ".pth"), arch + ".pth");
+  const auto ref = serialize::read_state_dict(dir() + "/" + arch + "_outputs.pth");
+  auto get = [&](const std::string& k) {
+    const auto* t = ref.find(k);
+    EXPECT_NE(t, nullptr) << k;
+    return t ? *t : torch::Tensor();
+  };
+  std::vector<torch::Tensor> images;
+  for (int i = 0; i < 3; ++i) images.push_back(image_from_rgb8(get("image" + std::to_string(i))));
+  const auto r = model->infer(images);
+  // The transform: the padded batch, bit for bit.
+  EXPECT_EQ(r.batch.tensors.sizes(), get("batch").sizes());
+  EXPECT_EQ(max_abs(r.batch.tensors, get("batch")), 0.0);
+  // The body (C2-C5), then the FPN's features of every level ('0'-'3', 'pool').
+  {
+    torch::NoGradGuard ng;
+    auto& b = *model->backbone->body;
+    auto stem = torch::max_pool2d(torch::relu(b.bn1->forward(b.conv1->forward(r.batch.tensors))), 3, 2, 1);
+    EXPECT_LE(max_abs(stem, get("stem")), 0.0) << "stem";
+    const auto body = b.forward(r.batch.tensors);
+    for (int l = 0; l < 4; ++l)
+      EXPECT_LE(max_abs(body[size_t(l)], get("body_" + std::string(1, char('0' + l)))), 1e-4) << "body " << l;
+  }
+  const char* names[] = {"0", "1", "2", "3", "pool"};
+  double worst_feature = 0, worst_proposal = 0, worst_box = 0, worst_score = 0;
+  int64_t n_props = 0, n_dets = 0;
+  ASSERT_EQ(r.features.size(), 5u);
+  for (int l = 0; l < 5; ++l) {
+    const auto f = get(std::string("feature_") + names[l]);
+    ASSERT_EQ(r.features[size_t(l)].sizes(), f.sizes()) << names[l];
+    EXPECT_LE(max_abs(r.features[size_t(l)], f), 1e-4) << "level " << names[l];
+    worst_feature = std::max(worst_feature, max_abs(r.features[size_t(l)], f));
+  }
+  // Anchors: equal.
+  ASSERT_EQ(r.anchors.sizes(), get("anchors").sizes());
+  EXPECT_EQ(max_abs(r.anchors, get("anchors")), 0.0);
+  for (int i = 0; i < 3; ++i) {
+    // Proposals: same count, same order, within 1e-3 px.
+    const auto p = get("proposals" + std::to_string(i));
+    ASSERT_EQ(r.proposals[size_t(i)].boxes.sizes(), p.sizes()) << "image " << i;
+    EXPECT_LE(max_abs(r.proposals[size_t(i)].boxes, p), 1e-3) << "image " << i;
+    worst_proposal = std::max(worst_proposal, max_abs(r.proposals[size_t(i)].boxes, p));
+    n_props += p.size(0);
+  }
+  // RoI features within 1e-4.
+  ASSERT_EQ(r.roi_features.sizes(), get("roi_features").sizes());
+  EXPECT_LE(max_abs(r.roi_features, get("roi_features")), 1e-4);
+  // Detections: boxes 1e-3 px (original image coordinates), scores 1e-5, labels equal.
+  for (int i = 0; i < 3; ++i) {
+    const auto s = std::to_string(i);
+    const auto& d = r.detections[size_t(i)];
+    ASSERT_EQ(d.boxes.sizes(), get("boxes" + s).sizes()) << "image " << i;
+    EXPECT_LE(max_abs(d.boxes, get("boxes" + s)), 1e-3) << "image " << i;
+    EXPECT_LE(max_abs(d.scores, get("scores" + s)), 1e-5) << "image " << i;
+    EXPECT_TRUE(torch::equal(d.labels, get("labels" + s))) << "image " << i;
+    worst_box = std::max(worst_box, max_abs(d.boxes, get("boxes" + s)));
+    worst_score = std::max(worst_score, max_abs(d.scores, get("scores" + s)));
+    n_dets += d.boxes.size(0);
+  }
+  // One image alone (batch of one: its own padding and anchor grid), as `rcnn detect` runs it.
+  const auto one = model->infer({images[1]});
+  const auto& d1 = one.detections[0];
+  ASSERT_EQ(d1.boxes.sizes(), get("single_boxes").sizes());
+  EXPECT_LE(max_abs(d1.boxes, get("single_boxes")), 1e-3);
+  EXPECT_LE(max_abs(d1.scores, get("single_scores")), 1e-5);
+  EXPECT_TRUE(torch::equal(d1.labels, get("single_labels")));
+  // The figures the README quotes.
+  std::cout << arch << ": max |ours - torchvision|: features " << worst_feature << ", proposals " << worst_proposal
+            << " px (" << n_props << "), RoI features " << max_abs(r.roi_features, get("roi_features"))
+            << ", detection boxes " << worst_box << " px, scores " << worst_score << " (" << n_dets
+            << " detections); anchors " << r.anchors.size(0) << " equal\n";
+}
+
+}  // namespace
+
+TEST(TorchvisionParity, ResNet50FPN) {
+  check("torchvision_resnet50_fpn");
+}
+
+TEST(TorchvisionParity, ResNet50FPNv2) {
+  check("torchvision_resnet50_fpn_v2");
+}
+
+TEST(TorchvisionParity, LoadErrorsNameTheKeyAndChangeNothing) {
+  ASSERT_FALSE(dir().empty());
+  const auto sd = serialize::read_state_dict(dir() + "/torchvision_resnet50_fpn.pth");
+  auto message = [&](TvFasterRCNN& m) {
+    try {
+      m->load(sd, "model.pth");
+    } catch (const std::exception& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  TvFasterRCNN wrong_classes(tv_preset("torchvision_resnet50_fpn", 5));
+  const auto before = wrong_classes->box_predictor->cls_score->weight.clone();
+  const auto before_body = wrong_classes->backbone->body->conv1->weight.clone();
+  const auto e = message(wrong_classes);
+  EXPECT_NE(e.find("model.pth: roi_heads.box_predictor.cls_score.weight has shape [7, 1024]"), std::string::npos) << e;
+  EXPECT_TRUE(torch::equal(before, wrong_classes->box_predictor->cls_score->weight));
+  EXPECT_TRUE(torch::equal(before_body, wrong_classes->backbone->body->conv1->weight));  // nothing half-loaded
+  TvFasterRCNN v2(tv_preset("torchvision_resnet50_fpn_v2", 7));
+  const auto e2 = message(v2);
+  EXPECT_NE(e2.find("model.pth: unexpected key backbone.fpn.inner_blocks.0.0.bias (not part of torchvision_resnet50_fpn_v2)"), std::string::npos) << e2;
+}
