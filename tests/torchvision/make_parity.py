@@ -5,13 +5,15 @@
 # saves what every stage computed. Debian's python3-torchvision; nothing is
 # downloaded.  Usage: make_parity.py OUT_DIR [ARCH ...]
 import sys, torch, torchvision
-from torchvision.models.detection import FasterRCNN, fasterrcnn_resnet50_fpn_v2
-from torchvision.models.detection.backbone_utils import _resnet_fpn_extractor
-from torchvision.models import resnet50
+from torchvision.models.detection import FasterRCNN, fasterrcnn_resnet50_fpn_v2, fasterrcnn_mobilenet_v3_large_320_fpn
+from torchvision.models.detection.anchor_utils import AnchorGenerator
+from torchvision.models.detection.backbone_utils import _mobilenet_extractor, _resnet_fpn_extractor
+from torchvision.models import mobilenet_v3_large, resnet50
 from torchvision.ops import FrozenBatchNorm2d
 
 out = sys.argv[1]
-archs = sys.argv[2:] or ["torchvision_resnet50_fpn", "torchvision_resnet50_fpn_v2"]
+archs = sys.argv[2:] or ["torchvision_resnet50_fpn", "torchvision_resnet50_fpn_v2",
+                         "torchvision_mobilenet_v3_large_fpn", "torchvision_mobilenet_v3_large_320_fpn"]
 torch.set_num_threads(int(__import__("os").environ.get("RCNN_TV_THREADS", "1")))
 NUM_CLASSES, MIN_SIZE, MAX_SIZE = 7, 320, 480
 
@@ -33,9 +35,17 @@ def build(arch):
         # As torchvision builds it around trained weights: FrozenBatchNorm2d in the body.
         body = resnet50(weights=None, norm_layer=FrozenBatchNorm2d)
         m = FasterRCNN(_resnet_fpn_extractor(body, 3), num_classes=NUM_CLASSES, min_size=MIN_SIZE, max_size=MAX_SIZE)
-    else:
+    elif arch == "torchvision_resnet50_fpn_v2":
         m = fasterrcnn_resnet50_fpn_v2(weights=None, weights_backbone=None, num_classes=NUM_CLASSES,
                                        min_size=MIN_SIZE, max_size=MAX_SIZE)
+    elif arch == "torchvision_mobilenet_v3_large_fpn":
+        # As fasterrcnn_mobilenet_v3_large_fpn builds it around trained weights (FrozenBatchNorm2d).
+        body = mobilenet_v3_large(weights=None, norm_layer=FrozenBatchNorm2d)
+        anchors = AnchorGenerator(((32, 64, 128, 256, 512),) * 3, ((0.5, 1.0, 2.0),) * 3)
+        m = FasterRCNN(_mobilenet_extractor(body, True, 3), num_classes=NUM_CLASSES, rpn_anchor_generator=anchors,
+                       rpn_score_thresh=0.05, min_size=MIN_SIZE, max_size=MAX_SIZE)
+    else:  # the builder as is (BatchNorm2d, 320 / 640, top-k 150)
+        m = fasterrcnn_mobilenet_v3_large_320_fpn(weights=None, weights_backbone=None, num_classes=NUM_CLASSES)
     g = torch.Generator().manual_seed(1)
     randomise_norms(m, g)
     with torch.no_grad():  # objectness with some spread, so top-k and NMS have work to do
@@ -64,7 +74,6 @@ for arch in archs:
         il, _ = model.transform(imgs)
         feats = model.backbone(il.tensors)
         body = model.backbone.body(il.tensors)
-        stem = model.backbone.body.maxpool(model.backbone.body.relu(model.backbone.body.bn1(model.backbone.body.conv1(il.tensors))))
         anchors = model.rpn.anchor_generator(il, list(feats.values()))
         proposals, _ = model.rpn(il, feats)
         pooled = model.roi_heads.box_roi_pool(feats, proposals, il.image_sizes)
@@ -72,7 +81,7 @@ for arch in archs:
         dets = model.transform.postprocess(dets, il.image_sizes, original)
         full = model(imgs)  # the same thing through the model's own forward
         single = model([imgs[1]])[0]  # one image alone: its own padding, so its own anchors
-    res = {"batch": il.tensors, "anchors": anchors[0], "roi_features": pooled, "stem": stem}
+    res = {"batch": il.tensors, "anchors": anchors[0], "roi_features": pooled}
     for k, f in body.items():
         res[f"body_{k}"] = f
     for i, im in enumerate(imgs8):

@@ -26,8 +26,10 @@ double max_abs(const torch::Tensor& a, const torch::Tensor& b) {
 void check(const std::string& arch) {
   ASSERT_FALSE(dir().empty()) << "RCNN_TV_PARITY_DIR not set (ctest sets it after running make_parity.py)";
   auto opts = tv_preset(arch, 7);
-  opts.min_size = 320;
-  opts.max_size = 480;
+  if (arch != "torchvision_mobilenet_v3_large_320_fpn") {  // the oracle's sizes; the 320 builder keeps its own
+    opts.min_size = 320;
+    opts.max_size = 480;
+  }
   opts.frozen_bn_eps = 1e-5;  // FrozenBatchNorm2d's default (not the COCO weights' 0)
   TvFasterRCNN model(opts);
   model->load(serialize::read_state_dict(dir() + "/" + arch + ".pth"), arch + ".pth");
@@ -43,25 +45,23 @@ void check(const std::string& arch) {
   // The transform: the padded batch, bit for bit.
   EXPECT_EQ(r.batch.tensors.sizes(), get("batch").sizes());
   EXPECT_EQ(max_abs(r.batch.tensors, get("batch")), 0.0);
-  // The body (C2-C5), then the FPN's features of every level ('0'-'3', 'pool').
-  {
-    torch::NoGradGuard ng;
-    auto& b = *model->backbone->body;
-    auto stem = torch::max_pool2d(torch::relu(b.bn1->forward(b.conv1->forward(r.batch.tensors))), 3, 2, 1);
-    EXPECT_LE(max_abs(stem, get("stem")), 0.0) << "stem";
-    const auto body = b.forward(r.batch.tensors);
-    for (int l = 0; l < 4; ++l)
-      EXPECT_LE(max_abs(body[size_t(l)], get("body_" + std::string(1, char('0' + l)))), 1e-4) << "body " << l;
-  }
-  const char* names[] = {"0", "1", "2", "3", "pool"};
   double worst_feature = 0, worst_proposal = 0, worst_box = 0, worst_score = 0;
   int64_t n_props = 0, n_dets = 0;
-  ASSERT_EQ(r.features.size(), 5u);
-  for (int l = 0; l < 5; ++l) {
-    const auto f = get(std::string("feature_") + names[l]);
-    ASSERT_EQ(r.features[size_t(l)].sizes(), f.sizes()) << names[l];
-    EXPECT_LE(max_abs(r.features[size_t(l)], f), 1e-4) << "level " << names[l];
-    worst_feature = std::max(worst_feature, max_abs(r.features[size_t(l)], f));
+  // The body's returned layers, then the FPN's levels (finest first, 'pool' last).
+  {
+    torch::NoGradGuard ng;
+    auto& bb = *model->backbone;
+    const auto body = bb.resnet ? bb.resnet->forward(r.batch.tensors) : bb.mobilenet->forward(r.batch.tensors);
+    for (size_t l = 0; l < body.size(); ++l)
+      EXPECT_LE(max_abs(body[l], get("body_" + std::to_string(l))), 1e-4) << "body " << l;
+  }
+  const size_t L = r.features.size();
+  ASSERT_EQ(L, size_t(opts.anchor_sizes.size()));
+  for (size_t l = 0; l < L; ++l) {
+    const auto f = get("feature_" + (l + 1 == L ? std::string("pool") : std::to_string(l)));
+    ASSERT_EQ(r.features[l].sizes(), f.sizes()) << l;
+    EXPECT_LE(max_abs(r.features[l], f), 1e-4) << "level " << l;
+    worst_feature = std::max(worst_feature, max_abs(r.features[l], f));
   }
   // Anchors: equal.
   ASSERT_EQ(r.anchors.sizes(), get("anchors").sizes());
@@ -113,6 +113,14 @@ TEST(TorchvisionParity, ResNet50FPNv2) {
   check("torchvision_resnet50_fpn_v2");
 }
 
+TEST(TorchvisionParity, MobileNetV3LargeFPN) {
+  check("torchvision_mobilenet_v3_large_fpn");
+}
+
+TEST(TorchvisionParity, MobileNetV3Large320FPN) {
+  check("torchvision_mobilenet_v3_large_320_fpn");
+}
+
 TEST(TorchvisionParity, LoadErrorsNameTheKeyAndChangeNothing) {
   ASSERT_FALSE(dir().empty());
   const auto sd = serialize::read_state_dict(dir() + "/torchvision_resnet50_fpn.pth");
@@ -126,11 +134,11 @@ TEST(TorchvisionParity, LoadErrorsNameTheKeyAndChangeNothing) {
   };
   TvFasterRCNN wrong_classes(tv_preset("torchvision_resnet50_fpn", 5));
   const auto before = wrong_classes->box_predictor->cls_score->weight.clone();
-  const auto before_body = wrong_classes->backbone->body->conv1->weight.clone();
+  const auto before_body = wrong_classes->backbone->resnet->conv1->weight.clone();
   const auto e = message(wrong_classes);
   EXPECT_NE(e.find("model.pth: roi_heads.box_predictor.cls_score.weight has shape [7, 1024]"), std::string::npos) << e;
   EXPECT_TRUE(torch::equal(before, wrong_classes->box_predictor->cls_score->weight));
-  EXPECT_TRUE(torch::equal(before_body, wrong_classes->backbone->body->conv1->weight));  // nothing half-loaded
+  EXPECT_TRUE(torch::equal(before_body, wrong_classes->backbone->resnet->conv1->weight));  // nothing half-loaded
   TvFasterRCNN v2(tv_preset("torchvision_resnet50_fpn_v2", 7));
   const auto e2 = message(v2);
   EXPECT_NE(e2.find("model.pth: unexpected key backbone.fpn.inner_blocks.0.0.bias (not part of torchvision_resnet50_fpn_v2)"), std::string::npos) << e2;

@@ -13,7 +13,7 @@ namespace rcnn::modeling::tv {
 
 TvFasterRCNNImpl::TvFasterRCNNImpl(const TvOptions& o) : opts(o) {
   const bool v2 = o.arch == Arch::ResNet50FPNv2;
-  backbone = register_module("backbone", ResNetFPN(v2));
+  backbone = register_module("backbone", BackboneWithFPN(o.arch));
   for (size_t l = 0; l < o.anchor_sizes.size(); ++l) cell_anchors.push_back(base_anchors(o.anchor_sizes[l], o.ratios(l)));
   const int64_t A = cell_anchors[0].size(0);
   for (const auto& c : cell_anchors)
@@ -53,8 +53,9 @@ TvInference TvFasterRCNNImpl::infer(const std::vector<torch::Tensor>& images) {
   auto proposals = decode_boxes(r.deltas.detach().reshape({box_sum, -1}), concat, {1, 1, 1, 1}, default_bbox_clip());
   proposals = proposals.reshape({box_sum, -1, 4}).view({N, -1, 4});
   r.proposals = filter_proposals(proposals, r.objectness, r.batch.sizes, r.anchors_per_level, opts, false);
-  // RoI heads on '0'-'3' (MultiScaleRoIAlign's featmap_names)
-  std::vector<torch::Tensor> pooled(r.features.begin(), r.features.begin() + std::min<size_t>(4, r.features.size()));
+  // RoI heads on the FPN levels named '0'-'3' (MultiScaleRoIAlign's
+  // featmap_names): every level but 'pool', at most four.
+  std::vector<torch::Tensor> pooled(r.features.begin(), r.features.begin() + std::min<size_t>(4, r.features.size() - 1));
   r.pooler = infer_pooler_levels(pooled, r.batch.sizes);
   std::vector<torch::Tensor> boxes;
   for (const auto& p : r.proposals) boxes.push_back(p.boxes);

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "modeling/torchvision/tv_options.h"
-#include "modeling/torchvision/tv_resnet_fpn.h"
+#include "modeling/torchvision/tv_fpn.h"
 #include "modeling/torchvision/tv_roi_heads.h"
 #include "modeling/torchvision/tv_rpn.h"
 #include "modeling/torchvision/tv_transform.h"
@@ -45,7 +45,7 @@ struct TvFasterRCNNImpl : torch::nn::Module {
   void load(const serialize::StateDict& sd, const std::string& what);
 
   TvOptions opts;
-  ResNetFPN backbone{nullptr};
+  BackboneWithFPN backbone{nullptr};
   RPNHead rpn_head{nullptr};
   BoxHead box_head{nullptr};
   BoxPredictor box_predictor{nullptr};

@@ -23,16 +23,24 @@ torch::Tensor Norm2dImpl::forward(const torch::Tensor& x) {
   return x * scale + shift;
 }
 
-ConvNormImpl::ConvNormImpl(int64_t in, int64_t out, int64_t k, int64_t stride, bool with_norm, bool r) : relu(r) {
-  conv = register_module(
-      "0", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, k).stride(stride).padding((k - 1) / 2).bias(!with_norm)));
+ConvNormImpl::ConvNormImpl(int64_t in, int64_t out, int64_t k, int64_t stride, bool with_norm, Act a, int64_t groups)
+    : act(a) {
+  conv = register_module("0", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, k)
+                                                    .stride(stride)
+                                                    .padding((k - 1) / 2)
+                                                    .groups(groups)
+                                                    .bias(!with_norm)));
   if (with_norm) norm = register_module("1", Norm2d(out));
 }
 
 torch::Tensor ConvNormImpl::forward(torch::Tensor x) {
   x = conv->forward(x);
   if (norm) x = norm->forward(x);
-  return relu ? torch::relu(x) : x;
+  switch (act) {
+    case Act::ReLU: return torch::relu(x);
+    case Act::Hardswish: return torch::hardswish(x);
+    default: return x;
+  }
 }
 
 }  // namespace rcnn::modeling::tv

@@ -17,13 +17,16 @@ struct Norm2dImpl : torch::nn::Module {
 };
 TORCH_MODULE(Norm2d);
 
-// Conv2dNormActivation: conv ("0"), optional norm ("1"), optional ReLU.
+enum class Act { None, ReLU, Hardswish };
+
+// Conv2dNormActivation: conv ("0"; bias only without norm), optional norm
+// ("1"), optional activation; padding (kernel - 1) / 2.
 struct ConvNormImpl : torch::nn::Module {
-  ConvNormImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride, bool norm, bool relu);
+  ConvNormImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride, bool norm, Act act, int64_t groups = 1);
   torch::Tensor forward(torch::Tensor x);
   torch::nn::Conv2d conv{nullptr};
   Norm2d norm{nullptr};
-  bool relu;
+  Act act;
 };
 TORCH_MODULE(ConvNorm);
 

@@ -5,7 +5,8 @@
 namespace rcnn::modeling::tv {
 
 bool is_tv_preset(const std::string& name) {
-  return name == "torchvision_resnet50_fpn" || name == "torchvision_resnet50_fpn_v2";
+  return name == "torchvision_resnet50_fpn" || name == "torchvision_resnet50_fpn_v2" ||
+         name == "torchvision_mobilenet_v3_large_fpn" || name == "torchvision_mobilenet_v3_large_320_fpn";
 }
 
 TvOptions tv_preset(const std::string& name, int num_classes) {
@@ -16,9 +17,21 @@ TvOptions tv_preset(const std::string& name, int num_classes) {
     o.arch = Arch::ResNet50FPN;
   } else if (name == "torchvision_resnet50_fpn_v2") {
     o.arch = Arch::ResNet50FPNv2;
+  } else if (name == "torchvision_mobilenet_v3_large_fpn" || name == "torchvision_mobilenet_v3_large_320_fpn") {
+    // fasterrcnn_mobilenet_v3_large(_320)_fpn: FPN on features 13 and 16, five sizes per level.
+    o.arch = Arch::MobileNetV3LargeFPN;
+    o.anchor_sizes.assign(3, {32, 64, 128, 256, 512});
+    o.rpn_score_thresh = 0.05;
+    if (name == "torchvision_mobilenet_v3_large_320_fpn") {
+      o.min_size = 320;
+      o.max_size = 640;
+      o.rpn_pre_nms_top_n_test = 150;
+      o.rpn_post_nms_top_n_test = 150;
+    }
   } else {
     throw std::invalid_argument("unknown torchvision preset " + name +
-                                " (torchvision_resnet50_fpn, torchvision_resnet50_fpn_v2)");
+                                " (torchvision_resnet50_fpn, torchvision_resnet50_fpn_v2, "
+                                "torchvision_mobilenet_v3_large_fpn, torchvision_mobilenet_v3_large_320_fpn)");
   }
   return o;
 }

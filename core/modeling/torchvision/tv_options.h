@@ -7,7 +7,7 @@
 
 namespace rcnn::modeling::tv {
 
-enum class Arch { ResNet50FPN, ResNet50FPNv2 };
+enum class Arch { ResNet50FPN, ResNet50FPNv2, MobileNetV3LargeFPN };
 
 struct TvOptions {
   std::string preset;  // "torchvision_resnet50_fpn", ...
@@ -45,7 +45,9 @@ struct TvOptions {
 };
 
 // The preset of a torchvision builder: "torchvision_resnet50_fpn",
-// "torchvision_resnet50_fpn_v2". Throws std::invalid_argument otherwise.
+// "torchvision_resnet50_fpn_v2", "torchvision_mobilenet_v3_large_fpn",
+// "torchvision_mobilenet_v3_large_320_fpn". Throws std::invalid_argument
+// otherwise.
 TvOptions tv_preset(const std::string& name, int num_classes = 91);
 bool is_tv_preset(const std::string& name);
 

@@ -8,17 +8,17 @@
 namespace rcnn::modeling::tv {
 
 BoxHeadImpl::BoxHeadImpl(Arch a, int64_t c, int64_t res) : arch(a) {
-  if (arch == Arch::ResNet50FPN) {
+  if (arch != Arch::ResNet50FPNv2) {  // TwoMLPHead
     fc6 = register_module("fc6", torch::nn::Linear(c * res * res, 1024));
     fc7 = register_module("fc7", torch::nn::Linear(1024, 1024));
   } else {  // FastRCNNConvFCHead((256, 7, 7), [256] * 4, [1024], BatchNorm2d)
-    for (int i = 0; i < 4; ++i) convs.push_back(register_module(std::to_string(i), ConvNorm(c, c, 3, 1, true, true)));
+    for (int i = 0; i < 4; ++i) convs.push_back(register_module(std::to_string(i), ConvNorm(c, c, 3, 1, true, Act::ReLU)));
     fc = register_module("5", torch::nn::Linear(c * res * res, 1024));
   }
 }
 
 torch::Tensor BoxHeadImpl::forward(torch::Tensor x) {
-  if (arch == Arch::ResNet50FPN) {
+  if (arch != Arch::ResNet50FPNv2) {
     x = x.flatten(1);
     x = torch::relu(fc6->forward(x));
     return torch::relu(fc7->forward(x));

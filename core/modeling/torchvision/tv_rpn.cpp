@@ -5,7 +5,7 @@
 namespace rcnn::modeling::tv {
 
 RPNHeadImpl::RPNHeadImpl(int64_t c, int64_t a, int depth) {
-  for (int i = 0; i < depth; ++i) conv->push_back(std::to_string(i), ConvNorm(c, c, 3, 1, false, true));
+  for (int i = 0; i < depth; ++i) conv->push_back(std::to_string(i), ConvNorm(c, c, 3, 1, false, Act::ReLU));
   register_module("conv", conv);
   cls_logits = register_module("cls_logits", torch::nn::Conv2d(torch::nn::Conv2dOptions(c, a, 1)));
   bbox_pred = register_module("bbox_pred", torch::nn::Conv2d(torch::nn::Conv2dOptions(c, 4 * a, 1)));

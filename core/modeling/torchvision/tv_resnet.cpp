@@ -1,4 +1,4 @@
-#include "modeling/torchvision/tv_resnet_fpn.h"
+#include "modeling/torchvision/tv_resnet.h"
 
 namespace rcnn::modeling::tv {
 namespace {
@@ -56,41 +56,6 @@ std::vector<torch::Tensor> ResNet50BodyImpl::forward(const torch::Tensor& x) {
     out.push_back(y);
   }
   return out;
-}
-
-FPNImpl::FPNImpl(const std::vector<int64_t>& in_channels, int64_t out, bool norm) {
-  for (int64_t c : in_channels) {
-    inner_blocks->push_back(ConvNorm(c, out, 1, 1, norm, false));
-    layer_blocks->push_back(ConvNorm(out, out, 3, 1, norm, false));
-  }
-  register_module("inner_blocks", inner_blocks);
-  register_module("layer_blocks", layer_blocks);
-}
-
-std::vector<torch::Tensor> FPNImpl::forward(const std::vector<torch::Tensor>& x) {
-  // torchvision.ops.FeaturePyramidNetwork.forward: top-down with nearest upsampling.
-  const int n = int(x.size());
-  auto inner = [&](int i, const torch::Tensor& t) { return inner_blocks[size_t(i)]->as<ConvNorm>()->forward(t); };
-  auto layer = [&](int i, const torch::Tensor& t) { return layer_blocks[size_t(i)]->as<ConvNorm>()->forward(t); };
-  auto last_inner = inner(n - 1, x[size_t(n - 1)]);
-  std::vector<torch::Tensor> results{layer(n - 1, last_inner)};
-  for (int i = n - 2; i >= 0; --i) {
-    auto lateral = inner(i, x[size_t(i)]);
-    auto top_down = torch::upsample_nearest2d(last_inner, {lateral.size(2), lateral.size(3)});
-    last_inner = lateral + top_down;
-    results.insert(results.begin(), layer(i, last_inner));
-  }
-  results.push_back(torch::max_pool2d(results.back(), 1, 2, 0));  // LastLevelMaxPool
-  return results;
-}
-
-ResNetFPNImpl::ResNetFPNImpl(bool fpn_norm) {
-  body = register_module("body", ResNet50Body());
-  fpn = register_module("fpn", FPN(std::vector<int64_t>{256, 512, 1024, 2048}, 256, fpn_norm));
-}
-
-std::vector<torch::Tensor> ResNetFPNImpl::forward(const torch::Tensor& x) {
-  return fpn->forward(body->forward(x));
 }
 
 }  // namespace rcnn::modeling::tv

@@ -1,7 +1,6 @@
 #pragma once
-// torchvision's ResNet-50 body (layer1-layer4 returned as '0'-'3') and
-// FeaturePyramidNetwork with LastLevelMaxPool ('pool'), with its module names
-// (backbone.body.*, backbone.fpn.inner_blocks.i.*, layer_blocks.i.*).
+// torchvision's ResNet-50 body with its module names (conv1, bn1,
+// layer1-layer4; the detector returns layer1-layer4 as '0'-'3').
 #include <torch/torch.h>
 
 #include <vector>
@@ -28,21 +27,5 @@ struct ResNet50BodyImpl : torch::nn::Module {
   std::vector<torch::nn::Sequential> layers;
 };
 TORCH_MODULE(ResNet50Body);
-
-struct FPNImpl : torch::nn::Module {
-  FPNImpl(const std::vector<int64_t>& in_channels, int64_t out_channels, bool norm);
-  // One output per input, then 'pool' (max-pool of the last, kernel 1, stride 2).
-  std::vector<torch::Tensor> forward(const std::vector<torch::Tensor>& x);
-  torch::nn::ModuleList inner_blocks, layer_blocks;
-};
-TORCH_MODULE(FPN);
-
-struct ResNetFPNImpl : torch::nn::Module {
-  explicit ResNetFPNImpl(bool fpn_norm);
-  std::vector<torch::Tensor> forward(const torch::Tensor& x);  // '0', '1', '2', '3', 'pool'
-  ResNet50Body body{nullptr};
-  FPN fpn{nullptr};
-};
-TORCH_MODULE(ResNetFPN);
 
 }  // namespace rcnn::modeling::tv
