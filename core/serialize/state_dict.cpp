@@ -2,11 +2,14 @@
 
 #include <caffe2/serialize/inline_container.h>
 
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <stdexcept>
 
 #include "serialize/pickle_reader.h"
+#include "serialize/pickle_writer.h"
 
 namespace rcnn::serialize {
 
@@ -80,6 +83,36 @@ StateDict read_state_dict(const std::string& path) {
   StateDict out;
   for (const auto& [k, v] : sd->entries) out.entries.emplace_back(k->s, v->tensor);
   return out;
+}
+
+void write_state_dict(const std::string& path, const StateDict& sd) {
+  std::vector<std::string> keys;
+  std::vector<torch::Tensor> data;
+  for (size_t i = 0; i < sd.entries.size(); ++i) {
+    keys.push_back(std::to_string(i));
+    data.push_back(sd.entries[i].second.detach().to(torch::kCPU).contiguous());
+  }
+  std::vector<std::pair<std::string, torch::Tensor>> entries;
+  for (size_t i = 0; i < sd.entries.size(); ++i) entries.emplace_back(sd.entries[i].first, data[i]);
+  const std::string pkl = pickle_state_dict(entries, keys);
+  const std::string tmp = path + ".tmp";
+  try {
+    caffe2::serialize::PyTorchStreamWriter w(tmp);
+    w.writeRecord("data.pkl", pkl.data(), pkl.size());
+    w.writeRecord("byteorder", "little", 6);
+    for (size_t i = 0; i < data.size(); ++i)
+      w.writeRecord("data/" + keys[i], data[i].data_ptr(), size_t(data[i].numel()) * data[i].element_size());
+    w.writeEndOfFile();
+  } catch (const std::exception& e) {
+    std::remove(tmp.c_str());
+    throw std::runtime_error(path + ": cannot write: " + std::string(e.what()).substr(0, 200));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::remove(tmp.c_str());
+    throw std::runtime_error(path + ": cannot write: " + ec.message());
+  }
 }
 
 }  // namespace rcnn::serialize

@@ -21,4 +21,11 @@ struct StateDict {
 // a non-tensor value under a key.
 StateDict read_state_dict(const std::string& path);
 
+// Writes `sd` as Python's `torch.save(OrderedDict)` does (zip archive,
+// pickle protocol 2, one storage record per tensor, contiguous little-endian
+// CPU data), so `torch.load` + `load_state_dict` accept it unchanged. The file
+// is written beside `path` and renamed over it: a failed write leaves any
+// existing file as it was. Throws std::runtime_error naming the file.
+void write_state_dict(const std::string& path, const StateDict& sd);
+
 }  // namespace rcnn::serialize

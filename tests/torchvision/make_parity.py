@@ -11,9 +11,8 @@ from torchvision.models.detection.backbone_utils import _mobilenet_extractor, _r
 from torchvision.models import mobilenet_v3_large, resnet50
 from torchvision.ops import FrozenBatchNorm2d
 
-out = sys.argv[1]
-archs = sys.argv[2:] or ["torchvision_resnet50_fpn", "torchvision_resnet50_fpn_v2",
-                         "torchvision_mobilenet_v3_large_fpn", "torchvision_mobilenet_v3_large_320_fpn"]
+ARCHS = ["torchvision_resnet50_fpn", "torchvision_resnet50_fpn_v2",
+         "torchvision_mobilenet_v3_large_fpn", "torchvision_mobilenet_v3_large_320_fpn"]
 torch.set_num_threads(int(__import__("os").environ.get("RCNN_TV_THREADS", "1")))
 NUM_CLASSES, MIN_SIZE, MAX_SIZE = 7, 320, 480
 
@@ -64,36 +63,41 @@ def images():
     return out
 
 
-imgs8 = images()
-for arch in archs:
-    model = build(arch)
-    torch.save(model.state_dict(), f"{out}/{arch}.pth")
-    imgs = [im.permute(2, 0, 1).contiguous().float().div(255) for im in imgs8]  # as to_tensor makes them
-    with torch.no_grad():
-        original = [tuple(im.shape[-2:]) for im in imgs]
-        il, _ = model.transform(imgs)
-        feats = model.backbone(il.tensors)
-        body = model.backbone.body(il.tensors)
-        anchors = model.rpn.anchor_generator(il, list(feats.values()))
-        proposals, _ = model.rpn(il, feats)
-        pooled = model.roi_heads.box_roi_pool(feats, proposals, il.image_sizes)
-        dets, _ = model.roi_heads(feats, proposals, il.image_sizes)
-        dets = model.transform.postprocess(dets, il.image_sizes, original)
-        full = model(imgs)  # the same thing through the model's own forward
-        single = model([imgs[1]])[0]  # one image alone: its own padding, so its own anchors
-    res = {"batch": il.tensors, "anchors": anchors[0], "roi_features": pooled}
-    for k, f in body.items():
-        res[f"body_{k}"] = f
-    for i, im in enumerate(imgs8):
-        res[f"image{i}"] = im
-        res[f"proposals{i}"] = proposals[i]
+def main(out, archs):
+    imgs8 = images()
+    for arch in archs:
+        model = build(arch)
+        torch.save(model.state_dict(), f"{out}/{arch}.pth")
+        imgs = [im.permute(2, 0, 1).contiguous().float().div(255) for im in imgs8]  # as to_tensor makes them
+        with torch.no_grad():
+            original = [tuple(im.shape[-2:]) for im in imgs]
+            il, _ = model.transform(imgs)
+            feats = model.backbone(il.tensors)
+            body = model.backbone.body(il.tensors)
+            anchors = model.rpn.anchor_generator(il, list(feats.values()))
+            proposals, _ = model.rpn(il, feats)
+            pooled = model.roi_heads.box_roi_pool(feats, proposals, il.image_sizes)
+            dets, _ = model.roi_heads(feats, proposals, il.image_sizes)
+            dets = model.transform.postprocess(dets, il.image_sizes, original)
+            full = model(imgs)  # the same thing through the model's own forward
+            single = model([imgs[1]])[0]  # one image alone: its own padding, so its own anchors
+        res = {"batch": il.tensors, "anchors": anchors[0], "roi_features": pooled}
+        for k, f in body.items():
+            res[f"body_{k}"] = f
+        for i, im in enumerate(imgs8):
+            res[f"image{i}"] = im
+            res[f"proposals{i}"] = proposals[i]
+            for k in ("boxes", "scores", "labels"):
+                assert torch.equal(dets[i][k], full[i][k])
+                res[f"{k}{i}"] = dets[i][k]
         for k in ("boxes", "scores", "labels"):
-            assert torch.equal(dets[i][k], full[i][k])
-            res[f"{k}{i}"] = dets[i][k]
-    for k in ("boxes", "scores", "labels"):
-        res[f"single_{k}"] = single[k]
-    for k, f in feats.items():
-        res[f"feature_{k}"] = f
-    torch.save(res, f"{out}/{arch}_outputs.pth")
-    print(arch, "detections per image:", [len(d["boxes"]) for d in dets],
-          "proposals:", [len(p) for p in proposals])
+            res[f"single_{k}"] = single[k]
+        for k, f in feats.items():
+            res[f"feature_{k}"] = f
+        torch.save(res, f"{out}/{arch}_outputs.pth")
+        print(arch, "detections per image:", [len(d["boxes"]) for d in dets],
+              "proposals:", [len(p) for p in proposals])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2:] or ARCHS)

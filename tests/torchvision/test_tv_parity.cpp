@@ -32,7 +32,21 @@ void check(const std::string& arch) {
   }
   opts.frozen_bn_eps = 1e-5;  // FrozenBatchNorm2d's default (not the COCO weights' 0)
   TvFasterRCNN model(opts);
-  model->load(serialize::read_state_dict(dir() + "/" + arch + ".pth"), arch + ".pth");
+  const auto original = serialize::read_state_dict(dir() + "/" + arch + ".pth");
+  model->load(original, arch + ".pth");
+  // And back: what we write reads back equal, key for key (roundtrip_check.py
+  // then loads it into torchvision itself).
+  const std::string back = dir() + "/roundtrip_" + arch + ".pth";
+  serialize::write_state_dict(back, model->state_dict());
+  {
+    const auto again = serialize::read_state_dict(back);
+    ASSERT_EQ(again.entries.size(), original.entries.size());
+    for (const auto& [k, v] : original.entries) {
+      const auto* w = again.find(k);
+      ASSERT_NE(w, nullptr) << k;
+      EXPECT_TRUE(torch::equal(*w, v)) << k;
+    }
+  }
   const auto ref = serialize::read_state_dict(dir() + "/" + arch + "_outputs.pth");
   auto get = [&](const std::string& k) {
     const auto* t = ref.find(k);

@@ -102,8 +102,22 @@ void TvFasterRCNNImpl::load(const serialize::StateDict& sd, const std::string& w
       const bool bn = sd.find(m.key() + ".num_batches_tracked") != nullptr;
       n->frozen = !bn;
       n->eps = bn ? 1e-5 : opts.frozen_bn_eps;
+      n->num_batches_tracked = bn ? sd.find(m.key() + ".num_batches_tracked")->clone() : torch::Tensor();
     }
   }
+}
+
+serialize::StateDict TvFasterRCNNImpl::state_dict() {
+  serialize::StateDict sd;
+  for (const auto& m : named_modules("", /*include_self=*/true)) {
+    const std::string prefix = m.key().empty() ? "" : m.key() + ".";
+    for (const auto& p : m.value()->named_parameters(false)) sd.entries.emplace_back(prefix + p.key(), p.value());
+    for (const auto& b : m.value()->named_buffers(false)) sd.entries.emplace_back(prefix + b.key(), b.value());
+    if (auto* n = m.value()->as<Norm2d>(); n && !n->frozen)
+      sd.entries.emplace_back(prefix + "num_batches_tracked",
+                              n->num_batches_tracked.defined() ? n->num_batches_tracked : torch::zeros({}, torch::kLong));
+  }
+  return sd;
 }
 
 }  // namespace rcnn::modeling::tv

@@ -43,6 +43,11 @@ struct TvFasterRCNNImpl : torch::nn::Module {
   // a BatchNorm2d, its absence a FrozenBatchNorm2d). Throws
   // std::runtime_error naming `what` and the key; nothing is changed then.
   void load(const serialize::StateDict& sd, const std::string& what);
+  // The weights under torchvision's keys, in torchvision's order (each
+  // module's parameters, then its buffers, BatchNorm2d's num_batches_tracked
+  // included), for serialize::write_state_dict: Python loads the file with
+  // load_state_dict unchanged.
+  serialize::StateDict state_dict();
 
   TvOptions opts;
   BackboneWithFPN backbone{nullptr};
