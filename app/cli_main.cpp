@@ -160,6 +160,7 @@ int main(int argc, char** argv) {
 
   // detect
   std::string det_ckpt, det_out = "detections", det_device = "auto", det_config, det_classes;
+  bool det_exact = false;
   double det_score = 0.5;
   std::vector<std::string> det_inputs;
   auto* detect = app.add_subcommand("detect", "run detection on images or a folder");
@@ -170,6 +171,9 @@ int main(int argc, char** argv) {
                      "for a torchvision .pth: torchvision_resnet50_fpn or torchvision_resnet50_fpn_v2");
   detect->add_option("--classes", det_classes,
                      "torchvision .pth: class names, one per line, for labels 1, 2, ... (default: COCO's for 91 classes)");
+  detect->add_flag("--exact", det_exact,
+                   "torchvision .pth: torchvision's exact op order (default: BatchNorm folded, channels-last; faster, "
+                   "equal up to float rounding)");
   detect->add_option("inputs", det_inputs, "image files or folders")->required();
   detect->add_option("--out", det_out, "output folder (detections.json + annotated PNGs)")->capture_default_str();
   detect->add_option("--score", det_score, "score threshold")->capture_default_str();
@@ -352,7 +356,7 @@ int main(int argc, char** argv) {
       std::vector<std::string> names;
       std::vector<rcnn::api::DetectResult> res;
       if (rcnn::api::is_torchvision_config(det_config)) {
-        rcnn::api::TorchvisionRequest tr{det_config, det_ckpt, det_classes, det_score};
+        rcnn::api::TorchvisionRequest tr{det_config, det_ckpt, det_classes, det_score, det_exact};
         res = rcnn::api::detect_files_torchvision(tr, files, &names);
       } else {
         if (!det_config.empty())

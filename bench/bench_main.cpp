@@ -9,6 +9,7 @@
 #include "modeling/anchor_generator.h"
 #include "modeling/faster_rcnn.h"
 #include "modeling/matcher.h"
+#include "modeling/torchvision/tv_faster_rcnn.h"
 #include "ops/box_iou.h"
 #include "ops/nms.h"
 #include "ops/roi_align.h"
@@ -141,6 +142,26 @@ static void BM_TrainStepDefault(benchmark::State& st) {
 BENCHMARK(BM_TrainStepSeed)->Unit(benchmark::kMillisecond)->MinTime(5);
 BENCHMARK(BM_TrainStepFast)->Unit(benchmark::kMillisecond)->MinTime(5);
 BENCHMARK(BM_TrainStepDefault)->Unit(benchmark::kMillisecond)->MinTime(5);
+
+// torchvision's ResNet-50-FPN (random weights, 91 classes) on one 800x1067
+// image: exact (torchvision's op order) and optimized for inference (folded
+// BatchNorm, channels-last). bench/compare_torchvision.py times torchvision's
+// fasterrcnn_resnet50_fpn on the same input size.
+static void tv_resnet_case(benchmark::State& st, bool optimized) {
+  torch::manual_seed(0);
+  modeling::tv::TvFasterRCNN m(modeling::tv::tv_preset("torchvision_resnet50_fpn", 91));
+  if (optimized) m->optimize_for_inference();
+  auto img = torch::rand({3, 800, 1067});
+  for (auto _ : st) benchmark::DoNotOptimize(m->infer({img}).detections);
+}
+static void BM_TvResNet50FPN(benchmark::State& st) {
+  tv_resnet_case(st, true);
+}
+static void BM_TvResNet50FPNExact(benchmark::State& st) {
+  tv_resnet_case(st, false);
+}
+BENCHMARK(BM_TvResNet50FPN)->Unit(benchmark::kMillisecond)->MinTime(5);
+BENCHMARK(BM_TvResNet50FPNExact)->Unit(benchmark::kMillisecond)->MinTime(5);
 
 #ifdef RCNN_BENCH_HAS_API
 // `rcnn analyze` against its peer `rcnn eval` on the same split and model:

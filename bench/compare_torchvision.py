@@ -140,6 +140,14 @@ def tv_model_cases():
         loss.backward()
         opt.step()
     out["BM_TrainStepSeed"] = step
+    torch.manual_seed(0)
+    rn = torchvision.models.detection.fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None).eval()
+    big = [torch.rand(3, 800, 1067)]
+
+    def infer_rn():
+        with torch.no_grad():
+            return rn(big)
+    out["BM_TvResNet50FPN"] = infer_rn
     return out
 
 
@@ -188,7 +196,7 @@ TUNED_ENV = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "2147483647", "M
 
 
 def worker(name, reps):
-    cases = tv_model_cases() if name.startswith(("BM_Infer", "BM_Train")) else tv_cases()
+    cases = tv_model_cases() if name.startswith(("BM_Infer", "BM_Train", "BM_Tv")) else tv_cases()
     print(json.dumps({"ms": timeit(cases[name], reps)}))
 
 
@@ -206,13 +214,16 @@ def main():
     ap.add_argument("--build", default="build")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--only", nargs="*", help="just these cases (e.g. BM_TvResNet50FPN)")
     args = ap.parse_args()
     threads = int(os.environ.get("RCNN_THREADS", os.cpu_count()))
     torch.set_num_threads(threads)
     os.environ["RCNN_THREADS"] = str(threads)
     if args.worker:
         return worker(args.worker, args.reps)
-    names = list(tv_cases().keys()) + ["BM_InferSeed/1", "BM_InferSeed/16", "BM_TrainStepSeed"]
+    names = list(tv_cases().keys()) + ["BM_InferSeed/1", "BM_InferSeed/16", "BM_TrainStepSeed", "BM_TvResNet50FPN"]
+    if args.only:
+        names = [n for n in names if n in args.only]
     rows, ctx = [], {}
     # Case by case: ours, torchvision as installed, torchvision with rcnn's
     # runtime settings, before the next case, so a machine that slows down
@@ -225,7 +236,7 @@ def main():
         tt = theirs(name, reps, tuned=True)
         rows.append((name, o, t, tt))
         print(f"  {name}: ours {o:.3f} ms, torchvision {t:.3f} ms, tuned {tt:.3f} ms", file=sys.stderr)
-    trace, _ = ours(args.build, "BM_TraceFull", args.reps)
+    trace = ours(args.build, "BM_TraceFull", args.reps)[0] if not args.only else float("nan")
     print(f"# {threads} threads, {os.cpu_count()} cores, BLAS: {ctx.get('blas', '?')}, torch {torch.__version__}, "
           f"torchvision {torchvision.__version__}, median of {args.reps} (2 for InferSeed/16 and TrainStepSeed "
           f"on torchvision's side)")
@@ -234,6 +245,8 @@ def main():
     for name, o, t, tt in rows:
         print(f"| {name} | {o:.3f} | {t:.3f} | {t / o:.1f}x | {tt:.3f} | {tt / o:.1f}x |")
     print(f"| BM_TraceFull (fast preset, 224², every stage) | {trace:.1f} | – | – | – | – |")
+    if args.only:
+        return
     wo, wg = roi_align_equality(args.build)
     print(f"\nRoIAlign on the same inputs (3 cases incl. adaptive sampling and aligned=False): max |ours - torchvision| "
           f"forward {wo:.2e}, gradient {wg:.2e} (target <= 1e-5)")

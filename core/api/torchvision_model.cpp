@@ -64,6 +64,7 @@ std::vector<DetectResult> detect_files_torchvision(const TorchvisionRequest& req
   if (req.score_thresh >= 0) opts.box_score_thresh = req.score_thresh;
   mt::TvFasterRCNN model(opts);
   model->load(sd, req.checkpoint);
+  if (!req.exact) model->optimize_for_inference();
   const auto names = class_names_for(req, opts.num_classes);
   if (class_names) *class_names = names;
   std::vector<DetectResult> out;

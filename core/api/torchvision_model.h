@@ -19,6 +19,9 @@ struct TorchvisionRequest {
                              // "__background__" is skipped); empty: COCO's for
                              // 91-class models, else "class N"
   double score_thresh = -1;  // < 0: the preset's box_score_thresh (0.05)
+  // false: BatchNorm folded into the convs and channels-last (faster; results
+  // differ from torchvision's in the last bits). true: torchvision's op order.
+  bool exact = false;
 };
 
 // Detections in original image coordinates; label = torchvision's label - 1

@@ -71,4 +71,13 @@ grep -q "nope.pt" err.txt || fail "error does not name the file: $(cat err.txt)"
 [ "$(wc -l < err.txt)" = 1 ] || fail "error is not one line"
 if "$RCNN" train --dataset data --out runs --name bad --set rpn.iou_lo=0.9 --iters 1 2> err2.txt; then fail "bad config accepted"; fi
 grep -q "rpn.iou_lo" err2.txt || fail "config error does not name the field: $(cat err2.txt)"
+# A torch.save file that is not a torchvision detector: one line naming the file and the missing key.
+FIX="$(dirname "$0")/../serialize/fixtures"
+IMG="$(ls data/JPEGImages/* | head -1)"
+if "$RCNN" detect --config torchvision_resnet50_fpn --checkpoint "$FIX/state_dict.pth" "$IMG" --out tvdet 2> err3.txt; then
+  fail "a non-detector state dict was accepted"; fi
+grep -q "state_dict.pth: no roi_heads.box_predictor.cls_score.weight" err3.txt || fail "tv error: $(cat err3.txt)"
+if "$RCNN" detect --config torchvision_nope --checkpoint "$FIX/state_dict.pth" "$IMG" --out tvdet 2> err4.txt; then
+  fail "an unknown --config was accepted"; fi
+grep -q "torchvision_nope" err4.txt || fail "config error does not name it: $(cat err4.txt)"
 echo "cli end-to-end OK"

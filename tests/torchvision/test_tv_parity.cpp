@@ -157,3 +157,30 @@ TEST(TorchvisionParity, LoadErrorsNameTheKeyAndChangeNothing) {
   const auto e2 = message(v2);
   EXPECT_NE(e2.find("model.pth: unexpected key backbone.fpn.inner_blocks.0.0.bias (not part of torchvision_resnet50_fpn_v2)"), std::string::npos) << e2;
 }
+
+TEST(TorchvisionParity, OptimizedForInferenceAgreesUpToRounding) {
+  // Folded BatchNorm and channels-last change the order of float operations,
+  // not the function: the FPN features agree to float rounding.
+  ASSERT_FALSE(dir().empty());
+  for (const char* arch : {"torchvision_resnet50_fpn", "torchvision_mobilenet_v3_large_fpn"}) {
+    auto opts = tv_preset(arch, 7);
+    opts.min_size = 320;
+    opts.max_size = 480;
+    opts.frozen_bn_eps = 1e-5;
+    const auto sd = serialize::read_state_dict(dir() + "/" + std::string(arch) + ".pth");
+    TvFasterRCNN exact(opts), fast(opts);
+    exact->load(sd, arch);
+    fast->load(sd, arch);
+    fast->optimize_for_inference();
+    const auto ref = serialize::read_state_dict(dir() + "/" + std::string(arch) + "_outputs.pth");
+    const auto img = image_from_rgb8(*ref.find("image0"));
+    const auto a = exact->infer({img}), b = fast->infer({img});
+    ASSERT_EQ(a.features.size(), b.features.size());
+    for (size_t l = 0; l < a.features.size(); ++l) {
+      const double scale = a.features[l].abs().max().item<double>();
+      EXPECT_GT(scale, 0.0);
+      EXPECT_LE(max_abs(a.features[l], b.features[l]) / scale, 1e-5) << arch << " level " << l;
+    }
+    EXPECT_THROW(fast->state_dict(), c10::Error);
+  }
+}

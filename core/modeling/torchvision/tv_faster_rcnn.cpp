@@ -32,7 +32,8 @@ TvInference TvFasterRCNNImpl::infer(const std::vector<torch::Tensor>& images) {
   torch::NoGradGuard ng;
   TvInference r;
   r.batch = transform_images(images, opts);
-  r.features = backbone->forward(r.batch.tensors);
+  r.features = backbone->forward(optimized ? r.batch.tensors.contiguous(torch::MemoryFormat::ChannelsLast)
+                                           : r.batch.tensors);
   TORCH_CHECK(r.features.size() == cell_anchors.size(), "torchvision model: ", r.features.size(),
               " feature maps but anchor sizes for ", cell_anchors.size());
   // RPN
@@ -107,7 +108,27 @@ void TvFasterRCNNImpl::load(const serialize::StateDict& sd, const std::string& w
   }
 }
 
+void TvFasterRCNNImpl::optimize_for_inference() {
+  if (optimized) return;
+  torch::NoGradGuard ng;
+  for (const auto& m : modules(/*include_self=*/true)) {
+    if (auto* c = m->as<ConvNorm>(); c && c->norm) fold_into_conv(*c->conv, *c->norm);
+    if (auto* b = m->as<Bottleneck>()) {
+      fold_into_conv(*b->conv1, *b->bn1);
+      fold_into_conv(*b->conv2, *b->bn2);
+      fold_into_conv(*b->conv3, *b->bn3);
+      if (b->downsample)
+        fold_into_conv(*b->downsample[0]->as<torch::nn::Conv2d>(), *b->downsample[1]->as<Norm2d>());
+    }
+    if (auto* r = m->as<ResNet50Body>()) fold_into_conv(*r->conv1, *r->bn1);
+  }
+  for (const auto& m : modules(true))
+    if (auto* c = m->as<torch::nn::Conv2d>()) c->weight.set_data(c->weight.contiguous(torch::MemoryFormat::ChannelsLast));
+  optimized = true;
+}
+
 serialize::StateDict TvFasterRCNNImpl::state_dict() {
+  TORCH_CHECK(!optimized, "state_dict(): the model was optimized for inference (BatchNorm folded)");
   serialize::StateDict sd;
   for (const auto& m : named_modules("", /*include_self=*/true)) {
     const std::string prefix = m.key().empty() ? "" : m.key() + ".";

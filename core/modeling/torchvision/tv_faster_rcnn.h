@@ -48,6 +48,12 @@ struct TvFasterRCNNImpl : torch::nn::Module {
   // included), for serialize::write_state_dict: Python loads the file with
   // load_state_dict unchanged.
   serialize::StateDict state_dict();
+  // Inference speed: every BatchNorm folded into its conv, convolution
+  // weights and the input in channels-last. Results then differ from
+  // torchvision's in the last bits (as with another thread count); the
+  // parity test runs the exact, unfused model. After this state_dict() throws.
+  void optimize_for_inference();
+  bool optimized = false;
 
   TvOptions opts;
   BackboneWithFPN backbone{nullptr};

@@ -10,6 +10,7 @@ Norm2dImpl::Norm2dImpl(int64_t c) {
 }
 
 torch::Tensor Norm2dImpl::forward(const torch::Tensor& x) {
+  if (folded) return x;
   if (!frozen)
     return torch::batch_norm(x, weight, bias, running_mean, running_var, /*training=*/false, 0.1, eps,
                              at::globalContext().userEnabledCuDNN());
@@ -21,6 +22,19 @@ torch::Tensor Norm2dImpl::forward(const torch::Tensor& x) {
   auto scale = w * (rv + eps).rsqrt();
   auto shift = b - rm * scale;
   return x * scale + shift;
+}
+
+void fold_into_conv(torch::nn::Conv2dImpl& conv, Norm2dImpl& n) {
+  torch::NoGradGuard ng;
+  auto s = n.weight * (n.running_var + n.eps).rsqrt();
+  auto t = n.bias - n.running_mean * s;
+  conv.weight.mul_(s.view({-1, 1, 1, 1}));
+  if (conv.bias.defined()) {
+    conv.bias.mul_(s).add_(t);
+  } else {
+    conv.bias = t.clone();  // forward reads the member; the registered slot stays empty (inference only)
+  }
+  n.folded = true;
 }
 
 ConvNormImpl::ConvNormImpl(int64_t in, int64_t out, int64_t k, int64_t stride, bool with_norm, Act a, int64_t groups)

@@ -12,10 +12,16 @@ struct Norm2dImpl : torch::nn::Module {
   explicit Norm2dImpl(int64_t channels);
   torch::Tensor forward(const torch::Tensor& x);
   bool frozen = true;
+  bool folded = false;  // folded into the preceding conv (fold_batchnorm): identity
   double eps = 1e-5;
   torch::Tensor weight, bias, running_mean, running_var, num_batches_tracked;
 };
 TORCH_MODULE(Norm2d);
+
+// Folds n into conv for inference: W' = W * s, b' = b * s + t with
+// s = w * rsqrt(var + eps), t = bias - mean * s (the same affine map, up to
+// float rounding); n becomes the identity.
+void fold_into_conv(torch::nn::Conv2dImpl& conv, Norm2dImpl& n);
 
 enum class Act { None, ReLU, Hardswish };
 
