@@ -16,8 +16,8 @@
 #include "api/dataset.h"
 #include "api/eval_job.h"
 #include "api/session.h"
-#include "api/torchvision_model.h"
 #include "api/train_job.h"
+#include "cli_detect.h"
 #include "config/detector_config.h"
 
 namespace fs = std::filesystem;
@@ -159,25 +159,8 @@ int main(int argc, char** argv) {
   anchors->add_option("--write-config", sug_config, "suggestions: write the config with the best one applied here");
 
   // detect
-  std::string det_ckpt, det_out = "detections", det_device = "auto", det_config, det_classes;
-  bool det_exact = false;
-  double det_score = 0.5;
-  std::vector<std::string> det_inputs;
-  auto* detect = app.add_subcommand("detect", "run detection on images or a folder");
-  detect->add_option("--checkpoint", det_ckpt,
-                     "checkpoint: ours (.pt, holds its config), or a torchvision state dict (.pth) with --config")
-      ->required();
-  detect->add_option("--config", det_config,
-                     "for a torchvision .pth: torchvision_resnet50_fpn or torchvision_resnet50_fpn_v2");
-  detect->add_option("--classes", det_classes,
-                     "torchvision .pth: class names, one per line, for labels 1, 2, ... (default: COCO's for 91 classes)");
-  detect->add_flag("--exact", det_exact,
-                   "torchvision .pth: torchvision's exact op order (default: BatchNorm folded, channels-last; faster, "
-                   "equal up to float rounding)");
-  detect->add_option("inputs", det_inputs, "image files or folders")->required();
-  detect->add_option("--out", det_out, "output folder (detections.json + annotated PNGs)")->capture_default_str();
-  detect->add_option("--score", det_score, "score threshold")->capture_default_str();
-  detect->add_option("--device", det_device)->capture_default_str();
+  DetectArgs det;
+  auto* detect = add_detect_command(app, det);
 
   // inspect
   std::string in_image, in_ckpt, in_config = "default", in_dataset, in_split = "val", in_out, in_device = "cpu";
@@ -343,58 +326,7 @@ int main(int argc, char** argv) {
       }
       return 0;
     }
-    if (*detect) {
-      std::vector<std::string> files;
-      for (const auto& in : det_inputs) {
-        if (fs::is_directory(in)) {
-          for (const auto& f : rcnn::api::list_images(in)) files.push_back(f);
-        } else {
-          files.push_back(in);
-        }
-      }
-      if (files.empty()) throw std::runtime_error("detect: no images found in the inputs");
-      std::vector<std::string> names;
-      std::vector<rcnn::api::DetectResult> res;
-      if (rcnn::api::is_torchvision_config(det_config)) {
-        rcnn::api::TorchvisionRequest tr{det_config, det_ckpt, det_classes, det_score, det_exact};
-        res = rcnn::api::detect_files_torchvision(tr, files, &names);
-      } else {
-        if (!det_config.empty())
-          throw std::runtime_error("detect: --config " + det_config +
-                                   " is not a torchvision preset (our checkpoints carry their own config)");
-        res = rcnn::api::detect_files(det_ckpt, files, det_device, det_score, &names);
-      }
-      fs::create_directories(det_out);
-      json all = json::array();
-      int failed = 0;
-      for (const auto& r : res) {
-        json j{{"image", r.path}, {"width", r.width}, {"height", r.height}};
-        if (!r.error.empty()) {
-          j["error"] = r.error;
-          std::fprintf(stderr, "warning: %s\n", r.error.c_str());
-          failed++;
-          all.push_back(j);
-          continue;
-        }
-        json dets = json::array();
-        for (const auto& d : r.detections) {
-          const std::string cls = d.label < int(names.size()) ? names[size_t(d.label)] : std::to_string(d.label);
-          dets.push_back({{"class", cls},
-                          {"label", d.label},
-                          {"score", d.score},
-                          {"box", {d.box_original.x1, d.box_original.y1, d.box_original.x2, d.box_original.y2}}});
-        }
-        j["detections"] = dets;
-        const std::string png = (fs::path(det_out) / (fs::path(r.path).stem().string() + ".png")).string();
-        rcnn::api::save_annotated_png(r.path, r.detections, names, png);
-        j["annotated"] = png;
-        all.push_back(j);
-        std::printf("%s: %zu detections -> %s\n", r.path.c_str(), r.detections.size(), png.c_str());
-      }
-      std::ofstream((fs::path(det_out) / "detections.json").string()) << all.dump(1) << "\n";
-      std::printf("wrote %s\n", (fs::path(det_out) / "detections.json").c_str());
-      return failed == int(res.size()) ? 1 : 0;
-    }
+    if (*detect) return run_detect(det);
     if (*inspect) {
       rcnn::DetectorConfig cfg = rcnn::load_preset(in_config);
       std::vector<rcnn::api::GtObject> gt;

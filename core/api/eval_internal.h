@@ -6,10 +6,18 @@
 #include "data/dataset.h"
 #include "modeling/faster_rcnn.h"
 
+#include <opencv2/core.hpp>
+
 namespace rcnn::api {
 
 EvalReport evaluate_model(modeling::FasterRCNN& model, const DetectorConfig& cfg, const data::Dataset& ds,
                           const torch::Device& device, int max_images, int batch_size,
                           const std::function<void(int, int)>& progress = {});
+
+// The per-image loop of the detect_files variants: each image decoded as
+// 8-bit RGB and given to `one`; an image that fails gets its error (and no
+// detections), the others still run.
+std::vector<DetectResult> detect_each(const std::vector<std::string>& paths,
+                                      const std::function<void(const cv::Mat& rgb, DetectResult& r)>& one);
 
 }  // namespace rcnn::api

@@ -134,6 +134,27 @@ std::vector<DetectResult> detect_files(const std::string& checkpoint, const std:
   }
   if (class_names) *class_names = cfg.class_names;
   torch::NoGradGuard ng;
+  return detect_each(paths, [&](const cv::Mat& rgb, DetectResult& r) {
+    auto tf = data::make_resize(rgb.cols, rgb.rows, cfg.input.size, cfg.input.resize);
+    auto x = data::to_tensor(data::apply_resize(rgb, tf), cfg.input.mean, cfg.input.std).unsqueeze(0).to(device);
+    auto det = model->detect(x)[0];
+    auto bx = det.boxes.cpu().to(torch::kFloat).contiguous();
+    auto acc = bx.accessor<float, 2>();
+    for (int64_t j = 0; j < bx.size(0); ++j) {
+      Detection d;
+      d.box = {acc[j][0], acc[j][1], acc[j][2], acc[j][3]};
+      d.box_original = d.box;
+      tf.backward(d.box_original.x1, d.box_original.y1, d.box_original.x2, d.box_original.y2);
+      d.score = det.scores[j].item<float>();
+      d.label = int(det.classes[j].item<int64_t>());
+      d.proposal = int(det.proposal[j].item<int64_t>());
+      r.detections.push_back(d);
+    }
+  });
+}
+
+std::vector<DetectResult> detect_each(const std::vector<std::string>& paths,
+                                      const std::function<void(const cv::Mat&, DetectResult&)>& one) {
   std::vector<DetectResult> out;
   for (const auto& p : paths) {
     DetectResult r;
@@ -142,23 +163,10 @@ std::vector<DetectResult> detect_files(const std::string& checkpoint, const std:
       cv::Mat rgb = data::load_image_rgb(p);
       r.width = rgb.cols;
       r.height = rgb.rows;
-      auto tf = data::make_resize(rgb.cols, rgb.rows, cfg.input.size, cfg.input.resize);
-      auto x = data::to_tensor(data::apply_resize(rgb, tf), cfg.input.mean, cfg.input.std).unsqueeze(0).to(device);
-      auto det = model->detect(x)[0];
-      auto bx = det.boxes.cpu().to(torch::kFloat).contiguous();
-      auto acc = bx.accessor<float, 2>();
-      for (int64_t j = 0; j < bx.size(0); ++j) {
-        Detection d;
-        d.box = {acc[j][0], acc[j][1], acc[j][2], acc[j][3]};
-        d.box_original = d.box;
-        tf.backward(d.box_original.x1, d.box_original.y1, d.box_original.x2, d.box_original.y2);
-        d.score = det.scores[j].item<float>();
-        d.label = int(det.classes[j].item<int64_t>());
-        d.proposal = int(det.proposal[j].item<int64_t>());
-        r.detections.push_back(d);
-      }
+      one(rgb, r);
     } catch (const std::exception& e) {
       r.error = e.what();
+      r.detections.clear();
     }
     out.push_back(std::move(r));
   }

@@ -4,6 +4,7 @@
 
 #include <fstream>
 
+#include "api/eval_internal.h"
 #include "config/detector_config.h"
 #include "data/image_io.h"
 #include "engine/device.h"
@@ -67,33 +68,21 @@ std::vector<DetectResult> detect_files_torchvision(const TorchvisionRequest& req
   if (!req.exact) model->optimize_for_inference();
   const auto names = class_names_for(req, opts.num_classes);
   if (class_names) *class_names = names;
-  std::vector<DetectResult> out;
-  for (const auto& p : paths) {
-    DetectResult r;
-    r.path = p;
-    try {
-      cv::Mat rgb = data::load_image_rgb(p);
-      r.width = rgb.cols;
-      r.height = rgb.rows;
-      auto hwc = torch::from_blob(rgb.data, {rgb.rows, rgb.cols, 3}, torch::kByte).clone();
-      const auto res = model->infer({mt::image_from_rgb8(hwc)});
-      const auto& d = res.detections[0];
-      auto bx = d.boxes.contiguous();
-      auto acc = bx.accessor<float, 2>();
-      for (int64_t j = 0; j < bx.size(0); ++j) {
-        Detection det;
-        det.box_original = {acc[j][0], acc[j][1], acc[j][2], acc[j][3]};
-        det.box = det.box_original;
-        det.score = d.scores[j].item<float>();
-        det.label = int(d.labels[j].item<int64_t>()) - 1;
-        r.detections.push_back(det);
-      }
-    } catch (const std::exception& e) {
-      r.error = e.what();
+  return detect_each(paths, [&](const cv::Mat& rgb, DetectResult& r) {
+    auto hwc = torch::from_blob(rgb.data, {rgb.rows, rgb.cols, 3}, torch::kByte).clone();
+    const auto res = model->infer({mt::image_from_rgb8(hwc)});
+    const auto& d = res.detections[0];
+    auto bx = d.boxes.contiguous();
+    auto acc = bx.accessor<float, 2>();
+    for (int64_t j = 0; j < bx.size(0); ++j) {
+      Detection det;
+      det.box_original = {acc[j][0], acc[j][1], acc[j][2], acc[j][3]};
+      det.box = det.box_original;
+      det.score = d.scores[j].item<float>();
+      det.label = int(d.labels[j].item<int64_t>()) - 1;
+      r.detections.push_back(det);
     }
-    out.push_back(std::move(r));
-  }
-  return out;
+  });
 }
 
 }  // namespace rcnn::api
