@@ -1,9 +1,14 @@
 // Anchor suggestions (coverage_job.h): grid search scored by the real matcher.
+#include <ATen/Parallel.h>
+
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
+#include <mutex>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include "api/coverage_internal.h"
 #include "config/detector_config.h"
@@ -101,12 +106,31 @@ SuggestReport suggest_on(const data::Dataset& ds, const DetectorConfig& cfg, int
         if (per > req.max_per_location) continue;
         cands.push_back({{ss, spo, rs, per, {}}, {}});
       }
-  // Score every candidate on the sample.
+  // Score every candidate on the sample, candidates spread over the threads
+  // (each score lands in its own slot, so the result does not depend on them).
+  std::atomic<size_t> next{0};
+  std::mutex progress_mutex;
   int done = 0;
-  for (auto& c : cands) {
-    c.score = coverage_on(ds, with(cfg, c.s), n, order).all;
-    if (progress) progress(++done, int(cands.size()));
-  }
+  std::exception_ptr failure;
+  auto worker = [&] {
+    try {
+      for (size_t k; (k = next++) < cands.size();) {
+        cands[k].score = coverage_on(ds, with(cfg, cands[k].s), n, order).all;
+        std::lock_guard<std::mutex> lock(progress_mutex);
+        if (progress) progress(++done, int(cands.size()));
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(progress_mutex);
+      if (!failure) failure = std::current_exception();
+      next = cands.size();
+    }
+  };
+  std::vector<std::thread> pool;
+  const int threads = std::max(1, std::min<int>(at::get_num_threads(), int(cands.size())));
+  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+  if (failure) std::rethrow_exception(failure);
   std::stable_sort(cands.begin(), cands.end(), [](const Cand& a, const Cand& b) { return better(a.score, b.score); });
   out.candidates = int(cands.size());
   for (size_t k = 0; k < cands.size() && int(out.best.size()) < req.top; ++k) {
