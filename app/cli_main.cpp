@@ -336,6 +336,10 @@ int main(int argc, char** argv) {
         rcnn::api::OpenOptions lo;
         lo.split = in_split;
         auto ds = rcnn::api::open_dataset(in_dataset.empty() ? rcnn::api::default_dataset_dir() : in_dataset, lo);
+        if (!ds.issues.empty())  // what lenient reading skipped, so a wrong count is never silent
+          std::fprintf(stderr, "dataset: skipped %d images and %d objects, clipped %d boxes (%zu issues; first: %s)\n",
+                       ds.skipped_images, ds.skipped_objects, ds.clipped_objects, ds.issues.size(),
+                       ds.issues.front().c_str());
         const int idx = std::max(0, in_index);
         if (size_t(idx) >= ds.size())
           throw std::runtime_error("inspect: --index " + std::to_string(idx) + " is out of range (split has " +

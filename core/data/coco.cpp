@@ -80,13 +80,20 @@ Dataset read_coco(const std::string& json_path, const std::string& image_dir_in,
         if (ct == cat_to_label.end()) throw DataError(where + " has unknown category_id " + a["category_id"].dump());
         const auto& bb = a.at("bbox");
         if (!bb.is_array() || bb.size() != 4) throw DataError(where + ": bbox must be [x, y, w, h]");
+        const char* names[] = {"x", "y", "w", "h"};
+        for (int k = 0; k < 4; ++k)
+          if (!bb[size_t(k)].is_number())
+            throw DataError(where + ": bbox[" + std::to_string(k) + "] (" + names[k] + ") is " + bb[size_t(k)].dump() +
+                            ", not a number");
+        if (a.contains("iscrowd") && !(a["iscrowd"].is_number_integer() || a["iscrowd"].is_boolean()))
+          throw DataError(where + ": iscrowd is " + a["iscrowd"].dump() + ", not 0 or 1");
         Annotation o;
         o.label = ct->second;
         o.x1 = bb[0].get<float>();
         o.y1 = bb[1].get<float>();
         o.x2 = o.x1 + bb[2].get<float>();
         o.y2 = o.y1 + bb[3].get<float>();
-        o.crowd = a.value("iscrowd", 0) != 0;
+        o.crowd = a.contains("iscrowd") && (a["iscrowd"].is_boolean() ? a["iscrowd"].get<bool>() : a["iscrowd"].get<int64_t>() != 0);
         auto& rec = ds.images[it->second];
         if (validate_box(o, rec.width, rec.height, where, opt, ds)) rec.objects.push_back(o);
       } catch (const json::exception& e) {

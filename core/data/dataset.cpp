@@ -1,5 +1,6 @@
 #include "data/dataset.h"
 
+#include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -23,6 +24,31 @@ static std::string fmt_box(const Annotation& a) {
   std::ostringstream os;
   os << "(" << a.x1 << ", " << a.y1 << ", " << a.x2 << ", " << a.y2 << ")";
   return os.str();
+}
+
+bool parse_number(const std::string& text, double lo, double hi, double* out, std::string* why) {
+  const auto b = text.find_first_not_of(" \t\r\n"), e = text.find_last_not_of(" \t\r\n");
+  const std::string t = b == std::string::npos ? std::string() : text.substr(b, e - b + 1);
+  auto quoted = "\"" + (text.size() > 40 ? text.substr(0, 40) + "..." : text) + "\"";
+  char* end = nullptr;
+  errno = 0;
+  const double v = t.empty() ? 0 : std::strtod(t.c_str(), &end);
+  if (t.empty() || end != t.c_str() + t.size()) {
+    *why = quoted + " is not a number";
+    return false;
+  }
+  if (!std::isfinite(v) || errno == ERANGE) {
+    *why = quoted + " is not a finite number";
+    return false;
+  }
+  if (v < lo || v > hi) {
+    std::ostringstream os;
+    os << quoted << " is outside [" << lo << ", " << hi << "]";
+    *why = os.str();
+    return false;
+  }
+  *out = v;
+  return true;
 }
 
 bool validate_box(Annotation& a, int width, int height, const std::string& where, const LoadOptions& opt, Dataset& ds) {

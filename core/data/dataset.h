@@ -60,6 +60,12 @@ struct Dataset {
 // error (strict); a box wholly outside is invalid. Returns false to drop it.
 bool validate_box(Annotation& a, int width, int height, const std::string& where, const LoadOptions& opt, Dataset& ds);
 
+// A whole annotation field as a number: surrounding blanks allowed, nothing
+// else ("five", "12px", "" and "nan" are not numbers), finite, within
+// [lo, hi]. On failure returns false and says why in *why ("\"five\" is not a
+// number").
+bool parse_number(const std::string& text, double lo, double hi, double* out, std::string* why);
+
 // Detects the format: a directory with Annotations/ -> VOC; a .json file
 // (or a directory with annotations/instances_<split>.json) -> COCO; any
 // other directory -> folder of images. Throws DataError for an empty result.

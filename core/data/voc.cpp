@@ -102,7 +102,9 @@ Dataset read_voc(const std::string& root_s, const LoadOptions& opt) {
       continue;
     }
     bool bad = false;
+    int index = -1;
     for (auto o : ann.children("object")) {
+      ++index;
       const std::string name = o.child_value("name");
       auto it = cls.find(name);
       if (it == cls.end()) {
@@ -120,16 +122,33 @@ Dataset read_voc(const std::string& root_s, const LoadOptions& opt) {
         ds.skipped_objects++;
         continue;
       }
+      // Every number parsed whole: "<xmin>five</xmin>" is an error, not x = 0.
+      double v[4] = {}, difficult = 0, truncated = 0;
+      std::string bad_field, why;
+      const char* coords[] = {"xmin", "ymin", "xmax", "ymax"};
+      for (int k = 0; k < 4 && bad_field.empty(); ++k)
+        if (!parse_number(bb.child_value(coords[k]), -1e9, 1e9, &v[k], &why)) bad_field = coords[k];
+      for (auto [field, out] : {std::pair<const char*, double*>{"difficult", &difficult}, {"truncated", &truncated}})
+        if (bad_field.empty() && o.child(field) && !parse_number(o.child_value(field), 0, 1, out, &why))
+          bad_field = field;
+      if (!bad_field.empty()) {
+        const std::string msg = xml.string() + ": object #" + std::to_string(index) + " ('" + name + "') <" +
+                                bad_field + ">: " + why;
+        if (opt.strict) throw DataError(msg);
+        ds.issues.push_back(msg + " (object skipped)");
+        ds.skipped_objects++;
+        continue;
+      }
       Annotation a;
       a.label = it->second;
       // VOC corners are 1-based and inclusive: pixel xmin..xmax covers
       // [xmin - 1, xmax) in 0-based continuous coordinates.
-      a.x1 = bb.child("xmin").text().as_float(NAN) - 1.0f;
-      a.y1 = bb.child("ymin").text().as_float(NAN) - 1.0f;
-      a.x2 = bb.child("xmax").text().as_float(NAN);
-      a.y2 = bb.child("ymax").text().as_float(NAN);
-      a.difficult = o.child("difficult").text().as_int(0) != 0;
-      a.truncated = o.child("truncated").text().as_int(0) != 0;
+      a.x1 = float(v[0]) - 1.0f;
+      a.y1 = float(v[1]) - 1.0f;
+      a.x2 = float(v[2]);
+      a.y2 = float(v[3]);
+      a.difficult = difficult != 0;
+      a.truncated = truncated != 0;
       if (validate_box(a, rec.width, rec.height, xml.string(), opt, ds)) rec.objects.push_back(a);
     }
     if (!bad) ds.images.push_back(std::move(rec));

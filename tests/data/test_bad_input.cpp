@@ -172,3 +172,50 @@ TEST(BadInput, MalformedCocoJson) {
   auto ds = open_dataset((dir / "badcat.json").string());
   EXPECT_EQ(ds.skipped_objects, 1);
 }
+
+TEST(BadInput, NumbersThatAreNotNumbers) {
+  // "<xmin>five</xmin>" used to be read as x = 0 and the object kept with a wrong box.
+  VocCase c("nan_fields");
+  c.image("a");
+  c.xml("a", VocCase::obj("cat", 2, 2, 20, 20) +
+                 "<object><name>dog</name><bndbox><xmin>five</xmin><ymin>3</ymin><xmax>30</xmax><ymax>25</ymax>"
+                 "</bndbox></object>" +
+                 "<object><name>dog</name><bndbox><xmin>4</xmin><ymin>3</ymin><xmax>12px</xmax><ymax>25</ymax>"
+                 "</bndbox></object>" +
+                 "<object><name>cat</name><difficult>maybe</difficult><bndbox><xmin>4</xmin><ymin>3</ymin>"
+                 "<xmax>12</xmax><ymax>25</ymax></bndbox></object>" +
+                 "<object><name>cat</name><bndbox><xmin> 5 </xmin><ymin>3</ymin><xmax>1e400</xmax><ymax>25</ymax>"
+                 "</bndbox></object>");
+  c.split({"a"});
+  expect_has(c.strict_error(), "a.xml: object #1 ('dog') <xmin>", "\"five\" is not a number");
+  const auto ds = c.lenient();
+  ASSERT_EQ(ds.images.size(), 1u);
+  ASSERT_EQ(ds.images[0].objects.size(), 1u);  // only the good cat
+  EXPECT_EQ(ds.images[0].objects[0].x1, 1.f);
+  EXPECT_EQ(ds.skipped_objects, 4);
+  std::string all;
+  for (const auto& i : ds.issues) all += i + "\n";
+  expect_has(all, "object #2 ('dog') <xmax>: \"12px\" is not a number", "object #3 ('cat') <difficult>: \"maybe\"");
+  expect_has(all, "object #4 ('cat') <xmax>: \"1e400\" is not a finite number", "(object skipped)");
+  // COCO: a bbox entry that is a string, an iscrowd that is not 0/1.
+  auto dir = fs::temp_directory_path() / ("rcnn_bad_coco_num_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "num.json") << R"({"images":[{"id":1,"file_name":"x.png","width":10,"height":10}],
+    "categories":[{"id":1,"name":"a"}],"annotations":[
+      {"id":5,"image_id":1,"category_id":1,"bbox":["five",1,2,2]},
+      {"id":6,"image_id":1,"category_id":1,"bbox":[1,1,2,2],"iscrowd":"yes"},
+      {"id":7,"image_id":1,"category_id":1,"bbox":[1,1,2,2]}]})";
+  LoadOptions strict;
+  strict.strict = true;
+  try {
+    open_dataset((dir / "num.json").string(), strict);
+    FAIL();
+  } catch (const DataError& e) {
+    expect_has(e.what(), "num.json: annotation 5", "bbox[0] (x) is \"five\", not a number");
+  }
+  const auto coco = open_dataset((dir / "num.json").string());
+  EXPECT_EQ(coco.skipped_objects, 2);
+  ASSERT_EQ(coco.images.size(), 1u);
+  EXPECT_EQ(coco.images[0].objects.size(), 1u);
+  fs::remove_all(dir);
+}
