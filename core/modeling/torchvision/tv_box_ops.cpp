@@ -35,26 +35,6 @@ torch::Tensor decode_boxes(const torch::Tensor& rel_codes, const torch::Tensor& 
   return torch::stack({pred_ctr_x - c_w, pred_ctr_y - c_h, pred_ctr_x + c_w, pred_ctr_y + c_h}, 2).flatten(1);
 }
 
-torch::Tensor encode_boxes(const torch::Tensor& reference, const torch::Tensor& proposals,
-                           const std::array<double, 4>& w) {
-  // torchvision's encode_boxes (weights as a tensor of the boxes' dtype).
-  auto wt = torch::tensor({w[0], w[1], w[2], w[3]}, reference.options());
-  auto col = [](const torch::Tensor& t, int64_t i) { return t.index({Slice(), Slice(i, i + 1)}); };
-  auto ex_w = col(proposals, 2) - col(proposals, 0);
-  auto ex_h = col(proposals, 3) - col(proposals, 1);
-  auto ex_x = col(proposals, 0) + 0.5 * ex_w;
-  auto ex_y = col(proposals, 1) + 0.5 * ex_h;
-  auto gt_w = col(reference, 2) - col(reference, 0);
-  auto gt_h = col(reference, 3) - col(reference, 1);
-  auto gt_x = col(reference, 0) + 0.5 * gt_w;
-  auto gt_y = col(reference, 1) + 0.5 * gt_h;
-  auto tdx = wt[0] * (gt_x - ex_x) / ex_w;
-  auto tdy = wt[1] * (gt_y - ex_y) / ex_h;
-  auto tdw = wt[2] * torch::log(gt_w / ex_w);
-  auto tdh = wt[3] * torch::log(gt_h / ex_h);
-  return torch::cat({tdx, tdy, tdw, tdh}, 1);
-}
-
 torch::Tensor clip_boxes_to_image(const torch::Tensor& boxes, int64_t height, int64_t width) {
   auto bx = boxes.index({"...", Slice(0, None, 2)}).clamp(0, width);
   auto by = boxes.index({"...", Slice(1, None, 2)}).clamp(0, height);

@@ -10,9 +10,6 @@ namespace rcnn::modeling::tv {
 // BoxCoder.decode_single: rel_codes (R, 4k) against boxes (R, 4) -> (R, 4k).
 torch::Tensor decode_boxes(const torch::Tensor& rel_codes, const torch::Tensor& boxes,
                            const std::array<double, 4>& weights, double clip);
-// BoxCoder.encode_single: targets of `reference` boxes w.r.t. `proposals` -> (R, 4).
-torch::Tensor encode_boxes(const torch::Tensor& reference, const torch::Tensor& proposals,
-                           const std::array<double, 4>& weights);
 // The default clip of dw, dh: log(1000 / 16).
 double default_bbox_clip();
 
