@@ -307,8 +307,12 @@ int main(int argc, char** argv) {
         sr.coverage = cr;
         s = rcnn::api::suggest_anchors(sr, [](int d, int t) { bar("search", d, t, ""); });
         if (tty()) std::printf("\n");
-        std::printf("anchor suggestions (%d candidates searched on %d sampled images, %.1f s):\n", s.candidates,
-                    sr.search_images, s.seconds);
+        const int n_images = int(r.image_paths.size());
+        const std::string sample = sr.search_images > 0 && sr.search_images < n_images
+                                       ? std::to_string(sr.search_images) + " sampled images"
+                                       : "all " + std::to_string(n_images) + " images";
+        std::printf("anchor suggestions (%d candidates searched on %s, %.1f s):\n", s.candidates, sample.c_str(),
+                    s.seconds);
         auto line = [](const char* tag, const rcnn::api::AnchorSuggestion& a) {
           std::printf("  %-8s BPR %.3f (without low-quality %.3f)  %.2f positives/GT  %d anchors/location  %s\n", tag,
                       a.all.bpr(), a.all.bpr_no_lq(), a.all.mean_positives(), a.per_location, a.overrides().c_str());
