@@ -317,7 +317,13 @@ bool CoveragePanel::exportPlots(const QString& dir) {
   const std::pair<QChartView*, const char*> views[] = {
       {m_sizes, "gt_sizes.png"}, {m_aspects, "gt_aspects.png"}, {m_positives, "positives_per_gt.png"},
       {m_bpr, "bpr_by_size.png"}};
-  for (const auto& [v, name] : views) ok &= v->grab().save(QDir(dir).filePath(name));
+  for (const auto& [v, name] : views) {
+    // At a readable size (the docked view may be small and cut the title), then back.
+    const QSize docked = v->size();
+    v->resize(900, 540);
+    ok &= v->grab().save(QDir(dir).filePath(name));
+    v->resize(docked);
+  }
   for (const auto& [name, svg] : coverage_svgs(coverage_plots(*m_report))) {
     QFile f(QDir(dir).filePath(QString::fromStdString(name)));
     ok &= f.open(QIODevice::WriteOnly) && f.write(svg.data(), qint64(svg.size())) == qint64(svg.size());
