@@ -102,7 +102,9 @@ void SparseMatcher::candidates(const Box& gt, int g, std::vector<Pair>& out) con
 
 void SparseMatcher::match(PipelineTrace& t, std::vector<int>& positives_no_lq) {
   const int M = int(t.gt.size());
-  const float lo = float(t.iou_lo), hi = float(t.iou_hi);  // the matcher compares in float
+  // The matcher compares float IoUs with float thresholds. Only `hi` matters
+  // here: below lo or between the thresholds, an anchor is positive for no GT.
+  const float hi = float(t.iou_hi);
   const bool lq = t.low_quality;
   const size_t A = grid_.levels.empty() ? 0 : size_t(grid_.levels[0].anchors_per_location);
   pairs_.clear();
@@ -171,7 +173,6 @@ void SparseMatcher::match(PipelineTrace& t, std::vector<int>& positives_no_lq) {
     }
     explain_no_positive(t, info, taken);
   }
-  (void)lo;  // below lo or between the thresholds changes no GT fact: only positives count
   for (const Pair& q : pairs_) scratch_[size_t(q.k)] = Anchor{};
 }
 
