@@ -110,24 +110,22 @@ CoverageReport coverage_on(const data::Dataset& ds, const DetectorConfig& cfg, i
       throw std::runtime_error(im.path + ": image size unknown (a folder of images has no annotations to cover)");
     const auto tf = data::make_resize(im.width, im.height, S, cfg.input.resize);
     t.gt.clear();
-    std::vector<float> rows;
-    std::vector<const data::Annotation*> src;
     for (const auto& a : im.objects) {
       if (a.crowd) continue;  // ignore regions are not training targets
       const auto b = tf.forward(a);
-      rows.insert(rows.end(), {b.x1, b.y1, b.x2, b.y2, float(a.label)});
       GtInfo g;
       g.box = {b.x1, b.y1, b.x2, b.y2};
       g.box_original = {a.x1, a.y1, a.x2, a.y2};
       g.label = a.label;
       t.gt.push_back(g);
-      src.push_back(&a);
     }
     if (t.gt.empty()) continue;
     std::vector<int> no_lq;  // positives per GT without the low-quality rule
     if (method == CoverageMethod::Windowed) {
       sparse.match(t, no_lq);
     } else {
+      std::vector<float> rows;  // the matcher's (x1, y1, x2, y2, class) rows
+      for (const auto& g : t.gt) rows.insert(rows.end(), {g.box.x1, g.box.y1, g.box.x2, g.box.y2, float(g.label)});
       const auto gt = torch::tensor(rows).view({-1, 5});
       const auto m = matcher(anchors, gt);
       const auto m0 = strict(anchors, gt);
