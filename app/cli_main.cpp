@@ -163,7 +163,7 @@ int main(int argc, char** argv) {
   auto* detect = add_detect_command(app, det);
 
   // inspect
-  std::string in_image, in_ckpt, in_config = "default", in_dataset, in_split = "val", in_out, in_device = "cpu";
+  std::string in_image, in_ckpt, in_config = "default", in_dataset, in_split = "val", in_out, in_device = "cpu", in_classes;
   int in_index = -1;
   bool in_full = false;
   uint64_t in_seed = 0;
@@ -173,7 +173,9 @@ int main(int argc, char** argv) {
   inspect->add_option("--split", in_split)->capture_default_str();
   inspect->add_option("--index", in_index, "image index in the split");
   inspect->add_option("--checkpoint", in_ckpt, "checkpoint; default: random weights of --config");
-  inspect->add_option("--config", in_config)->capture_default_str();
+  inspect->add_option("--config", in_config, "preset or JSON; torchvision_* with a torchvision .pth checkpoint")
+      ->capture_default_str();
+  inspect->add_option("--classes", in_classes, "the model's class names, one per line (torchvision models)");
   inspect->add_option("--seed", in_seed, "sampling seed")->capture_default_str();
   inspect->add_option("--out", in_out, "write JSON here instead of stdout");
   inspect->add_option("--device", in_device)->capture_default_str();
@@ -357,6 +359,7 @@ int main(int argc, char** argv) {
       rcnn::api::Session s(cfg, in_device);
       if (!in_ckpt.empty()) {
         s.load_checkpoint(in_ckpt);
+        if (!in_classes.empty()) s.load_class_names(in_classes);
         if (names.empty()) names = s.config().class_names;
       }
       if (names.empty()) names = cfg.class_names;

@@ -19,10 +19,13 @@ int main(int argc, char** argv) {
   p.setApplicationDescription("RCNN Studio: step through every stage of a two-stage detector");
   p.addHelpOption();
   p.addPositionalArgument("input", "dataset directory, COCO .json, image, or nothing for the embedded dataset");
-  QCommandLineOption ckpt("checkpoint", "checkpoint to load", "file");
+  QCommandLineOption ckpt("checkpoint", "model to load: ours (.pt) or a torchvision state dict (.pth)", "file");
+  QCommandLineOption config("config", "preset (seed, default, fast, torchvision_*) or JSON config", "name");
+  QCommandLineOption classes("classes", "the model's class names, one per line", "file");
   QCommandLineOption stage("stage", "initial stage 1-7", "n");
   QCommandLineOption shot("screenshot", "save a screenshot of the window after loading and quit", "png");
-  p.addOptions({ckpt, stage, shot});
+  QCommandLineOption delay("screenshot-delay", "milliseconds before the screenshot (default 4000)", "ms", "4000");
+  p.addOptions({ckpt, config, classes, stage, shot, delay});
   p.process(app);
   studio::MainWindow w;
   w.show();
@@ -32,11 +35,13 @@ int main(int argc, char** argv) {
     w.openImageFile(input);
   else
     w.openDataset(input);
+  if (p.isSet(config)) w.loadConfig(p.value(config));
   if (p.isSet(ckpt)) w.openCheckpoint(p.value(ckpt));
+  if (p.isSet(classes)) w.loadClassNames(p.value(classes));
   if (p.isSet(stage)) w.setStage(rcnn::api::Stage(std::clamp(p.value(stage).toInt(), 1, 7) - 1));
   if (p.isSet(shot)) {
     const QString out = p.value(shot);
-    QTimer::singleShot(4000, &w, [&w, out] {
+    QTimer::singleShot(p.value(delay).toInt(), &w, [&w, out] {
       w.grab().save(out);
       QApplication::quit();
     });

@@ -46,6 +46,7 @@ void JobRunner::post(const TraceRequest& r) {
     if (!r.config) p.config.reset();
   }
   if (r.device) p.device = r.device;
+  if (r.classes_file) p.classes_file = r.classes_file;
   m_wake.wakeAll();
 }
 
@@ -158,6 +159,11 @@ void JobRunner::runTrace(const TraceRequest& req) {
       } else {
         S.load_checkpoint(*req.checkpoint);
       }
+      emit modelChanged(QString::fromStdString(S.model_label()), S.random_weights(),
+                        QString::fromStdString(rcnn::config_to_json_string(S.config())));
+    }
+    if (req.classes_file) {
+      S.load_class_names(*req.classes_file);
       emit modelChanged(QString::fromStdString(S.model_label()), S.random_weights(),
                         QString::fromStdString(rcnn::config_to_json_string(S.config())));
     }

@@ -35,6 +35,7 @@ struct TraceRequest {
   std::optional<uint64_t> sample_seed;
   std::optional<std::string> checkpoint;  // "" = random weights
   std::optional<std::string> device;
+  std::optional<std::string> classes_file;  // the model's class names, one per line
 };
 
 class JobRunner : public QThread {

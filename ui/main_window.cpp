@@ -265,6 +265,16 @@ void MainWindow::openImageFile(const QString& path) {
   m_job->post(r);
 }
 
+void MainWindow::loadConfig(const QString& nameOrFile) {
+  m_params->loadPreset(nameOrFile);
+}
+
+void MainWindow::loadClassNames(const QString& path) {
+  TraceRequest r;
+  r.classes_file = path.toStdString();
+  m_job->post(r);
+}
+
 void MainWindow::openCheckpoint(const QString& path) {
   TraceRequest r;
   r.checkpoint = path.toStdString();

@@ -32,6 +32,10 @@ class MainWindow : public QMainWindow {
   bool openDataset(const QString& path, const QString& split = "val");
   void openImageFile(const QString& path);
   void openCheckpoint(const QString& path);
+  // A preset name or a JSON config file, as the Parameters panel loads it.
+  void loadConfig(const QString& nameOrFile);
+  // The model's class names, one per line (Model > Class names…).
+  void loadClassNames(const QString& path);
   void setStage(rcnn::api::Stage s);
   rcnn::api::Stage stage() const;
   void exportPng(const QString& path);

@@ -30,8 +30,10 @@ void MainWindow::buildMenus() {
     const QString f = QFileDialog::getOpenFileName(this, "Image", QString(), "Images (*.png *.jpg *.jpeg *.bmp)");
     if (!f.isEmpty()) openImageFile(f);
   });
-  file->addAction("Open &checkpoint…", QKeySequence("Ctrl+K"), this, [this] {
-    const QString f = QFileDialog::getOpenFileName(this, "Checkpoint", "runs", "Checkpoints (*.pt)");
+  file->addAction("Open &model…", QKeySequence("Ctrl+K"), this, [this] {
+    const QString f = QFileDialog::getOpenFileName(
+        this, "Model: a checkpoint of ours (.pt) or a torchvision state dict (.pth)", "runs",
+        "Models (*.pt *.pth);;Our checkpoints (*.pt);;torchvision state dicts (*.pth)");
     if (!f.isEmpty()) openCheckpoint(f);
   });
   m_recentDatasets = file->addMenu("Recent datasets");
@@ -87,6 +89,11 @@ void MainWindow::buildMenus() {
     TraceRequest r;
     r.checkpoint = std::string();
     m_job->post(r);
+  });
+  model->addAction("Class &names…", this, [this] {
+    const QString f = QFileDialog::getOpenFileName(this, "Class names: one per line (a first __background__ is skipped)",
+                                                   QString(), "Text (*.txt);;All files (*)");
+    if (!f.isEmpty()) loadClassNames(f);
   });
   auto* dev = model->addMenu("Device");
   auto* cpu = dev->addAction("CPU", this, [this] {

@@ -22,8 +22,8 @@ std::string num(double v, int precision = 3) {
 std::string anchor_words(const PipelineTrace& t, int k) {
   const auto a = t.anchor_pos(k);
   const auto& L = t.levels[size_t(a.level)];
-  const size_t nr = L.ratios.size();
-  return L.name + ", size " + num(L.sizes[size_t(a.shape) / nr]) + ", ratio " + num(L.ratios[size_t(a.shape) % nr]);
+  return L.name + ", size " + num(L.sizes[size_t(L.size_index(a.shape))]) + ", ratio " +
+         num(L.ratios[size_t(L.ratio_index(a.shape))]);
 }
 
 float area(const Box& b) {
@@ -209,14 +209,16 @@ void account_detections_and_gts(PipelineTrace& t) {
       continue;
     }
     // 2-5. RPN candidates covering it, by state.
-    int best = -1, best_open = -1, best_survivor = -1, best_kept = -1;
-    float bi = -1, bo = -1, bs = -1, bk = -1;
+    int best = -1, best_scored = -1, best_open = -1, best_survivor = -1, best_kept = -1;
+    float bi = -1, bl = -1, bo = -1, bs = -1, bk = -1;
     for (size_t p = 0; p < t.proposals.size(); ++p) {
       const auto& pr = t.proposals[p];
       const float v = box_iou(pr.box, info.box);
       if (v < kCoverIou) continue;
       if (v > bi) bi = v, best = int(p);
       if (pr.state == ProposalState::TooSmall) continue;
+      if (v > bl) bl = v, best_scored = int(p);
+      if (pr.state == ProposalState::BelowScore) continue;
       if (v > bo) bo = v, best_open = int(p);
       if (pr.state == ProposalState::Suppressed) continue;
       if (v > bs) bs = v, best_survivor = int(p);
@@ -227,11 +229,18 @@ void account_detections_and_gts(PipelineTrace& t) {
       set(Funnel::CutByPreNmsTopk);
       continue;
     }
-    if (best_open < 0) {
+    if (best_scored < 0) {
       os << "every covering candidate is below the minimum box size (best: proposal #" << best << ", IoU " << num(bi)
          << ")";
       info.funnel_ref = best;
       set(Funnel::TooSmall);
+      continue;
+    }
+    if (best_open < 0) {
+      os << "every covering candidate scores below the RPN score threshold (best: proposal #" << best_scored
+         << ", IoU " << num(bl) << ", objectness " << num(t.proposals[size_t(best_scored)].objectness) << ")";
+      info.funnel_ref = best_scored;
+      set(Funnel::BelowRpnScore);
       continue;
     }
     if (best_survivor < 0) {

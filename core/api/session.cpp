@@ -7,6 +7,8 @@
 #include <sstream>
 
 #include "api/match_trace.h"
+#include "api/session_tv.h"
+#include "api/torchvision_model.h"
 #include "config/config_fields.h"
 #include "data/dataset.h"
 #include "data/image_io.h"
@@ -85,12 +87,23 @@ struct Session::Impl {
   modeling::ImageProposals props;
   modeling::SecondStage second;
   PipelineTrace trace;
+  // A torchvision preset's stages (session_tv.h); null for the seed's presets.
+  std::unique_ptr<TvStages> tv;
+  std::vector<std::string> dataset_names;
 
   void build_model(uint64_t seed) {
-    torch::manual_seed(seed);
-    model = modeling::FasterRCNN(cfg);
-    model->to(device);
-    model->eval();
+    if (cfg.is_torchvision()) {
+      tv = std::make_unique<TvStages>(cfg, device, seed);
+      tv->set_dataset_names(dataset_names);
+      cfg = tv->config();
+      model = nullptr;
+    } else {
+      tv.reset();
+      torch::manual_seed(seed);
+      model = modeling::FasterRCNN(cfg);
+      model->to(device);
+      model->eval();
+    }
     random = true;
     weight_seed = seed;
     checkpoint.clear();
@@ -109,13 +122,42 @@ Session::Session(const DetectorConfig& cfg, const std::string& device, uint64_t 
 Session::~Session() = default;
 
 void Session::load_checkpoint(const std::string& path) {
+  // A torchvision state dict (torch.save(model.state_dict()) from Python):
+  // a .pth file, or any file holding the predictor's key.
+  const bool pth = path.size() > 4 && path.compare(path.size() - 4, 4, ".pth") == 0;
+  if (pth || is_torchvision_checkpoint(path)) {
+    std::unique_ptr<TvStages> fresh;
+    TvStages* target = d_->tv.get();
+    if (!target) {
+      fresh = std::make_unique<TvStages>(load_preset("torchvision_resnet50_fpn"), d_->device, d_->weight_seed);
+      target = fresh.get();
+    }
+    DetectorConfig c = target->load(path, d_->cfg);  // throws before touching state
+    if (fresh) d_->tv = std::move(fresh);
+    d_->tv->set_dataset_names(d_->dataset_names);
+    d_->model = nullptr;
+    d_->cfg = c;
+    d_->random = false;
+    d_->checkpoint = path;
+    d_->dirty = kAll;
+    return;
+  }
   DetectorConfig cfg;
   modeling::FasterRCNN m = engine::load_model(path, d_->device, &cfg);  // throws before touching state
   d_->model = m;
+  d_->tv.reset();
   d_->cfg = cfg;
   d_->random = false;
   d_->checkpoint = path;
   d_->dirty = kAll;
+}
+
+void Session::load_class_names(const std::string& path) {
+  DetectorConfig c = d_->cfg;
+  c.class_names = torchvision_class_names(path, c.num_classes + 1);  // throws naming the file
+  if (d_->tv) d_->tv->set_config(c);
+  d_->cfg = c;
+  d_->dirty |= kImage;  // GT labels are mapped to the model's classes by name
 }
 
 void Session::reset_random_weights(uint64_t seed) {
@@ -137,12 +179,23 @@ bool Session::has_image() const {
   return d_->has_image;
 }
 int64_t Session::backbone_runs() const {
-  return d_->backbone_runs;
+  return d_->backbone_runs + (d_->tv ? d_->tv->backbone_runs() : 0);
 }
 
 void Session::set_config(const DetectorConfig& c) {
   c.validate();
   auto& o = d_->cfg;
+  if (c.is_torchvision() || d_->tv) {
+    if (!d_->tv || !c.is_torchvision() || !same_weight_shapes(o, c)) {
+      d_->cfg = c;
+      d_->build_model(d_->weight_seed);
+      return;
+    }
+    d_->dirty |= changed_stages(o, c);
+    d_->tv->set_config(c);
+    d_->cfg = d_->tv->config();
+    return;
+  }
   if (!d_->model->compatible_with(c)) {
     d_->cfg = c;
     d_->build_model(d_->weight_seed);
@@ -161,6 +214,8 @@ void Session::set_image(const Image& image, const std::vector<GtObject>& gt, con
   d_->image = image;
   d_->gt_orig = gt;
   d_->trace.class_names = names;
+  d_->dataset_names = names;
+  if (d_->tv) d_->tv->set_dataset_names(names);
   d_->has_image = true;
   d_->dirty |= kImage;
 }
@@ -204,6 +259,14 @@ const PipelineTrace& Session::run() {
   T.random_weights = D.random;
   T.model_label = model_label();
   T.device = D.device.str();
+  if (D.tv) {
+    D.tv->run(T, dirty, D.image, D.gt_orig, D.sample_seed, D.display,
+              [&](const char* name, const std::function<void()>& fn) { timed(name, fn); });
+    D.dirty = 0;
+    return T;
+  }
+  T.torchvision = false;
+  T.class_names = D.dataset_names;
 
   if (dirty & kImage)
     timed("image", [&] {
@@ -216,6 +279,9 @@ const PipelineTrace& Session::run() {
       T.image_width = D.image.width;
       T.image_height = D.image.height;
       T.input_size = S;
+      T.input_width = T.input_height = S;
+      T.input_note = cfg.input.resize == "letterbox" ? "letterboxed into the " + std::to_string(S) + "² square"
+                                                     : "stretched to the " + std::to_string(S) + "² square";
       T.scale_x = D.tf.sx;
       T.scale_y = D.tf.sy;
       T.pad_x = D.tf.pad_x;
@@ -403,6 +469,7 @@ const PipelineTrace& Session::run() {
 
 std::vector<float> Session::sampling_points(int r, int* gh, int* gw) const {
   const auto& T = d_->trace;
+  if (d_->tv) return d_->tv->sampling_points(T, r, gh, gw);
   if (r < 0 || r >= int(T.kept.size())) return {};
   const auto& p = T.proposals[size_t(T.kept[size_t(r)])];
   const int level = T.roi_level.empty() ? p.level : T.roi_level[size_t(r)];

@@ -25,6 +25,10 @@ class Session {
   // throws std::runtime_error naming the file.
   void load_checkpoint(const std::string& path);
   void reset_random_weights(uint64_t seed);
+  // The model's class names from a file, one per line (a first
+  // "__background__" is skipped); there must be one per class. Throws
+  // std::runtime_error naming the file; nothing changes then.
+  void load_class_names(const std::string& path);
   bool random_weights() const;
   std::string model_label() const;
   std::string device_name() const;

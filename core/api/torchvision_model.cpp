@@ -31,14 +31,15 @@ std::vector<std::string> read_lines(const std::string& path) {
   return out;
 }
 
-// Names for labels 1 .. num_classes - 1.
-std::vector<std::string> class_names_for(const TorchvisionRequest& req, int num_classes) {
+}  // namespace
+
+std::vector<std::string> torchvision_class_names(const std::string& classes_file, int num_classes) {
   std::vector<std::string> names;
-  if (!req.classes_file.empty()) {
-    names = read_lines(req.classes_file);
+  if (!classes_file.empty()) {
+    names = read_lines(classes_file);
     if (!names.empty() && names[0] == "__background__") names.erase(names.begin());
     if (int(names.size()) != num_classes - 1)
-      throw std::runtime_error(req.classes_file + ": " + std::to_string(names.size()) + " class names, the model has " +
+      throw std::runtime_error(classes_file + ": " + std::to_string(names.size()) + " class names, the model has " +
                                std::to_string(num_classes - 1) + " (plus background)");
     return names;
   }
@@ -50,8 +51,6 @@ std::vector<std::string> class_names_for(const TorchvisionRequest& req, int num_
   for (int c = 1; c < num_classes; ++c) names.push_back("class " + std::to_string(c));
   return names;
 }
-
-}  // namespace
 
 std::vector<DetectResult> detect_files_torchvision(const TorchvisionRequest& req, const std::vector<std::string>& paths,
                                                    std::vector<std::string>* class_names) {
@@ -66,7 +65,7 @@ std::vector<DetectResult> detect_files_torchvision(const TorchvisionRequest& req
   mt::TvFasterRCNN model(opts);
   model->load(sd, req.checkpoint);
   if (!req.exact) model->optimize_for_inference();
-  const auto names = class_names_for(req, opts.num_classes);
+  const auto names = torchvision_class_names(req.classes_file, opts.num_classes);
   if (class_names) *class_names = names;
   return detect_each(paths, [&](const cv::Mat& rgb, DetectResult& r) {
     auto hwc = torch::from_blob(rgb.data, {rgb.rows, rgb.cols, 3}, torch::kByte).clone();

@@ -5,6 +5,7 @@
 // Shorthand: K anchors over all levels (level-major, then location, then
 // scale, then aspect ratio), M GT boxes, P pre-NMS candidates, R kept
 // proposals (the RoI head's input), C classes, F FPN channels, S RoI size.
+#include <cmath>
 #include <map>
 #include <string>
 #include <vector>
@@ -20,7 +21,27 @@ struct LevelInfo {
   int offset = 0;                // first anchor index of the level
   std::vector<float> sizes;      // sqrt(area) per scale
   std::vector<float> ratios;     // aspect ratios (h / w)
+  // Order of the shapes within a cell: scale-major (the seed's) or
+  // ratio-major (torchvision's AnchorGenerator).
+  bool ratio_major = false;
+  // Rows' stride when it differs from the columns' (torchvision: padded
+  // height // feature height; 0 = stride), and where a cell's anchors are
+  // centred in strides: 0.5 = cell centre (seed), 0 = cell corner (torchvision).
+  int stride_h = 0;
+  float centre_offset = 0.5f;
+  int sy() const { return stride_h > 0 ? stride_h : stride; }
+  float centre_x(int j) const { return (float(j) + centre_offset) * float(stride); }
+  float centre_y(int i) const { return (float(i) + centre_offset) * float(sy()); }
+  // The cell whose anchor centre is nearest to input pixel (x, y).
+  int cell_x(float x) const { return int(std::floor(x / float(stride) + 0.5f - centre_offset)); }
+  int cell_y(float y) const { return int(std::floor(y / float(sy()) + 0.5f - centre_offset)); }
   int count() const { return height * width * anchors_per_location; }
+  int size_index(int shape) const {
+    return ratio_major ? shape % int(sizes.size()) : shape / int(ratios.size());
+  }
+  int ratio_index(int shape) const {
+    return ratio_major ? shape / int(sizes.size()) : shape % int(ratios.size());
+  }
 };
 
 enum class AnchorLabel : int8_t { Negative = -1, Neutral = 0, Positive = 1 };
@@ -43,8 +64,9 @@ enum class Funnel : int {
   Localization,          // right class above threshold, but IoU < 0.5 after box regression
   AssignedToOtherGt,     // a covering detection was matched to another GT (one-to-one)
   Ignored,               // difficult: neither counted nor missed
+  BelowRpnScore,         // every covering candidate was below the RPN's score threshold (torchvision's rpn_score_thresh)
 };
-constexpr int kNumFunnel = 12;
+constexpr int kNumFunnel = 13;
 const char* funnel_name(Funnel f);
 // Pipeline order of the funnel outcomes (for summaries and tables).
 const std::vector<Funnel>& funnel_order();
@@ -104,7 +126,8 @@ struct GtInfo {
   int matched_detection = -1;
 };
 
-enum class ProposalState : int8_t { Kept = 0, Suppressed, CutByPostTopk, TooSmall };
+// BelowScore: dropped by a score threshold before NMS (torchvision's rpn_score_thresh).
+enum class ProposalState : int8_t { Kept = 0, Suppressed, CutByPostTopk, TooSmall, BelowScore };
 
 struct Proposal {
   Box box;               // decoded and clipped, input coordinates
@@ -119,11 +142,14 @@ struct Proposal {
 struct PipelineTrace {
   // Image
   int image_width = 0, image_height = 0;  // original
-  int input_size = 224;
+  int input_size = 224;                   // the larger side of the input
+  int input_width = 224, input_height = 224;  // the model input (padded), what input_rgb holds
   float scale_x = 1, scale_y = 1, pad_x = 0, pad_y = 0;  // original -> input
-  std::vector<uint8_t> input_rgb;                        // input_size^2 * 3, what the model saw
+  std::string input_note;  // how the input was made from the image, in words with the numbers
+  std::vector<uint8_t> input_rgb;                        // input_height * input_width * 3, what the model saw
   std::vector<std::string> class_names;
   bool random_weights = true;
+  bool torchvision = false;  // a torchvision preset's semantics (anchors, transform, levels)
   std::string model_label;  // "random weights (seed 0)" or the checkpoint path
   std::string device;
 

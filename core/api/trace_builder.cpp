@@ -39,6 +39,8 @@ const char* funnel_name(Funnel f) {
       return "removed by final NMS / detection cap";
     case Funnel::TooSmall:
       return "dropped by the min-size filter";
+    case Funnel::BelowRpnScore:
+      return "below the RPN score threshold";
     case Funnel::Localization:
       return "localization";
     case Funnel::AssignedToOtherGt:
@@ -56,7 +58,7 @@ void compute_gt_funnel(PipelineTrace& t) {
 }
 
 const std::vector<Funnel>& funnel_order() {
-  static const std::vector<Funnel> order{Funnel::NoPositiveAnchor,    Funnel::CutByPreNmsTopk,  Funnel::TooSmall,
+  static const std::vector<Funnel> order{Funnel::NoPositiveAnchor,    Funnel::CutByPreNmsTopk,  Funnel::TooSmall, Funnel::BelowRpnScore,
                                          Funnel::SuppressedByNms,     Funnel::CutByPostNmsTopk, Funnel::Misclassified,
                                          Funnel::BelowScoreThreshold, Funnel::Localization,     Funnel::RemovedByFinalNms,
                                          Funnel::AssignedToOtherGt,   Funnel::Detected,         Funnel::Ignored};

@@ -14,6 +14,8 @@ std::string trace_to_json(const PipelineTrace& t, bool full) {
   j["image"] = {{"width", t.image_width},
                 {"height", t.image_height},
                 {"input_size", t.input_size},
+                {"input_width", t.input_width},
+                {"input_height", t.input_height},
                 {"scale_x", t.scale_x},
                 {"scale_y", t.scale_y}};
   j["model"] = {{"label", t.model_label}, {"random_weights", t.random_weights}, {"device", t.device}};

@@ -43,6 +43,82 @@ FieldSpec& dirt(FieldSpec& f, unsigned d) {
   return f;
 }
 
+// torchvision's options under torchvision's names (the keyword arguments of
+// FasterRCNN / GeneralizedRCNNTransform / AnchorGenerator), used by the
+// torchvision presets.
+void add_torchvision_fields(Builder& b) {
+  b.group = "torchvision: transform";
+  dirt(range(b.add(FIELD(torchvision.min_size, K::Int), "resize so the short side is min_size..."), 1, 8192),
+       kStageImage);
+  dirt(range(b.add(FIELD(torchvision.max_size, K::Int), "...unless the long side then exceeds max_size"), 1, 8192),
+       kStageImage);
+  dirt(range(b.add(FIELD(torchvision.size_divisible, K::Int), "the batch is zero-padded to a multiple of this"), 1,
+             256),
+       kStageImage);
+  dirt(b.add(FIELD(torchvision.image_mean, K::DoubleList), "per-channel mean subtracted from the [0, 1] image"),
+       kStageImage);
+  dirt(range(b.add(FIELD(torchvision.image_std, K::DoubleList), "per-channel std the image is divided by"), 0, kBig,
+             true),
+       kStageImage);
+  b.group = "torchvision: backbone";
+  dirt(range(b.add(FIELD(torchvision.frozen_bn_eps, K::Double),
+                   "FrozenBatchNorm2d eps (0: weights from torchvision's COCO_V1; 1e-5 otherwise)"),
+             0, 1),
+       kStageBackbone);
+  range(b.add(FIELD(torchvision.trainable_backbone_layers, K::Int),
+              "fine-tuning: backbone stages that train, from the top (0-5 ResNet, 0-6 MobileNet)"),
+        0, 6);
+  b.group = "torchvision: anchors";
+  auto& as = dirt(range(b.add(FIELD(torchvision.anchor_sizes, K::DoubleLists),
+                              "AnchorGenerator sizes: one list per feature map ('0'-'3', 'pool')"),
+                        0, kBig, true),
+                  kStageAnchors);
+  as.non_empty = true;
+  auto& ar = dirt(range(b.add(FIELD(torchvision.aspect_ratios, K::DoubleLists),
+                              "AnchorGenerator aspect ratios h / w: one list for all maps, or one per map"),
+                        0, 1000, true),
+                  kStageAnchors);
+  ar.non_empty = true;
+  b.group = "torchvision: RPN";
+  range(b.add(FIELD(torchvision.rpn_pre_nms_top_n_train, K::Int), "training: candidates per level before NMS"), 1,
+        kBig);
+  dirt(range(b.add(FIELD(torchvision.rpn_pre_nms_top_n_test, K::Int), "candidates per level before NMS"), 1, kBig),
+       kStageProposals);
+  range(b.add(FIELD(torchvision.rpn_post_nms_top_n_train, K::Int), "training: proposals per image after NMS"), 1,
+        kBig);
+  dirt(range(b.add(FIELD(torchvision.rpn_post_nms_top_n_test, K::Int), "proposals per image after NMS"), 1, kBig),
+       kStageProposals);
+  dirt(range(b.add(FIELD(torchvision.rpn_nms_thresh, K::Double), "NMS IoU threshold, per level"), 0, 1),
+       kStageProposals);
+  dirt(range(b.add(FIELD(torchvision.rpn_score_thresh, K::Double), "proposals need objectness >= this"), 0, 1),
+       kStageProposals);
+  dirt(range(b.add(FIELD(torchvision.rpn_fg_iou_thresh, K::Double), "anchor IoU >= this: positive"), 0, 1),
+       kStageMatch);
+  dirt(range(b.add(FIELD(torchvision.rpn_bg_iou_thresh, K::Double), "anchor IoU < this: negative"), 0, 1),
+       kStageMatch);
+  dirt(range(b.add(FIELD(torchvision.rpn_batch_size_per_image, K::Int), "anchors sampled per image"), 1, kBig),
+       kStageSample);
+  dirt(range(b.add(FIELD(torchvision.rpn_positive_fraction, K::Double), "at most this share of them positive"), 0, 1),
+       kStageSample);
+  b.group = "torchvision: RoI heads";
+  dirt(range(b.add(FIELD(torchvision.roi_sampling_ratio, K::Int), "MultiScaleRoIAlign sampling_ratio"), -1, 64),
+       kStageRoi);
+  range(b.add(FIELD(torchvision.roi_output_size, K::Int), "MultiScaleRoIAlign output_size"), 1, 32).shape = true;
+  dirt(range(b.add(FIELD(torchvision.box_score_thresh, K::Double), "detections need a class score above this"), 0,
+             1),
+       kStagePred);
+  dirt(range(b.add(FIELD(torchvision.box_nms_thresh, K::Double), "per-class NMS IoU threshold"), 0, 1), kStagePred);
+  dirt(range(b.add(FIELD(torchvision.box_detections_per_img, K::Int), "at most this many detections"), 1, kBig),
+       kStagePred);
+  dirt(range(b.add(FIELD(torchvision.bbox_reg_weights, K::DoubleList), "BoxCoder weights (wx, wy, ww, wh)"), 0,
+             kBig, true),
+       kStagePred);
+  range(b.add(FIELD(torchvision.box_fg_iou_thresh, K::Double), "training: RoI IoU >= this is foreground"), 0, 1);
+  range(b.add(FIELD(torchvision.box_bg_iou_thresh, K::Double), "training: RoI IoU < this is background"), 0, 1);
+  range(b.add(FIELD(torchvision.box_batch_size_per_image, K::Int), "training: RoIs sampled per image"), 1, kBig);
+  range(b.add(FIELD(torchvision.box_positive_fraction, K::Double), "training: at most this share foreground"), 0, 1);
+}
+
 std::vector<FieldSpec> build() {
   Builder b;
   b.group = "Model";
@@ -162,6 +238,7 @@ std::vector<FieldSpec> build() {
   range(b.add(FIELD(solver.checkpoint_period, K::Int), "iterations between checkpoints (0: end only)"), 0, kBig);
   b.add(FIELD(solver.seed, K::UInt64), "seed of weights, data order and sampling");
   range(b.add(FIELD(solver.num_workers, K::Int), "data loading threads"), 0, 32);
+  add_torchvision_fields(b);
   return b.v;
 }
 #undef FIELD
@@ -244,6 +321,16 @@ void check_field(const DetectorConfig& cfg, const FieldSpec& f) {
     }
     case K::StringList:
       break;
+    case K::DoubleLists: {
+      const auto& v = *static_cast<std::vector<std::vector<double>>*>(p);
+      if (f.non_empty && v.empty()) throw ConfigError(f.key + ": must not be empty");
+      for (const auto& row : v) {
+        if (f.non_empty && row.empty()) throw ConfigError(f.key + ": every list must be non-empty");
+        if (!std::isnan(f.min))
+          for (double x : row) check_number(x, f, true);
+      }
+      break;
+    }
   }
 }
 
@@ -265,6 +352,11 @@ bool same_weight_shapes(const DetectorConfig& a, const DetectorConfig& b) {
   for (const auto& f : config_fields())
     if (f.shape && detail::field_to_json(a, f) != detail::field_to_json(b, f)) return false;
   // The RPN predictors have one output per anchor shape at a location.
+  if (a.is_torchvision() || b.is_torchvision()) {
+    if (a.is_torchvision() != b.is_torchvision()) return false;
+    const auto ta = torchvision_options(a), tb = torchvision_options(b);
+    return ta.arch == tb.arch && ta.anchors_per_location(0) == tb.anchors_per_location(0);
+  }
   return a.anchors.aspect_ratios.size() * size_t(a.anchors.scales_per_octave) ==
          b.anchors.aspect_ratios.size() * size_t(b.anchors.scales_per_octave);
 }

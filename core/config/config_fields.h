@@ -26,7 +26,7 @@ enum StageBits : unsigned {
   kStageAll = 0xFFu,
 };
 
-enum class FieldKind { Int, UInt64, Double, Bool, String, IntList, DoubleList, FloatList, StringList };
+enum class FieldKind { Int, UInt64, Double, Bool, String, IntList, DoubleList, FloatList, StringList, DoubleLists };
 
 struct FieldSpec {
   std::string key;    // dotted JSON path, e.g. "rpn.iou_lo"
@@ -46,7 +46,7 @@ struct FieldSpec {
   bool numeric() const { return kind == FieldKind::Int || kind == FieldKind::UInt64 || kind == FieldKind::Double; }
   bool list() const {
     return kind == FieldKind::IntList || kind == FieldKind::DoubleList || kind == FieldKind::FloatList ||
-           kind == FieldKind::StringList;
+           kind == FieldKind::StringList || kind == FieldKind::DoubleLists;
   }
 };
 

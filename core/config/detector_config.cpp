@@ -95,6 +95,36 @@ void DetectorConfig::validate() const {
           "lo (" + num(rpn.iou_lo) + ") must be <= rpn.iou_hi (" + num(rpn.iou_hi) + ")");
   require(roi.iou_lo <= roi.iou_hi, "roi.iou_lo",
           "lo (" + num(roi.iou_lo) + ") must be <= roi.iou_hi (" + num(roi.iou_hi) + ")");
+  if (!is_torchvision()) return;
+  const auto o = torchvision_options(*this);
+  const size_t L = size_t(o.num_levels());
+  require(o.anchor_sizes.size() == L, "torchvision.anchor_sizes",
+          "needs one list per feature map (" + num(L) + " for " + name + "), got " + num(o.anchor_sizes.size()));
+  require(o.aspect_ratios.size() == 1 || o.aspect_ratios.size() == L, "torchvision.aspect_ratios",
+          "needs one list, or one per feature map (" + num(L) + "), got " + num(o.aspect_ratios.size()));
+  for (size_t l = 0; l < L; ++l)
+    require(o.anchors_per_location(l) == o.anchors_per_location(0), "torchvision.anchor_sizes",
+            "every level needs the same number of anchors per location (sizes x ratios): the RPN head is shared");
+  require(o.image_mean.size() == 3, "torchvision.image_mean", "must have 3 values");
+  require(o.image_std.size() == 3, "torchvision.image_std", "must have 3 values");
+  require(o.bbox_reg_weights.size() == 4, "torchvision.bbox_reg_weights", "must have 4 values");
+  require(o.min_size <= o.max_size, "torchvision.min_size",
+          "must be <= max_size (" + num(o.max_size) + "), got " + num(o.min_size));
+  require(o.rpn_bg_iou_thresh <= o.rpn_fg_iou_thresh, "torchvision.rpn_bg_iou_thresh",
+          "must be <= rpn_fg_iou_thresh (" + num(o.rpn_fg_iou_thresh) + ")");
+  require(o.box_bg_iou_thresh <= o.box_fg_iou_thresh, "torchvision.box_bg_iou_thresh",
+          "must be <= box_fg_iou_thresh (" + num(o.box_fg_iou_thresh) + ")");
+  const int max_layers = o.arch == TvArch::MobileNetV3LargeFPN ? 6 : 5;
+  require(o.trainable_backbone_layers <= max_layers, "torchvision.trainable_backbone_layers",
+          "must be <= " + num(max_layers) + " for " + name);
+}
+
+TorchvisionOptions torchvision_options(const DetectorConfig& cfg) {
+  TorchvisionOptions o = cfg.torchvision;
+  o.preset = cfg.name;
+  o.arch = torchvision_preset(cfg.name).arch;
+  o.num_classes = cfg.num_classes + 1;
+  return o;
 }
 
 DetectorConfig config_from_json_string(const std::string& text, const std::string& origin) {
@@ -188,6 +218,8 @@ json field_to_json(const DetectorConfig& cfg_in, const FieldSpec& f) {
       return at<std::vector<float>>(c, f);
     case FieldKind::StringList:
       return at<std::vector<std::string>>(c, f);
+    case FieldKind::DoubleLists:
+      return at<std::vector<std::vector<double>>>(c, f);
   }
   return nullptr;
 }
@@ -221,6 +253,9 @@ void field_from_json(DetectorConfig& c, const FieldSpec& f, const json& v) {
         break;
       case FieldKind::StringList:
         v.get_to(at<std::vector<std::string>>(c, f));
+        break;
+      case FieldKind::DoubleLists:
+        v.get_to(at<std::vector<std::vector<double>>>(c, f));
         break;
     }
   } catch (const json::exception& e) {
@@ -262,6 +297,13 @@ std::string resource_dir() {
 }
 
 DetectorConfig load_preset(const std::string& name) {
+  if (is_torchvision_preset(name)) {
+    DetectorConfig c;
+    c.name = name;
+    c.num_classes = 90;
+    c.torchvision = torchvision_preset(name, 91);
+    return c;
+  }
   if (name.find('/') != std::string::npos || name.find(".json") != std::string::npos) return load_config(name);
   return load_config(resource_dir() + "/configs/" + name + ".json");
 }

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "config/torchvision_options.h"
+
 namespace rcnn {
 
 // Thrown for any invalid configuration value; what() names the field,
@@ -107,7 +109,11 @@ struct DetectorConfig {
   RPNOptions rpn;
   ROIHeadsOptions roi;
   SolverOptions solver;
+  // Used when `name` is a torchvision preset (then input, backbone, anchors,
+  // rpn and roi are not): torchvision's own options under its names.
+  TorchvisionOptions torchvision;
 
+  bool is_torchvision() const { return is_torchvision_preset(name); }
   // Throws ConfigError naming the first invalid field.
   void validate() const;
 };
@@ -125,6 +131,11 @@ void apply_override(DetectorConfig& cfg, const std::string& key_eq_value);
 // Presets shipped in resources/configs/ (seed, default, fast); the search
 // order is $RCNN_RESOURCES, the build's resource dir, ./resources.
 std::string resource_dir();
+// A torchvision preset name gives that builder's options with COCO's 90
+// classes.
 DetectorConfig load_preset(const std::string& name);
+// The torchvision options with preset, arch and num_classes (background
+// included) filled in from the config's name and num_classes.
+TorchvisionOptions torchvision_options(const DetectorConfig& cfg);
 
 }  // namespace rcnn

@@ -26,7 +26,7 @@ MatchResult Matcher::operator()(const torch::Tensor& anchors, const torch::Tenso
   auto mx = iou.max(1);
   r.max_iou = std::get<0>(mx);
   r.gt_index = std::get<1>(mx);
-  auto bg = r.max_iou <= lo;
+  auto bg = torchvision_rules ? r.max_iou < lo : r.max_iou <= lo;
   auto fg = r.max_iou >= hi;
   r.rescued = torch::zeros({K}, anchors.options().dtype(torch::kBool));
   if (allow_low_quality) {
@@ -39,7 +39,7 @@ MatchResult Matcher::operator()(const torch::Tensor& anchors, const torch::Tenso
     auto masked = torch::where(is_best, iou, torch::full_like(iou, -1.0));
     auto rescue_gt = std::get<1>(masked.max(1));
     r.rescued = is_best.any(1) & ~fg;
-    r.gt_index = torch::where(r.rescued, rescue_gt, r.gt_index);
+    if (!torchvision_rules) r.gt_index = torch::where(r.rescued, rescue_gt, r.gt_index);
     fg = fg | r.rescued;
     bg = bg & ~r.rescued;
   }

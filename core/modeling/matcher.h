@@ -31,6 +31,11 @@ struct Matcher {
   // Detectron2/torchvision extension: each GT's best-IoU anchors (ties
   // included) are positive even below `hi`, so no object goes unsupervised.
   bool allow_low_quality = false;
+  // torchvision's Matcher instead: IoU < lo is background (IoU == lo is
+  // neutral), and an anchor made positive by the low-quality rule keeps its
+  // own best GT (torchvision assigns all_matches), which may be another GT
+  // than the one it is best for.
+  bool torchvision_rules = false;
 
   // IoU <= lo -> background; lo < IoU < hi -> neutral; IoU >= hi -> foreground.
   MatchResult operator()(const torch::Tensor& anchors, const torch::Tensor& gt) const;

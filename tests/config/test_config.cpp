@@ -117,6 +117,9 @@ TEST(ConfigFields, EveryFieldRoundTripsThroughJsonAndOverrides) {
       case FieldKind::DoubleList:
         v = "[0.75]";
         break;
+      case FieldKind::DoubleLists:
+        v = "[[0.75, 1.5]]";
+        break;
       case FieldKind::FloatList:
         v = "[0.25, 0.5, 0.75]";
         break;

@@ -79,3 +79,27 @@ TEST(Matcher, LowQualityRescueIsMarkedAndGoesToTheGtItServes) {
   EXPECT_EQ(on.labels[2].item<int>(), kBackground);  // overlaps nothing: never rescued
   EXPECT_FALSE(on.rescued[2].item<bool>());
 }
+
+TEST(Matcher, TorchvisionRulesKeepTheAnchorsOwnBestGtAndLoIsNeutral) {
+  // GTs g0 = (0, 0, 4, 10) (area 40), g1 = (0, 0, 10, 10) (area 100); lo 0.25, hi 0.9.
+  auto gt = torch::tensor({0.f, 0.f, 4.f, 10.f, 1.f, 0.f, 0.f, 10.f, 10.f, 2.f}).view({2, 5});
+  // a0 = (0, 0, 8, 10): IoU 40/80 = 0.5 with g0 (g0's best), 80/100 = 0.8 with g1.
+  // a1 = (0, 0, 10, 10): IoU 0.4 with g0, 1.0 with g1.
+  // a2 = (0, 0, 10, 2.5): IoU 10/55 with g0, 25/100 = 0.25 with g1, exactly lo.
+  auto anchors = torch::tensor({0.f, 0.f, 8.f, 10.f, 0.f, 0.f, 10.f, 10.f, 0.f, 0.f, 10.f, 2.5f}).view({3, 4});
+  Matcher ours{0.25, 0.9, true};
+  Matcher tv{0.25, 0.9, true, true};
+  auto a = ours(anchors, gt), b = tv(anchors, gt);
+  // a0 is positive either way, through the low-quality rule (g0's best anchor).
+  EXPECT_EQ(a.labels[0].item<int>(), kForeground);
+  EXPECT_EQ(b.labels[0].item<int>(), kForeground);
+  EXPECT_TRUE(b.rescued[0].item<bool>());
+  // Ours gives it to the GT it rescues; torchvision keeps its argmax, g1.
+  EXPECT_EQ(a.gt_index[0].item<int64_t>(), 0);
+  EXPECT_EQ(b.gt_index[0].item<int64_t>(), 1);
+  EXPECT_EQ(b.gt_index[1].item<int64_t>(), 1);
+  // IoU == lo: background for us (IoU <= lo), neutral for torchvision (IoU < lo).
+  EXPECT_FLOAT_EQ(b.max_iou[2].item<float>(), 0.25f);
+  EXPECT_EQ(a.labels[2].item<int>(), kBackground);
+  EXPECT_EQ(b.labels[2].item<int>(), kNeutral);
+}

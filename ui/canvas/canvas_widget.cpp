@@ -58,7 +58,8 @@ void CanvasWidget::resizeGL(int, int) {
 void CanvasWidget::onTrace() {
   const auto& t = m_studio.trace();
   const bool newImage = !m_trace || !t || m_trace->input_rgb != t->input_rgb;
-  const bool sizeChanged = !m_trace || !t || m_trace->input_size != t->input_size;
+  const bool sizeChanged =
+      !m_trace || !t || m_trace->input_width != t->input_width || m_trace->input_height != t->input_height;
   m_trace = t;
   if (newImage) m_texDirty = true;
   if (sizeChanged) fit();
@@ -68,14 +69,14 @@ void CanvasWidget::onTrace() {
 }
 
 void CanvasWidget::fit() {
-  const double S = m_trace ? m_trace->input_size : 224;
+  const double W = m_trace ? m_trace->input_width : 224, H = m_trace ? m_trace->input_height : 224;
   if (width() <= 0 || height() <= 0) {
     m_fitPending = true;
     return;
   }
-  m_zoom = std::min(width(), height()) * 0.96 / S;
-  m_offX = (width() - S * m_zoom) / 2;
-  m_offY = (height() - S * m_zoom) / 2;
+  m_zoom = std::min(width() / W, height() / H) * 0.96;
+  m_offX = (width() - W * m_zoom) / 2;
+  m_offY = (height() - H * m_zoom) / 2;
   m_fitPending = false;
   m_autoFit = true;
   update();
@@ -103,8 +104,8 @@ void CanvasWidget::uploadImage() {
   glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, GL_LINEAR);
   glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, GL_NEAREST);
   glPixelStorei(GL_UNPACK_ALIGNMENT, 1);
-  m_texSize = m_trace->input_size;
-  glTexImage2D(GL_TEXTURE_2D, 0, GL_RGB, m_texSize, m_texSize, 0, GL_RGB, GL_UNSIGNED_BYTE, m_trace->input_rgb.data());
+  glTexImage2D(GL_TEXTURE_2D, 0, GL_RGB, m_trace->input_width, m_trace->input_height, 0, GL_RGB, GL_UNSIGNED_BYTE,
+               m_trace->input_rgb.data());
 }
 
 void CanvasWidget::paintGL() {
@@ -124,8 +125,8 @@ void CanvasWidget::paintGL() {
   ImGui_ImplOpenGL3_NewFrame();
   ImGui::NewFrame();
   ImDrawList* dl = ImGui::GetBackgroundDrawList();
-  const float S = m_trace ? float(m_trace->input_size) : 224.f;
-  const ImVec2 a{float(m_offX), float(m_offY)}, b{float(m_offX + S * m_zoom), float(m_offY + S * m_zoom)};
+  const float W = m_trace ? float(m_trace->input_width) : 224.f, H = m_trace ? float(m_trace->input_height) : 224.f;
+  const ImVec2 a{float(m_offX), float(m_offY)}, b{float(m_offX + W * m_zoom), float(m_offY + H * m_zoom)};
   if (m_tex && m_trace)
     dl->AddImage(reinterpret_cast<ImTextureID>(static_cast<intptr_t>(m_tex)), a, b);
   else

@@ -61,7 +61,6 @@ class CanvasWidget : public QOpenGLWidget, protected QOpenGLFunctions {
   std::shared_ptr<const rcnn::api::PipelineTrace> m_trace;  // the one the texture and hit boxes belong to
   ImGuiContext* m_ctx = nullptr;
   unsigned m_tex = 0;
-  int m_texSize = 0;
   bool m_texDirty = false;
   double m_zoom = 1, m_offX = 0, m_offY = 0;
   bool m_fitPending = true;

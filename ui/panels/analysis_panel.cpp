@@ -28,6 +28,7 @@ Stage stageOf(Funnel f) {
       return Stage::Matching;
     case Funnel::CutByPreNmsTopk:
     case Funnel::TooSmall:
+    case Funnel::BelowRpnScore:
     case Funnel::SuppressedByNms:
     case Funnel::CutByPostNmsTopk:
       return Stage::Proposals;

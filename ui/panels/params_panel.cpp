@@ -11,6 +11,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
+#include <QRegularExpression>
 #include <QScrollArea>
 #include <QSpinBox>
 #include <QVBoxLayout>
@@ -24,6 +25,7 @@ ParamsPanel::ParamsPanel(QWidget* parent) : QWidget(parent) {
   auto* top = new QHBoxLayout;
   m_preset = new QComboBox(this);
   m_preset->addItems({"seed", "default", "fast"});
+  for (const auto& p : rcnn::torchvision_presets()) m_preset->addItem(QString::fromStdString(p));
   auto* load = new QPushButton("Load…", this);
   auto* save = new QPushButton("Save…", this);
   auto* reset = new QPushButton("Reset", this);
@@ -90,6 +92,12 @@ void ParamsPanel::loadPreset(const QString& name) {
 
 void ParamsPanel::setConfig(const rcnn::DetectorConfig& c) {
   m_cfg = c;
+  // A torchvision preset shows torchvision's options; the seed's sections
+  // (which it does not use) are hidden, and the other way round.
+  const bool tv = c.is_torchvision();
+  for (const auto& [w, tvRow] : m_rows)
+    if (tvRow >= 0) m_form->setRowVisible(w, (tvRow == 1) == tv);
+  if (m_preset->findText(QString::fromStdString(c.name)) >= 0) m_preset->setCurrentText(QString::fromStdString(c.name));
   m_updating = true;
   for (auto& r : m_refreshers) r();
   m_updating = false;
@@ -142,9 +150,13 @@ void ParamsPanel::applyAll(const QStringList& keys, const QStringList& values) {
 void ParamsPanel::rebuild() {
   QString group;
   for (const auto& f : rcnn::config_fields()) {
+    // 1: torchvision's section, 0: the seed's, -1: both (model, solver).
+    const int tvRow = f.group.rfind("torchvision", 0) == 0 ? 1 : (f.group == "Model" || f.group.rfind("Solver", 0) == 0) ? -1 : 0;
     if (QString::fromStdString(f.group) != group) {
       group = QString::fromStdString(f.group);
-      m_form->addRow(new QLabel("<b>" + group + "</b>", this));
+      auto* header = new QLabel("<b>" + group + "</b>", this);
+      m_form->addRow(header);
+      m_rows.emplace_back(header, tvRow);
     }
     const QString key = QString::fromStdString(f.key);
     QString tip = QString::fromStdString(f.doc);
@@ -186,10 +198,14 @@ void ParamsPanel::rebuild() {
       // Free text, numbers without a widget of their own, and lists (comma separated).
       auto* le = new QLineEdit(this);
       const bool list = f.list(), str = f.kind == rcnn::FieldKind::String;
-      m_refreshers.push_back([le, value, list, str] {
+      const bool nested = f.kind == rcnn::FieldKind::DoubleLists;
+      m_refreshers.push_back([le, value, list, str, nested] {
         QString v = value();
         if (list || str) v = v.mid(1, v.size() - 2);
-        if (list) {  // floats widened to double print as 0.48500001430511475: show 6 digits
+        if (nested) {  // [[32.0], [64.0]] -> [32], [64]
+          v.replace(QRegularExpression("\\.0(?=[,\\]])"), "");
+          v.replace(",", ", ");
+        } else if (list) {  // floats widened to double print as 0.48500001430511475: show 6 digits
           QStringList parts = v.split(',');
           for (auto& p : parts) {
             bool ok = false;
@@ -212,6 +228,7 @@ void ParamsPanel::rebuild() {
     auto* label = new QLabel(key.section('.', 1).isEmpty() ? key : key.section('.', 1), this);
     label->setToolTip(tip);
     m_form->addRow(label, w);
+    m_rows.emplace_back(w, tvRow);
   }
   setConfig(m_cfg);
 }

@@ -43,6 +43,7 @@ class ParamsPanel : public QWidget {
   QLabel* m_error;
   QComboBox* m_preset;
   std::vector<std::function<void()>> m_refreshers;
+  std::vector<std::pair<QWidget*, int>> m_rows;  // a row's widget, 1: torchvision's, 0: the seed's, -1: both
   bool m_updating = false;
   std::function<bool(const QString&)> m_guard;
 };

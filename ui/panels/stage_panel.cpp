@@ -60,7 +60,7 @@ void StagePanel::refresh() {
   auto& view = m_ctx.currentView();
   const int s = int(m_ctx.stage());
   m_title->setText(QString("%1. %2").arg(s + 1).arg(view.title()));
-  m_explain->setText(view.explanation());
+  m_explain->setText(view.explanation(m_ctx.trace().get()));
   m_pages->setCurrentIndex(s);
   const auto& t = m_ctx.trace();
   if (!t) {

@@ -23,7 +23,11 @@ class AnchorsStage : public StageView {
  public:
   using StageView::StageView;
   QString title() const override { return "Anchors"; }
-  QString explanation() const override {
+  QString explanation(const PipelineTrace* t) const override {
+    if (t && t->torchvision)
+      return "torchvision's AnchorGenerator: every cell of each feature map ('0'–'3' = P2–P5, 'pool' = P6) holds one "
+             "anchor per size and aspect ratio, centred on the cell's top-left corner (j·stride, i·stride), stride = "
+             "padded input size // feature size. Hover the image to see the anchors of that location.";
     return "Every cell of each FPN level (p3/p4/p5, strides 8/16/32) is the centre of A anchors: one per aspect ratio "
            "(and scale), all with area (stride·stride_scale)². Hover the image to see the anchors of that location.";
   }
@@ -38,7 +42,7 @@ class AnchorsStage : public StageView {
     new QHBoxLayout(m_shapeBox);
     l->addWidget(m_levelBox);
     l->addWidget(m_shapeBox);
-    m_centres = new QCheckBox("Grid of centres", w);
+    m_centres = new QCheckBox("Grid of centres (levels at least 8 px apart on screen)", w);
     m_centres->setChecked(true);
     m_all = new QCheckBox("Every anchor of the enabled levels/shapes", w);
     l->addWidget(m_centres);
@@ -67,12 +71,35 @@ class AnchorsStage : public StageView {
 
   QString formula(const PipelineTrace& t, const Hit& h) const override {
     if (h.kind != HitKind::Anchor)
-      return "w = √(area / r), h = area / w, area = (stride · stride_scale)²  — hover the image";
+      return t.torchvision ? "w = size / √r, h = size · √r, centred on the cell's corner  — hover the image"
+                           : "w = √(area / r), h = area / w, area = (stride · stride_scale)²  — hover the image";
     const auto a = anchorPos(t, h.index);
     const auto& L = t.levels[size_t(a.level)];
     const float r = anchorRatio(L, a.shape), side = anchorSize(L, a.shape);
     const float w = std::sqrt(side * side / r), hh = side * side / w;
     const int i = a.location / L.width, j = a.location % L.width;
+    if (t.torchvision) {
+      // torchvision's AnchorGenerator: h_ratio = √r, w_ratio = 1 / h_ratio, base = round([-w, -h, w, h] / 2)
+      // around (0, 0), shifted to the cell's corner.
+      const double hr = std::sqrt(double(r)), tw = side / hr, th = side * hr;
+      return QString(
+                 "level %1, cell (i=%2, j=%3): shift = (j·%4, i·%5) = (%6, %7)<br>"
+                 "w = size / √r = %8 / √%9 = %10 ; h = size · √r = %11<br>"
+                 "base = round([−w, −h, w, h] / 2) = [%12, %13, %14, %15] ; anchor = base + shift = %16")
+          .arg(QString::fromStdString(L.name))
+          .arg(i)
+          .arg(j)
+          .arg(L.stride)
+          .arg(L.sy())
+          .arg(f1(L.centre_x(j)), f1(L.centre_y(i)), f1(side))
+          .arg(r)
+          .arg(f3(tw), f3(th))
+          .arg(std::round(-tw / 2))
+          .arg(std::round(-th / 2))
+          .arg(std::round(tw / 2))
+          .arg(std::round(th / 2))
+          .arg(boxStr(t.anchors[size_t(h.index)]));
+    }
     return QString(
                "level %1, cell (i=%2, j=%3): centre = ((j+0.5)·%4, (i+0.5)·%4) = (%5, %6)<br>"
                "area = (%7)² ; w = √(area / r) = √(%8 / %9) = %10 ; h = area / w = %11<br>anchor = %12")
@@ -90,10 +117,13 @@ class AnchorsStage : public StageView {
     for (size_t l = 0; l < t.levels.size(); ++l) {
       if (!v.levelOn(int(l))) continue;
       const auto& L = t.levels[l];
-      if (m_centres && m_centres->isChecked())
+      // A level whose centres would sit under 8 screen pixels apart is left
+      // out of the grid (zoom in to see it): it would only paint the image over.
+      if (m_centres && m_centres->isChecked() && L.stride * dc.zoom >= 8)
         for (int i = 0; i < L.height; ++i)
           for (int j = 0; j < L.width; ++j)
-            dc.dl->AddCircleFilled(dc.p((j + 0.5f) * L.stride, (i + 0.5f) * L.stride), 1.5f + float(l),
+            dc.dl->AddCircleFilled(dc.p(L.centre_x(j), L.centre_y(i)),
+                                   std::min(1.5f + float(l), float(0.15 * L.stride * dc.zoom)),
                                    levelColor(l, 150 + 25 * int(l)), 6);
       if (m_all && m_all->isChecked())
         for (int k = L.offset; k < L.offset + L.count(); ++k)
@@ -105,7 +135,7 @@ class AnchorsStage : public StageView {
     for (size_t l = 0; l < t.levels.size(); ++l) {
       if (!v.levelOn(int(l))) continue;
       const auto& L = t.levels[l];
-      const int j = int(dc.mouse.x() / L.stride), i = int(dc.mouse.y() / L.stride);
+      const int j = L.cell_x(float(dc.mouse.x())), i = L.cell_y(float(dc.mouse.y()));
       if (i < 0 || j < 0 || i >= L.height || j >= L.width) continue;
       const int base = L.offset + (i * L.width + j) * L.anchors_per_location;
       for (int a = 0; a < L.anchors_per_location; ++a) {
@@ -113,7 +143,7 @@ class AnchorsStage : public StageView {
         dc.rect(t.anchors[size_t(base + a)], levelColor(l, 230), 1.5f);
         dc.hit(HitKind::Anchor, base + a, t.anchors[size_t(base + a)]);
       }
-      dc.dl->AddCircleFilled(dc.p((j + 0.5f) * L.stride, (i + 0.5f) * L.stride), 4.f, IM_COL32(255, 60, 60, 255));
+      dc.dl->AddCircleFilled(dc.p(L.centre_x(j), L.centre_y(i)), 4.f, IM_COL32(255, 60, 60, 255));
     }
   }
 
@@ -132,7 +162,7 @@ class AnchorsStage : public StageView {
       m_shapes.clear();
       for (int a = 0; a < A; ++a)
         m_shapes.push_back(addToggle(
-            m_shapeBox, QString("r%1·s%2").arg(anchorRatio(t.levels[0], a)).arg(a / int(t.levels[0].ratios.size()))));
+            m_shapeBox, QString("r%1·s%2").arg(anchorRatio(t.levels[0], a)).arg(t.levels[0].size_index(a))));
     }
   }
   QCheckBox* addToggle(QWidget* box, const QString& text) {

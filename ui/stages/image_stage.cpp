@@ -12,15 +12,18 @@ class ImageStage : public StageView {
  public:
   using StageView::StageView;
   QString title() const override { return "Image+GT"; }
-  QString explanation() const override {
-    return "The image is resized to the model's square input and normalised. Ground-truth boxes are mapped with "
+  QString explanation(const PipelineTrace* t) const override {
+    return "The image is resized to the model's input and normalised (the seed's presets: a square; torchvision's: "
+           "the aspect kept, short side to min_size, padded to a multiple of 32). Ground-truth boxes are mapped with "
            "the same scale, so every later stage works in input pixels.";
   }
   QString counts(const PipelineTrace& t) override {
-    return QString("%1×%2 → %3×%3, %4 GT boxes. Stages recomputed in %5 ms.")
+    return QString("%1×%2 → %3×%4 (%5), %6 GT boxes. Stages recomputed in %7 ms.")
         .arg(t.image_width)
         .arg(t.image_height)
-        .arg(t.input_size)
+        .arg(t.input_width)
+        .arg(t.input_height)
+        .arg(QString::fromStdString(t.input_note))
         .arg(t.gt.size())
         .arg(f1(m_ctx.traceMs()));
   }
@@ -31,7 +34,7 @@ class ImageStage : public StageView {
           .arg(f1(g.box_original.x1), f3(t.scale_x), f1(t.pad_x), f1(g.box.x1))
           .arg(f1(g.box_original.y2), f3(t.scale_y), f1(t.pad_y), f1(g.box.y2));
     }
-    return QString("x' = x · sx + pad_x,  sx = %1 / %2 = %3").arg(t.input_size).arg(t.image_width).arg(f3(t.scale_x));
+    return QString("x' = x · sx + pad_x,  sx = %1,  y' = y · sy + pad_y,  sy = %2").arg(f3(t.scale_x), f3(t.scale_y));
   }
   void draw(DrawContext&, const PipelineTrace&) override {}
 };

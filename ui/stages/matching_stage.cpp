@@ -42,7 +42,11 @@ class MatchingStage : public StageView {
  public:
   using StageView::StageView;
   QString title() const override { return "Matching"; }
-  QString explanation() const override {
+  QString explanation(const PipelineTrace* t) const override {
+    if (t && t->torchvision)
+      return "torchvision's Matcher: each anchor takes its highest-IoU GT box. IoU < rpn_bg_iou_thresh makes it "
+             "background, IoU ≥ rpn_fg_iou_thresh a positive, anything between is neutral. Low-quality matches: each "
+             "GT's best anchors are positive too, but keep their own highest-IoU GT (which may be another one).";
     return "Each anchor takes its highest-IoU GT box. IoU ≤ lo makes it background, IoU ≥ hi makes it a positive for "
            "that GT, anything between is neutral and never trained on.";
   }
@@ -95,6 +99,8 @@ class MatchingStage : public StageView {
 
   QString formula(const PipelineTrace& t, const Hit& h) const override {
     if (h.kind == HitKind::Anchor && t.anchor_gt[size_t(h.index)] >= 0) return anchorMatchFormula(t, h.index);
+    if (t.torchvision)
+      return "IoU &lt; bg → background · bg ≤ IoU &lt; fg → neutral · IoU ≥ fg → positive — hover an anchor";
     return "IoU ≤ lo → background · lo < IoU < hi → neutral · IoU ≥ hi → positive — hover an anchor";
   }
 
@@ -114,7 +120,8 @@ class MatchingStage : public StageView {
               if (v.shapeOn(a)) best = std::max(best, t.iou_matrix[size_t(base + a) * size_t(M) + size_t(sel)]);
             if (best <= 0.01f) continue;
             const Rgb c = heatRgb(best);
-            dc.fill(j * float(L.stride), i * float(L.stride), (j + 1) * float(L.stride), (i + 1) * float(L.stride),
+            dc.fill(L.centre_x(j) - 0.5f * float(L.stride), L.centre_y(i) - 0.5f * float(L.sy()),
+                  L.centre_x(j) + 0.5f * float(L.stride), L.centre_y(i) + 0.5f * float(L.sy()),
                     IM_COL32(c.r, c.g, c.b, 70 + 30 * int(l)));
           }
       }

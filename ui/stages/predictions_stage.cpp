@@ -21,7 +21,11 @@ class PredictionsStage : public StageView {
  public:
   using StageView::StageView;
   QString title() const override { return "Predictions"; }
-  QString explanation() const override {
+  QString explanation(const PipelineTrace* t) const override {
+    if (t && t->torchvision)
+      return "torchvision's RoIHeads: softmax over C+1 classes (0 = background), class-specific boxes decoded with "
+             "weights (10, 10, 5, 5) and clipped; every class score above box_score_thresh makes a candidate, boxes "
+             "under 0.01 px are dropped, per-class NMS, and the box_detections_per_img best are reported.";
     return "The second stage classifies every RoI over C+1 classes (0 = background). A box is reported for each "
            "class whose probability passes the score threshold, then per-class NMS removes duplicates.";
   }
@@ -29,8 +33,8 @@ class PredictionsStage : public StageView {
   QWidget* buildPage(QWidget* parent) override {
     auto* w = new QWidget(parent);
     auto* l = new QFormLayout(w);
-    m_score = slider(w, "predScore", "roi.score_thresh");
-    m_nms = slider(w, "predNms", "roi.nms_thresh");
+    m_score = slider(w, "predScore", "roi.score_thresh", "torchvision.box_score_thresh");
+    m_nms = slider(w, "predNms", "roi.nms_thresh", "torchvision.box_nms_thresh");
     m_scoreLabel = new QLabel(w);
     m_nmsLabel = new QLabel(w);
     l->addRow("Score threshold", m_score);
@@ -129,12 +133,14 @@ class PredictionsStage : public StageView {
   }
 
  private:
-  QSlider* slider(QWidget* w, const char* name, const char* key) {
+  // key: the seed's option, tvKey: the same option of a torchvision preset.
+  QSlider* slider(QWidget* w, const char* name, const char* key, const char* tvKey) {
     auto* s = new QSlider(Qt::Horizontal, w);
     s->setObjectName(name);
     s->setRange(0, 100);
-    QObject::connect(s, &QSlider::valueChanged, w, [this, key](int v) {
-      if (!m_filling) m_ctx.requestConfigValue(key, QString::number(v / 100.0));
+    QObject::connect(s, &QSlider::valueChanged, w, [this, key, tvKey](int v) {
+      const bool tv = m_ctx.trace() && m_ctx.trace()->torchvision;
+      if (!m_filling) m_ctx.requestConfigValue(tv ? tvKey : key, QString::number(v / 100.0));
     });
     return s;
   }

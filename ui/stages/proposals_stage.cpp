@@ -20,7 +20,11 @@ class ProposalsStage : public StageView {
  public:
   using StageView::StageView;
   QString title() const override { return "Proposals"; }
-  QString explanation() const override {
+  QString explanation(const PipelineTrace* t) const override {
+    if (t && t->torchvision)
+      return "torchvision's RPN: per level, the rpn_pre_nms_top_n_test anchors by objectness are decoded (weights 1, "
+             "dw/dh clamped at log(1000/16)), clipped, boxes under 1e-3 px and scores below rpn_score_thresh dropped, "
+             "NMS runs per level, and the rpn_post_nms_top_n_test best of all levels are the proposals.";
     return "The RPN scores every anchor and predicts deltas. Per level, the top-k anchors by objectness are decoded "
            "into boxes, clipped, and greedy NMS removes boxes overlapping a better one by more than the threshold.";
   }
@@ -51,22 +55,30 @@ class ProposalsStage : public StageView {
     return w;
   }
   QString counts(const PipelineTrace& t) override {
-    int kept = 0, sup = 0, cut = 0, small = 0;
+    int kept = 0, sup = 0, cut = 0, small = 0, low = 0;
     for (const auto& p : t.proposals)
       (p.state == ProposalState::Kept            ? kept
        : p.state == ProposalState::Suppressed    ? sup
        : p.state == ProposalState::CutByPostTopk ? cut
+       : p.state == ProposalState::BelowScore    ? low
                                                  : small)++;
     if (m_funnel) {
-      int lost[8] = {0};
+      // GTs still alive after each RPN step, in pipeline order.
+      int lost[kNumFunnel] = {0};
       for (const auto& g : t.gt) lost[int(g.funnel)]++;
       const int n = int(t.gt.size());
       int remaining = n;
       QStringList steps;
-      const char* names[] = {"matching", "pre-NMS top-k", "NMS", "post-NMS top-k"};
-      for (int k = 0; k < 4; ++k) {
-        remaining -= lost[k];
-        steps << QString("%1: %2/%3").arg(names[k]).arg(remaining).arg(n);
+      const std::pair<Funnel, const char*> order[] = {{Funnel::NoPositiveAnchor, "matching"},
+                                                      {Funnel::CutByPreNmsTopk, "pre-NMS top-k"},
+                                                      {Funnel::TooSmall, "min size"},
+                                                      {Funnel::BelowRpnScore, "score threshold"},
+                                                      {Funnel::SuppressedByNms, "NMS"},
+                                                      {Funnel::CutByPostNmsTopk, "post-NMS top-k"}};
+      for (const auto& [f, name] : order) {
+        if ((f == Funnel::TooSmall || f == Funnel::BelowRpnScore) && lost[int(f)] == 0) continue;
+        remaining -= lost[int(f)];
+        steps << QString("%1: %2/%3").arg(name).arg(remaining).arg(n);
       }
       m_funnel->setText(steps.join("<br>"));
       m_heatShape->setMaximum(t.levels.empty() ? 0 : t.levels[0].anchors_per_location - 1);
@@ -76,12 +88,13 @@ class ProposalsStage : public StageView {
       }
     }
     return QString(
-               "%1 candidates (pre-NMS top-k) → %2 suppressed by NMS, %3 cut by post-NMS top-k, %4 too small → %5 "
-               "kept.")
+               "%1 candidates (pre-NMS top-k) → %2 too small, %3 below the score threshold, %4 suppressed by NMS, "
+               "%5 cut by post-NMS top-k → %6 kept.")
         .arg(t.proposals.size())
+        .arg(small)
+        .arg(low)
         .arg(sup)
         .arg(cut)
-        .arg(small)
         .arg(kept);
   }
   QString formula(const PipelineTrace& t, const Hit& h) const override {
@@ -113,7 +126,8 @@ class ProposalsStage : public StageView {
           const int k = L.offset + (i * L.width + j) * L.anchors_per_location +
                         std::min(m_heatShape->value(), L.anchors_per_location - 1);
           const Rgb c = heatRgb(t.objectness[size_t(k)]);
-          dc.fill(j * float(L.stride), i * float(L.stride), (j + 1) * float(L.stride), (i + 1) * float(L.stride),
+          dc.fill(L.centre_x(j) - 0.5f * float(L.stride), L.centre_y(i) - 0.5f * float(L.sy()),
+                  L.centre_x(j) + 0.5f * float(L.stride), L.centre_y(i) + 0.5f * float(L.sy()),
                   IM_COL32(c.r, c.g, c.b, 120));
         }
     }

@@ -55,7 +55,11 @@ class RoiAlignStage : public StageView {
  public:
   using StageView::StageView;
   QString title() const override { return "RoIAlign"; }
-  QString explanation() const override {
+  QString explanation(const PipelineTrace* t) const override {
+    if (t && t->torchvision)
+      return "torchvision's MultiScaleRoIAlign: each proposal goes to level k = ⌊4 + log2(√area / 224) + 1e-6⌋ "
+             "clamped to 2–5 ('0'–'3'), and RoIAlign (aligned = False, sampling_ratio 2) cuts it into S×S bins that "
+             "average bilinear samples of that feature map.";
     return "Each kept proposal is cut out of its FPN level with RoIAlign: the box is divided into S×S bins and each "
            "bin averages bilinear samples of the feature map (no rounding, aligned = half-pixel shift).";
   }

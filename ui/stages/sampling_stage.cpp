@@ -17,7 +17,7 @@ class SamplingStage : public StageView {
  public:
   using StageView::StageView;
   QString title() const override { return "Sampling"; }
-  QString explanation() const override {
+  QString explanation(const PipelineTrace* t) const override {
     return "Training uses only a few anchors per image: up to fg_fraction of them positive, the rest background, "
            "drawn at random without repeats. Neutral anchors are never sampled. Re-roll to draw again.";
   }

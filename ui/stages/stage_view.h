@@ -27,7 +27,9 @@ class StageView {
   StageView& operator=(const StageView&) = delete;
 
   virtual QString title() const = 0;        // "Matching"
-  virtual QString explanation() const = 0;  // plain words, shown above the formula
+  // Plain words, shown above the formula; t (may be null) tells the seed's
+  // semantics from torchvision's.
+  virtual QString explanation(const rcnn::api::PipelineTrace* t) const = 0;
   // The stage's controls, built once (parent owns it). Default: empty.
   virtual QWidget* buildPage(QWidget* parent);
   // The counts line for this trace; also refreshes the page's widgets.

@@ -13,10 +13,10 @@ inline rcnn::api::PipelineTrace::AnchorPos anchorPos(const rcnn::api::PipelineTr
   return t.anchor_pos(k);
 }
 inline float anchorRatio(const rcnn::api::LevelInfo& L, int shape) {
-  return L.ratios[size_t(shape) % L.ratios.size()];
+  return L.ratios[size_t(L.ratio_index(shape))];
 }
 inline float anchorSize(const rcnn::api::LevelInfo& L, int shape) {
-  return L.sizes[size_t(shape) / L.ratios.size()];
+  return L.sizes[size_t(L.size_index(shape))];
 }
 
 // The heat colour map (dark blue -> red -> yellow) of v in [0, 1].

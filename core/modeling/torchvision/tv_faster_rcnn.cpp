@@ -31,29 +31,73 @@ TvFasterRCNNImpl::TvFasterRCNNImpl(const TvOptions& o) : opts(o) {
 TvInference TvFasterRCNNImpl::infer(const std::vector<torch::Tensor>& images) {
   torch::NoGradGuard ng;
   TvInference r;
+  run_transform(r, images);
+  run_backbone(r);
+  run_anchors(r);
+  run_proposals(r);
+  run_box_head(r);
+  run_postprocess(r);
+  return r;
+}
+
+void TvFasterRCNNImpl::set_options(const TvOptions& o) {
+  TORCH_CHECK(o.arch == opts.arch && o.num_classes == opts.num_classes && o.roi_output_size == opts.roi_output_size,
+              "set_options: architecture, classes and RoI size are fixed once the model is built");
+  std::vector<torch::Tensor> cells;
+  for (size_t l = 0; l < o.anchor_sizes.size(); ++l) cells.push_back(base_anchors(o.anchor_sizes[l], o.ratios(l)));
+  for (const auto& c : cells)
+    TORCH_CHECK(c.size(0) == cell_anchors[0].size(0), "set_options: the RPN head predicts ", cell_anchors[0].size(0),
+                " anchors per location, the new anchor sizes x ratios give ", c.size(0));
+  cell_anchors = cells;
+  opts = o;
+}
+
+void TvFasterRCNNImpl::run_transform(TvInference& r, const std::vector<torch::Tensor>& images) const {
   r.batch = transform_images(images, opts);
+}
+
+void TvFasterRCNNImpl::run_backbone(TvInference& r) {
+  torch::NoGradGuard ng;
   r.features = backbone->forward(optimized ? r.batch.tensors.contiguous(torch::MemoryFormat::ChannelsLast)
                                            : r.batch.tensors);
   TORCH_CHECK(r.features.size() == cell_anchors.size(), "torchvision model: ", r.features.size(),
               " feature maps but anchor sizes for ", cell_anchors.size());
-  // RPN
   auto [cls, reg] = rpn_head->forward(r.features);
+  r.anchors_per_level.clear();
+  for (const auto& c : cls) r.anchors_per_level.push_back(c.size(1) * c.size(2) * c.size(3));
+  std::tie(r.objectness, r.deltas) = concat_box_prediction_layers(cls, reg);
+}
+
+void TvFasterRCNNImpl::run_anchors(TvInference& r) const {
   std::vector<torch::Tensor> per_level;
   for (size_t l = 0; l < r.features.size(); ++l) {
     LevelGrid g{r.features[l].size(2), r.features[l].size(3), r.batch.tensors.size(2) / r.features[l].size(2),
                 r.batch.tensors.size(3) / r.features[l].size(3)};
     per_level.push_back(grid_anchors(cell_anchors[l], g));
-    r.anchors_per_level.push_back(cls[l].size(1) * cls[l].size(2) * cls[l].size(3));
   }
   r.anchors = torch::cat(per_level);
-  std::tie(r.objectness, r.deltas) = concat_box_prediction_layers(cls, reg);
+}
+
+void TvFasterRCNNImpl::run_proposals(TvInference& r, bool keep_candidates) const {
+  torch::NoGradGuard ng;
   const int64_t N = r.batch.tensors.size(0);
   std::vector<torch::Tensor> all(size_t(N), r.anchors);
   auto concat = torch::cat(all, 0);
   const int64_t box_sum = concat.size(0);
   auto proposals = decode_boxes(r.deltas.detach().reshape({box_sum, -1}), concat, {1, 1, 1, 1}, default_bbox_clip());
   proposals = proposals.reshape({box_sum, -1, 4}).view({N, -1, 4});
-  r.proposals = filter_proposals(proposals, r.objectness, r.batch.sizes, r.anchors_per_level, opts, false);
+  r.candidates.clear();
+  r.proposals = filter_proposals(proposals, r.objectness, r.batch.sizes, r.anchors_per_level, opts, false,
+                                 keep_candidates ? &r.candidates : nullptr);
+}
+
+void TvFasterRCNNImpl::run_box_head(TvInference& r) {
+  run_roi_pool(r);
+  run_head(r);
+}
+
+void TvFasterRCNNImpl::run_roi_pool(TvInference& r) {
+  torch::NoGradGuard ng;
   // RoI heads on the FPN levels named '0'-'3' (MultiScaleRoIAlign's
   // featmap_names): every level but 'pool', at most four.
   std::vector<torch::Tensor> pooled(r.features.begin(), r.features.begin() + std::min<size_t>(4, r.features.size() - 1));
@@ -61,12 +105,22 @@ TvInference TvFasterRCNNImpl::infer(const std::vector<torch::Tensor>& images) {
   std::vector<torch::Tensor> boxes;
   for (const auto& p : r.proposals) boxes.push_back(p.boxes);
   r.roi_features = multiscale_roi_align(pooled, boxes, r.pooler, opts);
+}
+
+void TvFasterRCNNImpl::run_head(TvInference& r) {
+  torch::NoGradGuard ng;
   auto x = box_head->forward(r.roi_features);
   std::tie(r.class_logits, r.box_regression) = box_predictor->forward(x);
-  r.detections = postprocess_detections(r.class_logits, r.box_regression, boxes, r.batch.sizes, opts);
+}
+
+void TvFasterRCNNImpl::run_postprocess(TvInference& r) const {
+  torch::NoGradGuard ng;
+  std::vector<torch::Tensor> boxes;
+  for (const auto& p : r.proposals) boxes.push_back(p.boxes);
+  r.detections_input = postprocess_detections(r.class_logits, r.box_regression, boxes, r.batch.sizes, opts);
+  r.detections = r.detections_input;
   for (size_t i = 0; i < r.detections.size(); ++i)
     r.detections[i].boxes = resize_boxes(r.detections[i].boxes, r.batch.sizes[i], r.batch.original[i]);
-  return r;
 }
 
 void TvFasterRCNNImpl::load(const serialize::StateDict& sd, const std::string& what) {

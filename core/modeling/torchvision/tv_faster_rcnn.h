@@ -32,12 +32,27 @@ struct TvInference {
   torch::Tensor roi_features;              // (R, 256, 7, 7), proposals of every image in order
   torch::Tensor class_logits, box_regression;
   std::vector<TvDetections> detections;    // per image, original image coordinates
+  std::vector<TvDetections> detections_input;  // the same in model-input coordinates
+  std::vector<ProposalCandidates> candidates;  // per image, when asked for (run_proposals)
 };
 
 struct TvFasterRCNNImpl : torch::nn::Module {
   explicit TvFasterRCNNImpl(const TvOptions& o);
   // images: (3, H, W) float in [0, 1], RGB, any sizes.
   TvInference infer(const std::vector<torch::Tensor>& images);
+  // infer() stage by stage, each filling its fields of r from the earlier
+  // ones, so a caller (the studio) re-runs only what an option change touches.
+  void run_transform(TvInference& r, const std::vector<torch::Tensor>& images) const;
+  void run_backbone(TvInference& r);   // features, RPN head outputs
+  void run_anchors(TvInference& r) const;
+  void run_proposals(TvInference& r, bool keep_candidates = false) const;
+  void run_box_head(TvInference& r);   // run_roi_pool + run_head
+  void run_roi_pool(TvInference& r);   // MultiScaleRoIAlign: pooler, roi_features
+  void run_head(TvInference& r);       // box head + predictor on roi_features
+  void run_postprocess(TvInference& r) const;
+  // Options that change no weight shape (thresholds, sizes, top-k), applied
+  // to a built model. Anchor sizes must keep the anchors per location.
+  void set_options(const TvOptions& o);
   // Loads a torchvision state dict; every parameter and buffer must be
   // present with its shape (num_batches_tracked optional: its presence marks
   // a BatchNorm2d, its absence a FrozenBatchNorm2d). Throws

@@ -112,9 +112,12 @@ std::vector<TvDetections> postprocess_detections(const torch::Tensor& class_logi
     boxes = boxes.index({inds}), scores = scores.index({inds}), labels = labels.index({inds});
     auto keep = remove_small_boxes(boxes, 1e-2);
     boxes = boxes.index({keep}), scores = scores.index({keep}), labels = labels.index({keep});
+    inds = inds.index({keep});
     keep = batched_nms(boxes, scores, labels, o.box_nms_thresh);
     keep = keep.slice(0, 0, o.box_detections_per_img);
-    out.push_back({boxes.index({keep}), scores.index({keep}), labels.index({keep})});
+    // Row r of the (R, C - 1) score table flattened: index r * (C - 1) + class - 1.
+    auto roi = torch::div(inds.index({keep}), std::max<int64_t>(1, C - 1), "floor");
+    out.push_back({boxes.index({keep}), scores.index({keep}), labels.index({keep}), roi});
   }
   return out;
 }

@@ -48,6 +48,7 @@ struct TvDetections {
   torch::Tensor boxes;   // (D, 4)
   torch::Tensor scores;  // (D,)
   torch::Tensor labels;  // (D,) int64, 1..num_classes-1
+  torch::Tensor proposal;  // (D,) int64, the RoI (index into the image's proposals) it came from
 };
 
 std::vector<TvDetections> postprocess_detections(const torch::Tensor& class_logits, const torch::Tensor& box_regression,

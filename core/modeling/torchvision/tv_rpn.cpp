@@ -42,7 +42,8 @@ std::pair<torch::Tensor, torch::Tensor> concat_box_prediction_layers(const std::
 
 std::vector<Proposals> filter_proposals(const torch::Tensor& proposals_in, const torch::Tensor& objectness_in,
                                         const std::vector<std::pair<int64_t, int64_t>>& image_sizes,
-                                        const std::vector<int64_t>& per_level, const TvOptions& o, bool training) {
+                                        const std::vector<int64_t>& per_level, const TvOptions& o, bool training,
+                                        std::vector<ProposalCandidates>* candidates) {
   const int64_t N = proposals_in.size(0);
   auto objectness = objectness_in.detach().reshape({N, -1});
   std::vector<torch::Tensor> lv;
@@ -70,11 +71,21 @@ std::vector<Proposals> filter_proposals(const torch::Tensor& proposals_in, const
     auto boxes = clip_boxes_to_image(proposals[i], image_sizes[size_t(i)].first, image_sizes[size_t(i)].second);
     auto scores = prob[i];
     auto lvl = levels[i];
+    ProposalCandidates c;
+    if (candidates) c = {top_n_idx[i], boxes, scores, lvl, torch::ones({boxes.size(0)}, torch::kBool),
+                         torch::zeros({boxes.size(0)}, torch::kBool), {}, post};
+    auto idx = torch::arange(boxes.size(0));  // candidate index of each survivor
     auto keep = remove_small_boxes(boxes, 1e-3);
-    boxes = boxes.index({keep}), scores = scores.index({keep}), lvl = lvl.index({keep});
+    boxes = boxes.index({keep}), scores = scores.index({keep}), lvl = lvl.index({keep}), idx = idx.index({keep});
+    if (candidates) c.small.index_put_({idx}, false);
     keep = torch::where(scores >= o.rpn_score_thresh)[0];
-    boxes = boxes.index({keep}), scores = scores.index({keep}), lvl = lvl.index({keep});
+    if (candidates) c.low.index_put_({idx}, true), c.low.index_put_({idx.index({keep})}, false);
+    boxes = boxes.index({keep}), scores = scores.index({keep}), lvl = lvl.index({keep}), idx = idx.index({keep});
     keep = batched_nms(boxes, scores, lvl, o.rpn_nms_thresh);
+    if (candidates) {
+      c.nms_keep = idx.index({keep});
+      candidates->push_back(c);
+    }
     keep = keep.slice(0, 0, post);
     out.push_back({boxes.index({keep}), scores.index({keep}), lvl.index({keep})});
   }

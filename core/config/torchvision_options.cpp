@@ -1,25 +1,33 @@
-#include "modeling/torchvision/tv_options.h"
+#include "config/torchvision_options.h"
 
 #include <stdexcept>
 
-namespace rcnn::modeling::tv {
+namespace rcnn {
 
-bool is_tv_preset(const std::string& name) {
-  return name == "torchvision_resnet50_fpn" || name == "torchvision_resnet50_fpn_v2" ||
-         name == "torchvision_mobilenet_v3_large_fpn" || name == "torchvision_mobilenet_v3_large_320_fpn";
+const std::vector<std::string>& torchvision_presets() {
+  static const std::vector<std::string> p{"torchvision_resnet50_fpn", "torchvision_resnet50_fpn_v2",
+                                          "torchvision_mobilenet_v3_large_fpn",
+                                          "torchvision_mobilenet_v3_large_320_fpn"};
+  return p;
 }
 
-TvOptions tv_preset(const std::string& name, int num_classes) {
-  TvOptions o;
+bool is_torchvision_preset(const std::string& name) {
+  for (const auto& p : torchvision_presets())
+    if (p == name) return true;
+  return false;
+}
+
+TorchvisionOptions torchvision_preset(const std::string& name, int num_classes) {
+  TorchvisionOptions o;
   o.preset = name;
   o.num_classes = num_classes;
   if (name == "torchvision_resnet50_fpn") {
-    o.arch = Arch::ResNet50FPN;
+    o.arch = TvArch::ResNet50FPN;
   } else if (name == "torchvision_resnet50_fpn_v2") {
-    o.arch = Arch::ResNet50FPNv2;
+    o.arch = TvArch::ResNet50FPNv2;
   } else if (name == "torchvision_mobilenet_v3_large_fpn" || name == "torchvision_mobilenet_v3_large_320_fpn") {
     // fasterrcnn_mobilenet_v3_large(_320)_fpn: FPN on features 13 and 16, five sizes per level.
-    o.arch = Arch::MobileNetV3LargeFPN;
+    o.arch = TvArch::MobileNetV3LargeFPN;
     o.anchor_sizes.assign(3, {32, 64, 128, 256, 512});
     o.rpn_score_thresh = 0.05;
     if (name == "torchvision_mobilenet_v3_large_320_fpn") {
@@ -36,4 +44,4 @@ TvOptions tv_preset(const std::string& name, int num_classes) {
   return o;
 }
 
-}  // namespace rcnn::modeling::tv
+}  // namespace rcnn

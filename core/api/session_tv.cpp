@@ -1,0 +1,443 @@
+#include "api/session_tv.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstring>
+#include <sstream>
+
+#include "api/match_trace.h"
+#include "api/session.h"
+#include "api/torchvision_model.h"
+#include "config/config_fields.h"
+#include "modeling/sampling.h"
+#include "modeling/torchvision/tv_box_ops.h"
+#include "ops/nms.h"
+#include "ops/roi_align.h"
+#include "serialize/state_dict.h"
+
+namespace rcnn::api {
+namespace mt = modeling::tv;
+namespace {
+
+std::vector<float> to_vec(const torch::Tensor& t) {
+  auto c = t.detach().to(torch::kCPU, torch::kFloat).contiguous();
+  return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+}
+
+Box box_of(const torch::TensorAccessor<float, 2>& a, int64_t i) {
+  return {a[i][0], a[i][1], a[i][2], a[i][3]};
+}
+
+std::string norm_name(const std::string& s) {
+  std::string o;
+  for (char c : s)
+    if (std::isalnum(static_cast<unsigned char>(c))) o += char(std::tolower(static_cast<unsigned char>(c)));
+  return o;
+}
+
+std::string fmt(double v, int prec = 4) {
+  std::ostringstream os;
+  os.precision(prec);
+  os << v;
+  return os.str();
+}
+
+}  // namespace
+
+DetectorConfig torchvision_config_for(const serialize::StateDict& sd, const std::string& path,
+                                      const DetectorConfig& current) {
+  const auto* cls = sd.find("roi_heads.box_predictor.cls_score.weight");
+  if (!cls || cls->dim() != 2 || cls->size(0) < 2)
+    throw std::runtime_error(path + ": no roi_heads.box_predictor.cls_score.weight: not a torchvision Faster R-CNN "
+                             "state dict");
+  std::string preset;
+  if (sd.find("backbone.body.layer1.0.conv1.weight"))
+    preset = sd.find("roi_heads.box_head.fc6.weight") ? "torchvision_resnet50_fpn" : "torchvision_resnet50_fpn_v2";
+  else if (sd.find("backbone.body.0.0.weight"))
+    preset = current.name == "torchvision_mobilenet_v3_large_320_fpn" ? current.name
+                                                                       : "torchvision_mobilenet_v3_large_fpn";
+  else
+    throw std::runtime_error(path + ": neither a ResNet-50 nor a MobileNetV3 backbone under backbone.body");
+  DetectorConfig c = current.name == preset ? current : load_preset(preset);
+  c.num_classes = int(cls->size(0)) - 1;
+  c.class_names = torchvision_class_names("", int(cls->size(0)));
+  return c;
+}
+
+bool is_torchvision_checkpoint(const std::string& path) {
+  try {
+    return serialize::read_state_dict(path).find("roi_heads.box_predictor.cls_score.weight") != nullptr;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+TvStages::TvStages(const DetectorConfig& cfg, const torch::Device& device, uint64_t seed)
+    : cfg_(cfg), device_(device) {
+  if (cfg_.class_names.empty()) cfg_.class_names = torchvision_class_names("", cfg.num_classes + 1);
+  torch::manual_seed(seed);
+  model_ = mt::TvFasterRCNN(torchvision_options(cfg_));
+  model_->to(device_);
+  model_->eval();
+}
+
+DetectorConfig TvStages::load(const std::string& path, const DetectorConfig& current) {
+  const auto sd = serialize::read_state_dict(path);
+  DetectorConfig c = torchvision_config_for(sd, path, current);
+  mt::TvFasterRCNN m(torchvision_options(c));
+  m->load(sd, path);  // throws naming the key; the current model stays
+  m->to(device_);
+  m->eval();
+  model_ = m;
+  cfg_ = c;
+  return c;
+}
+
+void TvStages::set_config(const DetectorConfig& cfg) {
+  model_->set_options(torchvision_options(cfg));
+  cfg_ = cfg;
+}
+
+void TvStages::run(PipelineTrace& T, unsigned dirty, const Image& image, const std::vector<GtObject>& gt_orig,
+                   uint64_t sample_seed, bool display, const Timed& timed) {
+  const auto o = torchvision_options(cfg_);
+  T.torchvision = true;
+  T.class_names = cfg_.class_names;
+  if (dirty & kStageImage)
+    timed("image", [&] {
+      auto hwc = torch::from_blob(const_cast<uint8_t*>(image.rgb.data()), {image.height, image.width, 3}, torch::kByte);
+      image_ = mt::image_from_rgb8(hwc.clone()).to(device_);
+      raw_resized_ = torch::Tensor();
+      model_->run_transform(r_, {image_});
+      const auto& b = r_.batch;
+      const int64_t H = b.tensors.size(2), W = b.tensors.size(3);
+      const auto [rh, rw] = b.sizes[0];
+      T.image_width = image.width;
+      T.image_height = image.height;
+      T.input_width = int(W);
+      T.input_height = int(H);
+      T.input_size = int(std::max(H, W));
+      T.scale_x = float(rw) / float(image.width);
+      T.scale_y = float(rh) / float(image.height);
+      T.pad_x = T.pad_y = 0;
+      const double s = std::min(double(o.min_size) / std::min(image.width, image.height),
+                                double(o.max_size) / std::max(image.width, image.height));
+      T.input_note = "scale min(" + std::to_string(o.min_size) + " / short side, " + std::to_string(o.max_size) +
+                     " / long side) = " + fmt(s) + ", resized to " + std::to_string(rw) + "×" + std::to_string(rh) +
+                     ", zero-padded to a multiple of " + std::to_string(o.size_divisible);
+      // What the model saw, un-normalised; the padding shown black.
+      auto mean = torch::tensor(o.image_mean, torch::kFloat).view({3, 1, 1});
+      auto stdv = torch::tensor(o.image_std, torch::kFloat).view({3, 1, 1});
+      auto x = (b.tensors[0].cpu() * stdv + mean).clamp(0, 1);
+      x.slice(1, rh).zero_();
+      x.slice(2, rw).zero_();
+      auto u8 = x.mul(255).round().to(torch::kByte).permute({1, 2, 0}).contiguous();
+      T.input_rgb.assign(u8.data_ptr<uint8_t>(), u8.data_ptr<uint8_t>() + u8.numel());
+      // GT: the dataset's labels mapped to the model's classes by name.
+      std::vector<float> g;
+      T.gt.clear();
+      int unknown = 0;
+      for (const auto& obj : gt_orig) {
+        if (obj.crowd) continue;
+        int label = obj.label;
+        if (!dataset_names_.empty()) {
+          label = -1;
+          const std::string want = obj.label >= 0 && obj.label < int(dataset_names_.size())
+                                       ? norm_name(dataset_names_[size_t(obj.label)])
+                                       : std::string();
+          for (size_t c = 0; c < cfg_.class_names.size() && !want.empty(); ++c)
+            if (norm_name(cfg_.class_names[c]) == want) label = int(c);
+        }
+        if (label < 0 || label >= cfg_.num_classes) {
+          ++unknown;
+          continue;
+        }
+        auto bx = torch::tensor({obj.box.x1, obj.box.y1, obj.box.x2, obj.box.y2}, torch::kFloat).view({1, 4});
+        auto m = mt::resize_boxes(bx, b.original[0], b.sizes[0]);
+        auto a = m.accessor<float, 2>();
+        g.insert(g.end(), {a[0][0], a[0][1], a[0][2], a[0][3], float(label)});
+        GtInfo gi;
+        gi.box = box_of(a, 0);
+        gi.box_original = obj.box;
+        gi.label = label;
+        gi.difficult = obj.difficult;
+        T.gt.push_back(gi);
+      }
+      if (unknown)
+        T.input_note += "; " + std::to_string(unknown) + " GT box(es) of classes the model does not have left out";
+      gt_ = torch::tensor(g, torch::kFloat).view({-1, 5}).to(device_);
+    });
+  if (dirty & kStageBackbone)
+    timed("backbone+rpn_head", [&] {
+      model_->run_backbone(r_);
+      head_cache_.clear();
+      ++backbone_runs_;
+      T.objectness = to_vec(torch::sigmoid(r_.objectness.reshape({-1})));
+      T.deltas = to_vec(r_.deltas);
+      T.feature_channels = int(r_.features[0].size(1));
+    });
+  if (dirty & kStageAnchors)
+    timed("anchors", [&] {
+      model_->run_anchors(r_);
+      T.levels.clear();
+      const bool mobile = o.arch == TvArch::MobileNetV3LargeFPN;
+      int offset = 0;
+      for (size_t l = 0; l < r_.features.size(); ++l) {
+        const auto& f = r_.features[l];
+        LevelInfo li;
+        li.name = l + 1 == r_.features.size() ? "'pool'" : "'" + std::to_string(l) + "'";
+        if (!mobile) li.name = "p" + std::to_string(l + 2) + " " + li.name;
+        li.height = int(f.size(2));
+        li.width = int(f.size(3));
+        li.stride = int(r_.batch.tensors.size(3) / f.size(3));
+        li.stride_h = int(r_.batch.tensors.size(2) / f.size(2));
+        li.centre_offset = 0;
+        li.ratio_major = true;
+        li.anchors_per_location = o.anchors_per_location(l);
+        li.offset = offset;
+        for (double s : o.anchor_sizes[l]) li.sizes.push_back(float(s));
+        for (double r : o.ratios(l)) li.ratios.push_back(float(r));
+        offset += li.count();
+        T.levels.push_back(li);
+      }
+      auto a = r_.anchors.to(torch::kCPU, torch::kFloat).contiguous();
+      auto acc = a.accessor<float, 2>();
+      T.anchors.resize(size_t(a.size(0)));
+      for (int64_t i = 0; i < a.size(0); ++i) T.anchors[size_t(i)] = box_of(acc, i);
+    });
+  if (dirty & kStageMatch)
+    timed("matching", [&] {
+      // torchvision's RPN matcher: Matcher(fg, bg, allow_low_quality_matches=True).
+      modeling::Matcher m{o.rpn_bg_iou_thresh, o.rpn_fg_iou_thresh, true, true};
+      match_ = m(r_.anchors, gt_);
+      T.iou_lo = o.rpn_bg_iou_thresh;
+      T.iou_hi = o.rpn_fg_iou_thresh;
+      T.low_quality = true;
+      fill_match_stage(T, match_);
+    });
+  if (dirty & kStageSample)
+    timed("sampling", [&] {
+      auto gen = at::detail::createCPUGenerator(sample_seed);
+      auto s = modeling::subsample_labels(match_.labels, o.rpn_batch_size_per_image, o.rpn_positive_fraction, gen);
+      auto f = s.fg.cpu(), bg = s.bg.cpu();
+      T.sampled_fg.assign(f.data_ptr<int64_t>(), f.data_ptr<int64_t>() + f.numel());
+      T.sampled_bg.assign(bg.data_ptr<int64_t>(), bg.data_ptr<int64_t>() + bg.numel());
+      T.num_samples = o.rpn_batch_size_per_image;
+      T.target_fg = int(o.rpn_batch_size_per_image * o.rpn_positive_fraction);
+      T.target_bg = o.rpn_batch_size_per_image - T.target_fg;
+      T.sample_seed = sample_seed;
+    });
+  if (dirty & kStageProposals) timed("proposals", [&] { fill_proposals(T); });
+  if (dirty & kStageRoi)
+    timed("roi_align+head", [&] {
+      run_box_head_cached();
+      T.roi_size = o.roi_output_size;
+      T.level_assignment = "size";
+      T.canonical_size = 224;
+      T.canonical_level = 4;
+      T.sampling_ratio = o.roi_sampling_ratio;
+      T.aligned = false;
+      T.roi_features = display ? to_vec(r_.roi_features) : std::vector<float>{};
+      {
+        // MultiScaleRoIAlign's level of each RoI (0 = '0').
+        auto lv = r_.pooler.scales.size() > 1 ? mt::map_levels({r_.proposals[0].boxes}, r_.pooler)
+                                              : torch::zeros({r_.proposals[0].boxes.size(0)}, torch::kLong);
+        lv = lv.cpu().contiguous();
+        T.roi_level.assign(lv.data_ptr<int64_t>(), lv.data_ptr<int64_t>() + lv.numel());
+      }
+      T.class_probs = to_vec(torch::softmax(r_.class_logits, -1));
+      T.roi_points.clear();
+      T.roi_point_offset.assign(1, 0);
+      T.roi_grid.clear();
+      T.roi_crops.clear();
+      if (!display) return;
+      // RoIAlign of the input image itself (what each RoI looks at), as the studio shows it.
+      if (!raw_resized_.defined()) {
+        const auto [rh, rw] = r_.batch.sizes[0];
+        raw_resized_ = torch::nn::functional::interpolate(
+            image_.unsqueeze(0), torch::nn::functional::InterpolateFuncOptions()
+                                     .size(std::vector<int64_t>{rh, rw})
+                                     .mode(torch::kBilinear)
+                                     .align_corners(false));
+      }
+      const auto& raw = raw_resized_;
+      auto boxes = r_.proposals[0].boxes;
+      auto rois = torch::cat({torch::zeros({boxes.size(0), 1}, boxes.options()), boxes}, 1);
+      ops::RoIAlignParams cp{T.crop_size, T.crop_size, 1.0, 2, false};
+      T.roi_crops = to_vec(ops::roi_align(raw, rois, cp));
+      for (int r = 0; r < int(T.kept.size()); ++r) {
+        int gh = 0, gw = 0;
+        auto pts = sampling_points(T, r, &gh, &gw);
+        T.roi_points.insert(T.roi_points.end(), pts.begin(), pts.end());
+        T.roi_point_offset.push_back(int(T.roi_points.size()));
+        T.roi_grid.insert(T.roi_grid.end(), {gh, gw});
+      }
+    });
+  if (dirty & kStagePred) timed("predictions", [&] { fill_predictions(T); });
+}
+
+void TvStages::run_box_head_cached() {
+  auto& C = head_cache_;
+  const auto o = torchvision_options(cfg_);
+  if (C.sampling_ratio != o.roi_sampling_ratio || (C.feats.defined() && C.feats.size(0) > 4000)) C.clear();
+  C.sampling_ratio = o.roi_sampling_ratio;
+  const auto& boxes = r_.proposals[0].boxes;
+  auto b = boxes.to(torch::kCPU, torch::kFloat).contiguous();
+  const int64_t R = b.size(0);
+  if (R == 0) {
+    model_->run_box_head(r_);
+    return;
+  }
+  const float* p = b.data_ptr<float>();
+  std::vector<int64_t> src(size_t(R), -1), missing;
+  std::vector<std::array<uint32_t, 4>> keys(static_cast<size_t>(R));
+  for (int64_t i = 0; i < R; ++i) {
+    std::memcpy(keys[size_t(i)].data(), p + 4 * i, 16);
+    const auto it = C.row.find(keys[size_t(i)]);
+    if (it != C.row.end())
+      src[size_t(i)] = it->second;
+    else
+      missing.push_back(i);
+  }
+  if (!missing.empty()) {
+    mt::TvInference tmp;
+    tmp.batch = r_.batch;
+    tmp.features = r_.features;
+    auto idx = torch::tensor(missing, torch::kLong).to(boxes.device());
+    tmp.proposals = {mt::Proposals{boxes.index_select(0, idx), {}, {}}};
+    model_->run_roi_pool(tmp);
+    r_.pooler = tmp.pooler;
+    const int64_t base = C.feats.defined() ? C.feats.size(0) : 0;
+    C.feats = C.feats.defined() ? torch::cat({C.feats, tmp.roi_features}) : tmp.roi_features;
+    for (size_t k = 0; k < missing.size(); ++k) {
+      src[size_t(missing[k])] = base + int64_t(k);
+      C.row.emplace(keys[size_t(missing[k])], base + int64_t(k));
+    }
+  }
+  auto sel = torch::tensor(src, torch::kLong).to(C.feats.device());
+  r_.roi_features = C.feats.index_select(0, sel);
+  model_->run_head(r_);
+}
+
+void TvStages::set_dataset_names(const std::vector<std::string>& names) {
+  dataset_names_ = names;
+}
+
+// Every pre-NMS candidate with what filter_proposals did to it.
+void TvStages::fill_proposals(PipelineTrace& T) {
+  const auto o = torchvision_options(cfg_);
+  model_->run_proposals(r_, /*keep_candidates=*/true);
+  const auto& c = r_.candidates[0];
+  T.rpn_scale_clamp = mt::default_bbox_clip();
+  T.proposals.clear();
+  T.kept.clear();
+  auto boxes = c.boxes.to(torch::kCPU, torch::kFloat).contiguous();
+  auto acc = boxes.accessor<float, 2>();
+  auto sc = to_vec(c.scores);
+  auto anchor = c.anchor.cpu().contiguous(), lvl = c.levels.cpu().contiguous();
+  auto small = c.small.cpu().contiguous(), low = c.low.cpu().contiguous();
+  const int64_t P = boxes.size(0);
+  // Candidates are level-major in objectness order, as the trace wants them.
+  for (int64_t i = 0; i < P; ++i) {
+    Proposal p;
+    p.box = box_of(acc, i);
+    p.objectness = sc[size_t(i)];
+    p.level = int(lvl[i].item<int64_t>());
+    p.anchor = int(anchor[i].item<int64_t>());
+    p.state = small[i].item<bool>() ? ProposalState::TooSmall
+              : low[i].item<bool>() ? ProposalState::BelowScore
+                                    : ProposalState::Suppressed;
+    T.proposals.push_back(p);
+  }
+  // NMS survivors: the first post_top_n are the proposals (the RoI head's
+  // input, in this order), the rest were cut by the per-image top-n.
+  auto keep = c.nms_keep.cpu().contiguous();
+  std::vector<uint8_t> survivor(size_t(P), 0);
+  for (int64_t k = 0; k < keep.numel(); ++k) {
+    const int i = int(keep[k].item<int64_t>());
+    survivor[size_t(i)] = 1;
+    auto& p = T.proposals[size_t(i)];
+    if (k < c.post_top_n) {
+      p.state = ProposalState::Kept;
+      p.kept_index = int(T.kept.size());
+      T.kept.push_back(i);
+    } else {
+      p.state = ProposalState::CutByPostTopk;
+    }
+  }
+  // A suppressed candidate's suppressor: greedy NMS removes a box for the
+  // first survivor of its level, in score order, whose IoU with it exceeds the
+  // threshold.
+  std::vector<int> order;
+  for (int64_t i = 0; i < P; ++i)
+    if (survivor[size_t(i)]) order.push_back(int(i));
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int a, int b) { return T.proposals[size_t(a)].objectness > T.proposals[size_t(b)].objectness; });
+  for (int64_t i = 0; i < P; ++i) {
+    auto& p = T.proposals[size_t(i)];
+    if (p.state != ProposalState::Suppressed) continue;
+    for (int s : order) {
+      const auto& q = T.proposals[size_t(s)];
+      if (q.level != p.level || q.objectness < p.objectness) continue;
+      if (box_iou(q.box, p.box) > float(o.rpn_nms_thresh)) {
+        p.suppressed_by = s;
+        break;
+      }
+    }
+  }
+}
+
+void TvStages::fill_predictions(PipelineTrace& T) {
+  const auto o = torchvision_options(cfg_);
+  model_->run_postprocess(r_);
+  const auto& di = r_.detections_input[0];
+  const auto& dor = r_.detections[0];
+  auto bi = di.boxes.to(torch::kCPU, torch::kFloat).contiguous();
+  auto bo = dor.boxes.to(torch::kCPU, torch::kFloat).contiguous();
+  auto ai = bi.accessor<float, 2>();
+  auto ao = bo.accessor<float, 2>();
+  T.detections.clear();
+  for (int64_t i = 0; i < bi.size(0); ++i) {
+    Detection d;
+    d.box = box_of(ai, i);
+    d.box_original = box_of(ao, i);
+    d.score = di.scores[i].item<float>();
+    d.label = int(di.labels[i].item<int64_t>()) - 1;
+    d.proposal = int(di.proposal[i].item<int64_t>());
+    T.detections.push_back(d);
+  }
+  T.score_thresh = o.box_score_thresh;
+  T.nms_thresh = o.box_nms_thresh;
+  T.detections_per_image = o.box_detections_per_img;
+  T.box_regression = true;
+  const auto boxes = r_.proposals[0].boxes;
+  const int64_t R = boxes.size(0);
+  if (R > 0) {
+    const std::array<double, 4> w{o.bbox_reg_weights[0], o.bbox_reg_weights[1], o.bbox_reg_weights[2],
+                                  o.bbox_reg_weights[3]};
+    auto pb = mt::decode_boxes(r_.box_regression.reshape({R, -1}), boxes, w, mt::default_bbox_clip()).reshape({R, -1, 4});
+    const auto [h, wd] = r_.batch.sizes[0];
+    pb = mt::clip_boxes_to_image(pb, h, wd);
+    T.roi_class_boxes = to_vec(pb.slice(1, 1));
+  } else {
+    T.roi_class_boxes.clear();
+  }
+  compute_gt_funnel(T);
+}
+
+std::vector<float> TvStages::sampling_points(const PipelineTrace& T, int r, int* gh, int* gw) const {
+  if (r < 0 || r >= int(T.kept.size())) return {};
+  const auto& p = T.proposals[size_t(T.kept[size_t(r)])];
+  const int level = T.roi_level.empty() ? 0 : T.roi_level[size_t(r)];
+  const double scale = r_.pooler.scales.empty() ? 0.25 : r_.pooler.scales[size_t(level)];
+  const auto o = torchvision_options(cfg_);
+  ops::RoIAlignParams rp{o.roi_output_size, o.roi_output_size, scale, o.roi_sampling_ratio, false};
+  auto g = ops::roi_align_sampling_points(p.box.x1, p.box.y1, p.box.x2, p.box.y2, rp);
+  if (gh) *gh = int(g.grid_h);
+  if (gw) *gw = int(g.grid_w);
+  for (auto& v : g.xy) v = float(v / scale);  // aligned = false: feature x -> input x / scale
+  return g.xy;
+}
+
+}  // namespace rcnn::api

@@ -1,0 +1,213 @@
+// The studio's Session on a torchvision checkpoint: the same file and image as
+// the parity oracle (make_parity.py's single-image run, a 400x200 image), and
+// the trace every panel reads must say what torchvision computed.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cstdlib>
+#include <set>
+
+#include "api/session.h"
+#include "config/detector_config.h"
+#include "serialize/state_dict.h"
+
+using namespace rcnn;
+using namespace rcnn::api;
+
+namespace {
+
+std::string dir() {
+  const char* d = std::getenv("RCNN_TV_PARITY_DIR");
+  return d ? d : "";
+}
+
+DetectorConfig oracle_config() {
+  auto c = load_preset("torchvision_resnet50_fpn");
+  c.torchvision.min_size = 320;  // make_parity.py's sizes and FrozenBatchNorm2d's default eps
+  c.torchvision.max_size = 480;
+  c.torchvision.frozen_bn_eps = 1e-5;
+  return c;
+}
+
+struct Fixture {
+  serialize::StateDict outputs;
+  Image image;
+  torch::Tensor get(const std::string& k) const {
+    const auto* t = outputs.find(k);
+    return t ? *t : torch::Tensor();
+  }
+};
+
+Fixture load_fixture() {
+  Fixture f;
+  f.outputs = serialize::read_state_dict(dir() + "/torchvision_resnet50_fpn_outputs.pth");
+  auto img = f.get("image1").contiguous();  // (H, W, 3) uint8
+  f.image.height = int(img.size(0));
+  f.image.width = int(img.size(1));
+  f.image.rgb.assign(img.data_ptr<uint8_t>(), img.data_ptr<uint8_t>() + img.numel());
+  return f;
+}
+
+}  // namespace
+
+TEST(TvSession, TraceOfATorchvisionCheckpointIsTorchvisionsOwn) {
+  ASSERT_FALSE(dir().empty()) << "RCNN_TV_PARITY_DIR not set (ctest sets it after running make_parity.py)";
+  const auto fx = load_fixture();
+  ASSERT_EQ(fx.image.height, 400);
+  ASSERT_EQ(fx.image.width, 200);
+  Session s(oracle_config());
+  s.load_checkpoint(dir() + "/torchvision_resnet50_fpn.pth");
+  EXPECT_FALSE(s.random_weights());
+  EXPECT_EQ(s.config().name, "torchvision_resnet50_fpn");
+  EXPECT_EQ(s.config().num_classes, 6);  // 7 with background
+  s.set_image(fx.image, {}, {});
+  const auto& t = s.run();
+  ASSERT_TRUE(t.torchvision);
+  // Transform: scale = min(320 / 200, 480 / 400) = 1.2; interpolate floors
+  // side x scale in its float arithmetic to 239 x 479 (the parity test checks
+  // the batch bit for bit), padded to 256 x 480. Boxes map per axis.
+  EXPECT_EQ(t.input_width, 256);
+  EXPECT_EQ(t.input_height, 480);
+  EXPECT_FLOAT_EQ(t.scale_x, 239.f / 200.f);
+  EXPECT_FLOAT_EQ(t.scale_y, 479.f / 400.f);
+  EXPECT_EQ(t.input_rgb.size(), size_t(256 * 480 * 3));
+  // Five levels; 'pool' is P5 (15 x 8) max-pooled with stride 2 -> 8 x 4, and
+  // torchvision's stride is padded size // feature size per axis: 480 // 8 = 60, 256 // 4 = 64.
+  ASSERT_EQ(t.levels.size(), 5u);
+  const int strides[] = {4, 8, 16, 32};
+  for (int l = 0; l < 4; ++l) EXPECT_EQ(t.levels[size_t(l)].stride, strides[l]) << l;
+  EXPECT_EQ(t.levels[4].height, 8);
+  EXPECT_EQ(t.levels[4].width, 4);
+  EXPECT_EQ(t.levels[4].stride, 64);
+  EXPECT_EQ(t.levels[4].sy(), 60);
+  // Anchors: the oracle's anchors of the single image (its own padding).
+  EXPECT_EQ(int64_t(t.anchors.size()), (120 * 64 + 60 * 32 + 30 * 16 + 15 * 8 + 8 * 4) * 3);
+  // torchvision's anchor at the 'pool' cell (i = 1, j = 2), ratio 0.5 (shape 0), size 512:
+  // w = 512 / sqrt(0.5) = 724.08, h = 362.04, base round(-w/2, -h/2, w/2, h/2) = (-362, -181, 362, 181),
+  // shifted by (2 * 64, 1 * 60).
+  const auto& L = t.levels[4];
+  const auto& a = t.anchors[size_t(L.offset + (1 * L.width + 2) * 3 + 0)];
+  EXPECT_FLOAT_EQ(a.x1, -362 + 128);
+  EXPECT_FLOAT_EQ(a.y1, -181 + 60);
+  EXPECT_FLOAT_EQ(a.x2, 362 + 128);
+  EXPECT_FLOAT_EQ(a.y2, 181 + 60);
+  // Detections: torchvision's, in original image coordinates.
+  const auto boxes = fx.get("single_boxes"), scores = fx.get("single_scores"), labels = fx.get("single_labels");
+  ASSERT_TRUE(boxes.defined());
+  ASSERT_EQ(int64_t(t.detections.size()), boxes.size(0));
+  ASSERT_GT(t.detections.size(), 0u);
+  for (size_t i = 0; i < t.detections.size(); ++i) {
+    const auto& d = t.detections[i];
+    const auto b = boxes[int64_t(i)];
+    EXPECT_NEAR(d.box_original.x1, b[0].item<float>(), 1e-3) << i;
+    EXPECT_NEAR(d.box_original.y1, b[1].item<float>(), 1e-3) << i;
+    EXPECT_NEAR(d.box_original.x2, b[2].item<float>(), 1e-3) << i;
+    EXPECT_NEAR(d.box_original.y2, b[3].item<float>(), 1e-3) << i;
+    EXPECT_NEAR(d.score, scores[int64_t(i)].item<float>(), 1e-5) << i;
+    EXPECT_EQ(d.label, labels[int64_t(i)].item<int64_t>() - 1) << i;
+    // Its RoI's class-specific box is the detection (before the map back).
+    ASSERT_GE(d.proposal, 0);
+    const size_t C = size_t(t.num_classes());
+    const float* cb = &t.roi_class_boxes[(size_t(d.proposal) * C + size_t(d.label)) * 4];
+    EXPECT_FLOAT_EQ(cb[0], d.box.x1) << i;
+    EXPECT_FLOAT_EQ(cb[3], d.box.y2) << i;
+  }
+  // Proposals: every candidate's fate follows from the facts the trace holds.
+  int kept = 0;
+  for (size_t p = 0; p < t.proposals.size(); ++p) {
+    const auto& pr = t.proposals[p];
+    if (pr.state == ProposalState::Kept) {
+      ++kept;
+      EXPECT_EQ(t.kept[size_t(pr.kept_index)], int(p));
+    }
+    if (pr.state != ProposalState::Suppressed) continue;
+    ASSERT_GE(pr.suppressed_by, 0) << p;
+    const auto& by = t.proposals[size_t(pr.suppressed_by)];
+    EXPECT_TRUE(by.state == ProposalState::Kept || by.state == ProposalState::CutByPostTopk) << p;
+    EXPECT_EQ(by.level, pr.level);
+    EXPECT_GE(by.objectness, pr.objectness);
+    EXPECT_GT(box_iou(by.box, pr.box), 0.7f) << p;
+  }
+  EXPECT_EQ(kept, int(t.kept.size()));
+  // The RoIs are the proposals in torchvision's order (descending objectness).
+  for (size_t r = 1; r < t.kept.size(); ++r)
+    EXPECT_GE(t.proposals[size_t(t.kept[r - 1])].objectness, t.proposals[size_t(t.kept[r])].objectness);
+}
+
+TEST(TvSession, ADownstreamChangeReusesTheBackboneAndFiltersExactly) {
+  ASSERT_FALSE(dir().empty());
+  const auto fx = load_fixture();
+  Session s(oracle_config());
+  s.load_checkpoint(dir() + "/torchvision_resnet50_fpn.pth");
+  s.set_image(fx.image, {}, {});
+  const auto before = s.run().detections;
+  ASSERT_EQ(s.backbone_runs(), 1);
+  // Raise the score threshold to the median score: only the predictions re-run,
+  // and greedy per-class NMS in score order means the survivors are exactly
+  // the earlier detections above the new threshold.
+  ASSERT_GT(before.size(), 2u);
+  const float thr = before[before.size() / 2].score;
+  auto c = s.config();
+  c.torchvision.box_score_thresh = thr;
+  s.set_config(c);
+  const auto& t = s.run();
+  EXPECT_EQ(t.recomputed, std::vector<std::string>{"predictions"});
+  EXPECT_EQ(s.backbone_runs(), 1);
+  std::vector<Detection> expect;
+  for (const auto& d : before)
+    if (d.score > thr) expect.push_back(d);
+  ASSERT_EQ(t.detections.size(), expect.size());
+  for (size_t i = 0; i < expect.size(); ++i) {
+    EXPECT_EQ(t.detections[i].score, expect[i].score);
+    EXPECT_EQ(t.detections[i].box.x1, expect[i].box.x1);
+  }
+  // An RPN option re-runs the proposals and everything after them, not the backbone.
+  c.torchvision.rpn_nms_thresh = 0.5;
+  s.set_config(c);
+  const auto& t2 = s.run();
+  EXPECT_EQ(t2.recomputed, (std::vector<std::string>{"proposals", "roi_align+head", "predictions"}));
+  EXPECT_EQ(s.backbone_runs(), 1);
+  for (const auto& p : t2.proposals)
+    if (p.state == ProposalState::Suppressed) EXPECT_GT(box_iou(p.box, t2.proposals[size_t(p.suppressed_by)].box), 0.5f);
+  // The RoIs that were there before came from the head's cache: the result
+  // must be bit-equal to a fresh session's with the same options.
+  Session fresh(c);
+  fresh.load_checkpoint(dir() + "/torchvision_resnet50_fpn.pth");
+  fresh.set_image(fx.image, {}, {});
+  const auto& t3 = fresh.run();
+  ASSERT_EQ(t3.detections.size(), t2.detections.size());
+  for (size_t i = 0; i < t3.detections.size(); ++i) {
+    EXPECT_EQ(t3.detections[i].score, t2.detections[i].score) << i;
+    EXPECT_EQ(t3.detections[i].box.x1, t2.detections[i].box.x1) << i;
+    EXPECT_EQ(t3.detections[i].box.y2, t2.detections[i].box.y2) << i;
+  }
+  EXPECT_EQ(t3.class_probs, t2.class_probs);
+  EXPECT_EQ(t3.roi_features, t2.roi_features);
+}
+
+TEST(TvSession, AGtEqualToADetectionIsDetectedAndABadFileKeepsTheModel) {
+  ASSERT_FALSE(dir().empty());
+  const auto fx = load_fixture();
+  Session s(oracle_config());
+  s.load_checkpoint(dir() + "/torchvision_resnet50_fpn.pth");
+  s.set_image(fx.image, {}, {});
+  const auto d0 = s.run().detections.at(0);
+  // A GT exactly where the top detection is, of its class (labels are the model's: no dataset names).
+  s.set_image(fx.image, {GtObject{d0.box_original, d0.label, false, false}}, {});
+  const auto& t = s.run();
+  ASSERT_EQ(t.gt.size(), 1u);
+  EXPECT_EQ(t.gt[0].funnel, Funnel::Detected) << t.gt[0].funnel_reason;
+  EXPECT_EQ(t.verdicts.at(0).outcome, DetOutcome::TruePositive);
+  // A file that holds no state dict: a clear error naming it, and the model stays.
+  const std::string label = s.model_label();
+  bool threw = false;
+  try {
+    s.load_checkpoint(std::string(RCNN_SERIALIZE_FIXTURES) + "/list.pth");  // torch.save of a list
+  } catch (const std::exception& e) {
+    threw = true;
+    EXPECT_NE(std::string(e.what()).find("list.pth"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(threw);
+  EXPECT_EQ(s.model_label(), label);
+  EXPECT_EQ(s.run().detections.size(), t.detections.size());
+}
