@@ -285,6 +285,45 @@ static void BM_TraceScoreSlider(benchmark::State& st) {
 }
 BENCHMARK(BM_TraceFull)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_TraceScoreSlider)->Unit(benchmark::kMillisecond);
+
+// The studio on torchvision's ResNet-50-FPN (random weights, 91 classes), an
+// 800x1067 image: a whole trace (the peer), and a re-run after an option
+// change downstream of the backbone (its features are cached): the RPN's NMS
+// threshold (proposals, RoIAlign, head, predictions re-run) and the box score
+// threshold (predictions only).
+static void tv_trace_case(benchmark::State& st, int which) {
+  api::Session s(preset("torchvision_resnet50_fpn"), "cpu");
+  api::Image im;
+  im.width = 1067;
+  im.height = 800;
+  im.rgb.resize(size_t(im.width) * im.height * 3);
+  for (size_t i = 0; i < im.rgb.size(); ++i) im.rgb[i] = uint8_t((i * 2654435761u) >> 24);
+  std::vector<api::GtObject> gt{{{100, 120, 400, 500}, 0}, {{600, 200, 900, 700}, 16}};
+  s.set_image(im, gt, {});
+  s.run();
+  bool flip = false;
+  for (auto _ : st) {
+    auto c = s.config();
+    flip = !flip;
+    if (which == 0) s.set_image(im, gt, {});
+    if (which == 1) c.torchvision.rpn_nms_thresh = flip ? 0.65 : 0.7;
+    if (which == 2) c.torchvision.box_score_thresh = flip ? 0.3 : 0.05;
+    if (which) s.set_config(c);
+    benchmark::DoNotOptimize(s.run().detections.size());
+  }
+}
+static void BM_TvTraceFull(benchmark::State& st) {
+  tv_trace_case(st, 0);
+}
+static void BM_TvTraceRpnNms(benchmark::State& st) {
+  tv_trace_case(st, 1);
+}
+static void BM_TvTraceScore(benchmark::State& st) {
+  tv_trace_case(st, 2);
+}
+BENCHMARK(BM_TvTraceFull)->Unit(benchmark::kMillisecond)->Iterations(3);
+BENCHMARK(BM_TvTraceRpnNms)->Unit(benchmark::kMillisecond)->Iterations(6);
+BENCHMARK(BM_TvTraceScore)->Unit(benchmark::kMillisecond)->Iterations(6);
 #endif
 
 // --roi-align-check IN OUT: IN is a torch.save'd dict-free tuple file written

@@ -306,10 +306,12 @@ void TvStages::run_box_head_cached() {
     tmp.features = r_.features;
     auto idx = torch::tensor(missing, torch::kLong).to(boxes.device());
     tmp.proposals = {mt::Proposals{boxes.index_select(0, idx), {}, {}}};
-    model_->run_roi_pool(tmp);
+    model_->run_box_head(tmp);
     r_.pooler = tmp.pooler;
     const int64_t base = C.feats.defined() ? C.feats.size(0) : 0;
     C.feats = C.feats.defined() ? torch::cat({C.feats, tmp.roi_features}) : tmp.roi_features;
+    C.logits = C.logits.defined() ? torch::cat({C.logits, tmp.class_logits}) : tmp.class_logits;
+    C.reg = C.reg.defined() ? torch::cat({C.reg, tmp.box_regression}) : tmp.box_regression;
     for (size_t k = 0; k < missing.size(); ++k) {
       src[size_t(missing[k])] = base + int64_t(k);
       C.row.emplace(keys[size_t(missing[k])], base + int64_t(k));
@@ -317,7 +319,8 @@ void TvStages::run_box_head_cached() {
   }
   auto sel = torch::tensor(src, torch::kLong).to(C.feats.device());
   r_.roi_features = C.feats.index_select(0, sel);
-  model_->run_head(r_);
+  r_.class_logits = C.logits.index_select(0, sel);
+  r_.box_regression = C.reg.index_select(0, sel);
 }
 
 void TvStages::set_dataset_names(const std::vector<std::string>& names) {

@@ -170,18 +170,22 @@ TEST(TvSession, ADownstreamChangeReusesTheBackboneAndFiltersExactly) {
   for (const auto& p : t2.proposals)
     if (p.state == ProposalState::Suppressed) EXPECT_GT(box_iou(p.box, t2.proposals[size_t(p.suppressed_by)].box), 0.5f);
   // The RoIs that were there before came from the head's cache: the result
-  // must be bit-equal to a fresh session's with the same options.
+  // must be a fresh session's with the same options, to the parity test's
+  // tolerances (a row of the head's matrix product is the same up to float
+  // rounding whatever the other rows), and its RoIAlign rows bit-equal.
   Session fresh(c);
   fresh.load_checkpoint(dir() + "/torchvision_resnet50_fpn.pth");
   fresh.set_image(fx.image, {}, {});
   const auto& t3 = fresh.run();
   ASSERT_EQ(t3.detections.size(), t2.detections.size());
   for (size_t i = 0; i < t3.detections.size(); ++i) {
-    EXPECT_EQ(t3.detections[i].score, t2.detections[i].score) << i;
-    EXPECT_EQ(t3.detections[i].box.x1, t2.detections[i].box.x1) << i;
-    EXPECT_EQ(t3.detections[i].box.y2, t2.detections[i].box.y2) << i;
+    EXPECT_NEAR(t3.detections[i].score, t2.detections[i].score, 1e-5) << i;
+    EXPECT_EQ(t3.detections[i].label, t2.detections[i].label) << i;
+    EXPECT_NEAR(t3.detections[i].box.x1, t2.detections[i].box.x1, 1e-3) << i;
+    EXPECT_NEAR(t3.detections[i].box.y2, t2.detections[i].box.y2, 1e-3) << i;
   }
-  EXPECT_EQ(t3.class_probs, t2.class_probs);
+  ASSERT_EQ(t3.class_probs.size(), t2.class_probs.size());
+  for (size_t i = 0; i < t3.class_probs.size(); ++i) EXPECT_NEAR(t3.class_probs[i], t2.class_probs[i], 1e-5) << i;
   EXPECT_EQ(t3.roi_features, t2.roi_features);
 }
 
