@@ -15,6 +15,7 @@ ARCHS = ["torchvision_resnet50_fpn", "torchvision_resnet50_fpn_v2",
          "torchvision_mobilenet_v3_large_fpn", "torchvision_mobilenet_v3_large_320_fpn"]
 torch.set_num_threads(int(__import__("os").environ.get("RCNN_TV_THREADS", "1")))
 NUM_CLASSES, MIN_SIZE, MAX_SIZE = 7, 320, 480
+TRAINED = ["torchvision_resnet50_fpn", "torchvision_mobilenet_v3_large_fpn"]
 
 
 def randomise_norms(model, g):
@@ -63,6 +64,46 @@ def images():
     return out
 
 
+class Recorder:
+    """Wraps a BalancedPositiveNegativeSampler: the same draw, and the masks kept."""
+
+    def __init__(self, inner):
+        self.inner, self.pos, self.neg = inner, [], []
+
+    def __call__(self, labels):
+        pos, neg = self.inner(labels)
+        self.pos, self.neg = [torch.where(p)[0] for p in pos], [torch.where(n)[0] for n in neg]
+        return pos, neg
+
+
+def targets():
+    """GT boxes for the three images (original coordinates), labels 1..6."""
+    return [{"boxes": torch.tensor([[20.0, 30.0, 120.0, 150.0], [150.0, 40.0, 300.0, 220.0], [60.0, 60.0, 90.0, 80.0]]),
+             "labels": torch.tensor([1, 3, 6])},
+            {"boxes": torch.tensor([[10.0, 50.0, 180.0, 390.0]]), "labels": torch.tensor([2])},
+            {"boxes": torch.tensor([[5.0, 5.0, 250.0, 250.0], [100.0, 100.0, 140.0, 160.0]]),
+             "labels": torch.tensor([4, 5])}]
+
+
+def training_step(model, imgs, res):
+    """One training step's four losses (torch.manual_seed(3) before it) and the
+    anchors / RoIs its samplers drew, per image."""
+    rpn, roi = Recorder(model.rpn.fg_bg_sampler), Recorder(model.roi_heads.fg_bg_sampler)
+    model.rpn.fg_bg_sampler, model.roi_heads.fg_bg_sampler = rpn, roi
+    model.train()
+    torch.manual_seed(3)
+    losses = model(imgs, targets())
+    model.eval()
+    model.rpn.fg_bg_sampler, model.roi_heads.fg_bg_sampler = rpn.inner, roi.inner
+    for k, v in losses.items():
+        res[k] = v.detach()
+    for i, t in enumerate(targets()):
+        res[f"target_boxes{i}"], res[f"target_labels{i}"] = t["boxes"], t["labels"]
+        res[f"rpn_pos{i}"], res[f"rpn_neg{i}"] = rpn.pos[i], rpn.neg[i]
+        res[f"roi_pos{i}"], res[f"roi_neg{i}"] = roi.pos[i], roi.neg[i]
+    return {k: round(float(v), 6) for k, v in losses.items()}
+
+
 def main(out, archs):
     imgs8 = images()
     for arch in archs:
@@ -94,9 +135,11 @@ def main(out, archs):
             res[f"single_{k}"] = single[k]
         for k, f in feats.items():
             res[f"feature_{k}"] = f
+        # Training (FrozenBatchNorm2d models: BatchNorm2d ones would train their statistics).
+        losses = training_step(model, imgs, res) if arch in TRAINED else {}
         torch.save(res, f"{out}/{arch}_outputs.pth")
         print(arch, "detections per image:", [len(d["boxes"]) for d in dets],
-              "proposals:", [len(p) for p in proposals])
+              "proposals:", [len(p) for p in proposals], "losses:", losses)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "modeling/torchvision/tv_faster_rcnn.h"
+#include "modeling/torchvision/tv_training.h"
 #include "serialize/state_dict.h"
 
 using namespace rcnn;
@@ -117,7 +118,63 @@ void check(const std::string& arch) {
             << " detections); anchors " << r.anchors.size(0) << " equal\n";
 }
 
+// One training step: the oracle's four losses on the same images and targets,
+// replaying the anchors and RoIs torchvision's samplers drew.
+void check_training(const std::string& arch) {
+  ASSERT_FALSE(dir().empty());
+  auto opts = tv_preset(arch, 7);
+  opts.min_size = 320;
+  opts.max_size = 480;
+  opts.frozen_bn_eps = 1e-5;
+  TvFasterRCNN model(opts);
+  model->load(serialize::read_state_dict(dir() + "/" + arch + ".pth"), arch);
+  const auto ref = serialize::read_state_dict(dir() + "/" + arch + "_outputs.pth");
+  auto get = [&](const std::string& k) {
+    const auto* t = ref.find(k);
+    EXPECT_NE(t, nullptr) << k;
+    return t ? *t : torch::Tensor();
+  };
+  std::vector<torch::Tensor> images;
+  std::vector<TvTarget> targets;
+  TvSamples replay;
+  for (int i = 0; i < 3; ++i) {
+    const auto s = std::to_string(i);
+    images.push_back(image_from_rgb8(get("image" + s)));
+    targets.push_back({get("target_boxes" + s), get("target_labels" + s)});
+    replay.rpn_pos.push_back(get("rpn_pos" + s));
+    replay.rpn_neg.push_back(get("rpn_neg" + s));
+    replay.roi_pos.push_back(get("roi_pos" + s));
+    replay.roi_neg.push_back(get("roi_neg" + s));
+  }
+  ASSERT_GT(replay.rpn_pos[0].numel(), 0);
+  ASSERT_GT(replay.roi_pos[0].numel(), 0);
+  model->train();
+  const auto L = training_losses(*model, images, targets, &replay);
+  const double d[] = {std::abs(L.objectness.item<double>() - get("loss_objectness").item<double>()),
+                      std::abs(L.rpn_box_reg.item<double>() - get("loss_rpn_box_reg").item<double>()),
+                      std::abs(L.classifier.item<double>() - get("loss_classifier").item<double>()),
+                      std::abs(L.box_reg.item<double>() - get("loss_box_reg").item<double>())};
+  const char* names[] = {"loss_objectness", "loss_rpn_box_reg", "loss_classifier", "loss_box_reg"};
+  for (int k = 0; k < 4; ++k) EXPECT_LE(d[k], 1e-4) << names[k];
+  // The losses reach the trainable weights.
+  L.total().backward();
+  EXPECT_TRUE(model->box_predictor->cls_score->weight.grad().defined());
+  EXPECT_GT(model->rpn_head->cls_logits->weight.grad().abs().sum().item<double>(), 0);
+  std::cout << arch << " training step: |ours - torchvision| objectness " << d[0] << ", rpn_box_reg " << d[1]
+            << ", classifier " << d[2] << ", box_reg " << d[3] << " (losses " << L.objectness.item<double>() << ", "
+            << L.rpn_box_reg.item<double>() << ", " << L.classifier.item<double>() << ", " << L.box_reg.item<double>()
+            << ")\n";
+}
+
 }  // namespace
+
+TEST(TorchvisionParity, TrainingStepResNet50FPN) {
+  check_training("torchvision_resnet50_fpn");
+}
+
+TEST(TorchvisionParity, TrainingStepMobileNetV3LargeFPN) {
+  check_training("torchvision_mobilenet_v3_large_fpn");
+}
 
 TEST(TorchvisionParity, ResNet50FPN) {
   check("torchvision_resnet50_fpn");

@@ -1,0 +1,208 @@
+#include "modeling/torchvision/tv_training.h"
+
+#include "modeling/matcher.h"
+#include "modeling/torchvision/tv_anchors.h"
+#include "modeling/torchvision/tv_box_ops.h"
+#include "ops/box_iou.h"
+
+namespace rcnn::modeling::tv {
+namespace F = torch::nn::functional;
+
+std::pair<torch::Tensor, torch::Tensor> balanced_sample(const torch::Tensor& labels, int64_t batch_size,
+                                                        double positive_fraction,
+                                                        std::optional<torch::Generator> gen) {
+  auto positive = torch::where(labels >= 1)[0];
+  auto negative = torch::where(labels == 0)[0];
+  int64_t num_pos = int64_t(double(batch_size) * positive_fraction);
+  num_pos = std::min(positive.numel(), num_pos);
+  int64_t num_neg = std::min(negative.numel(), batch_size - num_pos);
+  auto perm = [&](int64_t n) {
+    auto o = torch::TensorOptions().dtype(torch::kLong).device(labels.device());
+    return gen ? torch::randperm(n, *gen, o) : torch::randperm(n, o);
+  };
+  auto pos = positive.index({perm(positive.numel()).slice(0, 0, num_pos)});
+  auto neg = negative.index({perm(negative.numel()).slice(0, 0, num_neg)});
+  return {pos, neg};
+}
+
+torch::Tensor encode_boxes(const torch::Tensor& reference, const torch::Tensor& proposals,
+                           const std::array<double, 4>& w) {
+  // torchvision's encode_boxes, op for op (weights as 0-dim tensors of the dtype).
+  auto o = reference.options();
+  auto wx = torch::tensor(w[0], o), wy = torch::tensor(w[1], o), ww = torch::tensor(w[2], o),
+       wh = torch::tensor(w[3], o);
+  auto col = [](const torch::Tensor& t, int i) { return t.select(1, i).unsqueeze(1); };
+  auto ex_w = col(proposals, 2) - col(proposals, 0), ex_h = col(proposals, 3) - col(proposals, 1);
+  auto ex_x = col(proposals, 0) + 0.5 * ex_w, ex_y = col(proposals, 1) + 0.5 * ex_h;
+  auto gt_w = col(reference, 2) - col(reference, 0), gt_h = col(reference, 3) - col(reference, 1);
+  auto gt_x = col(reference, 0) + 0.5 * gt_w, gt_y = col(reference, 1) + 0.5 * gt_h;
+  return torch::cat({wx * (gt_x - ex_x) / ex_w, wy * (gt_y - ex_y) / ex_h, ww * torch::log(gt_w / ex_w),
+                     wh * torch::log(gt_h / ex_h)},
+                    1);
+}
+
+namespace {
+
+// Matcher result as torchvision's labels: 1 / 0 / -1 (positive, negative, ignored) and the matched GT index.
+struct Assigned {
+  torch::Tensor labels;   // (K,) float (RPN) or int64 class (RoI heads)
+  torch::Tensor matched;  // (K,) int64, clamped to >= 0
+};
+
+torch::Tensor gt_rows(const TvTarget& t) {
+  return torch::cat({t.boxes, t.labels.unsqueeze(1).to(t.boxes.scalar_type())}, 1);
+}
+
+std::vector<int64_t> sorted(const torch::Tensor& idx) {
+  auto s = std::get<0>(idx.sort());
+  return std::vector<int64_t>(s.data_ptr<int64_t>(), s.data_ptr<int64_t>() + s.numel());
+}
+
+}  // namespace
+
+TvLosses training_losses(TvFasterRCNNImpl& m, const std::vector<torch::Tensor>& images,
+                         const std::vector<TvTarget>& targets_in, const TvSamples* replay, TvSamples* drawn,
+                         std::optional<torch::Generator> gen) {
+  TORCH_CHECK(images.size() == targets_in.size(), "training_losses: one target per image");
+  const auto& o = m.opts;
+  TvInference r;
+  m.run_transform(r, images);
+  const int64_t N = int64_t(images.size());
+  // Targets follow the resize, per axis.
+  std::vector<TvTarget> targets;
+  for (int64_t i = 0; i < N; ++i)
+    targets.push_back({resize_boxes(targets_in[size_t(i)].boxes.to(torch::kFloat), r.batch.original[size_t(i)],
+                                    r.batch.sizes[size_t(i)]),
+                       targets_in[size_t(i)].labels.to(torch::kLong)});
+  // Backbone and RPN head, with gradients.
+  r.features = m.backbone->forward(r.batch.tensors);
+  auto [cls, reg] = m.rpn_head->forward(r.features);
+  for (const auto& c : cls) r.anchors_per_level.push_back(c.size(1) * c.size(2) * c.size(3));
+  std::tie(r.objectness, r.deltas) = concat_box_prediction_layers(cls, reg);
+  m.run_anchors(r);
+  const int64_t K = r.anchors.size(0);
+  // Proposals (no gradient), training top-k.
+  std::vector<Proposals> proposals;
+  {
+    torch::NoGradGuard ng;
+    std::vector<torch::Tensor> all(size_t(N), r.anchors);
+    auto concat = torch::cat(all, 0);
+    auto dec = decode_boxes(r.deltas.detach().reshape({N * K, -1}), concat, {1, 1, 1, 1}, default_bbox_clip());
+    proposals = filter_proposals(dec.reshape({N * K, -1, 4}).view({N, -1, 4}), r.objectness.detach(), r.batch.sizes,
+                                 r.anchors_per_level, o, /*training=*/true);
+  }
+  TvSamples made;
+  // RPN targets: torchvision's Matcher(fg, bg, allow_low_quality_matches=True).
+  std::vector<torch::Tensor> rpn_labels, rpn_targets;
+  std::vector<int64_t> pos_all, neg_all;
+  for (int64_t i = 0; i < N; ++i) {
+    const auto& t = targets[size_t(i)];
+    torch::Tensor labels, matched_boxes;
+    if (t.boxes.size(0) == 0) {
+      labels = torch::zeros({K}, torch::kFloat);
+      matched_boxes = torch::zeros({K, 4}, torch::kFloat);
+    } else {
+      Matcher mt{o.rpn_bg_iou_thresh, o.rpn_fg_iou_thresh, true, true};
+      auto mr = mt(r.anchors, gt_rows(t));
+      labels = mr.labels.to(torch::kFloat);  // 1 fg, 0 bg, -1 between
+      matched_boxes = t.boxes.index_select(0, mr.gt_index.clamp_min(0));
+    }
+    rpn_labels.push_back(labels);
+    rpn_targets.push_back(encode_boxes(matched_boxes, r.anchors, {1, 1, 1, 1}));
+    torch::Tensor pos, neg;
+    if (replay) {
+      pos = replay->rpn_pos[size_t(i)], neg = replay->rpn_neg[size_t(i)];
+    } else {
+      std::tie(pos, neg) = balanced_sample(labels, o.rpn_batch_size_per_image, o.rpn_positive_fraction, gen);
+    }
+    made.rpn_pos.push_back(pos), made.rpn_neg.push_back(neg);
+    for (int64_t k : sorted(pos)) pos_all.push_back(i * K + k);
+    for (int64_t k : sorted(neg)) neg_all.push_back(i * K + k);
+  }
+  auto sampled_pos = torch::tensor(pos_all, torch::kLong), sampled_neg = torch::tensor(neg_all, torch::kLong);
+  auto sampled = torch::cat({sampled_pos, sampled_neg});
+  auto labels_all = torch::cat(rpn_labels), targets_all = torch::cat(rpn_targets);
+  TvLosses L;
+  // F.smooth_l1_loss(beta=1/9, reduction="sum") through ATen directly.
+  L.rpn_box_reg = torch::smooth_l1_loss(r.deltas.index({sampled_pos}), targets_all.index({sampled_pos}),
+                                        at::Reduction::Sum, 1.0 / 9) /
+                  double(sampled.numel());
+  L.objectness = F::binary_cross_entropy_with_logits(r.objectness.flatten().index({sampled}),
+                                                     labels_all.index({sampled}));
+  // RoI heads: GT boxes join the proposals; Matcher(fg, bg, no low-quality).
+  std::vector<torch::Tensor> roi_boxes, roi_labels, roi_targets;
+  const std::array<double, 4> w{o.bbox_reg_weights[0], o.bbox_reg_weights[1], o.bbox_reg_weights[2],
+                                o.bbox_reg_weights[3]};
+  for (int64_t i = 0; i < N; ++i) {
+    const auto& t = targets[size_t(i)];
+    auto props = torch::cat({proposals[size_t(i)].boxes, t.boxes});
+    torch::Tensor labels, matched;
+    torch::Tensor gt_boxes = t.boxes;
+    if (t.boxes.size(0) == 0) {
+      labels = torch::zeros({props.size(0)}, torch::kLong);
+      matched = torch::zeros({props.size(0)}, torch::kLong);
+      gt_boxes = torch::zeros({1, 4}, torch::kFloat);
+    } else {
+      Matcher mt{o.box_bg_iou_thresh, o.box_fg_iou_thresh, false, true};
+      auto mr = mt(props, gt_rows(t));
+      matched = mr.gt_index.clamp_min(0);
+      labels = t.labels.index_select(0, matched);
+      labels.masked_fill_(mr.labels == kBackground, 0);
+      labels.masked_fill_(mr.labels == kNeutral, -1);
+    }
+    torch::Tensor pos, neg;
+    if (replay) {
+      pos = replay->roi_pos[size_t(i)], neg = replay->roi_neg[size_t(i)];
+    } else {
+      std::tie(pos, neg) = balanced_sample(labels, o.box_batch_size_per_image, o.box_positive_fraction, gen);
+    }
+    made.roi_pos.push_back(pos), made.roi_neg.push_back(neg);
+    // torchvision keeps where(pos | neg): ascending index order.
+    auto keep = std::get<0>(torch::cat({pos, neg}).sort());
+    auto p = props.index({keep});
+    roi_boxes.push_back(p);
+    roi_labels.push_back(labels.index({keep}));
+    roi_targets.push_back(encode_boxes(gt_boxes.index_select(0, matched.index({keep})), p, w));
+  }
+  // MultiScaleRoIAlign over '0'-'3', box head, predictor.
+  std::vector<torch::Tensor> pooled(r.features.begin(), r.features.begin() + std::min<size_t>(4, r.features.size() - 1));
+  auto pooler = infer_pooler_levels(pooled, r.batch.sizes);
+  auto x = m.box_head->forward(multiscale_roi_align(pooled, roi_boxes, pooler, o));
+  auto [class_logits, box_regression] = m.box_predictor->forward(x);
+  // fastrcnn_loss
+  auto labels = torch::cat(roi_labels), regression_targets = torch::cat(roi_targets);
+  L.classifier = F::cross_entropy(class_logits, labels);
+  auto pos_subset = torch::where(labels > 0)[0];
+  auto labels_pos = labels.index({pos_subset});
+  const int64_t R = class_logits.size(0);
+  auto br = box_regression.reshape({R, box_regression.size(-1) / 4, 4});
+  L.box_reg = torch::smooth_l1_loss(br.index({pos_subset, labels_pos}), regression_targets.index({pos_subset}),
+                                    at::Reduction::Sum, 1.0 / 9) /
+              double(labels.numel());
+  if (drawn) *drawn = made;
+  return L;
+}
+
+void freeze_backbone(TvFasterRCNNImpl& m, int layers) {
+  auto& bb = *m.backbone;
+  if (bb.resnet) {
+    std::vector<std::string> train{"layer4", "layer3", "layer2", "layer1", "conv1"};
+    train.resize(size_t(std::clamp(layers, 0, 5)));
+    if (layers == 5) train.push_back("bn1");
+    for (auto& p : bb.resnet->named_parameters()) {
+      bool on = false;
+      for (const auto& t : train) on = on || p.key().rfind(t, 0) == 0;
+      p.value().set_requires_grad(on);
+    }
+  } else {
+    // MobileNetV3-Large: stages start at features 0, 2, 4, 7, 13 (the blocks
+    // that downsample) and 16; the first stage_indices[6 - layers] modules freeze.
+    const std::vector<size_t> stage{0, 2, 4, 7, 13, 16};
+    const size_t n = bb.mobilenet->features.size();
+    const size_t freeze_before = layers <= 0 ? n : stage[size_t(6 - std::clamp(layers, 1, 6))];
+    for (size_t i = 0; i < n; ++i)
+      for (auto& p : bb.mobilenet->features[i].ptr()->parameters()) p.set_requires_grad(i >= freeze_before);
+  }
+}
+
+}  // namespace rcnn::modeling::tv
