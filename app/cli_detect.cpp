@@ -26,6 +26,8 @@ CLI::App* add_detect_command(CLI::App& app, DetectArgs& a) {
   detect->add_flag("--exact", a.exact,
                    "torchvision .pth: torchvision's exact op order (default: BatchNorm folded, channels-last; faster, "
                    "equal up to float rounding)");
+  detect->add_option("--set", a.overrides,
+                     "torchvision .pth: option override key=value (repeatable), e.g. torchvision.min_size=600");
   detect->add_option("inputs", a.inputs, "image files or folders")->required();
   detect->add_option("--out", a.out, "output folder (detections.json + annotated PNGs)")->capture_default_str();
   detect->add_option("--score", a.score, "score threshold")->capture_default_str();
@@ -46,9 +48,10 @@ int run_detect(const DetectArgs& a) {
   std::vector<std::string> names;
   std::vector<rcnn::api::DetectResult> res;
   if (rcnn::api::is_torchvision_config(a.config)) {
-    rcnn::api::TorchvisionRequest tr{a.config, a.checkpoint, a.classes, a.score, a.exact};
+    rcnn::api::TorchvisionRequest tr{a.config, a.checkpoint, a.classes, a.score, a.exact, a.overrides};
     res = rcnn::api::detect_files_torchvision(tr, files, &names);
   } else {
+    if (!a.overrides.empty()) throw std::runtime_error("detect: --set is for torchvision presets (--config torchvision_*)");
     if (!a.config.empty())
       throw std::runtime_error("detect: --config " + a.config +
                                " is not a torchvision preset (our checkpoints carry their own config)");

@@ -9,6 +9,7 @@ struct DetectArgs {
   bool exact = false;
   double score = 0.5;
   std::vector<std::string> inputs;
+  std::vector<std::string> overrides;  // torchvision presets: --set torchvision.min_size=...
 };
 
 CLI::App* add_detect_command(CLI::App& app, DetectArgs& a);

@@ -95,8 +95,11 @@ int main(int argc, char** argv) {
   rcnn::api::TrainRequest tr;
   std::string out_dir = "runs", name;
   auto* train = app.add_subcommand("train", "train a detector (resumable)");
-  train->add_option("--config", tr.config, "preset name (seed, default, fast) or a .json file")->capture_default_str();
+  train->add_option("--config", tr.config, "preset name (seed, default, fast, torchvision_*) or a .json file")
+      ->capture_default_str();
   train->add_option("--dataset", tr.dataset, "dataset (VOC dir, COCO .json); default: the embedded dataset");
+  train->add_option("--checkpoint", tr.init_checkpoint,
+                    "torchvision presets: the state dict (.pth) to fine-tune (default: random weights)");
   train->add_option("--out", out_dir, "runs directory")->capture_default_str();
   train->add_option("--name", name, "run name (runs/<name>); default: the preset name");
   train->add_flag("--resume", tr.resume, "continue runs/<name> from its last checkpoint");

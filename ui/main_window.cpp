@@ -109,6 +109,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     m_random = random;
     m_modelText = label;
     m_checkpoint = random ? QString() : label;
+    m_training->setInitCheckpoint(m_checkpoint);
     if (!random) addRecent("recent/checkpoints", label);
     try {
       auto c = rcnn::config_from_json_string(json.toStdString(), "model");

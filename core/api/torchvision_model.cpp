@@ -60,7 +60,10 @@ std::vector<DetectResult> detect_files_torchvision(const TorchvisionRequest& req
   if (!cls || cls->dim() != 2)
     throw std::runtime_error(req.checkpoint + ": no roi_heads.box_predictor.cls_score.weight: not a torchvision "
                              "Faster R-CNN state dict");
-  auto opts = mt::tv_preset(req.config, int(cls->size(0)));
+  DetectorConfig cfg = load_preset(req.config);
+  cfg.num_classes = int(cls->size(0)) - 1;
+  for (const auto& o : req.overrides) apply_override(cfg, o);
+  auto opts = torchvision_options(cfg);
   if (req.score_thresh >= 0) opts.box_score_thresh = req.score_thresh;
   mt::TvFasterRCNN model(opts);
   model->load(sd, req.checkpoint);

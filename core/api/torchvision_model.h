@@ -27,6 +27,7 @@ struct TorchvisionRequest {
   // false: BatchNorm folded into the convs and channels-last (faster; results
   // differ from torchvision's in the last bits). true: torchvision's op order.
   bool exact = false;
+  std::vector<std::string> overrides;  // "torchvision.min_size=600" (the config's torchvision section)
 };
 
 // Detections in original image coordinates; label = torchvision's label - 1

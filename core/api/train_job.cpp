@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/eval_internal.h"
+#include "api/train_tv_internal.h"
 #include "data/loader.h"
 #include "engine/checkpoint.h"
 #include "engine/device.h"
@@ -76,13 +77,21 @@ TrainOutcome TrainJob::run(const TrainEvents& ev) {
 
     DetectorConfig cfg;
     const std::string last = (fs::path(req_.run_dir) / "last.pt").string();
-    if (req_.resume) {
+    if (req_.resume && fs::exists(fs::path(req_.run_dir) / "run.json")) {
+      // a torchvision run: its config is in run.json (run_torchvision_training reads it)
+    } else if (req_.resume) {
       cfg = config_from_json_string(engine::read_checkpoint_meta(last).config_json, last);
     } else {
       cfg = load_preset(req_.config);
       cfg.num_classes = int(train.class_names.size());
       cfg.class_names = train.class_names;
       for (const auto& o : req_.overrides) apply_override(cfg, o);
+    }
+    if (cfg.is_torchvision() || (!req_.resume && is_torchvision_preset(req_.config)) ||
+        (req_.resume && fs::exists(fs::path(req_.run_dir) / "run.json"))) {
+      say("train: " + std::to_string(train.size()) + " images, " + std::to_string(train.num_objects()) +
+          " objects; " + std::to_string(torch::get_num_threads()) + " threads; BLAS " + engine::blas_name());
+      return run_torchvision_training(req_, cfg, train, val, ev, stop_);
     }
     say("train: " + std::to_string(train.size()) + " images, " + std::to_string(train.num_objects()) + " objects, " +
         std::to_string(cfg.num_classes) + " classes; " + std::to_string(torch::get_num_threads()) + " threads; BLAS " +

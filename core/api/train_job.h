@@ -13,6 +13,8 @@ namespace rcnn::api {
 struct TrainRequest {
   std::string dataset;                 // dataset dir/file; empty: the embedded default
   std::string config = "default";      // preset name or a .json path
+  // torchvision presets: the state dict (.pth) to fine-tune; empty: random weights.
+  std::string init_checkpoint;
   std::vector<std::string> overrides;  // "key=value"
   std::string run_dir;                 // runs/<name>
   bool resume = false;

@@ -65,6 +65,7 @@ TrainingPanel::TrainingPanel(JobRunner& runner, QWidget* parent) : QWidget(paren
   dsRow->addWidget(browse);
   m_preset = new QComboBox(this);
   m_preset->addItems({"default", "fast", "seed"});
+  for (const auto& p : rcnn::torchvision_presets()) m_preset->addItem(QString::fromStdString(p));
   m_name = new QLineEdit("studio-run", this);
   m_name->setObjectName("runName");
   m_iters = new QSpinBox(this);
@@ -170,6 +171,9 @@ void TrainingPanel::start(bool resume) {
   r.max_iters = m_iters->value();
   r.eval_max_images = 60;
   r.overrides = overrides();
+  // A torchvision preset fine-tunes the torchvision model the studio has open.
+  if (rcnn::is_torchvision_preset(r.config) && m_initCheckpoint.endsWith(".pth"))
+    r.init_checkpoint = m_initCheckpoint.toStdString();
   if (!resume) {
     for (auto* s : {m_total, m_rpnObj, m_rpnBox, m_roiCls, m_roiBox, m_lr, m_map}) s->clear();
     m_maxLoss = 0.1;
@@ -184,6 +188,7 @@ void TrainingPanel::start(bool resume) {
   {
     QStringList o;
     for (const auto& kv : r.overrides) o << QString::fromStdString(kv);
+    if (!r.init_checkpoint.empty()) appendLog("fine-tuning " + m_initCheckpoint);
     appendLog(o.isEmpty() ? QString("config: the preset as is (no edits in the Parameters panel)")
                           : QString("config: the preset with the Parameters panel's edits: %1").arg(o.join(", ")));
   }

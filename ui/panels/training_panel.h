@@ -32,6 +32,8 @@ class TrainingPanel : public QWidget {
   bool running() const { return m_running; }
   // The config shown in the Parameters panel; its differences from the preset become --set overrides.
   void setCurrentConfig(const rcnn::DetectorConfig& c) { m_current = c; m_hasCurrent = true; }
+  // The model the studio has open (a torchvision preset fine-tunes it).
+  void setInitCheckpoint(const QString& path) { m_initCheckpoint = path; }
   // The overrides a run would use now ("key=value"), for the log and tests.
   std::vector<std::string> overrides() const;
   void start(bool resume);
@@ -70,6 +72,7 @@ class TrainingPanel : public QWidget {
   rcnn::DetectorConfig m_current;
   bool m_hasCurrent = false;
   QString m_lastCheckpoint;
+  QString m_initCheckpoint;
   qint64 m_lastUi = 0;
 };
 

@@ -95,7 +95,7 @@ std::vector<TvDetections> postprocess_detections(const torch::Tensor& class_logi
   const std::array<double, 4> w{o.bbox_reg_weights[0], o.bbox_reg_weights[1], o.bbox_reg_weights[2],
                                 o.bbox_reg_weights[3]};
   const int64_t R = concat.size(0);
-  auto pred_boxes = decode_boxes(box_regression.reshape({R, -1}), concat, w, default_bbox_clip());
+  auto pred_boxes = decode_boxes(box_regression.reshape({R, box_regression.size(-1)}), concat, w, default_bbox_clip());
   if (R > 0) pred_boxes = pred_boxes.reshape({R, -1, 4});
   auto pred_scores = torch::softmax(class_logits, -1);
   auto boxes_list = pred_boxes.split_with_sizes(per_image, 0);
