@@ -279,6 +279,40 @@ class StudioTest : public QObject {
     QTRY_VERIFY_WITH_TIMEOUT(!w->trace()->random_weights, 20000);
   }
 
+  void torchvisionPresetShowsItsOwnOptionsAndStages() {
+    // A torchvision preset (random weights): the Parameters panel shows its
+    // options under torchvision's names and hides the seed's; the trace has
+    // five levels and a non-square input (the 224² image goes to 800 px).
+    auto* pp = w->paramsPanel();
+    const int n = w->tracesReceived();
+    pp->loadPreset("torchvision_resnet50_fpn");
+    waitNewTrace(n);
+    QTRY_VERIFY_WITH_TIMEOUT(w->trace()->torchvision, 60000);
+    auto visible = [&](const char* key) {
+      auto* wd = pp->findChild<QWidget*>(key);
+      return wd && wd->isVisibleTo(pp);
+    };
+    QVERIFY(visible("torchvision.rpn_nms_thresh"));
+    QVERIFY(visible("torchvision.anchor_sizes"));
+    QVERIFY(!visible("rpn.iou_hi"));
+    QCOMPARE(int(w->trace()->levels.size()), 5);
+    QCOMPARE(w->trace()->input_height, 800);
+    // A torchvision option re-runs from the proposals on, through the panel.
+    const int n2 = w->tracesReceived();
+    QVERIFY(pp->setValue("torchvision.box_score_thresh", "0.2"));
+    waitNewTrace(n2);
+    QTRY_VERIFY_WITH_TIMEOUT(w->trace()->score_thresh == 0.2, 30000);
+    QCOMPARE(w->trace()->recomputed, std::vector<std::string>{"predictions"});
+    w->setStage(Stage::Anchors);
+    settle();
+    QVERIFY(w->grab().save(artifacts + "/torchvision_anchors.png"));
+    // Back to the seed's preset and the bundled model.
+    pp->loadPreset("default");
+    QTRY_VERIFY_WITH_TIMEOUT(visible("rpn.iou_hi") && !visible("torchvision.rpn_nms_thresh"), 10000);
+    w->openCheckpoint(QString::fromStdString(rcnn::resource_dir()) + "/models/fashion_default.pt");
+    QTRY_VERIFY_WITH_TIMEOUT(!w->trace()->random_weights && !w->trace()->torchvision, 30000);
+  }
+
   void exportsPngAndJson() {
     const QString png = artifacts + "/export.png", json = artifacts + "/trace.json";
     w->exportPng(png);
