@@ -124,14 +124,12 @@ Session::~Session() = default;
 void Session::load_checkpoint(const std::string& path) {
   // A torchvision state dict (torch.save(model.state_dict()) from Python):
   // a .pth file, or any file holding the predictor's key.
+  // Ours otherwise; a file of ours that does not load is tried as a
+  // torchvision state dict before its error is reported.
   const bool pth = path.size() > 4 && path.compare(path.size() - 4, 4, ".pth") == 0;
-  if (pth || is_torchvision_checkpoint(path)) {
-    std::unique_ptr<TvStages> fresh;
-    TvStages* target = d_->tv.get();
-    if (!target) {
-      fresh = std::make_unique<TvStages>(load_preset("torchvision_resnet50_fpn"), d_->device, d_->weight_seed);
-      target = fresh.get();
-    }
+  auto load_torchvision = [&] {
+    auto fresh = d_->tv ? std::unique_ptr<TvStages>() : std::make_unique<TvStages>(d_->device);
+    TvStages* target = d_->tv ? d_->tv.get() : fresh.get();
     DetectorConfig c = target->load(path, d_->cfg);  // throws before touching state
     if (fresh) d_->tv = std::move(fresh);
     d_->tv->set_dataset_names(d_->dataset_names);
@@ -140,10 +138,16 @@ void Session::load_checkpoint(const std::string& path) {
     d_->random = false;
     d_->checkpoint = path;
     d_->dirty = kAll;
-    return;
-  }
+  };
+  if (pth) return load_torchvision();
   DetectorConfig cfg;
-  modeling::FasterRCNN m = engine::load_model(path, d_->device, &cfg);  // throws before touching state
+  modeling::FasterRCNN m{nullptr};
+  try {
+    m = engine::load_model(path, d_->device, &cfg);  // throws before touching state
+  } catch (const std::exception&) {
+    if (!is_torchvision_checkpoint(path)) throw;
+    return load_torchvision();
+  }
   d_->model = m;
   d_->tv.reset();
   d_->cfg = cfg;

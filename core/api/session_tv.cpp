@@ -85,6 +85,7 @@ TvStages::TvStages(const DetectorConfig& cfg, const torch::Device& device, uint6
 DetectorConfig TvStages::load(const std::string& path, const DetectorConfig& current) {
   const auto sd = serialize::read_state_dict(path);
   DetectorConfig c = torchvision_config_for(sd, path, current);
+  head_cache_.clear();
   mt::TvFasterRCNN m(torchvision_options(c));
   m->load(sd, path);  // throws naming the key; the current model stays
   m->to(device_);

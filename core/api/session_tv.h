@@ -35,6 +35,8 @@ bool is_torchvision_checkpoint(const std::string& path);
 class TvStages {
  public:
   TvStages(const DetectorConfig& cfg, const torch::Device& device, uint64_t seed);
+  // No model until load().
+  explicit TvStages(const torch::Device& device) : device_(device) {}
   // Reads, checks and loads; on any error throws and keeps the current model.
   // Returns the config of the loaded model.
   DetectorConfig load(const std::string& path, const DetectorConfig& current);

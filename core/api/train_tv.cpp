@@ -58,10 +58,12 @@ double evaluate(mt::TvFasterRCNNImpl& m, const data::Dataset& val, int max_image
     const auto r = m.infer({s.image});
     const auto& d = r.detections[0];
     std::vector<evaluation::EvalBox> one;
-    auto bx = d.boxes.contiguous();
+    auto bx = d.boxes.contiguous(), scores = d.scores.contiguous(), labels = d.labels.contiguous();
+    auto b = bx.accessor<float, 2>();
+    auto sc = scores.accessor<float, 1>();
+    auto lb = labels.accessor<int64_t, 1>();
     for (int64_t j = 0; j < bx.size(0); ++j)
-      one.push_back({bx[j][0].item<float>(), bx[j][1].item<float>(), bx[j][2].item<float>(), bx[j][3].item<float>(),
-                     int(d.labels[j].item<int64_t>()) - 1, d.scores[j].item<float>(), false});
+      one.push_back({b[j][0], b[j][1], b[j][2], b[j][3], int(lb[j]) - 1, sc[j], false});
     dets.push_back(one);
     std::vector<evaluation::EvalBox> g;
     for (const auto& a : rec.objects)
@@ -151,12 +153,16 @@ TrainOutcome run_torchvision_training(const TrainRequest& req, DetectorConfig cf
   };
   // Image order: a fresh shuffle per epoch from (seed, epoch), so a resumed run continues it.
   const int64_t B = std::max(1, cfg.solver.batch_size), n = int64_t(train.images.size());
-  auto order_of = [&](int64_t epoch) {
-    std::vector<size_t> idx(static_cast<size_t>(n));
-    for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+  std::vector<size_t> order;
+  int64_t order_epoch = -1;
+  auto order_of = [&](int64_t epoch) -> const std::vector<size_t>& {
+    if (epoch == order_epoch) return order;
+    order.resize(static_cast<size_t>(n));
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
     std::mt19937_64 rng(cfg.solver.seed * 1000003ULL + uint64_t(epoch));
-    std::shuffle(idx.begin(), idx.end(), rng);
-    return idx;
+    std::shuffle(order.begin(), order.end(), rng);
+    order_epoch = epoch;
+    return order;
   };
   auto gen = at::detail::createCPUGenerator(cfg.solver.seed + uint64_t(start));
   const auto t0 = std::chrono::steady_clock::now();
@@ -168,8 +174,7 @@ TrainOutcome run_torchvision_training(const TrainRequest& req, DetectorConfig cf
     std::vector<mt::TvTarget> targets;
     for (int64_t k = 0; k < B; ++k) {
       const int64_t pos = it * B + k;
-      const auto order = order_of(pos / n);
-      const auto& rec = train.images[order[size_t(pos % n)]];
+      const auto& rec = train.images[order_of(pos / n)[size_t(pos % n)]];
       std::mt19937_64 coin(cfg.solver.seed ^ uint64_t(pos) * 0x9E3779B97F4A7C15ULL);
       auto s = load_sample(rec, cfg.input.hflip_train && (coin() & 1));
       images.push_back(s.image);

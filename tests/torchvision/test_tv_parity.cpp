@@ -19,6 +19,17 @@ std::string dir() {
   return d ? d : "";
 }
 
+// The oracle's outputs of one architecture, by key (a missing key fails the test).
+struct Outputs {
+  serialize::StateDict sd;
+  explicit Outputs(const std::string& arch) : sd(serialize::read_state_dict(dir() + "/" + arch + "_outputs.pth")) {}
+  torch::Tensor operator()(const std::string& k) const {
+    const auto* t = sd.find(k);
+    EXPECT_NE(t, nullptr) << k;
+    return t ? *t : torch::Tensor();
+  }
+};
+
 double max_abs(const torch::Tensor& a, const torch::Tensor& b) {
   if (a.numel() == 0 && b.numel() == 0) return 0;
   return (a.to(torch::kDouble) - b.to(torch::kDouble)).abs().max().item<double>();
@@ -48,12 +59,7 @@ void check(const std::string& arch) {
       EXPECT_TRUE(torch::equal(*w, v)) << k;
     }
   }
-  const auto ref = serialize::read_state_dict(dir() + "/" + arch + "_outputs.pth");
-  auto get = [&](const std::string& k) {
-    const auto* t = ref.find(k);
-    EXPECT_NE(t, nullptr) << k;
-    return t ? *t : torch::Tensor();
-  };
+  const Outputs get(arch);
   std::vector<torch::Tensor> images;
   for (int i = 0; i < 3; ++i) images.push_back(image_from_rgb8(get("image" + std::to_string(i))));
   const auto r = model->infer(images);
@@ -128,12 +134,7 @@ void check_training(const std::string& arch) {
   opts.frozen_bn_eps = 1e-5;
   TvFasterRCNN model(opts);
   model->load(serialize::read_state_dict(dir() + "/" + arch + ".pth"), arch);
-  const auto ref = serialize::read_state_dict(dir() + "/" + arch + "_outputs.pth");
-  auto get = [&](const std::string& k) {
-    const auto* t = ref.find(k);
-    EXPECT_NE(t, nullptr) << k;
-    return t ? *t : torch::Tensor();
-  };
+  const Outputs get(arch);
   std::vector<torch::Tensor> images;
   std::vector<TvTarget> targets;
   TvSamples replay;

@@ -92,6 +92,14 @@ TvLosses training_losses(TvFasterRCNNImpl& m, const std::vector<torch::Tensor>& 
                                  r.anchors_per_level, o, /*training=*/true);
   }
   TvSamples made;
+  // Image i's draw: the replayed one, or the sampler's; recorded in (pos_out, neg_out).
+  auto draw = [&](const std::vector<torch::Tensor>* rp, const std::vector<torch::Tensor>* rn, int64_t i,
+                  const torch::Tensor& labels, int64_t batch, double fraction, std::vector<torch::Tensor>& pos_out,
+                  std::vector<torch::Tensor>& neg_out) {
+    auto pn = rp ? std::make_pair((*rp)[size_t(i)], (*rn)[size_t(i)]) : balanced_sample(labels, batch, fraction, gen);
+    pos_out.push_back(pn.first), neg_out.push_back(pn.second);
+    return pn;
+  };
   // RPN targets: torchvision's Matcher(fg, bg, allow_low_quality_matches=True).
   std::vector<torch::Tensor> rpn_labels, rpn_targets;
   std::vector<int64_t> pos_all, neg_all;
@@ -109,13 +117,8 @@ TvLosses training_losses(TvFasterRCNNImpl& m, const std::vector<torch::Tensor>& 
     }
     rpn_labels.push_back(labels);
     rpn_targets.push_back(encode_boxes(matched_boxes, r.anchors, {1, 1, 1, 1}));
-    torch::Tensor pos, neg;
-    if (replay) {
-      pos = replay->rpn_pos[size_t(i)], neg = replay->rpn_neg[size_t(i)];
-    } else {
-      std::tie(pos, neg) = balanced_sample(labels, o.rpn_batch_size_per_image, o.rpn_positive_fraction, gen);
-    }
-    made.rpn_pos.push_back(pos), made.rpn_neg.push_back(neg);
+    const auto [pos, neg] = draw(replay ? &replay->rpn_pos : nullptr, replay ? &replay->rpn_neg : nullptr, i, labels,
+                                 o.rpn_batch_size_per_image, o.rpn_positive_fraction, made.rpn_pos, made.rpn_neg);
     for (int64_t k : sorted(pos)) pos_all.push_back(i * K + k);
     for (int64_t k : sorted(neg)) neg_all.push_back(i * K + k);
   }
@@ -150,13 +153,8 @@ TvLosses training_losses(TvFasterRCNNImpl& m, const std::vector<torch::Tensor>& 
       labels.masked_fill_(mr.labels == kBackground, 0);
       labels.masked_fill_(mr.labels == kNeutral, -1);
     }
-    torch::Tensor pos, neg;
-    if (replay) {
-      pos = replay->roi_pos[size_t(i)], neg = replay->roi_neg[size_t(i)];
-    } else {
-      std::tie(pos, neg) = balanced_sample(labels, o.box_batch_size_per_image, o.box_positive_fraction, gen);
-    }
-    made.roi_pos.push_back(pos), made.roi_neg.push_back(neg);
+    const auto [pos, neg] = draw(replay ? &replay->roi_pos : nullptr, replay ? &replay->roi_neg : nullptr, i, labels,
+                                 o.box_batch_size_per_image, o.box_positive_fraction, made.roi_pos, made.roi_neg);
     // torchvision keeps where(pos | neg): ascending index order.
     auto keep = std::get<0>(torch::cat({pos, neg}).sort());
     auto p = props.index({keep});
