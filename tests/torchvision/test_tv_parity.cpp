@@ -239,6 +239,17 @@ TEST(TorchvisionParity, OptimizedForInferenceAgreesUpToRounding) {
       EXPECT_GT(scale, 0.0);
       EXPECT_LE(max_abs(a.features[l], b.features[l]) / scale, 1e-5) << arch << " level " << l;
     }
+    // The box head on oneDNN's inner product: the same RoI features give the
+    // same outputs up to float rounding.
+    {
+      torch::NoGradGuard ng;
+      EXPECT_FALSE(fast->box_head->onednn.empty());
+      ASSERT_GT(a.roi_features.size(0), 0);
+      const auto ha = exact->box_head->forward(a.roi_features), hb = fast->box_head->forward(a.roi_features);
+      const double scale = ha.abs().max().item<double>();
+      EXPECT_GT(scale, 0.0);
+      EXPECT_LE(max_abs(ha, hb) / scale, 1e-5) << arch << " box head";
+    }
     EXPECT_THROW(fast->state_dict(), c10::Error);
   }
 }

@@ -178,6 +178,7 @@ void TvFasterRCNNImpl::optimize_for_inference() {
   }
   for (const auto& m : modules(true))
     if (auto* c = m->as<torch::nn::Conv2d>()) c->weight.set_data(c->weight.contiguous(torch::MemoryFormat::ChannelsLast));
+  if (at::hasMKLDNN() && rpn_head->cls_logits->weight.device().is_cpu()) box_head->use_onednn();
   optimized = true;
 }
 

@@ -64,7 +64,8 @@ struct TvFasterRCNNImpl : torch::nn::Module {
   // load_state_dict unchanged.
   serialize::StateDict state_dict();
   // Inference speed: every BatchNorm folded into its conv, convolution
-  // weights and the input in channels-last. Results then differ from
+  // weights and the input in channels-last, the box head's fully connected
+  // layers on oneDNN (BoxHeadImpl::use_onednn). Results then differ from
   // torchvision's in the last bits (as with another thread count); the
   // parity test runs the exact, unfused model. After this state_dict() throws.
   void optimize_for_inference();

@@ -17,14 +17,26 @@ BoxHeadImpl::BoxHeadImpl(Arch a, int64_t c, int64_t res) : arch(a) {
   }
 }
 
+void BoxHeadImpl::use_onednn() {
+  torch::NoGradGuard ng;
+  onednn.clear();
+  for (auto* l : arch != Arch::ResNet50FPNv2 ? std::vector<torch::nn::Linear*>{&fc6, &fc7}
+                                             : std::vector<torch::nn::Linear*>{&fc})
+    onednn.emplace_back((*l)->weight.contiguous().to_mkldnn(), (*l)->bias.contiguous().to_mkldnn());
+}
+
 torch::Tensor BoxHeadImpl::forward(torch::Tensor x) {
+  auto linear = [&](torch::nn::Linear& l, size_t k, const torch::Tensor& in) {
+    if (onednn.empty() || in.size(0) == 0) return l->forward(in);
+    return torch::mkldnn_linear(in.contiguous().to_mkldnn(), onednn[k].first, onednn[k].second).to_dense();
+  };
   if (arch != Arch::ResNet50FPNv2) {
     x = x.flatten(1);
-    x = torch::relu(fc6->forward(x));
-    return torch::relu(fc7->forward(x));
+    x = torch::relu(linear(fc6, 0, x));
+    return torch::relu(linear(fc7, 1, x));
   }
   for (auto& c : convs) x = c->forward(x);
-  return torch::relu(fc->forward(x.flatten(1)));
+  return torch::relu(linear(fc, 0, x.flatten(1)));
 }
 
 BoxPredictorImpl::BoxPredictorImpl(int64_t in, int64_t n) {

@@ -17,6 +17,12 @@ namespace rcnn::modeling::tv {
 struct BoxHeadImpl : torch::nn::Module {
   BoxHeadImpl(Arch arch, int64_t channels, int64_t resolution);
   torch::Tensor forward(torch::Tensor x);
+  // Inference: the fully connected layers on oneDNN's inner product with
+  // weights reordered once (at 1000 RoIs fc6 is a 1000 x 12544 x 1024 product:
+  // ~0.23 s on 2 cores against ~0.85 s through a single-threaded BLAS).
+  // Results equal the BLAS path up to float rounding.
+  void use_onednn();
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> onednn;  // (weight, bias) per layer, mkldnn
   Arch arch;
   torch::nn::Linear fc6{nullptr}, fc7{nullptr}, fc{nullptr};
   std::vector<ConvNorm> convs;
