@@ -302,6 +302,11 @@ DetectorConfig load_preset(const std::string& name) {
     c.name = name;
     c.num_classes = 90;
     c.torchvision = torchvision_preset(name, 91);
+    // Fine-tuning as torchvision's detection tutorial does it: SGD, lr 0.005,
+    // momentum 0.9, weight decay 5e-4, two whole images per step.
+    c.solver.batch_size = 2;
+    c.solver.lr = 0.005;
+    c.solver.weight_decay = 5e-4;
     return c;
   }
   if (name.find('/') != std::string::npos || name.find(".json") != std::string::npos) return load_config(name);

@@ -2,12 +2,14 @@
 // through all stages (a screenshot of each is saved as a test artifact),
 // check that parameter changes change what is shown, train and stop.
 #include <QApplication>
+#include <QComboBox>
 #include <QDockWidget>
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QLabel>
 #include <QLineEdit>
+#include <QPlainTextEdit>
 #include <QPushButton>
 #include <QSpinBox>
 #include <QtTest>
@@ -354,6 +356,25 @@ class StudioTest : public QObject {
     QTRY_VERIFY_WITH_TIMEOUT(!tp->running(), 180000);
     QVERIFY(QFile::exists(tp->runDir() + "/last.pt"));
     QVERIFY(QFile::exists(tp->runDir() + "/metrics.jsonl"));
+  }
+
+  void trainTorchvisionPresetWritesAPthFile() {
+    // A torchvision preset from the training panel: a run of its own kind
+    // (random weights here: the studio has one of our checkpoints open) that
+    // writes last.pth (torch.save format) and run.json.
+    auto* tp = w->trainingPanel();
+    auto* preset = w->findChild<QComboBox*>("trainPreset");
+    QVERIFY(preset);
+    preset->setCurrentText("torchvision_mobilenet_v3_large_320_fpn");
+    tp->setIterations(2);
+    w->findChild<QLineEdit*>("runName")->setText(QString("ui-tv-%1").arg(QCoreApplication::applicationPid()));
+    tp->start(false);
+    QVERIFY(tp->running());
+    QTRY_VERIFY_WITH_TIMEOUT(!tp->running(), 300000);
+    auto* log = tp->findChild<QPlainTextEdit*>();
+    QVERIFY2(QFile::exists(tp->runDir() + "/last.pth"), qPrintable(log ? log->toPlainText().right(600) : tp->runDir()));
+    QVERIFY(QFile::exists(tp->runDir() + "/run.json"));
+    QVERIFY(!QFile::exists(tp->runDir() + "/last.pt"));
   }
 
   void cleanupTestCase() { delete w; }

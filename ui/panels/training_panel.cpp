@@ -64,6 +64,7 @@ TrainingPanel::TrainingPanel(JobRunner& runner, QWidget* parent) : QWidget(paren
   dsRow->addWidget(m_dataset, 1);
   dsRow->addWidget(browse);
   m_preset = new QComboBox(this);
+  m_preset->setObjectName("trainPreset");
   m_preset->addItems({"default", "fast", "seed"});
   for (const auto& p : rcnn::torchvision_presets()) m_preset->addItem(QString::fromStdString(p));
   m_name = new QLineEdit("studio-run", this);
@@ -140,6 +141,11 @@ std::vector<std::string> TrainingPanel::overrides() const {
   } catch (...) {
     return out;
   }
+  // The panel's edits are relative to what it shows: a seed preset's edits do
+  // not carry to a torchvision preset, nor one torchvision preset's to another.
+  if (preset.is_torchvision() != m_current.is_torchvision() ||
+      (preset.is_torchvision() && preset.name != m_current.name))
+    return out;
   for (const auto& key : rcnn::changed_fields(preset, m_current)) {
     const auto* f = rcnn::find_field(key);
     if (f->from_model) continue;  // classes come from the dataset
@@ -189,7 +195,7 @@ void TrainingPanel::start(bool resume) {
     QStringList o;
     for (const auto& kv : r.overrides) o << QString::fromStdString(kv);
     if (!r.init_checkpoint.empty()) appendLog("fine-tuning " + m_initCheckpoint);
-    appendLog(o.isEmpty() ? QString("config: the preset as is (no edits in the Parameters panel)")
+    appendLog(o.isEmpty() ? QString("config: the preset as is (no edits of it in the Parameters panel)")
                           : QString("config: the preset with the Parameters panel's edits: %1").arg(o.join(", ")));
   }
   rcnn::api::TrainEvents ev;
