@@ -1,5 +1,7 @@
 #include "api/session_tv.h"
 
+#include <torch/torch.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -9,8 +11,11 @@
 #include "api/match_trace.h"
 #include "api/session.h"
 #include "api/torchvision_model.h"
+#include "api/tv_trace.h"
 #include "config/config_fields.h"
+#include "modeling/matcher.h"
 #include "modeling/sampling.h"
+#include "modeling/torchvision/tv_faster_rcnn.h"
 #include "modeling/torchvision/tv_box_ops.h"
 #include "ops/nms.h"
 #include "ops/roi_align.h"
@@ -19,15 +24,6 @@
 namespace rcnn::api {
 namespace mt = modeling::tv;
 namespace {
-
-std::vector<float> to_vec(const torch::Tensor& t) {
-  auto c = t.detach().to(torch::kCPU, torch::kFloat).contiguous();
-  return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
-}
-
-Box box_of(const torch::TensorAccessor<float, 2>& a, int64_t i) {
-  return {a[i][0], a[i][1], a[i][2], a[i][3]};
-}
 
 std::string norm_name(const std::string& s) {
   std::string o;
@@ -73,16 +69,78 @@ bool is_torchvision_checkpoint(const std::string& path) {
   }
 }
 
-TvStages::TvStages(const DetectorConfig& cfg, const torch::Device& device, uint64_t seed)
-    : cfg_(cfg), device_(device) {
-  if (cfg_.class_names.empty()) cfg_.class_names = torchvision_class_names("", cfg.num_classes + 1);
+struct TvStages::Impl {
+  explicit Impl(const torch::Device& d) : device_(d) {}
+  DetectorConfig load(const std::string& path, const DetectorConfig& current);
+  void set_config(const DetectorConfig& cfg);
+  void run(PipelineTrace& t, unsigned dirty, const Image& image, const std::vector<GtObject>& gt,
+           uint64_t sample_seed, bool display, const Timed& timed);
+  std::vector<float> sampling_points(const PipelineTrace& t, int r, int* gh, int* gw) const;
+  void run_box_head_cached();  // RoIAlign and the head for the RoIs the cache lacks
+
+  DetectorConfig cfg_;
+  torch::Device device_;
+  modeling::tv::TvFasterRCNN model_{nullptr};
+  modeling::tv::TvInference r_;
+  torch::Tensor image_;  // (3, H, W) float [0, 1]
+  torch::Tensor gt_;     // (M, 5) input coordinates
+  modeling::MatchResult match_;
+  int64_t backbone_runs_ = 0;
+  std::vector<std::string> dataset_names_;
+  torch::Tensor raw_resized_;  // (1, 3, h, w) the resized image in [0, 1], for the RoI crops
+  // The pooled features and head outputs of every RoI box seen on the
+  // current features: a proposal-stage change mostly proposes the same boxes
+  // again. RoIAlign computes each row alone (bit-equal); the head's matrix
+  // products give a row the same value up to float rounding whatever the
+  // other rows (a fresh run agrees to 1e-6, far inside the parity test's
+  // tolerances), and the RPN-option re-run drops from ~1 s to ~0.1 s.
+  struct HeadCache {
+    std::map<std::array<uint32_t, 4>, int64_t> row;  // box bits -> row
+    torch::Tensor feats, logits, reg;
+    int sampling_ratio = 0;
+    void clear() { *this = HeadCache{}; }
+  } head_cache_;
+};
+
+TvStages::TvStages(const DetectorConfig& cfg, const std::string& device, uint64_t seed)
+    : d_(new Impl(torch::Device(device))) {
+  auto& D = *d_;
+  D.cfg_ = cfg;
+  if (D.cfg_.class_names.empty()) D.cfg_.class_names = torchvision_class_names("", cfg.num_classes + 1);
   torch::manual_seed(seed);
-  model_ = mt::TvFasterRCNN(torchvision_options(cfg_));
-  model_->to(device_);
-  model_->eval();
+  D.model_ = mt::TvFasterRCNN(torchvision_options(D.cfg_));
+  D.model_->to(D.device_);
+  D.model_->eval();
 }
 
+TvStages::TvStages(const std::string& device) : d_(new Impl(torch::Device(device))) {}
+TvStages::~TvStages() = default;
+
 DetectorConfig TvStages::load(const std::string& path, const DetectorConfig& current) {
+  return d_->load(path, current);
+}
+void TvStages::set_config(const DetectorConfig& cfg) {
+  d_->set_config(cfg);
+}
+void TvStages::run(PipelineTrace& t, unsigned dirty, const Image& image, const std::vector<GtObject>& gt,
+                   uint64_t sample_seed, bool display, const Timed& timed) {
+  d_->run(t, dirty, image, gt, sample_seed, display, timed);
+}
+std::vector<float> TvStages::sampling_points(const PipelineTrace& t, int r, int* gh, int* gw) const {
+  return d_->sampling_points(t, r, gh, gw);
+}
+int64_t TvStages::backbone_runs() const {
+  return d_->backbone_runs_;
+}
+void TvStages::set_dataset_names(const std::vector<std::string>& names) {
+  d_->dataset_names_ = names;
+}
+const DetectorConfig& TvStages::config() const {
+  return d_->cfg_;
+}
+
+
+DetectorConfig TvStages::Impl::load(const std::string& path, const DetectorConfig& current) {
   const auto sd = serialize::read_state_dict(path);
   DetectorConfig c = torchvision_config_for(sd, path, current);
   head_cache_.clear();
@@ -95,12 +153,12 @@ DetectorConfig TvStages::load(const std::string& path, const DetectorConfig& cur
   return c;
 }
 
-void TvStages::set_config(const DetectorConfig& cfg) {
+void TvStages::Impl::set_config(const DetectorConfig& cfg) {
   model_->set_options(torchvision_options(cfg));
   cfg_ = cfg;
 }
 
-void TvStages::run(PipelineTrace& T, unsigned dirty, const Image& image, const std::vector<GtObject>& gt_orig,
+void TvStages::Impl::run(PipelineTrace& T, unsigned dirty, const Image& image, const std::vector<GtObject>& gt_orig,
                    uint64_t sample_seed, bool display, const Timed& timed) {
   const auto o = torchvision_options(cfg_);
   T.torchvision = true;
@@ -229,7 +287,11 @@ void TvStages::run(PipelineTrace& T, unsigned dirty, const Image& image, const s
       T.target_bg = o.rpn_batch_size_per_image - T.target_fg;
       T.sample_seed = sample_seed;
     });
-  if (dirty & kStageProposals) timed("proposals", [&] { fill_proposals(T); });
+  if (dirty & kStageProposals)
+    timed("proposals", [&] {
+      model_->run_proposals(r_, /*keep_candidates=*/true);
+      fill_tv_proposals(T, r_.candidates[0], o.rpn_nms_thresh);
+    });
   if (dirty & kStageRoi)
     timed("roi_align+head", [&] {
       run_box_head_cached();
@@ -275,10 +337,15 @@ void TvStages::run(PipelineTrace& T, unsigned dirty, const Image& image, const s
         T.roi_grid.insert(T.roi_grid.end(), {gh, gw});
       }
     });
-  if (dirty & kStagePred) timed("predictions", [&] { fill_predictions(T); });
+  if (dirty & kStagePred)
+    timed("predictions", [&] {
+      model_->run_postprocess(r_);
+      fill_tv_predictions(T, r_, o);
+      compute_gt_funnel(T);
+    });
 }
 
-void TvStages::run_box_head_cached() {
+void TvStages::Impl::run_box_head_cached() {
   auto& C = head_cache_;
   const auto o = torchvision_options(cfg_);
   if (C.sampling_ratio != o.roi_sampling_ratio || (C.feats.defined() && C.feats.size(0) > 4000)) C.clear();
@@ -324,113 +391,7 @@ void TvStages::run_box_head_cached() {
   r_.box_regression = C.reg.index_select(0, sel);
 }
 
-void TvStages::set_dataset_names(const std::vector<std::string>& names) {
-  dataset_names_ = names;
-}
-
-// Every pre-NMS candidate with what filter_proposals did to it.
-void TvStages::fill_proposals(PipelineTrace& T) {
-  const auto o = torchvision_options(cfg_);
-  model_->run_proposals(r_, /*keep_candidates=*/true);
-  const auto& c = r_.candidates[0];
-  T.rpn_scale_clamp = mt::default_bbox_clip();
-  T.proposals.clear();
-  T.kept.clear();
-  auto boxes = c.boxes.to(torch::kCPU, torch::kFloat).contiguous();
-  auto acc = boxes.accessor<float, 2>();
-  auto sc = to_vec(c.scores);
-  auto anchor = c.anchor.cpu().contiguous(), lvl = c.levels.cpu().contiguous();
-  auto small = c.small.cpu().contiguous(), low = c.low.cpu().contiguous();
-  const int64_t P = boxes.size(0);
-  // Candidates are level-major in objectness order, as the trace wants them.
-  for (int64_t i = 0; i < P; ++i) {
-    Proposal p;
-    p.box = box_of(acc, i);
-    p.objectness = sc[size_t(i)];
-    p.level = int(lvl[i].item<int64_t>());
-    p.anchor = int(anchor[i].item<int64_t>());
-    p.state = small[i].item<bool>() ? ProposalState::TooSmall
-              : low[i].item<bool>() ? ProposalState::BelowScore
-                                    : ProposalState::Suppressed;
-    T.proposals.push_back(p);
-  }
-  // NMS survivors: the first post_top_n are the proposals (the RoI head's
-  // input, in this order), the rest were cut by the per-image top-n.
-  auto keep = c.nms_keep.cpu().contiguous();
-  std::vector<uint8_t> survivor(size_t(P), 0);
-  for (int64_t k = 0; k < keep.numel(); ++k) {
-    const int i = int(keep[k].item<int64_t>());
-    survivor[size_t(i)] = 1;
-    auto& p = T.proposals[size_t(i)];
-    if (k < c.post_top_n) {
-      p.state = ProposalState::Kept;
-      p.kept_index = int(T.kept.size());
-      T.kept.push_back(i);
-    } else {
-      p.state = ProposalState::CutByPostTopk;
-    }
-  }
-  // A suppressed candidate's suppressor: greedy NMS removes a box for the
-  // first survivor of its level, in score order, whose IoU with it exceeds the
-  // threshold.
-  std::vector<int> order;
-  for (int64_t i = 0; i < P; ++i)
-    if (survivor[size_t(i)]) order.push_back(int(i));
-  std::stable_sort(order.begin(), order.end(),
-                   [&](int a, int b) { return T.proposals[size_t(a)].objectness > T.proposals[size_t(b)].objectness; });
-  for (int64_t i = 0; i < P; ++i) {
-    auto& p = T.proposals[size_t(i)];
-    if (p.state != ProposalState::Suppressed) continue;
-    for (int s : order) {
-      const auto& q = T.proposals[size_t(s)];
-      if (q.level != p.level || q.objectness < p.objectness) continue;
-      if (box_iou(q.box, p.box) > float(o.rpn_nms_thresh)) {
-        p.suppressed_by = s;
-        break;
-      }
-    }
-  }
-}
-
-void TvStages::fill_predictions(PipelineTrace& T) {
-  const auto o = torchvision_options(cfg_);
-  model_->run_postprocess(r_);
-  const auto& di = r_.detections_input[0];
-  const auto& dor = r_.detections[0];
-  auto bi = di.boxes.to(torch::kCPU, torch::kFloat).contiguous();
-  auto bo = dor.boxes.to(torch::kCPU, torch::kFloat).contiguous();
-  auto ai = bi.accessor<float, 2>();
-  auto ao = bo.accessor<float, 2>();
-  T.detections.clear();
-  for (int64_t i = 0; i < bi.size(0); ++i) {
-    Detection d;
-    d.box = box_of(ai, i);
-    d.box_original = box_of(ao, i);
-    d.score = di.scores[i].item<float>();
-    d.label = int(di.labels[i].item<int64_t>()) - 1;
-    d.proposal = int(di.proposal[i].item<int64_t>());
-    T.detections.push_back(d);
-  }
-  T.score_thresh = o.box_score_thresh;
-  T.nms_thresh = o.box_nms_thresh;
-  T.detections_per_image = o.box_detections_per_img;
-  T.box_regression = true;
-  const auto boxes = r_.proposals[0].boxes;
-  const int64_t R = boxes.size(0);
-  if (R > 0) {
-    const std::array<double, 4> w{o.bbox_reg_weights[0], o.bbox_reg_weights[1], o.bbox_reg_weights[2],
-                                  o.bbox_reg_weights[3]};
-    auto pb = mt::decode_boxes(r_.box_regression.reshape({R, -1}), boxes, w, mt::default_bbox_clip()).reshape({R, -1, 4});
-    const auto [h, wd] = r_.batch.sizes[0];
-    pb = mt::clip_boxes_to_image(pb, h, wd);
-    T.roi_class_boxes = to_vec(pb.slice(1, 1));
-  } else {
-    T.roi_class_boxes.clear();
-  }
-  compute_gt_funnel(T);
-}
-
-std::vector<float> TvStages::sampling_points(const PipelineTrace& T, int r, int* gh, int* gw) const {
+std::vector<float> TvStages::Impl::sampling_points(const PipelineTrace& T, int r, int* gh, int* gw) const {
   if (r < 0 || r >= int(T.kept.size())) return {};
   const auto& p = T.proposals[size_t(T.kept[size_t(r)])];
   const int level = T.roi_level.empty() ? 0 : T.roi_level[size_t(r)];
