@@ -87,7 +87,7 @@ AnalysisReport run_analysis(const AnalyzeRequest& req, const std::function<void(
   }
   if (req.score_thresh >= 0) {
     auto c = s.config();
-    c.roi.score_thresh = req.score_thresh;
+    (c.is_torchvision() ? c.torchvision.box_score_thresh : c.roi.score_thresh) = req.score_thresh;
     s.set_config(c);
   }
   s.set_display_outputs(false);
@@ -100,6 +100,11 @@ AnalysisReport run_analysis(const AnalyzeRequest& req, const std::function<void(
     r.image_paths.push_back(im.path);
     s.open_image(im.path, im.objects, ds.class_names);
     const auto& t = s.run();
+    if (i == 0 && t.class_names != r.class_names) {
+      // A torchvision model's own classes (GTs were matched to them by name).
+      r.class_names = t.class_names;
+      r.funnel_by_class.assign(r.class_names.size(), {});
+    }
     for (size_t g = 0; g < t.gt.size(); ++g) {
       const auto& gi = t.gt[g];
       r.gts.push_back({i, int(g), gi.label, gi.box_original, gi.funnel, gi.funnel_reason});

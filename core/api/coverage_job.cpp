@@ -52,6 +52,11 @@ DetectorConfig resolve_config(const CoverageRequest& req, const data::Dataset& d
   cfg.num_classes = int(ds.class_names.size());
   cfg.class_names = ds.class_names;
   for (const auto& o : req.overrides) apply_override(cfg, o);
+  if (cfg.is_torchvision())
+    throw std::runtime_error(cfg.name +
+                             ": anchor coverage across a dataset covers the seed's presets only so far (a torchvision "
+                             "model's anchors depend on each image's size); the studio's stages show its anchors per "
+                             "image");
   return cfg;
 }
 

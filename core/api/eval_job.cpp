@@ -93,6 +93,10 @@ EvalReport run_evaluation(const EvalRequest& req, const std::function<void(int, 
   DetectorConfig cfg;
   modeling::FasterRCNN model{nullptr};
   if (!req.checkpoint.empty()) {
+    const auto& ck = req.checkpoint;
+    if (ck.size() > 4 && ck.compare(ck.size() - 4, 4, ".pth") == 0)
+      throw std::runtime_error(ck + ": evaluating a torchvision state dict: use `rcnn analyze` (or the studio's "
+                               "Analysis panel), which run torchvision models and report mAP@0.5");
     model = engine::load_model(req.checkpoint, device, &cfg);
   } else {
     cfg = load_preset(req.config);

@@ -162,6 +162,13 @@ void TvStages::Impl::run(PipelineTrace& T, unsigned dirty, const Image& image, c
                    uint64_t sample_seed, bool display, const Timed& timed) {
   const auto o = torchvision_options(cfg_);
   T.torchvision = true;
+  // A model without names of its own ("class N": not COCO's 91, no classes
+  // file) with as many classes as the dataset takes the dataset's, index for
+  // index: that is how `rcnn train` numbers them (label + 1).
+  const int n = int(cfg_.class_names.size());
+  if (n != 90 && !dataset_names_.empty() && int(dataset_names_.size()) == n &&
+      cfg_.class_names == torchvision_class_names("", n + 1))
+    cfg_.class_names = dataset_names_;
   T.class_names = cfg_.class_names;
   if (dirty & kStageImage)
     timed("image", [&] {

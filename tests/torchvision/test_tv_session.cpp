@@ -202,6 +202,24 @@ TEST(TvSession, AGtEqualToADetectionIsDetectedAndABadFileKeepsTheModel) {
   ASSERT_EQ(t.gt.size(), 1u);
   EXPECT_EQ(t.gt[0].funnel, Funnel::Detected) << t.gt[0].funnel_reason;
   EXPECT_EQ(t.verdicts.at(0).outcome, DetOutcome::TruePositive);
+  {
+    // A model without names of its own takes a dataset's with as many classes,
+    // index for index (as `rcnn train` numbers them); with another count, a GT
+    // whose class the model does not have is left out, and the Image stage says so.
+    const std::vector<std::string> names{"a", "b", "c", "d", "e", "f"};
+    s.set_image(fx.image, {GtObject{d0.box_original, 2, false, false}}, names);
+    const auto& tn = s.run();
+    EXPECT_EQ(tn.class_names, names);
+    ASSERT_EQ(tn.gt.size(), 1u);
+    EXPECT_EQ(tn.gt[0].label, 2);
+    Session other(oracle_config());
+    other.load_checkpoint(dir() + "/torchvision_resnet50_fpn.pth");
+    other.set_image(fx.image, {GtObject{d0.box_original, 0, false, false}}, {"zebra", "yak"});
+    const auto& to = other.run();
+    EXPECT_TRUE(to.gt.empty());
+    EXPECT_NE(to.input_note.find("1 GT box(es) of classes the model does not have left out"), std::string::npos)
+        << to.input_note;
+  }
   // A file that holds no state dict: a clear error naming it, and the model stays.
   const std::string label = s.model_label();
   bool threw = false;
