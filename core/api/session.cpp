@@ -1,29 +1,18 @@
+// The Session's calls: model, config and image changes, and run(), which
+// dispatches to the seed's stages (session_seed.cpp) or a torchvision
+// model's (session_tv.cpp); the shared state is in session_impl.h.
 #include "api/session.h"
-
-#include "api/session_impl.h"
 
 #include <torch/torch.h>
 
 #include <chrono>
-#include <cmath>
-#include <sstream>
 
-#include "api/match_trace.h"
-#include "api/session_tv.h"
-#include "api/tv_trace.h"
+#include "api/session_impl.h"
 #include "api/torchvision_model.h"
-#include "config/config_fields.h"
-#include "data/dataset.h"
 #include "data/image_io.h"
-#include "data/transforms.h"
 #include "engine/checkpoint.h"
-#include "engine/device.h"
-#include "modeling/faster_rcnn.h"
-#include "modeling/sampling.h"
-#include "ops/roi_align.h"
 
 namespace rcnn::api {
-
 
 Session::Session(const DetectorConfig& cfg, const std::string& device, uint64_t seed) : d_(new Impl) {
   cfg.validate();
