@@ -160,7 +160,7 @@ void TvStages::Impl::set_config(const DetectorConfig& cfg) {
 
 void TvStages::Impl::run(PipelineTrace& T, unsigned dirty, const Image& image, const std::vector<GtObject>& gt_orig,
                    uint64_t sample_seed, bool display, const Timed& timed) {
-  const auto o = torchvision_options(cfg_);
+  const auto& o = model_->opts;  // the model keeps torchvision_options(cfg_)
   T.torchvision = true;
   // A model without names of its own ("class N": not COCO's 91, no classes
   // file) with as many classes as the dataset takes the dataset's, index for
@@ -354,7 +354,7 @@ void TvStages::Impl::run(PipelineTrace& T, unsigned dirty, const Image& image, c
 
 void TvStages::Impl::run_box_head_cached() {
   auto& C = head_cache_;
-  const auto o = torchvision_options(cfg_);
+  const auto& o = model_->opts;  // the model keeps torchvision_options(cfg_)
   if (C.sampling_ratio != o.roi_sampling_ratio || (C.feats.defined() && C.feats.size(0) > 4000)) C.clear();
   C.sampling_ratio = o.roi_sampling_ratio;
   const auto& boxes = r_.proposals[0].boxes;
@@ -403,7 +403,7 @@ std::vector<float> TvStages::Impl::sampling_points(const PipelineTrace& T, int r
   const auto& p = T.proposals[size_t(T.kept[size_t(r)])];
   const int level = T.roi_level.empty() ? 0 : T.roi_level[size_t(r)];
   const double scale = r_.pooler.scales.empty() ? 0.25 : r_.pooler.scales[size_t(level)];
-  const auto o = torchvision_options(cfg_);
+  const auto& o = model_->opts;  // the model keeps torchvision_options(cfg_)
   ops::RoIAlignParams rp{o.roi_output_size, o.roi_output_size, scale, o.roi_sampling_ratio, false};
   auto g = ops::roi_align_sampling_points(p.box.x1, p.box.y1, p.box.x2, p.box.y2, rp);
   if (gh) *gh = int(g.grid_h);
