@@ -26,6 +26,7 @@ enum Dirty : unsigned {
   kProposals = kStageProposals,
   kRoi = kStageRoi,
   kPred = kStagePred,
+  kTrain = kStageTrain,
   kAll = kStageAll
 };
 
@@ -36,9 +37,10 @@ inline unsigned close_deps(unsigned d) {
     if (d & kImage) d |= kBackbone | kMatch;
     if (d & kBackbone) d |= kAnchors | kProposals;
     if (d & kAnchors) d |= kMatch | kProposals;
-    if (d & kMatch) d |= kSample | kPred;
-    if (d & kProposals) d |= kRoi;
-    if (d & kRoi) d |= kPred;
+    if (d & kMatch) d |= kSample | kPred | kTrain;
+    if (d & kSample) d |= kTrain;  // the RoI sampler draws after the RPN's
+    if (d & kProposals) d |= kRoi | kTrain;
+    if (d & kRoi) d |= kPred | kTrain;
   }
   return d;
 }

@@ -4,6 +4,7 @@
 
 #include "api/match_trace.h"
 #include "api/session_impl.h"
+#include "api/train_trace.h"
 #include "api/tv_trace.h"
 #include "data/image_io.h"
 #include "modeling/sampling.h"
@@ -214,6 +215,21 @@ void Session::Impl::run_seed_stages(unsigned dirty, const StageTimer& timed) {
                               : std::vector<float>{};
       compute_gt_funnel(T);
     });
+  if (dirty & kTrain) {
+    if (!D.display) {
+      T.train = TrainView{};
+      T.train.note = "the training step is computed only for the viewer";
+      return;
+    }
+    timed("training_step", [&] {
+      // The trainer's step on this image alone: the RPN sampler draws first
+      // from the seeded generator (the Sampling stage's draws), then the RoI
+      // sampler.
+      auto gen = at::detail::createCPUGenerator(D.sample_seed);
+      auto step = D.model->train_step(D.rpn, D.gt.unsqueeze(0), gen);
+      fill_train_view(T, step, cfg, D.sample_seed);
+    });
+  }
 }
 
 std::vector<float> Session::Impl::seed_sampling_points(int r, int* gh, int* gw) const {

@@ -350,6 +350,11 @@ void TvStages::Impl::run(PipelineTrace& T, unsigned dirty, const Image& image, c
       fill_tv_predictions(T, r_, o);
       compute_gt_funnel(T);
     });
+  if (dirty & kStageTrain) {
+    T.train = TrainView{};
+    T.train.note = "the training-step view covers the seed's detectors; for a torchvision model, rcnn train "
+                   "--checkpoint fine-tunes it with torchvision's own step";
+  }
 }
 
 void TvStages::Impl::run_box_head_cached() {

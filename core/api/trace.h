@@ -139,6 +139,52 @@ struct Proposal {
   int kept_index = -1;     // index into PipelineTrace::kept when Kept
 };
 
+// The training step on this image (a batch of one, the sampling seed; the
+// trainer's own step, FasterRCNNImpl::train_step, on the model as the studio
+// holds it, in eval mode).
+struct TrainRoi {  // a candidate RoI of the second stage's training
+  Box box;                 // input coordinates
+  bool from_gt = false;    // a GT box added to the proposals (roi.add_gt_to_proposals)
+  int level = 0;           // FPN level it is pooled on
+  AnchorLabel label = AnchorLabel::Neutral;  // at roi.iou_lo / roi.iou_hi
+  int gt = -1;             // its best GT (index into gt)
+  float iou = 0;           // IoU with that GT
+  int class_target = 0;    // matched GT class + 1 when positive, 0 (background) otherwise
+  int sample = -1;         // index into TrainView::roi when sampled
+};
+
+struct LossTerm {  // one sample's part of the losses (fg samples first)
+  int index = -1;          // RPN: global anchor index; RoI: index into TrainView::rois
+  bool fg = false;
+  int target_class = 0;    // RPN: 1 / 0; RoI: class target (0 = background)
+  float prob = 0;          // RPN: sigmoid(objectness); RoI: softmax probability of target_class
+  float cls = 0;           // its BCE-with-logits (RPN) or cross-entropy (RoI) term
+  float box = 0;           // fg: its box term (RPN: L1, RoI: smooth L1 beta 1/9), summed over the 4 deltas, unweighted
+  float target[4] = {0, 0, 0, 0};  // fg: encoded GT deltas (dx, dy, dw, dh)
+  float pred[4] = {0, 0, 0, 0};    // fg: predicted deltas (RoI: of target_class)
+  int gt = -1;             // fg: the GT it regresses to
+};
+
+struct TrainView {
+  bool valid = false;
+  std::string note;  // when not valid: why
+  std::vector<TrainRoi> rois;
+  std::vector<LossTerm> rpn, roi;  // the sampled anchors / RoIs, fg first
+  int rpn_fg = 0, roi_fg = 0;
+  int rpn_count = 1, roi_count = 0;  // the divisors: max(#RPN samples, 1), #RoI samples
+  // The four losses as the trainer reports them: rpn_obj = Σ cls / rpn_count,
+  // rpn_box = rpn_box_weight · Σ box / rpn_count, roi_cls = Σ cls / roi_count,
+  // roi_box = roi_box_weight · Σ box / roi_count.
+  double rpn_obj = 0, rpn_box = 0, roi_cls = 0, roi_box = 0;
+  double rpn_box_weight = 1, roi_box_weight = 1;
+  // The settings the step ran with.
+  double roi_iou_lo = 0.5, roi_iou_hi = 0.5, roi_fg_fraction = 0.25;
+  int roi_batch = 128, pre_nms_topk_train = 0, post_nms_topk_train = 0, num_proposals = 0;
+  bool add_gt = true, batchnorm = false;  // batchnorm: eval-mode statistics differ from training's
+  uint64_t seed = 0;
+  double total() const { return rpn_obj + rpn_box + roi_cls + roi_box; }
+};
+
 struct PipelineTrace {
   // Image
   int image_width = 0, image_height = 0;  // original
@@ -210,6 +256,10 @@ struct PipelineTrace {
   int detections_per_image = 100;
   double score_thresh = 0.05;
   double nms_thresh = 0.5;  // per-class NMS of the detections
+
+  // Training step (empty with valid = false when display outputs are off or
+  // for a torchvision model)
+  TrainView train;
 
   std::map<std::string, double> timings_ms;  // per recomputed stage
   std::vector<std::string> recomputed;       // stages run for this trace

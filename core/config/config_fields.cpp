@@ -174,14 +174,15 @@ std::vector<FieldSpec> build() {
        kStageSample);
   dirt(range(b.add(FIELD(rpn.nms_thresh, K::Double), "NMS IoU threshold between proposals of a level"), 0, 1),
        kStageProposals);
-  range(b.add(FIELD(rpn.pre_nms_topk_train, K::Int), "training: candidates per level before NMS"), 1, kBig);
+  dirt(range(b.add(FIELD(rpn.pre_nms_topk_train, K::Int), "training: candidates per level before NMS"), 1, kBig), kStageTrain);
   dirt(range(b.add(FIELD(rpn.pre_nms_topk_test, K::Int), "candidates per level before NMS"), 1, kBig), kStageProposals);
-  range(b.add(FIELD(rpn.post_nms_topk_train, K::Int), "training: proposals kept per level after NMS"), 1, kBig);
+  dirt(range(b.add(FIELD(rpn.post_nms_topk_train, K::Int), "training: proposals kept per level after NMS"), 1, kBig),
+       kStageTrain);
   dirt(range(b.add(FIELD(rpn.post_nms_topk_test, K::Int), "proposals kept per level after NMS"), 1, kBig),
        kStageProposals);
   dirt(range(b.add(FIELD(rpn.min_box_size, K::Double), "drop proposals whose side is <= this (px)"), 0, kBig),
        kStageProposals);
-  range(b.add(FIELD(rpn.box_loss_weight, K::Double), "weight of the RPN box loss"), 0, kBig);
+  dirt(range(b.add(FIELD(rpn.box_loss_weight, K::Double), "weight of the RPN box loss"), 0, kBig), kStageTrain);
   dirt(range(b.add(FIELD(rpn.box_scale_clamp, K::Double),
                    "dw, dh are clamped here before exp() (reference: log(224 / 8))"),
              0, 20),
@@ -197,12 +198,13 @@ std::vector<FieldSpec> build() {
   auto& rn = b.add(FIELD(roi.norm, K::String), "normalisation in the RoI head stem");
   rn.choices = {"none", "batch", "group"};
   rn.shape = true;
-  range(b.add(FIELD(roi.iou_lo, K::Double), "training: proposal IoU <= lo is background"), 0, 1);
-  range(b.add(FIELD(roi.iou_hi, K::Double), "training: proposal IoU >= hi is foreground"), 0, 1);
-  range(b.add(FIELD(roi.batch_size_per_image, K::Int), "training: RoIs sampled per image"), 1, kBig);
-  range(b.add(FIELD(roi.fg_fraction, K::Double), "training: at most this share of RoIs is foreground"), 0, 1);
+  dirt(range(b.add(FIELD(roi.iou_lo, K::Double), "training: proposal IoU <= lo is background"), 0, 1), kStageTrain);
+  dirt(range(b.add(FIELD(roi.iou_hi, K::Double), "training: proposal IoU >= hi is foreground"), 0, 1), kStageTrain);
+  dirt(range(b.add(FIELD(roi.batch_size_per_image, K::Int), "training: RoIs sampled per image"), 1, kBig), kStageTrain);
+  dirt(range(b.add(FIELD(roi.fg_fraction, K::Double), "training: at most this share of RoIs is foreground"), 0, 1),
+       kStageTrain);
   b.add(FIELD(roi.box_regression, K::Bool), "class-specific box regression in the second stage").shape = true;
-  b.add(FIELD(roi.add_gt_to_proposals, K::Bool), "training: GT boxes join the proposals");
+  dirt(b.add(FIELD(roi.add_gt_to_proposals, K::Bool), "training: GT boxes join the proposals"), kStageTrain);
   auto& la =
       dirt(b.add(FIELD(roi.level_assignment, K::String), "RoI level: its proposal's own, or by size (FPN)"), kStageRoi);
   la.choices = {"own", "size"};
@@ -215,7 +217,7 @@ std::vector<FieldSpec> build() {
   dirt(range(b.add(FIELD(roi.nms_thresh, K::Double), "per-class NMS IoU threshold of detections"), 0, 1), kStagePred);
   dirt(range(b.add(FIELD(roi.detections_per_image, K::Int), "at most this many detections per image"), 1, kBig),
        kStagePred);
-  range(b.add(FIELD(roi.box_loss_weight, K::Double), "weight of the RoI box loss"), 0, kBig);
+  dirt(range(b.add(FIELD(roi.box_loss_weight, K::Double), "weight of the RoI box loss"), 0, kBig), kStageTrain);
   dirt(range(b.add(FIELD(roi.box_scale_clamp, K::Double), "second stage: dw, dh clamp before exp()"), 0, 20),
        kStagePred);
 

@@ -23,7 +23,8 @@ enum StageBits : unsigned {
   kStageProposals = 1u << 5,  // decode, top-k, NMS
   kStageRoi = 1u << 6,        // RoIAlign + RoI head
   kStagePred = 1u << 7,       // post-processing (score threshold, NMS, cap)
-  kStageAll = 0xFFu,
+  kStageTrain = 1u << 8,      // the training step on this image (RoI sampling, losses)
+  kStageAll = 0x1FFu,
 };
 
 enum class FieldKind { Int, UInt64, Double, Bool, String, IntList, DoubleList, FloatList, StringList, DoubleLists };

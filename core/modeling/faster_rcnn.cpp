@@ -90,32 +90,42 @@ std::map<std::string, torch::Tensor> FasterRCNNImpl::forward_train(const torch::
               images.sizes());
   TORCH_CHECK(gt.dim() == 3 && gt.size(0) == images.size(0) && gt.size(2) == 5,
               "forward_train: gt must be (N, M, 5), got ", gt.sizes());
-  const int64_t N = images.size(0);
-  auto s = run_rpn(images);
-  auto gtf = gt.to(images.scalar_type());
-  std::map<std::string, torch::Tensor> losses;
-  auto rl = rpn_losses(torch::cat(s.objectness, 1), torch::cat(s.deltas, 1), torch::cat(s.anchors, 0), gtf,
-                       rpn_matcher(), cfg.rpn.batch_size_per_image, cfg.rpn.fg_fraction, rpn_coder, gen);
-  losses["rpn_obj"] = rl.objectness;
-  losses["rpn_box"] = rl.box * cfg.rpn.box_loss_weight;
+  return train_step(run_rpn(images), gt.to(images.scalar_type()), gen).losses;
+}
+
+TrainStep FasterRCNNImpl::train_step(const RPNState& s, const torch::Tensor& gt, std::optional<torch::Generator> gen) {
+  const int64_t N = s.feats.at(0).size(0);
+  TORCH_CHECK(gt.dim() == 3 && gt.size(0) == N && gt.size(2) == 5, "train_step: gt must be (N, M, 5), got ",
+              gt.sizes());
+  auto gtf = gt.to(s.feats[0].scalar_type());
+  TrainStep t;
+  t.rpn = rpn_losses(torch::cat(s.objectness, 1), torch::cat(s.deltas, 1), torch::cat(s.anchors, 0), gtf,
+                     rpn_matcher(), cfg.rpn.batch_size_per_image, cfg.rpn.fg_fraction, rpn_coder, gen);
+  t.losses["rpn_obj"] = t.rpn.objectness;
+  t.losses["rpn_box"] = t.rpn.box * cfg.rpn.box_loss_weight;
 
   // Second stage on detached proposals (approximate joint training, as in
   // torchvision and Detectron2).
   Matcher m{cfg.roi.iou_lo, cfg.roi.iou_hi, false};
-  std::vector<torch::Tensor> rois, levels, labels, classes, targets;
+  std::vector<torch::Tensor> rois, levels, labels, classes, targets, from_gt, gt_index, max_iou;
   for (int64_t i = 0; i < N; ++i) {
     auto props = propose(s, i, true);
     auto boxes = props.boxes;
     auto lv = props.level;
+    auto is_gt = torch::zeros({boxes.size(0)}, boxes.options().dtype(torch::kBool));
     if (cfg.roi.add_gt_to_proposals) {
       auto g = gtf[i].index({gtf[i].select(1, 4) != -1});
       boxes = torch::cat({boxes, g.narrow(1, 0, 4)});
       lv = torch::cat({lv, level_by_size(g.narrow(1, 0, 4))});
+      is_gt = torch::cat({is_gt, torch::ones({g.size(0)}, is_gt.options())});
     }
     if (cfg.roi.level_assignment == "size") lv = level_by_size(boxes);
     auto mr = m(boxes, gtf[i]);
     labels.push_back(mr.labels);
     targets.push_back(matched_boxes(mr));
+    gt_index.push_back(mr.gt_index);
+    max_iou.push_back(mr.max_iou);
+    from_gt.push_back(is_gt);
     // Class target per RoI: matched GT class + 1 for foreground, 0 (background) otherwise.
     auto gt_cls = mr.valid_gt.size(0) > 0 ? mr.valid_gt.select(1, 4).index_select(0, mr.gt_index.clamp_min(0))
                                           : torch::zeros({boxes.size(0)}, boxes.options());
@@ -124,14 +134,39 @@ std::map<std::string, torch::Tensor> FasterRCNNImpl::forward_train(const torch::
     levels.push_back(lv);
   }
   auto all_rois = torch::cat(rois), all_levels = torch::cat(levels), all_labels = torch::cat(labels);
+  auto all_classes = torch::cat(classes);
   auto smp = subsample_labels(all_labels, cfg.roi.batch_size_per_image * N, cfg.roi.fg_fraction, gen);
   auto idx = torch::cat({smp.fg, smp.bg});
   auto sr = all_rois.index_select(0, idx);
   ops::RoIAlignParams rp{cfg.roi.roi_size, cfg.roi.roi_size, 1.0, cfg.roi.sampling_ratio, cfg.roi.aligned};
   auto pooled = multilevel_roi_align(s.feats, sr, all_levels.index_select(0, idx), backbone->strides, rp);
   auto out = roi_head->forward(pooled);
-  auto target = torch::cat(classes).index_select(0, idx);
-  losses["roi_cls"] = idx.numel() > 0 ? torch::cross_entropy_loss(out.first, target) : (out.first.sum() * 0.0).abs();
+  auto target = all_classes.index_select(0, idx);
+
+  auto& R = t.roi;
+  R.boxes = all_rois.narrow(1, 1, 4);
+  R.image = all_rois.select(1, 0).to(torch::kLong);
+  R.from_gt = torch::cat(from_gt);
+  R.levels = all_levels;
+  R.labels = all_labels;
+  R.gt_index = torch::cat(gt_index);
+  R.max_iou = torch::cat(max_iou);
+  R.class_target = all_classes;
+  R.fg = smp.fg;
+  R.bg = smp.bg;
+  R.count = idx.numel();
+  R.probs = torch::softmax(out.first.detach(), 1);
+  if (idx.numel() > 0) {
+    auto ce = torch::cross_entropy_loss(out.first, target, {}, at::Reduction::None);
+    R.cls_terms = ce.detach();
+    t.losses["roi_cls"] = torch::cross_entropy_loss(out.first, target);
+  } else {
+    R.cls_terms = torch::zeros({0}, out.first.options());
+    t.losses["roi_cls"] = (out.first.sum() * 0.0).abs();
+  }
+  R.box_targets = torch::zeros({0, 4}, out.first.options());
+  R.box_pred = R.box_targets;
+  R.box_terms = torch::zeros({0}, out.first.options());
   if (out.second.defined() && smp.fg.numel() > 0) {
     const int64_t F = smp.fg.numel();
     auto fg_cls = target.narrow(0, 0, F) - 1;
@@ -139,12 +174,15 @@ std::map<std::string, torch::Tensor> FasterRCNNImpl::forward_train(const torch::
     pred = pred.index({torch::arange(F, fg_cls.options()), fg_cls});
     auto tgt = roi_box_coder(cfg.roi.box_scale_clamp)
                    .encode(sr.narrow(0, 0, F).narrow(1, 1, 4), torch::cat(targets).index_select(0, smp.fg));
-    losses["roi_box"] = torch::smooth_l1_loss(pred, tgt, at::Reduction::Sum, 1.0 / 9.0) /
-                        static_cast<double>(idx.numel()) * cfg.roi.box_loss_weight;
+    auto sl1 = torch::smooth_l1_loss(pred, tgt, at::Reduction::None, 1.0 / 9.0);
+    t.losses["roi_box"] = sl1.sum() / static_cast<double>(idx.numel()) * cfg.roi.box_loss_weight;
+    R.box_targets = tgt.detach();
+    R.box_pred = pred.detach();
+    R.box_terms = sl1.detach().sum(1);
   } else {
-    losses["roi_box"] = (out.first.sum() * 0.0).abs();
+    t.losses["roi_box"] = (out.first.sum() * 0.0).abs();
   }
-  return losses;
+  return t;
 }
 
 bool FasterRCNNImpl::compatible_with(const DetectorConfig& o) const {

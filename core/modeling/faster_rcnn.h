@@ -15,6 +15,7 @@
 #include "modeling/backbone.h"
 #include "modeling/roi_heads.h"
 #include "modeling/rpn.h"
+#include "modeling/train_step.h"
 
 namespace rcnn::modeling {
 
@@ -48,6 +49,10 @@ struct FasterRCNNImpl : torch::nn::Module {
   // Training: {"rpn_obj", "rpn_box", "roi_cls", "roi_box"} losses (scalars).
   std::map<std::string, torch::Tensor> forward_train(const torch::Tensor& images, const torch::Tensor& gt,
                                                      std::optional<torch::Generator> gen = std::nullopt);
+  // The same step on a first stage already run (s = run_rpn(images)), with
+  // every sample and term kept. gt (N, M, 5) in input coordinates; the RPN's
+  // draws come first from `gen`, then the RoI sampler's.
+  TrainStep train_step(const RPNState& s, const torch::Tensor& gt, std::optional<torch::Generator> gen = std::nullopt);
   // Inference: detections per image in input coordinates.
   std::vector<Detections> detect(const torch::Tensor& images);
 

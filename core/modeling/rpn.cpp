@@ -69,11 +69,12 @@ RPNLosses rpn_losses(const torch::Tensor& objectness, const torch::Tensor& delta
                      const torch::Tensor& gt, const Matcher& matcher, int64_t batch_size_per_image, double fg_fraction,
                      const BoxCoder& coder, std::optional<torch::Generator> gen) {
   const int64_t N = objectness.size(0);
-  std::vector<torch::Tensor> labels, targets;
+  std::vector<torch::Tensor> labels, targets, gt_index;
   for (int64_t i = 0; i < N; ++i) {
     auto m = matcher(anchors, gt[i]);
     labels.push_back(m.labels);
     targets.push_back(matched_boxes(m));
+    gt_index.push_back(m.gt_index);
   }
   auto lab = torch::cat(labels, 0);  // (N*K,)
   auto s = subsample_labels(lab, batch_size_per_image * N, fg_fraction, gen);
@@ -81,11 +82,17 @@ RPNLosses rpn_losses(const torch::Tensor& objectness, const torch::Tensor& delta
   RPNLosses r;
   r.num_fg = s.fg.numel();
   r.num_bg = s.bg.numel();
-  const double count = std::max<int64_t>(idx.numel(), 1);
+  r.labels = lab;
+  r.fg = s.fg;
+  r.bg = s.bg;
+  r.count = std::max<int64_t>(idx.numel(), 1);
+  const double count = static_cast<double>(r.count);
   auto target =
       torch::cat({torch::ones({r.num_fg}, objectness.options()), torch::zeros({r.num_bg}, objectness.options())});
   auto logits = objectness.reshape({-1}).index_select(0, idx);
-  r.objectness = torch::binary_cross_entropy_with_logits(logits, target, {}, {}, at::Reduction::Sum) / count;
+  auto bce = torch::binary_cross_entropy_with_logits(logits, target, {}, {}, at::Reduction::None);
+  r.objectness = bce.sum() / count;  // what Reduction::Sum computes
+  r.obj_terms = bce.detach();
   // Box loss on the sampled foreground only (the first num_fg of idx).
   auto fg_idx = s.fg;
   auto all_anchors = anchors.repeat({N, 1});
@@ -93,6 +100,10 @@ RPNLosses rpn_losses(const torch::Tensor& objectness, const torch::Tensor& delta
   auto pred = deltas.reshape({-1, 4}).index_select(0, fg_idx);
   auto l1 = (pred - gt_deltas).abs();
   r.box = l1.sum() / count;
+  r.box_targets = gt_deltas.detach();
+  r.box_pred = pred.detach();
+  r.box_terms = l1.detach().sum(1);
+  r.fg_gt = torch::cat(gt_index, 0).index_select(0, fg_idx);
   return r;
 }
 

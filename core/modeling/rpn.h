@@ -52,6 +52,16 @@ struct RPNLosses {
   torch::Tensor objectness;  // BCE-with-logits, summed / #samples
   torch::Tensor box;         // L1 on positive rows, summed / #samples
   int64_t num_fg = 0, num_bg = 0;
+  // What the two numbers are made of (detached; the studio's Losses stage).
+  // Rows index the batch's N*K anchors, image-major.
+  torch::Tensor labels;        // (N*K,) int8 MatchLabel
+  torch::Tensor fg, bg;        // sampled rows: the first num_fg samples are fg, then bg
+  torch::Tensor obj_terms;     // (num_fg + num_bg,) each sample's BCE-with-logits, fg first
+  torch::Tensor box_targets;   // (num_fg, 4) encoded (dx, dy, dw, dh) of each fg sample's GT
+  torch::Tensor box_pred;      // (num_fg, 4) the predicted deltas
+  torch::Tensor box_terms;     // (num_fg,) each fg sample's L1, summed over the 4 deltas
+  torch::Tensor fg_gt;         // (num_fg,) the matched GT (index into its image's unpadded GT)
+  int64_t count = 1;           // the divisor: max(#samples, 1)
 };
 
 // objectness (N, K), deltas (N, K, 4), anchors (K, 4), gt (N, M, 5).

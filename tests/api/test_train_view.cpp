@@ -1,0 +1,178 @@
+// The training-step view of a Session (trace.train): its four losses equal
+// the trainer's forward_train on the same image and seed, and every sample's
+// terms and targets follow from the trace's own boxes by hand.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <opencv2/core.hpp>
+
+#include "api/session.h"
+#include "data/transforms.h"
+#include "modeling/faster_rcnn.h"
+
+using namespace rcnn;
+using namespace rcnn::api;
+
+namespace {
+Image painted(int s) {
+  Image im;
+  im.width = im.height = s;
+  im.rgb.assign(size_t(s) * s * 3, 30);
+  auto paint = [&](int x1, int y1, int x2, int y2, int ch) {
+    for (int y = y1; y < y2; ++y)
+      for (int x = x1; x < x2; ++x) im.rgb[size_t(y * s + x) * 3 + size_t(ch)] = 230;
+  };
+  paint(30, 40, 110, 120, 0);
+  paint(140, 130, 200, 210, 1);
+  return im;
+}
+DetectorConfig cfg() {
+  DetectorConfig c = load_preset("fast");
+  c.num_classes = 2;
+  c.class_names = {"a", "b"};
+  c.roi.box_regression = true;  // the RoI box loss needs it (the "fast" preset has it off)
+  return c;
+}
+const std::vector<GtObject> kGt = {{{30, 40, 110, 120}, 0}, {{140, 130, 200, 210}, 1}};
+
+// BoxCoder::encode by hand: weights (wx, wy, ww, wh).
+std::array<float, 4> encode(const Box& a, const Box& g, double wx, double wy, double ww, double wh) {
+  const double aw = a.x2 - a.x1, ah = a.y2 - a.y1, gw = g.x2 - g.x1, gh = g.y2 - g.y1;
+  return {float(wx * ((g.x1 + 0.5 * gw) - (a.x1 + 0.5 * aw)) / aw),
+          float(wy * ((g.y1 + 0.5 * gh) - (a.y1 + 0.5 * ah)) / ah), float(ww * std::log(gw / aw)),
+          float(wh * std::log(gh / ah))};
+}
+double smooth_l1(double d, double beta) {
+  d = std::abs(d);
+  return d < beta ? 0.5 * d * d / beta : d - 0.5 * beta;
+}
+}  // namespace
+
+TEST(TrainView, LossesEqualTheTrainersStepOnTheSameImageAndSeed) {
+  const uint64_t weights = 7, seed = 11;
+  Session s(cfg(), "cpu", weights);
+  const auto im = painted(224);
+  s.set_image(im, kGt, {"a", "b"});
+  s.set_sample_seed(seed);
+  const auto& t = s.run();
+  const auto& v = t.train;
+  ASSERT_TRUE(v.valid) << v.note;
+
+  // The trainer's forward_train on the same model, input and GT, seeded alike.
+  torch::manual_seed(weights);
+  modeling::FasterRCNN m(cfg());
+  m->eval();  // the studio's model is in eval mode (BatchNorm running statistics)
+  cv::Mat rgb(im.height, im.width, CV_8UC3, const_cast<uint8_t*>(im.rgb.data()));
+  const auto c = cfg();
+  auto input = data::to_tensor(data::apply_resize(rgb, data::make_resize(224, 224, 224, c.input.resize)), c.input.mean,
+                               c.input.std)
+                   .unsqueeze(0);
+  auto gt = torch::tensor({30.f, 40.f, 110.f, 120.f, 0.f, 140.f, 130.f, 200.f, 210.f, 1.f}).view({1, 2, 5});
+  torch::NoGradGuard ng;
+  auto losses = m->forward_train(input, gt, at::detail::createCPUGenerator(seed));
+  EXPECT_FLOAT_EQ(float(v.rpn_obj), losses["rpn_obj"].item<float>());
+  EXPECT_FLOAT_EQ(float(v.rpn_box), losses["rpn_box"].item<float>());
+  EXPECT_FLOAT_EQ(float(v.roi_cls), losses["roi_cls"].item<float>());
+  EXPECT_FLOAT_EQ(float(v.roi_box), losses["roi_box"].item<float>());
+  EXPECT_GT(v.rpn_box, 0);
+  EXPECT_GT(v.roi_box, 0);
+
+  // The RPN's samples are the Sampling stage's draws.
+  std::vector<int> fg, bg;
+  for (const auto& x : v.rpn) (x.fg ? fg : bg).push_back(x.index);
+  EXPECT_EQ(fg, t.sampled_fg);
+  EXPECT_EQ(bg, t.sampled_bg);
+}
+
+TEST(TrainView, EverySampleFollowsFromTheTracesBoxes) {
+  auto c = cfg();
+  c.roi.add_gt_to_proposals = true;
+  Session s(c, "cpu", 3);
+  s.set_image(painted(224), kGt, {"a", "b"});
+  s.set_sample_seed(5);
+  const auto& t = s.run();
+  const auto& v = t.train;
+  ASSERT_TRUE(v.valid);
+  // RPN: BCE of sigmoid(objectness) against 1 / 0; L1 of the trace's deltas
+  // against the anchor's encoding of its GT; totals are sums / count.
+  double obj = 0, box = 0;
+  ASSERT_EQ(int(v.rpn.size()), v.rpn_count);
+  for (const auto& x : v.rpn) {
+    const double p = t.objectness[size_t(x.index)];
+    EXPECT_NEAR(x.cls, x.fg ? -std::log(p) : -std::log(1 - p), 1e-4);
+    obj += x.cls;
+    if (!x.fg) continue;
+    EXPECT_EQ(t.anchor_label[size_t(x.index)], AnchorLabel::Positive);
+    const auto e = encode(t.anchors[size_t(x.index)], t.gt[size_t(x.gt)].box, 1, 1, 1, 1);
+    double l1 = 0;
+    for (int c = 0; c < 4; ++c) {
+      EXPECT_NEAR(x.target[c], e[size_t(c)], 1e-4);
+      EXPECT_FLOAT_EQ(x.pred[c], t.deltas[size_t(x.index) * 4 + size_t(c)]);
+      l1 += std::abs(x.pred[c] - e[size_t(c)]);
+    }
+    EXPECT_NEAR(x.box, l1, 1e-4);
+    box += x.box;
+  }
+  EXPECT_NEAR(v.rpn_obj, obj / v.rpn_count, 1e-5);
+  EXPECT_NEAR(v.rpn_box, v.rpn_box_weight * box / v.rpn_count, 1e-5);
+
+  // Second stage: the GT boxes joined the proposals, labels follow the RoI
+  // thresholds, the sample sizes follow the sampler's rule.
+  int gts = 0, nfg = 0, nbg = 0;
+  for (const auto& r : v.rois) {
+    if (r.from_gt) {
+      EXPECT_FLOAT_EQ(r.iou, 1.f);
+      EXPECT_EQ(r.box.x1, t.gt[size_t(r.gt)].box.x1);
+      ++gts;
+    }
+    const auto want = r.iou >= v.roi_iou_hi
+                          ? AnchorLabel::Positive
+                          : (r.iou <= v.roi_iou_lo ? AnchorLabel::Negative : AnchorLabel::Neutral);
+    EXPECT_EQ(r.label, want) << r.iou;
+    EXPECT_EQ(r.class_target, r.label == AnchorLabel::Positive ? t.gt[size_t(r.gt)].label + 1 : 0);
+    nfg += r.label == AnchorLabel::Positive;
+    nbg += r.label == AnchorLabel::Negative;
+  }
+  EXPECT_EQ(gts, 2);
+  EXPECT_EQ(v.num_proposals + 2, int(v.rois.size()));
+  const int want_fg = std::min(int(v.roi_batch * v.roi_fg_fraction), nfg);
+  EXPECT_EQ(v.roi_fg, want_fg);
+  EXPECT_EQ(int(v.roi.size()) - v.roi_fg, std::min(v.roi_batch - want_fg, nbg));
+  double ce = 0, sl1 = 0;
+  for (size_t i = 0; i < v.roi.size(); ++i) {
+    const auto& x = v.roi[i];
+    const auto& r = v.rois[size_t(x.index)];
+    EXPECT_EQ(r.sample, int(i));
+    EXPECT_EQ(x.fg, r.label == AnchorLabel::Positive);
+    EXPECT_NEAR(x.cls, -std::log(double(x.prob)), 1e-4);
+    ce += x.cls;
+    if (!x.fg) continue;
+    const auto e = encode(r.box, t.gt[size_t(r.gt)].box, 10, 10, 5, 5);
+    double l = 0;
+    for (int c = 0; c < 4; ++c) {
+      EXPECT_NEAR(x.target[c], e[size_t(c)], 1e-3);
+      l += smooth_l1(x.pred[c] - e[size_t(c)], 1.0 / 9.0);
+    }
+    EXPECT_NEAR(x.box, l, 1e-4);
+    sl1 += x.box;
+  }
+  EXPECT_NEAR(v.roi_cls, ce / v.roi_count, 1e-5);
+  EXPECT_NEAR(v.roi_box, v.roi_box_weight * sl1 / v.roi_count, 1e-5);
+}
+
+TEST(TrainView, RoiTrainingSettingsRerunOnlyTheTrainingStep) {
+  Session s(cfg(), "cpu");
+  s.set_image(painted(224), kGt, {"a", "b"});
+  const auto fg0 = s.run().train.roi_fg;
+  auto c = s.config();
+  c.roi.iou_hi = 0.9;  // fewer positive RoIs
+  c.roi.iou_lo = 0.3;
+  s.set_config(c);
+  const auto& t = s.run();
+  EXPECT_EQ(t.recomputed, (std::vector<std::string>{"training_step"}));
+  EXPECT_LT(t.train.roi_fg, fg0);
+  s.set_sample_seed(99);  // a re-roll draws both samplers again
+  EXPECT_EQ(s.run().recomputed, (std::vector<std::string>{"sampling", "training_step"}));
+  s.set_display_outputs(false);  // dataset analysis: no training step
+  EXPECT_FALSE(s.run().train.valid);
+}
