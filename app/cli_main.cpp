@@ -17,6 +17,7 @@
 #include "api/eval_job.h"
 #include "api/session.h"
 #include "api/train_job.h"
+#include "cli_compare.h"
 #include "cli_detect.h"
 #include "config/detector_config.h"
 
@@ -164,6 +165,8 @@ int main(int argc, char** argv) {
   // detect
   DetectArgs det;
   auto* detect = add_detect_command(app, det);
+  CompareArgs cmp;
+  auto* compare = add_compare_command(app, cmp);
 
   // inspect
   std::string in_image, in_ckpt, in_config = "default", in_dataset, in_split = "val", in_out, in_device = "cpu", in_classes;
@@ -336,6 +339,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*detect) return run_detect(det);
+    if (*compare) return run_compare_command(cmp);
     if (*inspect) {
       rcnn::DetectorConfig cfg = rcnn::load_preset(in_config);
       std::vector<rcnn::api::GtObject> gt;

@@ -22,10 +22,11 @@ int main(int argc, char** argv) {
   QCommandLineOption ckpt("checkpoint", "model to load: ours (.pt) or a torchvision state dict (.pth)", "file");
   QCommandLineOption config("config", "preset (seed, default, fast, torchvision_*) or JSON config", "name");
   QCommandLineOption classes("classes", "the model's class names, one per line", "file");
-  QCommandLineOption stage("stage", "initial stage 1-7", "n");
+  QCommandLineOption beside("beside", "show model B (a checkpoint) beside the model on the same image", "file");
+  QCommandLineOption stage("stage", "initial stage 1-9 (the Stage menu's order)", "n");
   QCommandLineOption shot("screenshot", "save a screenshot of the window after loading and quit", "png");
   QCommandLineOption delay("screenshot-delay", "milliseconds before the screenshot (default 4000)", "ms", "4000");
-  p.addOptions({ckpt, config, classes, stage, shot, delay});
+  p.addOptions({ckpt, config, classes, beside, stage, shot, delay});
   p.process(app);
   studio::MainWindow w;
   w.show();
@@ -38,7 +39,8 @@ int main(int argc, char** argv) {
   if (p.isSet(config)) w.loadConfig(p.value(config));
   if (p.isSet(ckpt)) w.openCheckpoint(p.value(ckpt));
   if (p.isSet(classes)) w.loadClassNames(p.value(classes));
-  if (p.isSet(stage)) w.setStage(rcnn::api::Stage(std::clamp(p.value(stage).toInt(), 1, 7) - 1));
+  if (p.isSet(beside)) w.showSideBySide(p.value(beside));
+  if (p.isSet(stage)) w.setStage(rcnn::api::Stage(std::clamp(p.value(stage).toInt(), 1, rcnn::api::kNumStages) - 1));
   if (p.isSet(shot)) {
     const QString out = p.value(shot);
     QTimer::singleShot(p.value(delay).toInt(), &w, [&w, out] {

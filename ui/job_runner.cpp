@@ -6,6 +6,8 @@ namespace studio {
 
 JobRunner::JobRunner(const rcnn::DetectorConfig& cfg, QObject* parent) : QThread(parent), m_cfg(cfg) {
   qRegisterMetaType<std::shared_ptr<const rcnn::api::EvalReport>>("std::shared_ptr<const rcnn::api::EvalReport>");
+  qRegisterMetaType<std::shared_ptr<const rcnn::api::CompareReport>>(
+      "std::shared_ptr<const rcnn::api::CompareReport>");
   qRegisterMetaType<std::shared_ptr<const rcnn::api::AnalysisReport>>(
       "std::shared_ptr<const rcnn::api::AnalysisReport>");
   qRegisterMetaType<std::shared_ptr<const rcnn::api::CoverageReport>>(
@@ -39,6 +41,7 @@ void JobRunner::post(const TraceRequest& r) {
     p.class_names = r.class_names;
   }
   if (r.sample_seed) p.sample_seed = r.sample_seed;
+  if (r.feature_channel) p.feature_channel = r.feature_channel;
   if (r.checkpoint) {
     // A model loaded after a queued config change brings its own config:
     // applying the older change after it would edit (or even reset) the new model.
@@ -73,6 +76,11 @@ void JobRunner::queue(std::function<void()> j) {
 void JobRunner::postEvaluation(const rcnn::api::EvalRequest& r) {
   queue(job<rcnn::api::EvalReport>([r] { return rcnn::api::run_evaluation(r); }, &JobRunner::evaluated,
                                    &JobRunner::evaluationFailed));
+}
+
+void JobRunner::postCompare(const rcnn::api::CompareRequest& r) {
+  queue(job<rcnn::api::CompareReport>([r] { return rcnn::api::run_compare(r); }, &JobRunner::compared,
+                                      &JobRunner::compareFailed));
 }
 
 void JobRunner::postAnalysis(const rcnn::api::AnalyzeRequest& r) {
@@ -179,6 +187,7 @@ void JobRunner::runTrace(const TraceRequest& req) {
                           QString::fromStdString(rcnn::config_to_json_string(S.config())));
     }
     if (req.sample_seed) S.set_sample_seed(*req.sample_seed);
+    if (req.feature_channel) S.set_feature_channel(*req.feature_channel);
     if (req.image_path) S.open_image(*req.image_path, req.gt, req.class_names);
     if (!S.has_image()) return;
     QElapsedTimer t;

@@ -19,6 +19,7 @@
 #include <optional>
 
 #include "api/analyze_job.h"
+#include "api/compare_job.h"
 #include "api/coverage_job.h"
 #include "api/eval_job.h"
 #include "api/train_job.h"
@@ -33,6 +34,7 @@ struct TraceRequest {
   std::vector<rcnn::api::GtObject> gt;
   std::vector<std::string> class_names;
   std::optional<uint64_t> sample_seed;
+  std::optional<int> feature_channel;  // the channel the feature-map images show
   std::optional<std::string> checkpoint;  // "" = random weights
   std::optional<std::string> device;
   std::optional<std::string> classes_file;  // the model's class names, one per line
@@ -49,6 +51,8 @@ class JobRunner : public QThread {
   void postEvaluation(const rcnn::api::EvalRequest& r);
   // Tag Analyze: queued; the result comes back as analyzed().
   void postAnalysis(const rcnn::api::AnalyzeRequest& r);
+  // Tag Compare: queued; the result comes back as compared().
+  void postCompare(const rcnn::api::CompareRequest& r);
   // Tag Coverage: a newer request replaces a pending one (live updates while
   // a parameter is dragged); the result comes back as covered().
   void postCoverage(const rcnn::api::CoverageRequest& r);
@@ -72,6 +76,8 @@ class JobRunner : public QThread {
   void evaluationFailed(QString message);
   void analyzed(std::shared_ptr<const rcnn::api::AnalysisReport> report);
   void analysisFailed(QString message);
+  void compared(std::shared_ptr<const rcnn::api::CompareReport> report);
+  void compareFailed(QString message);
   void covered(std::shared_ptr<const rcnn::api::CoverageReport> report);
   void suggested(std::shared_ptr<const rcnn::api::SuggestReport> report);
   void coverageFailed(QString message);

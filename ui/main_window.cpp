@@ -15,6 +15,7 @@
 #include <QMessageBox>
 #include <QMimeData>
 #include <QSettings>
+#include <QSplitter>
 #include <QStatusBar>
 #include <QToolBar>
 #include <fstream>
@@ -22,6 +23,8 @@
 #include "api/session.h"
 #include "job_runner.h"
 #include "panels/analysis_panel.h"
+#include "panels/compare_panel.h"
+#include "side_by_side.h"
 #include "panels/coverage_panel.h"
 #include "panels/dataset_panel.h"
 #include "panels/eval_panel.h"
@@ -58,7 +61,12 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   m_ctx = new StudioContext(this);
   m_job = new JobRunner(initialConfig(), this);
   m_canvas = new CanvasWidget(*m_ctx, this);
-  setCentralWidget(m_canvas);
+  auto* center = new QSplitter(Qt::Horizontal, this);
+  center->addWidget(m_canvas);
+  m_side = new SideBySide(*m_ctx, *m_canvas, center);
+  center->addWidget(m_side);
+  m_side->hide();
+  setCentralWidget(center);
   auto dock = [&](const QString& title, QWidget* w, Qt::DockWidgetArea area) {
     auto* d = new QDockWidget(title, this);
     d->setObjectName(title);
@@ -73,6 +81,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   m_eval = new EvalPanel(this);
   m_analysis = new AnalysisPanel(this);
   m_coverage = new CoveragePanel(this);
+  m_compare = new ComparePanel(this);
   auto* dData = dock("Dataset", m_datasetPanel, Qt::LeftDockWidgetArea);
   auto* dStage = dock("Stage", m_stagePanel, Qt::RightDockWidgetArea);
   auto* dParams = dock("Parameters", m_params, Qt::RightDockWidgetArea);
@@ -80,11 +89,13 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   auto* dEval = dock("Evaluation", m_eval, Qt::RightDockWidgetArea);
   auto* dAnalysis = dock("Analysis", m_analysis, Qt::RightDockWidgetArea);
   auto* dCoverage = dock("Anchors (dataset)", m_coverage, Qt::RightDockWidgetArea);
+  auto* dCompare = dock("Compare", m_compare, Qt::RightDockWidgetArea);
   tabifyDockWidget(dStage, dParams);
   tabifyDockWidget(dParams, dTrain);
   tabifyDockWidget(dTrain, dEval);
   tabifyDockWidget(dEval, dAnalysis);
   tabifyDockWidget(dAnalysis, dCoverage);
+  tabifyDockWidget(dCoverage, dCompare);
   dStage->raise();
   resizeDocks({dData, dStage}, {220, 460}, Qt::Horizontal);
 
@@ -143,6 +154,15 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     TraceRequest r;
     r.sample_seed = s;
     m_job->post(r);
+    m_side->mirror(r);
+  });
+  connect(m_side, &SideBySide::failed, this, [this](const QString& m) { showError("Model B: " + m); });
+  connect(m_compare, &ComparePanel::showBesideRequested, this, &MainWindow::showSideBySide);
+  connect(m_ctx, &StudioContext::featureChannelRequested, this, [this](int c) {
+    TraceRequest r;
+    r.feature_channel = c;
+    m_job->post(r);
+    m_side->mirror(r);
   });
   connect(m_ctx, &StudioContext::configValueRequested, this,
           [this](const QString& key, const QString& json) { m_params->setValue(key, json); });
@@ -164,6 +184,13 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   connect(m_job, &JobRunner::analyzed, m_analysis, &AnalysisPanel::showReport);
   connect(m_job, &JobRunner::analysisFailed, m_analysis, &AnalysisPanel::showFailure);
   connect(m_analysis, &AnalysisPanel::message, this, &MainWindow::showError);
+  connect(m_compare, &ComparePanel::runRequested, this,
+          [this](const rcnn::api::CompareRequest& r) { m_job->postCompare(r); });
+  connect(m_job, &JobRunner::compared, m_compare, &ComparePanel::showReport);
+  connect(m_job, &JobRunner::compareFailed, m_compare, &ComparePanel::showFailure);
+  connect(m_compare, &ComparePanel::message, this, &MainWindow::showError);
+  connect(m_compare, &ComparePanel::openAt, this,
+          [this](const QString& path, int stage, int gt, const QString& split) { openAt(path, Stage(stage), gt, split); });
   connect(m_coverage, &CoveragePanel::coverageRequested, this,
           [this](const rcnn::api::CoverageRequest& r) { m_job->postCoverage(r); });
   connect(m_coverage, &CoveragePanel::suggestRequested, this,
@@ -256,6 +283,8 @@ void MainWindow::showImage(int index) {
   r.gt = rec.objects;
   r.class_names = ds.class_names;
   m_job->post(r);
+  m_lastImage = r;
+  m_side->mirror(r);
   statusBar()->showMessage(QString::fromStdString(rec.path), 4000);
 }
 
@@ -264,6 +293,16 @@ void MainWindow::openImageFile(const QString& path) {
   r.image_path = path.toStdString();
   r.class_names = m_ctx->dataset().class_names;
   m_job->post(r);
+  m_lastImage = r;
+  m_side->mirror(r);
+}
+
+void MainWindow::showSideBySide(const QString& checkpointB) {
+  m_side->open(checkpointB, m_params->config(), m_lastImage);
+}
+
+void MainWindow::hideSideBySide() {
+  m_side->hide();
 }
 
 void MainWindow::loadConfig(const QString& nameOrFile) {
@@ -286,6 +325,7 @@ void MainWindow::updateAnalysisSource() {
   // Evaluation and analysis measure the model and the settings the user is looking at.
   const QString cfg = QString::fromStdString(rcnn::config_to_json_string(m_params->config()));
   m_analysis->setSource(m_datasetPath, m_checkpoint, cfg);
+  m_compare->setSource(m_datasetPath, m_checkpoint, cfg);
   m_coverage->setSource(m_datasetPath, cfg);
   m_eval->setSource(m_datasetPath, m_checkpoint, cfg);
 }

@@ -5,6 +5,7 @@
 #include "api/trace.h"
 #include "canvas/canvas_widget.h"
 #include "config/detector_config.h"
+#include "job_runner.h"
 
 class QLabel;
 class QActionGroup;
@@ -21,6 +22,8 @@ class DatasetPanel;
 class TrainingPanel;
 class EvalPanel;
 class AnalysisPanel;
+class ComparePanel;
+class SideBySide;
 class CoveragePanel;
 
 class MainWindow : public QMainWindow {
@@ -43,12 +46,18 @@ class MainWindow : public QMainWindow {
 
   // For tests and scripting.
   CanvasWidget* canvas() const { return m_canvas; }
+  // Model B beside the studio's model on the same image ("" = random weights
+  // of the current settings); hideSideBySide() closes it.
+  void showSideBySide(const QString& checkpointB);
+  void hideSideBySide();
+  SideBySide* sideBySide() const { return m_side; }
   StagePanel* stagePanel() const { return m_stagePanel; }
   ParamsPanel* paramsPanel() const { return m_params; }
   DatasetPanel* datasetPanel() const { return m_datasetPanel; }
   TrainingPanel* trainingPanel() const { return m_training; }
   EvalPanel* evalPanel() const { return m_eval; }
   AnalysisPanel* analysisPanel() const { return m_analysis; }
+  ComparePanel* comparePanel() const { return m_compare; }
   CoveragePanel* coveragePanel() const { return m_coverage; }
   StudioContext* context() const { return m_ctx; }
   std::shared_ptr<const rcnn::api::PipelineTrace> trace() const;
@@ -75,12 +84,15 @@ class MainWindow : public QMainWindow {
   StudioContext* m_ctx;
   JobRunner* m_job = nullptr;
   CanvasWidget* m_canvas;
+  SideBySide* m_side;
+  TraceRequest m_lastImage;  // A's current image request (B opens on it)
   StagePanel* m_stagePanel;
   ParamsPanel* m_params;
   DatasetPanel* m_datasetPanel;
   TrainingPanel* m_training;
   EvalPanel* m_eval;
   AnalysisPanel* m_analysis;
+  ComparePanel* m_compare;
   CoveragePanel* m_coverage;
   QLabel* m_modelLabel;
   QLabel* m_timing;

@@ -82,6 +82,13 @@ void MainWindow::buildMenus() {
   });
   hide->setCheckable(true);
   view->addSeparator();
+  view->addAction("Side by side with model &B…", this, [this] {
+    const QString f = QFileDialog::getOpenFileName(this, "Model B (beside the current model)", QString(),
+                                                   "Checkpoints (*.pt *.pth);;All files (*)");
+    if (!f.isEmpty()) showSideBySide(f);
+  });
+  view->addAction("Close side by side", this, &MainWindow::hideSideBySide);
+  view->addSeparator();
   for (auto* d : findChildren<QDockWidget*>()) view->addAction(d->toggleViewAction());
 
   auto* model = menuBar()->addMenu("&Model");

@@ -57,6 +57,7 @@ class StudioContext : public QObject {
   // Requests a stage may make of the model (wired to the JobRunner and the
   // Parameters panel by the main window).
   void requestSampleSeed(quint64 seed) { emit sampleSeedRequested(seed); }
+  void requestFeatureChannel(int channel) { emit featureChannelRequested(channel); }
   void requestConfigValue(const QString& key, const QString& json) { emit configValueRequested(key, json); }
 
  signals:
@@ -67,6 +68,7 @@ class StudioContext : public QObject {
   void viewChanged();
   void datasetChanged();
   void sampleSeedRequested(quint64 seed);
+  void featureChannelRequested(int channel);
   void configValueRequested(const QString& key, const QString& json);
 
  private:

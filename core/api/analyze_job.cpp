@@ -123,7 +123,9 @@ AnalysisReport run_analysis(const AnalyzeRequest& req, const std::function<void(
   }
   Boxes E, G;
   fix(r, ErrorType::None, false, E, G);  // ErrorType::None: nothing fixed
-  r.map50 = map50(E, G, r.class_names);
+  const auto ev = evaluation::evaluate_detections(E, G, r.class_names);
+  r.map50 = ev.map50;
+  for (const auto& c : ev.classes) r.class_ap50.push_back(c.ap50), r.class_num_gt.push_back(c.num_gt);
   const std::pair<const char*, ErrorType> types[] = {{"classification", ErrorType::Classification},
                                                      {"localization", ErrorType::Localization},
                                                      {"both", ErrorType::Both},

@@ -57,6 +57,8 @@ struct AnalysisReport {
   std::array<int, 6> errors{};               // false positives per ErrorType (index 0: none)
   int missed = 0;                            // non-difficult GTs not detected
   double map50 = 0;                          // VOC mAP@0.5 of these detections
+  std::vector<double> class_ap50;            // [class] VOC AP@0.5
+  std::vector<int> class_num_gt;             // [class] non-difficult GTs
   // mAP@0.5 gained when each error type is fixed (TIDE's oracles):
   // "classification", "localization", "both", "duplicate", "background", "missed".
   std::vector<std::pair<std::string, double>> error_dap;

@@ -142,6 +142,11 @@ void Session::set_display_outputs(bool on) {
   d_->display = on;
 }
 
+void Session::set_feature_channel(int channel) {
+  if (channel != d_->feature_channel) d_->features_dirty = true;
+  d_->feature_channel = channel;
+}
+
 void Session::set_sample_seed(uint64_t seed) {
   d_->sample_seed = seed;
   d_->dirty |= kSample;
@@ -166,6 +171,12 @@ const PipelineTrace& Session::run() {
   T.device = D.device.str();
   if (D.tv) {
     D.tv->run(T, dirty, D.image, D.gt_orig, D.sample_seed, D.display, timed);
+    if (D.display && ((dirty & kBackbone) || D.features_dirty || T.feature_maps.empty())) {
+      timed("feature_maps", [&] { D.tv->fill_features(T, D.feature_channel); });
+      D.features_dirty = false;
+    } else if (!D.display) {
+      T.feature_maps.clear();
+    }
     D.dirty = 0;
     return T;
   }

@@ -47,6 +47,9 @@ class Session {
   bool has_image() const;
 
   void set_sample_seed(uint64_t seed);
+  // The channel of every level that trace.feature_maps shows besides the mean
+  // and max (clamped to the levels' channels); refills only those images.
+  void set_feature_channel(int channel);
   // Off: the trace leaves out what only a viewer needs (RoI features, RoI
   // image crops, sampling points); verdicts and every box stay. For
   // dataset-wide analysis.

@@ -62,6 +62,8 @@ struct Session::Impl {
   int64_t backbone_runs = 0;
   uint64_t sample_seed = 0;
   bool display = true;
+  int feature_channel = 0;
+  bool features_dirty = true;  // the feature-map images need a refill (channel changed)
 
   // Image
   Image image;
@@ -84,7 +86,8 @@ struct Session::Impl {
 
   // The seed's stages in `dirty` (session_seed.cpp).
   void run_seed_stages(unsigned dirty, const StageTimer& timed);
-  std::vector<float> seed_sampling_points(int r, int* gh, int* gw) const;
+  // fmap (optional) receives the same points in feature-map coordinates.
+  std::vector<float> seed_sampling_points(int r, int* gh, int* gw, std::vector<float>* fmap = nullptr) const;
 
   void build_model(uint64_t seed) {
     if (cfg.is_torchvision()) {

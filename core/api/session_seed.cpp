@@ -4,6 +4,7 @@
 
 #include "api/match_trace.h"
 #include "api/session_impl.h"
+#include "api/feature_maps.h"
 #include "api/train_trace.h"
 #include "api/tv_trace.h"
 #include "data/image_io.h"
@@ -32,6 +33,7 @@ void Session::Impl::run_seed_stages(unsigned dirty, const StageTimer& timed) {
       T.image_height = D.image.height;
       T.input_size = S;
       T.input_width = T.input_height = S;
+      T.clip_width = T.clip_height = float(S);
       T.input_note = cfg.input.resize == "letterbox" ? "letterboxed into the " + std::to_string(S) + "² square"
                                                      : "stretched to the " + std::to_string(S) + "² square";
       T.scale_x = D.tf.sx;
@@ -170,6 +172,7 @@ void Session::Impl::run_seed_stages(unsigned dirty, const StageTimer& timed) {
       T.roi_level.assign(lv.data_ptr<int64_t>(), lv.data_ptr<int64_t>() + lv.numel());
       T.class_probs = to_vec(D.second.probs);
       T.roi_points.clear();
+      T.roi_points_fmap.clear();
       T.roi_point_offset.assign(1, 0);
       T.roi_grid.clear();
       T.roi_crops.clear();
@@ -182,7 +185,9 @@ void Session::Impl::run_seed_stages(unsigned dirty, const StageTimer& timed) {
       // never asks the model thread for them.
       for (int r = 0; r < int(T.kept.size()); ++r) {
         int gh = 0, gw = 0;
-        auto pts = seed_sampling_points(r, &gh, &gw);
+        std::vector<float> fm;
+        auto pts = seed_sampling_points(r, &gh, &gw, &fm);
+        T.roi_points_fmap.insert(T.roi_points_fmap.end(), fm.begin(), fm.end());
         T.roi_points.insert(T.roi_points.end(), pts.begin(), pts.end());
         T.roi_point_offset.push_back(int(T.roi_points.size()));
         T.roi_grid.insert(T.roi_grid.end(), {gh, gw});
@@ -209,12 +214,29 @@ void Session::Impl::run_seed_stages(unsigned dirty, const StageTimer& timed) {
       T.nms_thresh = cfg.roi.nms_thresh;
       T.detections_per_image = cfg.roi.detections_per_image;
       T.box_regression = D.second.box_deltas.defined();
+      T.roi_deltas = T.box_regression ? to_vec(D.second.box_deltas) : std::vector<float>{};
+      const auto coder = modeling::roi_box_coder(cfg.roi.box_scale_clamp);
+      for (int c = 0; c < 4; ++c) T.roi_box_weights[c] = float(coder.weights[size_t(c)]);
+      T.roi_scale_clamp = coder.scale_clamp;
       T.roi_class_boxes = D.props.boxes.size(0) > 0
                               ? to_vec(modeling::class_boxes(D.props.boxes, D.second.box_deltas, cfg.num_classes,
                                                              cfg.roi.box_scale_clamp, S, S))
                               : std::vector<float>{};
       compute_gt_funnel(T);
     });
+  // Feature-map images: new features, a new channel, or RoIAlign's aligned mode (where cells sit) changed.
+  const float cell_offset = cfg.roi.aligned ? 0.5f : 0.f;
+  if (D.display && ((dirty & kBackbone) || D.features_dirty || T.feature_maps.empty() ||
+                    T.feature_maps[0].offset != cell_offset)) {
+    timed("feature_maps", [&] {
+      std::vector<float> steps;
+      for (double s : D.model->backbone->strides) steps.push_back(float(s));
+      fill_feature_maps(T, D.rpn.feats, steps, cell_offset, D.feature_channel);
+    });
+    D.features_dirty = false;
+  } else if (!D.display) {
+    T.feature_maps.clear();
+  }
   if (dirty & kTrain) {
     if (!D.display) {
       T.train = TrainView{};
@@ -232,7 +254,7 @@ void Session::Impl::run_seed_stages(unsigned dirty, const StageTimer& timed) {
   }
 }
 
-std::vector<float> Session::Impl::seed_sampling_points(int r, int* gh, int* gw) const {
+std::vector<float> Session::Impl::seed_sampling_points(int r, int* gh, int* gw, std::vector<float>* fmap) const {
   const auto& T = trace;
   if (r < 0 || r >= int(T.kept.size())) return {};
   const auto& p = T.proposals[size_t(T.kept[size_t(r)])];
@@ -243,6 +265,7 @@ std::vector<float> Session::Impl::seed_sampling_points(int r, int* gh, int* gw) 
   auto g = ops::roi_align_sampling_points(p.box.x1, p.box.y1, p.box.x2, p.box.y2, rp);
   if (gh) *gh = int(g.grid_h);
   if (gw) *gw = int(g.grid_w);
+  if (fmap) *fmap = g.xy;
   // Feature-map coordinates -> input pixels: pixel centre convention of aligned mode.
   const double off = cfg.roi.aligned ? 0.5 : 0.0;
   for (auto& v : g.xy) v = float((v + off) * stride);

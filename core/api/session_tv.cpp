@@ -11,6 +11,7 @@
 #include "api/match_trace.h"
 #include "api/session.h"
 #include "api/torchvision_model.h"
+#include "api/feature_maps.h"
 #include "api/tv_trace.h"
 #include "config/config_fields.h"
 #include "modeling/matcher.h"
@@ -75,7 +76,8 @@ struct TvStages::Impl {
   void set_config(const DetectorConfig& cfg);
   void run(PipelineTrace& t, unsigned dirty, const Image& image, const std::vector<GtObject>& gt,
            uint64_t sample_seed, bool display, const Timed& timed);
-  std::vector<float> sampling_points(const PipelineTrace& t, int r, int* gh, int* gw) const;
+  std::vector<float> sampling_points(const PipelineTrace& t, int r, int* gh, int* gw,
+                                    std::vector<float>* fmap = nullptr) const;
   void run_box_head_cached();  // RoIAlign and the head for the RoIs the cache lacks
 
   DetectorConfig cfg_;
@@ -129,6 +131,16 @@ void TvStages::run(PipelineTrace& t, unsigned dirty, const Image& image, const s
 std::vector<float> TvStages::sampling_points(const PipelineTrace& t, int r, int* gh, int* gw) const {
   return d_->sampling_points(t, r, gh, gw);
 }
+void TvStages::fill_features(PipelineTrace& t, int channel) const {
+  const auto& D = *d_;
+  // RoIAlign's levels take MultiScaleRoIAlign's scales; the rest ('pool') their stride.
+  std::vector<float> steps;
+  for (size_t l = 0; l < D.r_.features.size(); ++l)
+    steps.push_back(l < D.r_.pooler.scales.size() ? float(1.0 / D.r_.pooler.scales[l])
+                                                  : (l < t.levels.size() ? float(t.levels[l].stride) : 0.f));
+  fill_feature_maps(t, D.r_.features, steps, 0.f, channel);  // aligned = False
+}
+
 int64_t TvStages::backbone_runs() const {
   return d_->backbone_runs_;
 }
@@ -187,6 +199,8 @@ void TvStages::Impl::run(PipelineTrace& T, unsigned dirty, const Image& image, c
       T.scale_x = float(rw) / float(image.width);
       T.scale_y = float(rh) / float(image.height);
       T.pad_x = T.pad_y = 0;
+      T.clip_width = float(rw);  // torchvision clips to the resized image, not the padded batch
+      T.clip_height = float(rh);
       const double s = std::min(double(o.min_size) / std::min(image.width, image.height),
                                 double(o.max_size) / std::max(image.width, image.height));
       T.input_note = "scale min(" + std::to_string(o.min_size) + " / short side, " + std::to_string(o.max_size) +
@@ -318,6 +332,7 @@ void TvStages::Impl::run(PipelineTrace& T, unsigned dirty, const Image& image, c
       }
       T.class_probs = to_vec(torch::softmax(r_.class_logits, -1));
       T.roi_points.clear();
+      T.roi_points_fmap.clear();
       T.roi_point_offset.assign(1, 0);
       T.roi_grid.clear();
       T.roi_crops.clear();
@@ -338,7 +353,9 @@ void TvStages::Impl::run(PipelineTrace& T, unsigned dirty, const Image& image, c
       T.roi_crops = to_vec(ops::roi_align(raw, rois, cp));
       for (int r = 0; r < int(T.kept.size()); ++r) {
         int gh = 0, gw = 0;
-        auto pts = sampling_points(T, r, &gh, &gw);
+        std::vector<float> fm;
+        auto pts = sampling_points(T, r, &gh, &gw, &fm);
+        T.roi_points_fmap.insert(T.roi_points_fmap.end(), fm.begin(), fm.end());
         T.roi_points.insert(T.roi_points.end(), pts.begin(), pts.end());
         T.roi_point_offset.push_back(int(T.roi_points.size()));
         T.roi_grid.insert(T.roi_grid.end(), {gh, gw});
@@ -403,7 +420,8 @@ void TvStages::Impl::run_box_head_cached() {
   r_.box_regression = C.reg.index_select(0, sel);
 }
 
-std::vector<float> TvStages::Impl::sampling_points(const PipelineTrace& T, int r, int* gh, int* gw) const {
+std::vector<float> TvStages::Impl::sampling_points(const PipelineTrace& T, int r, int* gh, int* gw,
+                                                   std::vector<float>* fmap) const {
   if (r < 0 || r >= int(T.kept.size())) return {};
   const auto& p = T.proposals[size_t(T.kept[size_t(r)])];
   const int level = T.roi_level.empty() ? 0 : T.roi_level[size_t(r)];
@@ -413,6 +431,7 @@ std::vector<float> TvStages::Impl::sampling_points(const PipelineTrace& T, int r
   auto g = ops::roi_align_sampling_points(p.box.x1, p.box.y1, p.box.x2, p.box.y2, rp);
   if (gh) *gh = int(g.grid_h);
   if (gw) *gw = int(g.grid_w);
+  if (fmap) *fmap = g.xy;
   for (auto& v : g.xy) v = float(v / scale);  // aligned = false: feature x -> input x / scale
   return g.xy;
 }

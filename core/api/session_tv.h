@@ -47,6 +47,8 @@ class TvStages {
            uint64_t sample_seed, bool display, const Timed& timed);
   std::vector<float> sampling_points(const PipelineTrace& t, int r, int* gh, int* gw) const;
   int64_t backbone_runs() const;
+  // The feature-map images of the last run's features (PipelineTrace::feature_maps).
+  void fill_features(PipelineTrace& t, int channel) const;
   // The dataset's class names: GT labels are mapped to the model's classes
   // by name (empty: the labels are the model's already).
   void set_dataset_names(const std::vector<std::string>& names);

@@ -139,6 +139,30 @@ struct Proposal {
   int kept_index = -1;     // index into PipelineTrace::kept when Kept
 };
 
+// One FPN level of the current image as images, for the RoIAlign stage's
+// feature-map view. Feature coordinate v (the RoIAlign kernel's, cell centres
+// at integers) sits at input pixel (v + offset) · step.
+struct FeatureMap {
+  int channels = 0, height = 0, width = 0;
+  float step = 0;    // input pixels per cell (1 / RoIAlign's spatial scale)
+  float offset = 0;  // 0.5 under RoIAlign's aligned mode, else 0
+  std::vector<float> mean, max, channel;  // H * W each: over channels, and PipelineTrace::feature_channel
+  float input_x(float v) const { return (v + offset) * step; }
+  float input_y(float v) const { return (v + offset) * step; }
+  float feature_x(float x) const { return x / step - offset; }
+  float feature_y(float y) const { return y / step - offset; }
+};
+
+// The bilinear tap RoIAlign takes at feature-map point (x, y) of an H x W map:
+// four cells (flat y * W + x) and their weights, zero outside [-1, H] x [-1, W]
+// (the CPU kernel's own make_tap, in float).
+struct BilinearTap {
+  int cell[4] = {0, 0, 0, 0};
+  float weight[4] = {0, 0, 0, 0};
+  bool inside = false;
+};
+BilinearTap roi_align_tap(int H, int W, float x, float y);
+
 // The training step on this image (a batch of one, the sampling seed; the
 // trainer's own step, FasterRCNNImpl::train_step, on the model as the studio
 // holds it, in eval mode).
@@ -191,6 +215,7 @@ struct PipelineTrace {
   int input_size = 224;                   // the larger side of the input
   int input_width = 224, input_height = 224;  // the model input (padded), what input_rgb holds
   float scale_x = 1, scale_y = 1, pad_x = 0, pad_y = 0;  // original -> input
+  float clip_width = 224, clip_height = 224;  // decoded boxes are clipped to [0, clip_width] x [0, clip_height]
   std::string input_note;  // how the input was made from the image, in words with the numbers
   std::vector<uint8_t> input_rgb;                        // input_height * input_width * 3, what the model saw
   std::vector<std::string> class_names;
@@ -244,6 +269,11 @@ struct PipelineTrace {
   std::vector<int> roi_grid;          // R * 2
   std::vector<float> roi_features;    // R * F * S * S
   std::vector<float> roi_crops;       // R * 3 * crop^2, RGB 0..1 (RoIAlign of the input image)
+  // The same points in feature-map coordinates of the RoI's level (what the kernel samples), same layout.
+  std::vector<float> roi_points_fmap;
+  // Every level of the current image (display outputs only); index as levels.
+  std::vector<FeatureMap> feature_maps;
+  int feature_channel = 0;
 
   // Predictions
   std::vector<float> class_probs;  // R * (C + 1), column 0 = background
@@ -253,6 +283,12 @@ struct PipelineTrace {
   // (R * C * 4; the proposal box repeated when regression is off).
   std::vector<float> roi_class_boxes;
   bool box_regression = false;
+  // The RoI head's class-specific deltas (R * C * 4, (dx, dy, dw, dh) per
+  // kept RoI and class; empty when regression is off), and its box coder:
+  // roi_class_boxes = apply_deltas(proposal, deltas, roi_box_weights, roi_scale_clamp).
+  std::vector<float> roi_deltas;
+  float roi_box_weights[4] = {10, 10, 5, 5};
+  double roi_scale_clamp = 0;
   int detections_per_image = 100;
   double score_thresh = 0.05;
   double nms_thresh = 0.5;  // per-class NMS of the detections
@@ -265,6 +301,11 @@ struct PipelineTrace {
   std::vector<std::string> recomputed;       // stages run for this trace
 
   int num_classes() const { return int(class_names.size()); }
+  // Kept RoI r's box for class c after regression (its proposal's box when regression is off).
+  Box roi_class_box(int r, int c) const {
+    const float* b = &roi_class_boxes[(size_t(r) * size_t(num_classes()) + size_t(c)) * 4];
+    return {b[0], b[1], b[2], b[3]};
+  }
 
   // Level, cell (row-major index within the level) and anchor shape
   // (scale-major, ratio-minor within a cell) of global anchor index k.
@@ -280,5 +321,12 @@ struct PipelineTrace {
     return a;
   }
 };
+
+// Where deltas d = (dx, dy, dw, dh) move box `from` under a box coder with
+// weights w: centre += (width · dx / w0, height · dy / w1), sides ·=
+// exp(min(d2 / w2, clamp)), exp(min(d3 / w3, clamp)); then clipped to
+// [0, W] × [0, H]. The RPN's coder has weights 1 (clamp rpn_scale_clamp),
+// the RoI head's roi_box_weights (clamp roi_scale_clamp).
+Box apply_deltas(const Box& from, const float* d, const float* w, double clamp, float W, float H);
 
 }  // namespace rcnn::api

@@ -2,6 +2,7 @@
 // names, box IoU on api boxes. The verdicts themselves come from the
 // accounting engine (core/analysis/accounting.h).
 #include <algorithm>
+#include <cmath>
 
 #include "analysis/accounting.h"
 #include "api/session.h"
@@ -9,7 +10,8 @@
 namespace rcnn::api {
 
 const char* stage_name(Stage s) {
-  static const char* n[] = {"Image+GT", "Anchors", "Matching", "Sampling", "Proposals", "RoIAlign", "Predictions"};
+  static const char* n[] = {"Image+GT", "Anchors", "Matching", "Sampling", "Proposals", "RoIAlign", "RoI sampling", "Losses",
+                           "Predictions"};
   return n[int(s)];
 }
 
@@ -20,6 +22,15 @@ float box_iou(const Box& a, const Box& b) {
   return u > 0 ? in / u : 0.f;
 }
 
+
+Box apply_deltas(const Box& a, const float* d, const float* w, double clamp, float W, float H) {
+  const float pw = a.x2 - a.x1, ph = a.y2 - a.y1, px = a.x1 + 0.5f * pw, py = a.y1 + 0.5f * ph;
+  const float cx = px + pw * (d[0] / w[0]), cy = py + ph * (d[1] / w[1]);
+  const float bw = pw * std::exp(std::min(d[2] / w[2], float(clamp)));
+  const float bh = ph * std::exp(std::min(d[3] / w[3], float(clamp)));
+  auto cl = [](float v, float hi) { return std::clamp(v, 0.f, hi); };
+  return {cl(cx - 0.5f * bw, W), cl(cy - 0.5f * bh, H), cl(cx + 0.5f * bw, W), cl(cy + 0.5f * bh, H)};
+}
 
 const char* funnel_name(Funnel f) {
   switch (f) {

@@ -56,7 +56,7 @@ std::string trace_to_json(const PipelineTrace& t, bool full) {
   j["sampling"] = {{"seed", t.sample_seed},    {"num_samples", t.num_samples}, {"target_fg", t.target_fg},
                    {"target_bg", t.target_bg}, {"fg", t.sampled_fg},           {"bg", t.sampled_bg}};
   J props = J::array();
-  static const char* st[] = {"kept", "suppressed", "cut_post_topk", "too_small"};
+  static const char* st[] = {"kept", "suppressed", "cut_post_topk", "too_small", "below_score"};
   for (const auto& p : t.proposals)
     props.push_back({{"box", jbox(p.box)},
                      {"objectness", p.objectness},
@@ -85,6 +85,30 @@ std::string trace_to_json(const PipelineTrace& t, bool full) {
     dets.push_back(jd);
   }
   j["detections"] = dets;
+  const auto& tv = t.train;
+  if (tv.valid) {
+    J samples = J::array();
+    for (const auto& s : tv.roi) {
+      const auto& r = tv.rois[size_t(s.index)];
+      samples.push_back({{"roi", s.index},
+                         {"box", jbox(r.box)},
+                         {"from_gt", r.from_gt},
+                         {"iou", r.iou},
+                         {"gt", r.gt},
+                         {"class_target", s.target_class},
+                         {"ce", s.cls},
+                         {"box_loss", s.box}});
+    }
+    j["training"] = {{"seed", tv.seed},
+                     {"losses",
+                      {{"rpn_obj", tv.rpn_obj}, {"rpn_box", tv.rpn_box}, {"roi_cls", tv.roi_cls}, {"roi_box", tv.roi_box}}},
+                     {"rpn_samples", tv.rpn.size()},
+                     {"rpn_fg", tv.rpn_fg},
+                     {"roi_candidates", tv.rois.size()},
+                     {"roi_samples", samples}};
+  } else {
+    j["training"] = {{"note", tv.note}};
+  }
   j["timings_ms"] = t.timings_ms;
   if (full) {
     J anchors = J::array();

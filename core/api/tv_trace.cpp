@@ -97,9 +97,13 @@ void fill_tv_predictions(PipelineTrace& T, const modeling::tv::TvInference& r_, 
     const auto [h, wd] = r_.batch.sizes[0];
     pb = mt::clip_boxes_to_image(pb, h, wd);
     T.roi_class_boxes = to_vec(pb.slice(1, 1));
+    T.roi_deltas = to_vec(r_.box_regression.reshape({R, -1, 4}).slice(1, 1));
   } else {
     T.roi_class_boxes.clear();
+    T.roi_deltas.clear();
   }
+  for (int c = 0; c < 4; ++c) T.roi_box_weights[c] = float(o.bbox_reg_weights[size_t(c)]);
+  T.roi_scale_clamp = mt::default_bbox_clip();
 }
 
 }  // namespace rcnn::api

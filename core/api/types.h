@@ -33,8 +33,11 @@ struct Detection {
   int proposal = -1;  // index into PipelineTrace::kept
 };
 
-enum class Stage : int { Image = 0, Anchors, Matching, Sampling, Proposals, RoIAlign, Predictions };
-constexpr int kNumStages = 7;
+// RoiSampling and Losses show the training step on the current image (the
+// second stage's matching and sampling; the four losses per sample); the
+// inference pipeline goes from RoIAlign to Predictions.
+enum class Stage : int { Image = 0, Anchors, Matching, Sampling, Proposals, RoIAlign, RoiSampling, Losses, Predictions };
+constexpr int kNumStages = 9;
 const char* stage_name(Stage s);
 
 float box_iou(const Box& a, const Box& b);

@@ -176,3 +176,88 @@ TEST(TrainView, RoiTrainingSettingsRerunOnlyTheTrainingStep) {
   s.set_display_outputs(false);  // dataset analysis: no training step
   EXPECT_FALSE(s.run().train.valid);
 }
+
+// The refinement arrows' boxes (apply_deltas on plain numbers) are the
+// detector's own: every proposal is its anchor moved by the RPN's deltas, and
+// every RoI's class box is the proposal moved by the RoI head's deltas.
+TEST(BoxRefinement, ApplyDeltasReproducesProposalsAndClassBoxes) {
+  Session s(cfg(), "cpu");
+  s.load_checkpoint(rcnn::resource_dir() + "/models/fashion_default.pt");
+  s.set_image(painted(224), kGt, s.config().class_names);
+  const auto& t = s.run();
+  const float one[4] = {1, 1, 1, 1};
+  ASSERT_GT(t.proposals.size(), 100u);
+  for (const auto& p : t.proposals) {
+    const Box b = apply_deltas(t.anchors[size_t(p.anchor)], &t.deltas[size_t(p.anchor) * 4], one, t.rpn_scale_clamp,
+                               t.clip_width, t.clip_height);
+    EXPECT_NEAR(b.x1, p.box.x1, 1e-3);
+    EXPECT_NEAR(b.y1, p.box.y1, 1e-3);
+    EXPECT_NEAR(b.x2, p.box.x2, 1e-3);
+    EXPECT_NEAR(b.y2, p.box.y2, 1e-3);
+  }
+  const int C = t.num_classes();
+  ASSERT_TRUE(t.box_regression);
+  ASSERT_EQ(t.roi_deltas.size(), t.kept.size() * size_t(C) * 4);
+  for (size_t r = 0; r < t.kept.size(); ++r)
+    for (int c = 0; c < C; ++c) {
+      const Box b = apply_deltas(t.proposals[size_t(t.kept[r])].box, &t.roi_deltas[(r * size_t(C) + size_t(c)) * 4],
+                                 t.roi_box_weights, t.roi_scale_clamp, t.clip_width, t.clip_height);
+      const Box want = t.roi_class_box(int(r), c);
+      EXPECT_NEAR(b.x1, want.x1, 1e-3);
+      EXPECT_NEAR(b.y2, want.y2, 1e-3);
+    }
+}
+
+// The feature-map view: the sample points drawn on a level, read through the
+// kernel's bilinear taps from the level's channel image, average to the
+// pooled feature RoIAlign produced for that bin and channel.
+TEST(FeatureMaps, SamplePointsAndTapsReproduceThePooledFeatures) {
+  auto c = cfg();
+  c.roi.sampling_ratio = 0;  // adaptive: grids differ per RoI
+  Session s(c, "cpu", 4);
+  s.set_image(painted(224), kGt, {"a", "b"});
+  s.set_feature_channel(5);
+  const auto& t = s.run();
+  ASSERT_EQ(t.feature_maps.size(), t.levels.size());
+  EXPECT_EQ(t.feature_channel, 5);
+  for (size_t l = 0; l < t.levels.size(); ++l) {
+    const auto& m = t.feature_maps[l];
+    EXPECT_EQ(m.height, t.levels[l].height);
+    EXPECT_EQ(m.width, t.levels[l].width);
+    EXPECT_FLOAT_EQ(m.step, float(t.levels[l].stride));
+    EXPECT_FLOAT_EQ(m.offset, 0.5f);  // aligned
+    ASSERT_EQ(m.channel.size(), size_t(m.height * m.width));
+    for (size_t i = 0; i < m.mean.size(); ++i) EXPECT_LE(m.mean[i], m.max[i] + 1e-6f);
+  }
+  const int S = t.roi_size, F = t.feature_channels;
+  ASSERT_EQ(t.roi_points_fmap.size(), t.roi_points.size());
+  int checked = 0;
+  for (int r = 0; r < int(t.kept.size()) && r < 40; ++r) {
+    const auto& m = t.feature_maps[size_t(t.roi_level[size_t(r)])];
+    const int gh = t.roi_grid[size_t(2 * r)], gw = t.roi_grid[size_t(2 * r + 1)];
+    const float* pts = &t.roi_points_fmap[size_t(t.roi_point_offset[size_t(r)])];
+    const float* pin = &t.roi_points[size_t(t.roi_point_offset[size_t(r)])];
+    for (int ph = 0; ph < S; ++ph)
+      for (int pw = 0; pw < S; ++pw) {
+        double sum = 0;
+        for (int iy = 0; iy < gh; ++iy)
+          for (int ix = 0; ix < gw; ++ix) {
+            const size_t k = size_t(((ph * gh + iy) * S + pw) * gw + ix) * 2;
+            // The drawn point on the image is the feature point mapped back.
+            EXPECT_NEAR(pin[k], m.input_x(pts[k]), 1e-3);
+            EXPECT_NEAR(pin[k + 1], m.input_y(pts[k + 1]), 1e-3);
+            const auto tap = roi_align_tap(m.height, m.width, pts[k], pts[k + 1]);
+            for (int q = 0; q < 4; ++q) sum += tap.weight[q] * m.channel[size_t(tap.cell[q])];
+          }
+        const float pooled = t.roi_features[((size_t(r) * size_t(F) + 5) * size_t(S) + size_t(ph)) * size_t(S) + size_t(pw)];
+        EXPECT_NEAR(sum / (gh * gw), pooled, 1e-5) << "RoI " << r << " bin " << ph << "," << pw;
+        ++checked;
+      }
+  }
+  EXPECT_GT(checked, 100);
+  // A channel change refills only the images.
+  s.set_feature_channel(9);
+  const auto& t2 = s.run();
+  EXPECT_EQ(t2.recomputed, (std::vector<std::string>{"feature_maps"}));
+  EXPECT_EQ(t2.feature_channel, 9);
+}

@@ -233,3 +233,41 @@ TEST(TvSession, AGtEqualToADetectionIsDetectedAndABadFileKeepsTheModel) {
   EXPECT_EQ(s.model_label(), label);
   EXPECT_EQ(s.run().detections.size(), t.detections.size());
 }
+
+// The feature-map view on a torchvision model (aligned = False, the pooler's
+// inferred scales): sample points read through the kernel's taps from the
+// level's channel image average to the pooled features of MultiScaleRoIAlign.
+TEST(TvSession, FeatureMapSamplePointsReproduceMultiScaleRoIAlign) {
+  ASSERT_FALSE(dir().empty());
+  const auto fx = load_fixture();
+  Session s(oracle_config());
+  s.load_checkpoint(dir() + "/torchvision_resnet50_fpn.pth");
+  s.set_image(fx.image, {}, {});
+  s.set_feature_channel(17);
+  const auto& t = s.run();
+  ASSERT_EQ(t.feature_maps.size(), t.levels.size());
+  const int S = t.roi_size, F = t.feature_channels;
+  ASSERT_EQ(F, 256);
+  int checked = 0;
+  for (int r = 0; r < int(t.kept.size()) && r < 20; ++r) {
+    const auto& m = t.feature_maps[size_t(t.roi_level[size_t(r)])];
+    EXPECT_FLOAT_EQ(m.offset, 0.f);
+    const int gh = t.roi_grid[size_t(2 * r)], gw = t.roi_grid[size_t(2 * r + 1)];
+    const float* pts = &t.roi_points_fmap[size_t(t.roi_point_offset[size_t(r)])];
+    for (int ph = 0; ph < S; ++ph)
+      for (int pw = 0; pw < S; ++pw) {
+        double sum = 0;
+        for (int iy = 0; iy < gh; ++iy)
+          for (int ix = 0; ix < gw; ++ix) {
+            const size_t k = size_t(((ph * gh + iy) * S + pw) * gw + ix) * 2;
+            const auto tap = roi_align_tap(m.height, m.width, pts[k], pts[k + 1]);
+            for (int q = 0; q < 4; ++q) sum += tap.weight[q] * m.channel[size_t(tap.cell[q])];
+          }
+        const float pooled =
+            t.roi_features[((size_t(r) * size_t(F) + 17) * size_t(S) + size_t(ph)) * size_t(S) + size_t(pw)];
+        EXPECT_NEAR(sum / (gh * gw), pooled, 1e-4 + 1e-4 * std::abs(pooled));
+        ++checked;
+      }
+  }
+  EXPECT_GT(checked, 500);
+}

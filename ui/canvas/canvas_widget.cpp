@@ -80,6 +80,17 @@ void CanvasWidget::fit() {
   m_fitPending = false;
   m_autoFit = true;
   update();
+  emit viewTransformChanged(m_zoom, m_offX, m_offY);
+}
+
+void CanvasWidget::setViewTransform(double zoom, double offX, double offY) {
+  if (zoom == m_zoom && offX == m_offX && offY == m_offY) return;
+  m_zoom = zoom;
+  m_offX = offX;
+  m_offY = offY;
+  m_autoFit = false;
+  m_fitPending = false;
+  update();
 }
 
 void CanvasWidget::zoomBy(double f) {
@@ -89,6 +100,7 @@ void CanvasWidget::zoomBy(double f) {
   m_autoFit = false;
   m_offX = c.x() - p.x() * m_zoom;
   m_offY = c.y() - p.y() * m_zoom;
+  emit viewTransformChanged(m_zoom, m_offX, m_offY);
   update();
 }
 
@@ -170,6 +182,7 @@ void CanvasWidget::mouseMoveEvent(QMouseEvent* e) {
       m_autoFit = false;
       m_offX = m_pressOff.x() + d.x();
       m_offY = m_pressOff.y() + d.y();
+      emit viewTransformChanged(m_zoom, m_offX, m_offY);
     }
   }
   updateHover(m_mouse);

@@ -34,11 +34,17 @@ class CanvasWidget : public QOpenGLWidget, protected QOpenGLFunctions {
     m_frames = 0;
   }
   int drawnPrimitives() const { return m_drawn; }
+  // Model-input coordinates -> widget pixels (tests hover with it).
+  QPointF toWidget(const QPointF& image) const { return {m_offX + image.x() * m_zoom, m_offY + image.y() * m_zoom}; }
   // Canvas as an image (for export and tests).
   QImage snapshot();
+  // Another canvas's zoom and pan (side by side): applied without re-emitting.
+  void setViewTransform(double zoom, double offX, double offY);
 
  signals:
   void clicked(studio::Hit hit);
+  // The user (or fit) changed zoom or pan.
+  void viewTransformChanged(double zoom, double offX, double offY);
 
  protected:
   void initializeGL() override;

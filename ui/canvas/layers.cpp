@@ -41,12 +41,30 @@ void tooltip(const PipelineTrace& t, const Hit& h) {
                       t.deltas[size_t(i) * 4 + 2], t.deltas[size_t(i) * 4 + 3]);
   } else if (h.kind == HitKind::Proposal) {
     const auto& p = t.proposals[size_t(i)];
-    static const char* st[] = {"kept", "suppressed by NMS", "cut by post-NMS top-k", "too small"};
+    static const char* st[] = {"kept", "suppressed by NMS", "cut by post-NMS top-k", "too small",
+                               "below rpn_score_thresh"};
     n = std::snprintf(buf, sizeof buf, "proposal #%d  %s  (anchor #%d)\nobjectness %.3f  %s", i,
                       t.levels[size_t(p.level)].name.c_str(), p.anchor, p.objectness, st[int(p.state)]);
     if (p.suppressed_by >= 0)
       n += std::snprintf(buf + n, sizeof buf - size_t(n), "\nsuppressed by #%d (IoU %.3f)", p.suppressed_by,
                          box_iou(p.box, t.proposals[size_t(p.suppressed_by)].box));
+  } else if (h.kind == HitKind::SamplePoint) {
+    n = std::snprintf(buf, sizeof buf, "RoIAlign sample point %d\nfeature map (x, y) = (%.3f, %.3f)", i,
+                      t.roi_points_fmap[size_t(2 * i)], t.roi_points_fmap[size_t(2 * i + 1)]);
+  } else if (h.kind == HitKind::TrainRoi) {
+    const auto& v = t.train;
+    const auto& r = v.rois[size_t(i)];
+    n = std::snprintf(buf, sizeof buf, "training RoI #%d  %s\nIoU %.3f with GT %d: %s, class target %d", i,
+                      r.from_gt ? "GT box added to the proposals" : "training proposal", r.iou, r.gt,
+                      r.label == AnchorLabel::Positive   ? "positive"
+                      : r.label == AnchorLabel::Negative ? "negative"
+                                                         : "neutral",
+                      r.class_target);
+    if (r.sample >= 0) {
+      const auto& s = v.roi[size_t(r.sample)];
+      n += std::snprintf(buf + n, sizeof buf - size_t(n), "\nsample %d: CE %.4f (p %.3f)", r.sample, s.cls, s.prob);
+      if (s.fg) n += std::snprintf(buf + n, sizeof buf - size_t(n), ", box smooth L1 %.4f", s.box);
+    }
   } else {
     const auto& d = t.detections[size_t(i)];
     n = std::snprintf(buf, sizeof buf, "detection #%d %s %.3f\nfrom proposal %d", i, cls(d.label).constData(), d.score,

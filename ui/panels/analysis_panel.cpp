@@ -11,32 +11,11 @@
 #include <QVBoxLayout>
 
 #include "panels/table_util.h"
+#include "stages/trace_helpers.h"
 
 namespace studio {
 using namespace rcnn::api;
 
-namespace {
-QTableWidgetItem* numItem(double v, int decimals = -1) {
-  auto* it = new QTableWidgetItem;
-  it->setData(Qt::DisplayRole, decimals < 0 ? QVariant(int(v)) : QVariant(QString::number(v, 'f', decimals)));
-  return it;
-}
-// The studio stage that shows where a GT was lost.
-Stage stageOf(Funnel f) {
-  switch (f) {
-    case Funnel::NoPositiveAnchor:
-      return Stage::Matching;
-    case Funnel::CutByPreNmsTopk:
-    case Funnel::TooSmall:
-    case Funnel::BelowRpnScore:
-    case Funnel::SuppressedByNms:
-    case Funnel::CutByPostNmsTopk:
-      return Stage::Proposals;
-    default:
-      return Stage::Predictions;
-  }
-}
-}  // namespace
 
 AnalysisPanel::AnalysisPanel(QWidget* parent) : QWidget(parent) {
   auto* lay = new QVBoxLayout(this);
@@ -65,7 +44,7 @@ AnalysisPanel::AnalysisPanel(QWidget* parent) : QWidget(parent) {
     auto* it = m_lost->item(row, 0);
     if (!it || !m_report) return;
     const auto& g = m_report->gts[size_t(it->data(Qt::UserRole).toInt())];
-    emit openAt(QString::fromStdString(m_report->image_paths[size_t(g.image)]), int(stageOf(g.stage)), g.index,
+    emit openAt(QString::fromStdString(m_report->image_paths[size_t(g.image)]), int(stageOfFunnel(g.stage)), g.index,
                 m_split->currentText());
   });
   connect(m_fps, &QTableWidget::cellDoubleClicked, this, [this](int row) {

@@ -7,7 +7,9 @@
 
 namespace studio {
 
-enum class HitKind { None, Gt, Anchor, Proposal, Detection };
+// TrainRoi: a candidate RoI of the training step (index into trace.train.rois).
+// SamplePoint: a RoIAlign sampling point (index = point pair into trace.roi_points).
+enum class HitKind { None, Gt, Anchor, Proposal, Detection, TrainRoi, SamplePoint };
 
 struct Hit {
   HitKind kind = HitKind::None;
@@ -29,6 +31,10 @@ inline bool hitValid(const Hit& h, const rcnn::api::PipelineTrace& t) {
     case HitKind::Detection:
       return i >= 0 && i < int(t.detections.size()) && t.detections[size_t(i)].label < t.num_classes() &&
              size_t(t.detections[size_t(i)].proposal + 1) * size_t(t.num_classes() + 1) <= t.class_probs.size();
+    case HitKind::SamplePoint:
+      return i >= 0 && size_t(2 * i + 1) < t.roi_points.size() && t.roi_points_fmap.size() == t.roi_points.size();
+    case HitKind::TrainRoi:
+      return i >= 0 && i < int(t.train.rois.size());
     default:
       return false;
   }

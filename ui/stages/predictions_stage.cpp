@@ -1,4 +1,5 @@
 // Stage 7: final detections, TP/FP/FN against the GT, the missed GTs.
+#include <QCheckBox>
 #include <QFormLayout>
 #include <QHeaderView>
 #include <QLabel>
@@ -8,6 +9,7 @@
 #include <cstdio>
 
 #include "canvas/palette.h"
+#include "stages/box_refinement.h"
 #include "stages/draw_context.h"
 #include "stages/stage_view.h"
 #include "stages/trace_helpers.h"
@@ -41,6 +43,10 @@ class PredictionsStage : public StageView {
     l->addRow("", m_scoreLabel);
     l->addRow("NMS threshold", m_nms);
     l->addRow("", m_nmsLabel);
+    m_arrows = new QCheckBox("Refinement: RoI → detection box", w);
+    m_arrows->setObjectName("roiRefineArrows");
+    QObject::connect(m_arrows, &QCheckBox::toggled, w, [this] { m_ctx.touch(); });
+    l->addRow(m_arrows);
     m_misses = new QTableWidget(w);
     m_misses->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_misses->verticalHeader()->hide();
@@ -92,7 +98,7 @@ class PredictionsStage : public StageView {
                  .arg(className(t, d.label))
                  .arg(f3(pr[d.label + 1]))
                  .arg(t.score_thresh) +
-             verdict;
+             verdict + "<br>" + roiDecodeFormula(t, d.proposal, d.label);
     }
     if (h.kind == HitKind::Gt)
       return QString("GT %1: <b>%2</b><br>%3")
@@ -103,6 +109,12 @@ class PredictionsStage : public StageView {
   }
   void draw(DrawContext& dc, const PipelineTrace& t) override {
     char buf[128];
+    if (m_arrows && m_arrows->isChecked())
+      for (const auto& det : t.detections) {
+        const Box& from = t.proposals[size_t(t.kept[size_t(det.proposal)])].box;
+        dc.rect(from, IM_COL32(180, 180, 180, 150), 1.f);
+        drawRefineArrow(dc, from, det.box, IM_COL32(255, 220, 60, 230));
+      }
     for (size_t d = 0; d < t.detections.size(); ++d) {
       const auto& det = t.detections[d];
       const bool tp = d < t.verdicts.size() && t.verdicts[d].outcome == DetOutcome::TruePositive;
@@ -167,6 +179,7 @@ class PredictionsStage : public StageView {
   QSlider *m_score = nullptr, *m_nms = nullptr;
   QLabel *m_scoreLabel = nullptr, *m_nmsLabel = nullptr;
   QTableWidget* m_misses = nullptr;
+  QCheckBox* m_arrows = nullptr;
   bool m_filling = false;
 };
 

@@ -7,6 +7,7 @@
 #include <QSpinBox>
 #include <cmath>
 
+#include "stages/box_refinement.h"
 #include "stages/draw_context.h"
 #include "stages/stage_view.h"
 #include "stages/trace_helpers.h"
@@ -36,6 +37,8 @@ class ProposalsStage : public StageView {
     m_preNms = new QCheckBox("Pre-NMS candidates", w);
     m_suppressed = new QCheckBox("Suppressed boxes (hover one to see its suppressor)", w);
     m_heat = new QCheckBox("Objectness heatmap", w);
+    m_arrows = new QCheckBox("Refinement: positive anchor → decoded box", w);
+    m_arrows->setObjectName("rpnRefineArrows");
     m_heatLevel = new QComboBox(w);
     m_heatShape = new QSpinBox(w);
     m_funnel = new QLabel(w);
@@ -44,12 +47,13 @@ class ProposalsStage : public StageView {
     l->addRow(m_preNms);
     l->addRow(m_suppressed);
     l->addRow(m_heat);
+    l->addRow(m_arrows);
     l->addRow("Heatmap level", m_heatLevel);
     l->addRow("Heatmap anchor shape", m_heatShape);
     l->addRow("GT recall", m_funnel);
     auto touch = [this] { m_ctx.touch(); };
     QObject::connect(m_scoreMin, &QSlider::valueChanged, w, touch);
-    for (auto* c : {m_preNms, m_suppressed, m_heat}) QObject::connect(c, &QCheckBox::toggled, w, touch);
+    for (auto* c : {m_preNms, m_suppressed, m_heat, m_arrows}) QObject::connect(c, &QCheckBox::toggled, w, touch);
     QObject::connect(m_heatLevel, qOverload<int>(&QComboBox::currentIndexChanged), w, touch);
     QObject::connect(m_heatShape, qOverload<int>(&QSpinBox::valueChanged), w, touch);
     return w;
@@ -99,6 +103,7 @@ class ProposalsStage : public StageView {
   }
   QString formula(const PipelineTrace& t, const Hit& h) const override {
     const QString clamp = f3(t.rpn_scale_clamp);
+    if (h.kind == HitKind::Anchor) return rpnDecodeFormula(t, h.index);
     if (h.kind != HitKind::Proposal)
       return "bx = px + pw·dx, by = py + ph·dy, bw = pw·e^dw, bh = ph·e^dh (dw, dh ≤ " + clamp + ") — hover a proposal";
     const auto& p = t.proposals[size_t(h.index)];
@@ -133,7 +138,9 @@ class ProposalsStage : public StageView {
     }
     const float minScore = m_scoreMin ? float(m_scoreMin->value() / 100.0) : 0.f;
     const bool pre = m_preNms && m_preNms->isChecked(), sup = m_suppressed && m_suppressed->isChecked();
-    for (size_t i = 0; i < t.proposals.size(); ++i) {
+    const bool arrows = m_arrows && m_arrows->isChecked();
+    // With the refinement arrows on, the anchors and their decoded boxes take the canvas.
+    for (size_t i = 0; i < t.proposals.size() && !arrows; ++i) {
       const auto& p = t.proposals[i];
       if (!v.levelOn(p.level) || p.objectness < minScore) continue;
       if (p.state == ProposalState::Kept) {
@@ -145,6 +152,18 @@ class ProposalsStage : public StageView {
       } else if (pre) {
         dc.rect(p.box, IM_COL32(200, 200, 200, 50), 1.f);
         dc.hit(HitKind::Proposal, int(i), p.box);
+      }
+    }
+    if (arrows) {
+      // Every positive anchor (the RPN's regression targets) and where its own deltas move it.
+      for (size_t k = 0; k < t.anchors.size(); ++k) {
+        if (t.anchor_label[k] != AnchorLabel::Positive || !v.levelOn(t.anchor_pos(int(k)).level)) continue;
+        const Box to = rpnDecoded(t, int(k));
+        const bool hot = dc.hover.kind == HitKind::Anchor && dc.hover.index == int(k);
+        dc.rect(t.anchors[k], IM_COL32(160, 160, 160, hot ? 255 : 120), hot ? 2.f : 1.f);
+        dc.rect(to, IM_COL32(255, 220, 60, hot ? 255 : 170), hot ? 2.5f : 1.2f);
+        drawRefineArrow(dc, t.anchors[k], to, IM_COL32(255, 220, 60, 230));
+        dc.hit(HitKind::Anchor, int(k), t.anchors[k]);
       }
     }
     if (dc.hover.kind == HitKind::Proposal) {
@@ -161,7 +180,7 @@ class ProposalsStage : public StageView {
 
  private:
   QSlider* m_scoreMin = nullptr;
-  QCheckBox *m_preNms = nullptr, *m_suppressed = nullptr, *m_heat = nullptr;
+  QCheckBox *m_preNms = nullptr, *m_suppressed = nullptr, *m_heat = nullptr, *m_arrows = nullptr;
   QComboBox* m_heatLevel = nullptr;
   QSpinBox* m_heatShape = nullptr;
   QLabel* m_funnel = nullptr;

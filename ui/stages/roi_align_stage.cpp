@@ -1,6 +1,8 @@
 // Stage 6: RoIAlign of each kept proposal: bins, sampling points, crops and
 // pooled features.
+#include <QComboBox>
 #include <QFormLayout>
+#include <QSlider>
 #include <QHBoxLayout>
 #include <QImage>
 #include <QLabel>
@@ -10,6 +12,7 @@
 #include <QVBoxLayout>
 
 #include "stages/draw_context.h"
+#include "stages/feature_map_view.h"
 #include "stages/stage_view.h"
 #include "stages/trace_helpers.h"
 #include "studio_context.h"
@@ -74,7 +77,29 @@ class RoiAlignStage : public StageView {
     m_channel->setSpecialValueText("mean");
     m_channel->setValue(-1);
     f->addRow("Kept proposal", m_roi);
-    f->addRow("Feature channel", m_channel);
+    f->addRow("Pooled channel", m_channel);
+    m_fmode = new QComboBox(w);
+    m_fmode->setObjectName("fmapMode");
+    m_fmode->addItems({"off", "channel mean", "channel max", "one channel"});
+    m_fchannel = new QSpinBox(w);
+    m_fchannel->setObjectName("fmapChannel");
+    m_fchannel->setRange(0, 4095);
+    m_flevel = new QComboBox(w);
+    m_flevel->setObjectName("fmapLevel");
+    m_fopacity = new QSlider(Qt::Horizontal, w);
+    m_fopacity->setRange(10, 100);
+    m_fopacity->setValue(75);
+    f->addRow("Feature map", m_fmode);
+    f->addRow("Map channel", m_fchannel);
+    f->addRow("Map level", m_flevel);
+    f->addRow("Map opacity", m_fopacity);
+    auto touch = [this] { m_ctx.touch(); };
+    QObject::connect(m_fmode, qOverload<int>(&QComboBox::currentIndexChanged), w, touch);
+    QObject::connect(m_flevel, qOverload<int>(&QComboBox::currentIndexChanged), w, touch);
+    QObject::connect(m_fopacity, &QSlider::valueChanged, w, touch);
+    QObject::connect(m_fchannel, qOverload<int>(&QSpinBox::valueChanged), w, [this](int c) {
+      if (!m_filling) m_ctx.requestFeatureChannel(c);
+    });
     l->addLayout(f);
     auto* imgs = new QHBoxLayout;
     m_crop = new QLabel(w);
@@ -110,6 +135,15 @@ class RoiAlignStage : public StageView {
     const int R = int(t.kept.size());
     if (m_roi) {
       m_filling = true;
+      if (m_flevel->count() != int(t.levels.size()) + 1) {
+        m_flevel->clear();
+        m_flevel->addItem("the RoI's level");
+        for (const auto& L : t.levels) m_flevel->addItem(QString::fromStdString(L.name));
+      }
+      if (!t.feature_maps.empty()) {
+        m_fchannel->setMaximum(t.feature_maps[0].channels - 1);
+        m_fchannel->setValue(t.feature_channel);
+      }
       m_roi->setMaximum(std::max(0, R - 1));
       m_roi->setValue(m_ctx.selectedRoi());
       if (m_gallery->count() != R || m_galleryTrace != &t) {
@@ -131,7 +165,8 @@ class RoiAlignStage : public StageView {
                  ? QString("size: k = ⌊%1 + log2(√(wh) / %2)⌋").arg(t.canonical_level).arg(t.canonical_size)
                  : QString("the proposal's own level"));
   }
-  QString formula(const PipelineTrace& t, const Hit&) const override {
+  QString formula(const PipelineTrace& t, const Hit& h) const override {
+    if (h.kind == HitKind::SamplePoint) return samplePointFormula(t, h.index, mode());
     const int r = m_ctx.selectedRoi();
     if (r < 0 || r >= int(t.kept.size())) return "";
     const auto& p = t.proposals[size_t(t.kept[size_t(r)])];
@@ -155,6 +190,8 @@ class RoiAlignStage : public StageView {
   void draw(DrawContext& dc, const PipelineTrace& t) override {
     const auto& v = m_ctx.view();
     const int sel = m_ctx.selectedRoi();
+    const FeatureMap* fm = shownMap(t, sel);
+    if (fm) drawFeatureMap(dc, *fm, mode(), float(m_fopacity->value()) / 100.f);
     for (size_t r = 0; r < t.kept.size(); ++r) {
       const auto& p = t.proposals[size_t(t.kept[r])];
       if (!v.levelOn(p.level)) continue;
@@ -171,10 +208,18 @@ class RoiAlignStage : public StageView {
       dc.line(p.box.x1, y, p.box.x2, y, IM_COL32(255, 230, 60, 110));
     }
     if (size_t(sel + 1) >= t.roi_point_offset.size()) return;
+    // On the feature map the RoI's cells show, each sample point is hoverable (its taps and weights).
+    const bool onMap = fm && size_t(sel) < t.roi_level.size() && fm == &t.feature_maps[size_t(t.roi_level[size_t(sel)])];
+    if (onMap) drawCellGrid(dc, *fm, p.box);
     const float radius = std::max(1.5f, float(dc.zoom) * 0.4f);
-    for (int k = t.roi_point_offset[size_t(sel)]; k + 1 < t.roi_point_offset[size_t(sel + 1)]; k += 2)
-      dc.dl->AddCircleFilled(dc.p(t.roi_points[size_t(k)], t.roi_points[size_t(k + 1)]), radius,
-                             IM_COL32(255, 60, 60, 230), 8);
+    const float hit = std::max(0.75f, 4.f / float(dc.zoom));
+    for (int k = t.roi_point_offset[size_t(sel)]; k + 1 < t.roi_point_offset[size_t(sel + 1)]; k += 2) {
+      const float x = t.roi_points[size_t(k)], y = t.roi_points[size_t(k + 1)];
+      dc.dl->AddCircleFilled(dc.p(x, y), radius, IM_COL32(255, 60, 60, 230), 8);
+      if (onMap && t.roi_points_fmap.size() == t.roi_points.size())
+        dc.hit(HitKind::SamplePoint, k / 2, Box{x - hit, y - hit, x + hit, y + hit});
+    }
+    if (dc.hover.kind == HitKind::SamplePoint) drawTap(dc, t, dc.hover.index);
   }
 
  private:
@@ -187,7 +232,18 @@ class RoiAlignStage : public StageView {
     m_pooled->setPixmap(QPixmap::fromImage(roiHeatmap(*tr, r, m_channel->value()).scaled(112, 112)));
   }
 
-  QSpinBox *m_roi = nullptr, *m_channel = nullptr;
+  FeatureMode mode() const { return m_fmode ? FeatureMode(m_fmode->currentIndex()) : FeatureMode::Off; }
+  // The level the feature-map view shows: the chosen one, or the selected RoI's.
+  const FeatureMap* shownMap(const PipelineTrace& t, int sel) const {
+    if (mode() == FeatureMode::Off || t.feature_maps.empty()) return nullptr;
+    int l = m_flevel->currentIndex() - 1;
+    if (l < 0) l = sel >= 0 && size_t(sel) < t.roi_level.size() ? t.roi_level[size_t(sel)] : 0;
+    return size_t(l) < t.feature_maps.size() ? &t.feature_maps[size_t(l)] : nullptr;
+  }
+
+  QSpinBox *m_roi = nullptr, *m_channel = nullptr, *m_fchannel = nullptr;
+  QComboBox *m_fmode = nullptr, *m_flevel = nullptr;
+  QSlider* m_fopacity = nullptr;
   QLabel *m_crop = nullptr, *m_pooled = nullptr;
   QListWidget* m_gallery = nullptr;
   const PipelineTrace* m_galleryTrace = nullptr;

@@ -5,6 +5,7 @@
 #include <QSpinBox>
 
 #include "stages/draw_context.h"
+#include "stages/seed_controls.h"
 #include "stages/stage_view.h"
 #include "stages/trace_helpers.h"
 #include "studio_context.h"
@@ -24,26 +25,11 @@ class SamplingStage : public StageView {
   QWidget* buildPage(QWidget* parent) override {
     auto* w = new QWidget(parent);
     auto* l = new QFormLayout(w);
-    m_seed = new QSpinBox(w);
-    m_seed->setObjectName("sampleSeed");
-    m_seed->setRange(0, 1 << 30);
-    auto* reroll = new QPushButton("Re-roll", w);
-    reroll->setObjectName("rerollButton");
-    l->addRow("Seed", m_seed);
-    l->addRow(reroll);
-    QObject::connect(m_seed, qOverload<int>(&QSpinBox::valueChanged), w, [this](int v) {
-      if (!m_filling) m_ctx.requestSampleSeed(quint64(v));
-    });
-    QObject::connect(reroll, &QPushButton::clicked, w,
-                     [this] { m_seed->setValue(int(QRandomGenerator::global()->bounded(1 << 30))); });
+    m_seed.add(l, w, m_ctx, "sampleSeed", "rerollButton");
     return w;
   }
   QString counts(const PipelineTrace& t) override {
-    if (m_seed) {
-      m_filling = true;
-      m_seed->setValue(int(t.sample_seed));
-      m_filling = false;
-    }
+    m_seed.show(t.sample_seed);
     return QString("Sampled %1 positives (target %2) and %3 negatives (target %4) of %5 per image; seed %6.")
         .arg(t.sampled_fg.size())
         .arg(t.target_fg)
@@ -79,8 +65,7 @@ class SamplingStage : public StageView {
   }
 
  private:
-  QSpinBox* m_seed = nullptr;
-  bool m_filling = false;
+  SeedControls m_seed;
 };
 
 }  // namespace

@@ -11,7 +11,9 @@ namespace studio {
   X(makeMatchingStage)  \
   X(makeSamplingStage)  \
   X(makeProposalsStage) \
-  X(makeRoiAlignStage)  \
+  X(makeRoiAlignStage)    \
+  X(makeRoiSamplingStage) \
+  X(makeLossesStage)      \
   X(makePredictionsStage)
 
 #define RCNN_DECLARE(fn) std::unique_ptr<StageView> fn(StudioContext&);

@@ -28,6 +28,23 @@ inline Rgb heatRgb(float v) {
   return {int(255 * std::min(1.f, 2 * v)), int(255 * std::max(0.f, 2 * v - 1)), int(160 * (1 - v))};
 }
 
+// The studio stage that shows where the funnel lost a GT (the panels open it there).
+inline rcnn::api::Stage stageOfFunnel(rcnn::api::Funnel f) {
+  using rcnn::api::Funnel;
+  switch (f) {
+    case Funnel::NoPositiveAnchor:
+      return rcnn::api::Stage::Matching;
+    case Funnel::CutByPreNmsTopk:
+    case Funnel::TooSmall:
+    case Funnel::BelowRpnScore:
+    case Funnel::SuppressedByNms:
+    case Funnel::CutByPostNmsTopk:
+      return rcnn::api::Stage::Proposals;
+    default:
+      return rcnn::api::Stage::Predictions;
+  }
+}
+
 inline QString className(const rcnn::api::PipelineTrace& t, int label) {
   return label >= 0 && label < t.num_classes() ? QString::fromStdString(t.class_names[size_t(label)]) : "?";
 }
