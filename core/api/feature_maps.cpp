@@ -1,11 +1,13 @@
 #include "api/feature_maps.h"
 
+#include <torch/torch.h>
+
 #include "api/tv_trace.h"
 #include "ops/roi_align_common.h"
 
 namespace rcnn::api {
 
-void fill_feature_maps(PipelineTrace& t, const std::vector<torch::Tensor>& feats, const std::vector<float>& steps,
+void fill_feature_maps(PipelineTrace& t, const std::vector<at::Tensor>& feats, const std::vector<float>& steps,
                        float offset, int channel) {
   t.feature_maps.clear();
   for (size_t l = 0; l < feats.size(); ++l) {

@@ -45,6 +45,22 @@ assert all(set(["image", "score", "class", "outcome", "error_type"]) <= set(d) f
 assert set(j["error_dap"]) == {"classification", "localization", "both", "duplicate", "background", "missed"}
 PY
 
+# The 6-iteration model against the bundled one: the same images, every key other tools read.
+"$RCNN" compare --a runs/t/last.pt --b "$RCNN_RESOURCES/models/fashion_default.pt" --dataset data --split val \
+  --device cpu --json compare.json > compare.log || fail "compare: $(tail -3 compare.log)"
+grep -q "GTs A detects and B loses" compare.log || fail "compare printed no GT lists"
+python3 - <<'PY' || fail "compare.json"
+import json
+j = json.load(open("compare.json"))
+assert set(["map50", "classes", "found_by_a_only", "found_by_b_only", "transitions", "images"]) <= set(j), j.keys()
+assert len(j["classes"]) == 10 and all(set(["class", "num_gt", "ap50_a", "ap50_b"]) <= set(c) for c in j["classes"])
+d = [abs(i["detected_b"] - i["detected_a"]) + abs(i["fp_b"] - i["fp_a"]) for i in j["images"]]
+assert d == sorted(d, reverse=True), d
+assert all(set(["image", "class", "stage_a", "stage_b"]) <= set(g) for g in j["found_by_b_only"])
+assert sum(sum(r.values()) for r in j["transitions"].values()) > 0
+PY
+python3 -c "import json; t=json.load(open('trace.json')); l=t['training']['losses']; assert set(l) == {'rpn_obj','rpn_box','roi_cls','roi_box'} and all(v >= 0 for v in l.values())" || fail "trace.json has no training step"
+
 "$RCNN" anchors --dataset data --split train --config fast --json coverage.json --plots plots --suggest 2 \
   --max-anchors 3 --search-images 4 > anchors.log
 python3 - <<'PY' || fail "anchors: coverage.json / plots"
