@@ -10,7 +10,9 @@
 #include <QSpinBox>
 #include <QTableWidget>
 
+#include "api/checkpoint.h"
 #include "config/detector_config.h"
+#include "panels/dataset_panel.h"
 #include "panels/compare_panel.h"
 #include "panels/stage_panel.h"
 #include "side_by_side.h"
@@ -76,6 +78,16 @@ class TeachingTest : public QObject, StudioFixture {
     QCOMPARE(text("lossRoiCls"), QString::number(v.roi_cls, 'f', 4));
     QCOMPARE(text("lossRoiBox"), QString::number(v.roi_box, 'f', 4));
     QCOMPARE(text("lossTotal"), QString::number(v.total(), 'f', 4));
+    // ...and the trainer's forward_train, run apart from the studio on this image, GT and seed, agrees.
+    const auto& ds = w->context()->dataset();
+    const auto& rec = ds.images[size_t(w->datasetPanel()->currentIndex())];
+    const auto tl = rcnn::api::trainer_losses(rcnn::resource_dir() + "/models/fashion_default.pt", rec.path,
+                                              rec.objects, t->sample_seed);
+    const std::pair<const char*, double> pairs[] = {
+        {"rpn_obj", v.rpn_obj}, {"rpn_box", v.rpn_box}, {"roi_cls", v.roi_cls}, {"roi_box", v.roi_box}};
+    for (const auto& [k, mine] : pairs)
+      QVERIFY2(std::abs(tl.at(k) - mine) <= 1e-6 * std::max(1.0, std::abs(mine)),
+               qPrintable(QString("%1: trainer %2, studio %3").arg(k).arg(tl.at(k), 0, 'g', 9).arg(mine, 0, 'g', 9)));
     QVERIFY(w->grab().save(artifacts + "/losses.png"));
     // Hover a sampled RoI: its cross-entropy term with its numbers.
     std::vector<rcnn::api::Box> all;
