@@ -159,7 +159,7 @@ TrainStep FasterRCNNImpl::train_step(const RPNState& s, const torch::Tensor& gt,
   if (idx.numel() > 0) {
     auto ce = torch::cross_entropy_loss(out.first, target, {}, at::Reduction::None);
     R.cls_terms = ce.detach();
-    t.losses["roi_cls"] = torch::cross_entropy_loss(out.first, target);
+    t.losses["roi_cls"] = ce.mean();  // the mean reduction, from the same per-sample terms
   } else {
     R.cls_terms = torch::zeros({0}, out.first.options());
     t.losses["roi_cls"] = (out.first.sum() * 0.0).abs();

@@ -7,6 +7,7 @@
 #include <opencv2/core.hpp>
 
 #include "api/session.h"
+#include "feature_map_rebuild.h"
 #include "data/transforms.h"
 #include "modeling/faster_rcnn.h"
 
@@ -229,30 +230,20 @@ TEST(FeatureMaps, SamplePointsAndTapsReproduceThePooledFeatures) {
     ASSERT_EQ(m.channel.size(), size_t(m.height * m.width));
     for (size_t i = 0; i < m.mean.size(); ++i) EXPECT_LE(m.mean[i], m.max[i] + 1e-6f);
   }
-  const int S = t.roi_size, F = t.feature_channels;
+  const int S = t.roi_size;
   ASSERT_EQ(t.roi_points_fmap.size(), t.roi_points.size());
   int checked = 0;
   for (int r = 0; r < int(t.kept.size()) && r < 40; ++r) {
+    // The point drawn on the image is the feature point mapped back.
     const auto& m = t.feature_maps[size_t(t.roi_level[size_t(r)])];
-    const int gh = t.roi_grid[size_t(2 * r)], gw = t.roi_grid[size_t(2 * r + 1)];
-    const float* pts = &t.roi_points_fmap[size_t(t.roi_point_offset[size_t(r)])];
-    const float* pin = &t.roi_points[size_t(t.roi_point_offset[size_t(r)])];
+    for (int k = t.roi_point_offset[size_t(r)]; k < t.roi_point_offset[size_t(r + 1)]; k += 2) {
+      EXPECT_NEAR(t.roi_points[size_t(k)], m.input_x(t.roi_points_fmap[size_t(k)]), 1e-3);
+      EXPECT_NEAR(t.roi_points[size_t(k + 1)], m.input_y(t.roi_points_fmap[size_t(k + 1)]), 1e-3);
+    }
+    const auto bins = rebuild_pooled_bins(t, r);
     for (int ph = 0; ph < S; ++ph)
-      for (int pw = 0; pw < S; ++pw) {
-        double sum = 0;
-        for (int iy = 0; iy < gh; ++iy)
-          for (int ix = 0; ix < gw; ++ix) {
-            const size_t k = size_t(((ph * gh + iy) * S + pw) * gw + ix) * 2;
-            // The drawn point on the image is the feature point mapped back.
-            EXPECT_NEAR(pin[k], m.input_x(pts[k]), 1e-3);
-            EXPECT_NEAR(pin[k + 1], m.input_y(pts[k + 1]), 1e-3);
-            const auto tap = roi_align_tap(m.height, m.width, pts[k], pts[k + 1]);
-            for (int q = 0; q < 4; ++q) sum += tap.weight[q] * m.channel[size_t(tap.cell[q])];
-          }
-        const float pooled = t.roi_features[((size_t(r) * size_t(F) + 5) * size_t(S) + size_t(ph)) * size_t(S) + size_t(pw)];
-        EXPECT_NEAR(sum / (gh * gw), pooled, 1e-5) << "RoI " << r << " bin " << ph << "," << pw;
-        ++checked;
-      }
+      for (int pw = 0; pw < S; ++pw, ++checked)
+        EXPECT_NEAR(bins[size_t(ph * S + pw)], pooled_bin(t, r, ph, pw), 1e-5) << "RoI " << r << " bin " << ph << "," << pw;
   }
   EXPECT_GT(checked, 100);
   // A channel change refills only the images.
