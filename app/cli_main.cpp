@@ -19,48 +19,14 @@
 #include "api/train_job.h"
 #include "cli_compare.h"
 #include "cli_detect.h"
+#include "cli_train.h"
+#include "cli_util.h"
 #include "config/detector_config.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::ordered_json;
 
 namespace {
-
-bool tty() {
-  return ::isatty(STDOUT_FILENO);
-}
-
-std::string hms(double s) {
-  if (!(s >= 0) || s > 1e7) return "--:--";
-  char buf[32];
-  const int t = int(s);
-  if (t >= 3600)
-    std::snprintf(buf, sizeof buf, "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60);
-  else
-    std::snprintf(buf, sizeof buf, "%02d:%02d", t / 60, t % 60);
-  return buf;
-}
-
-void bar(const std::string& what, int64_t done, int64_t total, const std::string& tail) {
-  if (!tty()) return;
-  const int W = 28;
-  const int fill = total > 0 ? int(W * done / total) : 0;
-  std::printf("\r%s [%s%s] %lld/%lld %s\033[K", what.c_str(), std::string(size_t(fill), '#').c_str(),
-              std::string(size_t(W - fill), '.').c_str(), (long long)done, (long long)total, tail.c_str());
-  std::fflush(stdout);
-}
-
-std::string losses_str(const rcnn::api::TrainProgress& p) {
-  char buf[256];
-  auto g = [&](const char* k) {
-    auto it = p.losses.find(k);
-    return it == p.losses.end() ? 0.0 : it->second;
-  };
-  std::snprintf(buf, sizeof buf,
-                "loss %.3f (rpn_obj %.3f rpn_box %.3f roi_cls %.3f roi_box %.3f) lr %.4g %.1f img/s ETA %s", p.loss,
-                g("rpn_obj"), g("rpn_box"), g("roi_cls"), g("roi_box"), p.lr, p.images_per_s, hms(p.eta_s).c_str());
-  return buf;
-}
 
 void print_eval(const rcnn::api::EvalReport& rep) {
   const auto& r = rep.result;
@@ -93,25 +59,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   // train
-  rcnn::api::TrainRequest tr;
-  std::string out_dir = "runs", name;
-  auto* train = app.add_subcommand("train", "train a detector (resumable)");
-  train->add_option("--config", tr.config, "preset name (seed, default, fast, torchvision_*) or a .json file")
-      ->capture_default_str();
-  train->add_option("--dataset", tr.dataset, "dataset (VOC dir, COCO .json); default: the embedded dataset");
-  train->add_option("--checkpoint", tr.init_checkpoint,
-                    "torchvision presets: the state dict (.pth) to fine-tune (default: random weights)");
-  train->add_option("--out", out_dir, "runs directory")->capture_default_str();
-  train->add_option("--name", name, "run name (runs/<name>); default: the preset name");
-  train->add_flag("--resume", tr.resume, "continue runs/<name> from its last checkpoint");
-  train->add_option("--epochs", tr.epochs, "number of epochs");
-  train->add_option("--iters", tr.max_iters, "number of iterations (overrides solver.max_iters)");
-  train->add_option("--minutes", tr.minutes, "wall-clock budget; the schedule is fitted to it");
-  train->add_option("--device", tr.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
-  train->add_option("--set", tr.overrides, "config override key=value (repeatable), e.g. rpn.iou_hi=0.7");
-  train->add_option("--eval-images", tr.eval_max_images, "limit periodic evaluation to N val images");
-  train->add_option("--val-fraction", tr.val_fraction,
-                    "hold out this fraction of the train split for validation (needed for a single COCO file)");
+  TrainArgs tra;
+  auto* train = add_train_command(app, tra);
 
   // eval
   rcnn::api::EvalRequest er;
@@ -208,36 +157,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
-    if (*train) {
-      if (name.empty()) name = fs::path(tr.config).stem().string();
-      tr.run_dir = (fs::path(out_dir) / name).string();
-      rcnn::api::TrainJob job(tr);
-      rcnn::api::TrainEvents ev;
-      ev.on_progress = [&](const rcnn::api::TrainProgress& p) { bar("train", p.iter, p.max_iters, losses_str(p)); };
-      ev.on_log = [&](const rcnn::api::TrainProgress& p) {
-        if (!tty())
-          std::printf("iter %lld/%lld epoch %lld %s\n", (long long)p.iter, (long long)p.max_iters, (long long)p.epoch,
-                      losses_str(p).c_str());
-        std::fflush(stdout);
-      };
-      ev.on_message = [&](const std::string& m) {
-        std::printf("%s%s\n", tty() ? "\r\033[K" : "", m.c_str());
-        std::fflush(stdout);
-      };
-      ev.on_eval = [&](int64_t it, double m) {
-        std::printf("%seval iter %lld: val mAP@0.5 = %.4f\n", tty() ? "\r\033[K" : "", (long long)it, m);
-        std::fflush(stdout);
-      };
-      auto r = job.run(ev);
-      if (tty()) std::printf("\n");
-      if (r.state == "failed") {
-        std::fprintf(stderr, "rcnn train: %s\n", r.message.c_str());
-        return 1;
-      }
-      std::printf("%s: %s; best val mAP@0.5 %.4f; run dir %s\n", r.state.c_str(), r.message.c_str(), r.best_map,
-                  r.run_dir.c_str());
-      return 0;
-    }
+    if (*train) return run_train_command(tra);
     if (*eval && !eval_dets.empty()) {
       auto r = rcnn::api::evaluate_detections_file(eval_dets, er.dataset, er.split);
       print_eval(r);

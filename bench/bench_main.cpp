@@ -4,7 +4,9 @@
 #include <torch/torch.h>
 
 #include <fstream>
+#include <future>
 
+#include "distributed/process_group.h"
 #include "engine/device.h"
 #include "modeling/anchor_generator.h"
 #include "modeling/faster_rcnn.h"
@@ -25,6 +27,21 @@
 using namespace rcnn;
 
 namespace {
+// --device cuda (or cuda:N): the op, inference and training cases run there.
+torch::Device g_device = torch::kCPU;
+void device_sync() {
+  if (g_device.is_cuda()) torch::cuda::synchronize();
+}
+// Runs a case body; a device the op has no kernel for skips the case with the reason.
+template <class F>
+void guarded(benchmark::State& st, F body) {
+  try {
+    body();
+  } catch (const std::exception& e) {
+    st.SkipWithError(e.what());
+  }
+}
+
 torch::Tensor random_boxes(int64_t n, double span, double max_wh, uint64_t seed) {
   auto g = at::detail::createCPUGenerator(seed);
   auto xy = torch::rand({n, 2}, g) * span;
@@ -44,8 +61,13 @@ DetectorConfig preset(const std::string& name, int classes = 10) {
 }  // namespace
 
 static void BM_BoxIoU(benchmark::State& st) {
-  auto a = random_boxes(st.range(0), 224, 64, 1), b = random_boxes(st.range(1), 224, 64, 2);
-  for (auto _ : st) benchmark::DoNotOptimize(ops::box_iou(a, b));
+  auto a = random_boxes(st.range(0), 224, 64, 1).to(g_device), b = random_boxes(st.range(1), 224, 64, 2).to(g_device);
+  guarded(st, [&] {
+    for (auto _ : st) {
+      benchmark::DoNotOptimize(ops::box_iou(a, b));
+      device_sync();
+    }
+  });
 }
 BENCHMARK(BM_BoxIoU)->Args({3087, 20})->Args({120000, 50})->Unit(benchmark::kMicrosecond);
 
@@ -58,15 +80,18 @@ BENCHMARK(BM_NMS)->Arg(4000)->Arg(12000)->Unit(benchmark::kMicrosecond);
 
 static void roi_case(benchmark::State& st, bool backward) {
   const int64_t C = st.range(0), H = st.range(1), R = st.range(2);
-  auto f = torch::randn({2, C, H, H});
-  auto rois = random_rois(R, 2, H * 8.0, 4);
+  auto f = torch::randn({2, C, H, H}).to(g_device);
+  auto rois = random_rois(R, 2, H * 8.0, 4).to(g_device);
   ops::RoIAlignParams p{7, 7, 1.0 / 8, 2, true};
   if (backward) f.requires_grad_(true);
-  for (auto _ : st) {
-    auto o = ops::roi_align(f, rois, p);
-    if (backward) o.sum().backward();
-    benchmark::DoNotOptimize(o);
-  }
+  guarded(st, [&] {
+    for (auto _ : st) {
+      auto o = ops::roi_align(f, rois, p);
+      if (backward) o.sum().backward();
+      benchmark::DoNotOptimize(o);
+      device_sync();
+    }
+  });
 }
 static void BM_RoIAlignForward(benchmark::State& st) {
   roi_case(st, false);
@@ -92,10 +117,16 @@ BENCHMARK(BM_AnchorsAndMatching)->Unit(benchmark::kMicrosecond);
 static void infer(benchmark::State& st, const std::string& name) {
   torch::manual_seed(0);
   modeling::FasterRCNN m(preset(name));
+  m->to(g_device);
   m->eval();
   torch::NoGradGuard ng;
-  auto x = torch::randn({st.range(0), 3, 224, 224});
-  for (auto _ : st) benchmark::DoNotOptimize(m->detect(x));
+  auto x = torch::randn({st.range(0), 3, 224, 224}).to(g_device);
+  guarded(st, [&] {
+    for (auto _ : st) {
+      benchmark::DoNotOptimize(m->detect(x));
+      device_sync();
+    }
+  });
   st.SetItemsProcessed(st.iterations() * st.range(0));
 }
 static void BM_InferSeed(benchmark::State& st) {
@@ -114,20 +145,25 @@ BENCHMARK(BM_InferDefault)->Arg(1)->Unit(benchmark::kMillisecond);
 static void train_step(benchmark::State& st, const std::string& name) {
   torch::manual_seed(0);
   modeling::FasterRCNN m(preset(name));
+  m->to(g_device);
   m->train();
   torch::optim::SGD opt(m->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
-  auto x = torch::randn({16, 3, 224, 224});
+  auto x = torch::randn({16, 3, 224, 224}).to(g_device);
   auto gt = torch::full({16, 6, 5}, -1.f);
   for (int i = 0; i < 16; ++i)
     for (int k = 0; k < 3; ++k) gt[i][k] = torch::tensor({20.f + 40 * k, 30.f, 80.f + 40 * k, 120.f, float(k)});
+  gt = gt.to(g_device);
   auto gen = at::detail::createCPUGenerator(1);
-  for (auto _ : st) {
-    auto l = m->forward_train(x, gt, gen);
-    auto total = l["rpn_obj"] + l["rpn_box"] + l["roi_cls"] + l["roi_box"];
-    opt.zero_grad();
-    total.backward();
-    opt.step();
-  }
+  guarded(st, [&] {
+    for (auto _ : st) {
+      auto l = m->forward_train(x, gt, gen);
+      auto total = l["rpn_obj"] + l["rpn_box"] + l["roi_cls"] + l["roi_box"];
+      opt.zero_grad();
+      total.backward();
+      opt.step();
+      device_sync();
+    }
+  });
   st.SetItemsProcessed(st.iterations() * 16);
 }
 static void BM_TrainStepSeed(benchmark::State& st) {
@@ -142,6 +178,51 @@ static void BM_TrainStepDefault(benchmark::State& st) {
 BENCHMARK(BM_TrainStepSeed)->Unit(benchmark::kMillisecond)->MinTime(5);
 BENCHMARK(BM_TrainStepFast)->Unit(benchmark::kMillisecond)->MinTime(5);
 BENCHMARK(BM_TrainStepDefault)->Unit(benchmark::kMillisecond)->MinTime(5);
+
+// Data parallelism's communication alone: the gradient all-reduce of two
+// ranks (threads of this process, Gloo over loopback) on a flat float
+// buffer of range(0) KiB (5918 KiB: the default preset's gradients; 25 MiB:
+// one full bucket). Peer: a memcpy of the same bytes.
+static void BM_GlooAllreduce2Ranks(benchmark::State& st) {
+  const int64_t n = st.range(0) * 1024 / 4;
+  const int port = dist::free_local_port();
+  auto env = [&](int r) {
+    dist::DistEnv e;
+    e.rank = r;
+    e.world_size = e.local_world_size = 2;
+    e.local_rank = r;
+    e.master_port = port;
+    return e;
+  };
+  auto peer = std::async(std::launch::async, [&] { return dist::DistGroup::connect(env(1), torch::kCPU); });
+  auto g0 = dist::DistGroup::connect(env(0), torch::kCPU);
+  auto g1 = peer.get();
+  auto a = torch::randn({n}), b = torch::randn({n});
+  std::atomic<bool> go{true};
+  std::atomic<int64_t> rounds{0};
+  std::thread other([&] {  // rank 1 mirrors every round rank 0 starts
+    for (int64_t k = 0;; ++k) {
+      while (rounds.load() <= k)
+        if (!go.load()) return;
+      g1->allreduce_sum(b, "bench");
+    }
+  });
+  for (auto _ : st) {
+    ++rounds;
+    g0->allreduce_sum(a, "bench");
+  }
+  go = false;
+  other.join();
+  st.SetBytesProcessed(st.iterations() * n * 4);
+}
+static void BM_MemcpyPeer(benchmark::State& st) {
+  const int64_t n = st.range(0) * 1024 / 4;
+  auto a = torch::randn({n}), b = torch::empty({n});
+  for (auto _ : st) b.copy_(a);
+  st.SetBytesProcessed(st.iterations() * n * 4);
+}
+BENCHMARK(BM_GlooAllreduce2Ranks)->Arg(5918)->Arg(25600)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_MemcpyPeer)->Arg(5918)->Arg(25600)->Unit(benchmark::kMillisecond);
 
 // torchvision's ResNet-50-FPN (random weights, 91 classes) on one 800x1067
 // image: exact (torchvision's op order) and optimized for inference (folded
@@ -348,6 +429,20 @@ static int roi_align_check(const std::string& in, const std::string& out) {
 
 int main(int argc, char** argv) {
   if (argc == 4 && std::string(argv[1]) == "--roi-align-check") return roi_align_check(argv[2], argv[3]);
+  // --device D (before Google Benchmark's own flags are read).
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::string(argv[i]) == "--device") {
+      try {
+        g_device = engine::resolve_device(argv[i + 1]);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "rcnn_bench: %s\n", e.what());
+        return 2;
+      }
+      for (int k = i; k + 2 <= argc; ++k) argv[k] = argv[k + 2];
+      argc -= 2;
+      break;
+    }
+  benchmark::AddCustomContext("device", g_device.str());
   const int threads = engine::init_threads();
   benchmark::AddCustomContext("torch_threads", std::to_string(threads));
   benchmark::AddCustomContext("blas", engine::blas_name());

@@ -73,17 +73,28 @@ void JobRunner::queue(std::function<void()> j) {
   m_wake.wakeAll();
 }
 
-void JobRunner::postEvaluation(const rcnn::api::EvalRequest& r) {
+std::string JobRunner::device() const {
+  QMutexLocker lk(&m_mutex);
+  return m_device;
+}
+
+void JobRunner::postEvaluation(const rcnn::api::EvalRequest& req) {
+  auto r = req;
+  r.device = device();
   queue(job<rcnn::api::EvalReport>([r] { return rcnn::api::run_evaluation(r); }, &JobRunner::evaluated,
                                    &JobRunner::evaluationFailed));
 }
 
-void JobRunner::postCompare(const rcnn::api::CompareRequest& r) {
+void JobRunner::postCompare(const rcnn::api::CompareRequest& req) {
+  auto r = req;
+  r.a.device = r.b.device = device();
   queue(job<rcnn::api::CompareReport>([r] { return rcnn::api::run_compare(r); }, &JobRunner::compared,
                                       &JobRunner::compareFailed));
 }
 
-void JobRunner::postAnalysis(const rcnn::api::AnalyzeRequest& r) {
+void JobRunner::postAnalysis(const rcnn::api::AnalyzeRequest& req) {
+  auto r = req;
+  r.device = device();
   queue(job<rcnn::api::AnalysisReport>([r] { return rcnn::api::run_analysis(r); }, &JobRunner::analyzed,
                                        &JobRunner::analysisFailed));
 }
@@ -155,10 +166,12 @@ void JobRunner::run() {
 void JobRunner::runTrace(const TraceRequest& req) {
   try {
     if (req.device) {
-      auto cfg = m_session->config();
-      m_session = std::make_unique<rcnn::api::Session>(cfg, *req.device);
-      emit modelChanged(QString::fromStdString(m_session->model_label()), true,
-                        QString::fromStdString(rcnn::config_to_json_string(cfg)));
+      m_session->set_device(*req.device);  // weights kept; throws (and nothing changes) for a bad device
+      {
+        QMutexLocker lk(&m_mutex);
+        m_device = m_session->device_name();
+      }
+      emit deviceChanged(QString::fromStdString(m_session->device_name()));
     }
     auto& S = *m_session;
     if (req.checkpoint) {

@@ -67,11 +67,15 @@ class JobRunner : public QThread {
   // Asks the running job to stop after its current iteration.
   void stopTraining();
   bool trainingRunning() const { return m_training; }
+  // The device the model runs on (Model → Device); evaluation, analysis and
+  // comparison jobs run there too.
+  std::string device() const;
 
  signals:
   void traceReady(std::shared_ptr<const rcnn::api::PipelineTrace> trace, double ms);
   void failed(QString message);
   void modelChanged(QString label, bool random, QString configJson);
+  void deviceChanged(QString device);  // the model and the trace now run there
   void evaluated(std::shared_ptr<const rcnn::api::EvalReport> report);
   void evaluationFailed(QString message);
   void analyzed(std::shared_ptr<const rcnn::api::AnalysisReport> report);
@@ -92,12 +96,13 @@ class JobRunner : public QThread {
                             void (JobRunner::*failed)(QString));
   void queue(std::function<void()> j);
 
-  QMutex m_mutex;
+  mutable QMutex m_mutex;
   QWaitCondition m_wake;
   std::optional<TraceRequest> m_pending;
   std::deque<std::function<void()>> m_queued;  // Evaluate / Analyze / Suggest jobs, in order
   std::optional<rcnn::api::CoverageRequest> m_coverage;
   bool m_quit = false;
+  std::string m_device = "cpu";  // under m_mutex
   rcnn::DetectorConfig m_cfg;
   std::unique_ptr<rcnn::api::Session> m_session;  // touched only on this thread
   std::unique_ptr<rcnn::api::TrainJob> m_train;

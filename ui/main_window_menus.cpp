@@ -7,6 +7,7 @@
 #include <QMessageBox>
 #include <QToolBar>
 
+#include "api/devices.h"
 #include "job_runner.h"
 #include "main_window.h"
 #include "panels/dataset_panel.h"
@@ -102,27 +103,36 @@ void MainWindow::buildMenus() {
                                                    QString(), "Text (*.txt);;All files (*)");
     if (!f.isEmpty()) loadClassNames(f);
   });
-  auto* dev = model->addMenu("Device");
-  auto* cpu = dev->addAction("CPU", this, [this] {
-    TraceRequest r;
-    r.device = "cpu";
-    m_job->post(r);
+  // Every device LibTorch sees; the trace, evaluation and analysis run on the checked one.
+  auto* dev = model->addMenu("&Device");
+  dev->setObjectName("deviceMenu");
+  auto* group = new QActionGroup(dev);
+  for (const auto& d : rcnn::api::compute_devices()) {
+    auto* a = dev->addAction(QString::fromStdString(d.label), this, [this, id = d.id] {
+      TraceRequest r;
+      r.device = id;
+      m_job->post(r);
+    });
+    a->setData(QString::fromStdString(d.id));
+    a->setCheckable(true);
+    a->setChecked(d.id == "cpu");
+    group->addAction(a);
+  }
+  const auto why = rcnn::api::cuda_unavailable_reason();
+  if (!why.empty()) {
+    auto* none = dev->addAction(QString("CUDA: %1").arg(QString::fromStdString(why)));
+    none->setEnabled(false);
+  }
+  connect(m_job, &JobRunner::deviceChanged, dev, [dev](QString id) {
+    for (auto* a : dev->actions())
+      if (a->isCheckable()) a->setChecked(a->data().toString() == id);
   });
-  cpu->setCheckable(true);
-  cpu->setChecked(true);
-  auto* cuda = dev->addAction("CUDA", this, [this] {
-    TraceRequest r;
-    r.device = "cuda";
-    m_job->post(r);
-  });
-  cuda->setEnabled(false);
-  cuda->setToolTip("This LibTorch build has no CUDA");
   auto* help = menuBar()->addMenu("&Help");
   help->addAction("&About", this, [this] {
     QMessageBox::about(
         this, "RCNN Studio",
         "RCNN Studio: step through every stage of a two-stage detector (Faster R-CNN, FPN p3–p5, RoIAlign).\n"
-        "Keys: ←/→ images, 1–7 stages, +/− zoom, F fit, H hide overlays.");
+        "Keys: ←/→ images, 1–9 stages, +/− zoom, F fit, H hide overlays.");
   });
 }
 

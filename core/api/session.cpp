@@ -76,6 +76,14 @@ bool Session::random_weights() const {
 std::string Session::model_label() const {
   return d_->random ? "random weights (seed " + std::to_string(d_->weight_seed) + ")" : d_->checkpoint;
 }
+void Session::set_device(const std::string& device) {
+  const auto dev = engine::resolve_device(device);  // throws before touching state
+  if (d_->tv) d_->tv->to(dev.str());
+  if (d_->model) d_->model->to(dev);
+  d_->device = dev;
+  d_->dirty = kAll;
+}
+
 std::string Session::device_name() const {
   return d_->device.str();
 }

@@ -32,6 +32,10 @@ class Session {
   bool random_weights() const;
   std::string model_label() const;
   std::string device_name() const;
+  // Runs the model (its weights kept) and every stage on another device:
+  // "cpu", "cuda", "cuda:N". Throws std::invalid_argument naming the device
+  // when it is malformed or absent; nothing changes then.
+  void set_device(const std::string& device);
 
   // Config: validated (throws ConfigError). Changes that keep the weight
   // shapes re-run only the stages downstream of them; others rebuild the

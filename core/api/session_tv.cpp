@@ -118,6 +118,12 @@ TvStages::TvStages(const DetectorConfig& cfg, const std::string& device, uint64_
 TvStages::TvStages(const std::string& device) : d_(new Impl(torch::Device(device))) {}
 TvStages::~TvStages() = default;
 
+void TvStages::to(const std::string& device) {
+  d_->device_ = torch::Device(device);
+  if (d_->model_) d_->model_->to(d_->device_);
+  d_->head_cache_.clear();  // its tensors live on the old device
+}
+
 DetectorConfig TvStages::load(const std::string& path, const DetectorConfig& current) {
   return d_->load(path, current);
 }

@@ -40,6 +40,8 @@ class TvStages {
   DetectorConfig load(const std::string& path, const DetectorConfig& current);
   // Options that keep weight shapes (the caller has checked).
   void set_config(const DetectorConfig& cfg);
+  // Moves the model (weights kept); the next run recomputes every stage there.
+  void to(const std::string& device);
 
   using Timed = std::function<void(const char*, const std::function<void()>&)>;
   // Recomputes the stages in `dirty` (closed under dependencies).

@@ -2,15 +2,19 @@
 
 #include <torch/torch.h>
 
+#include <cstdlib>
 #include <filesystem>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "api/eval_internal.h"
+#include "api/train_dist_internal.h"
 #include "api/train_tv_internal.h"
 #include "data/loader.h"
 #include "engine/checkpoint.h"
 #include "engine/device.h"
 #include "engine/trainer.h"
+#include "distributed/process_group.h"
 
 namespace fs = std::filesystem;
 
@@ -43,8 +47,15 @@ TrainOutcome TrainJob::run(const TrainEvents& ev) {
   auto say = [&](const std::string& m) {
     if (ev.on_message) ev.on_message(m);
   };
+  DistSetup ds;
   try {
-    engine::init_threads();
+    {
+      // Processes on this machine share its cores.
+      const auto env = dist::env_from_environment();
+      const int local = env ? env->local_world_size : std::max(1, req_.nproc);
+      const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+      engine::init_threads(local > 1 && !std::getenv("RCNN_THREADS") ? std::max(1, cores / local) : 0);
+    }
     const std::string ds_path = req_.dataset.empty() ? data::default_dataset_dir() : req_.dataset;
     data::LoadOptions lo;
     lo.split = req_.train_split;
@@ -89,10 +100,20 @@ TrainOutcome TrainJob::run(const TrainEvents& ev) {
     }
     if (cfg.is_torchvision() || (!req_.resume && is_torchvision_preset(req_.config)) ||
         (req_.resume && fs::exists(fs::path(req_.run_dir) / "run.json"))) {
+      if (req_.nproc > 1 || req_.nnodes > 1 || dist::env_from_environment())
+        throw dist::DistError("data-parallel training (--nproc, --nnodes, torchrun) covers the seed's detectors "
+                              "(seed, default, fast presets); torchvision presets train on one process");
       say("train: " + std::to_string(train.size()) + " images, " + std::to_string(train.num_objects()) +
           " objects; " + std::to_string(torch::get_num_threads()) + " threads; BLAS " + engine::blas_name());
       return run_torchvision_training(req_, cfg, train, val, ev, stop_);
     }
+    std::string device_spec = req_.device;
+    ds = setup_distributed(req_, device_spec, say);
+    const int world = ds.env ? ds.env->world_size : 1, rank = ds.env ? ds.env->rank : 0;
+    if (world > 1 && train.size() < size_t(cfg.solver.batch_size) * size_t(world))
+      throw data::DataError(ds_path + ": the train split has " + std::to_string(train.size()) +
+                            " images, fewer than one global batch (" + std::to_string(cfg.solver.batch_size) +
+                            " per process x " + std::to_string(world) + " processes)");
     say("train: " + std::to_string(train.size()) + " images, " + std::to_string(train.num_objects()) + " objects, " +
         std::to_string(cfg.num_classes) + " classes; " + std::to_string(torch::get_num_threads()) + " threads; BLAS " +
         engine::blas_name());
@@ -110,29 +131,36 @@ TrainOutcome TrainJob::run(const TrainEvents& ev) {
     L.resize = cfg.input.resize;
     L.mean = cfg.input.mean;
     L.std = cfg.input.std;
+    L.world_size = world;
+    L.rank = rank;
     data::DataLoader loader(train, L);
     int64_t max_iters = req_.max_iters;
     if (req_.epochs > 0) max_iters = int64_t(req_.epochs) * int64_t(loader.batches_per_epoch());
 
     engine::DataSource src;
-    src.start_epoch = [&](int64_t epoch, int64_t skip) {
-      loader.start_epoch(epoch);
-      for (int64_t k = 0; k < skip; ++k) loader.next();  // deterministic: same batches as before
-    };
+    src.start_epoch = [&](int64_t epoch, int64_t first_image) { loader.start_epoch(epoch, first_image); };
     src.next = [&]() -> std::optional<engine::TrainBatch> {
       auto b = loader.next();
       if (!b) return std::nullopt;
       return engine::TrainBatch{b->images, b->gt};
     };
+    src.global_batch = loader.global_batch();
+    {
+      uint64_t h = 1469598103934665603ULL;  // FNV-1a over the ids, in order
+      for (const auto& im : train.images)
+        for (unsigned char c : im.id + "\n") h = (h ^ c) * 1099511628211ULL;
+      src.fingerprint = std::to_string(train.size()) + " training images, ids hash " + std::to_string(h);
+    }
 
     engine::TrainOptions to;
     to.run_dir = req_.run_dir;
     to.resume = req_.resume;
     to.max_iters = max_iters;
     to.minutes = req_.minutes;
-    to.device = req_.device;
-    auto device = engine::resolve_device(req_.device);
-    if (val) {
+    to.device = device_spec;
+    to.group = ds.group;
+    auto device = engine::resolve_device(device_spec);
+    if (val && ds.lead()) {
       to.evaluate = [&](modeling::FasterRCNN& m, std::string* details) {
         auto rep = evaluate_model(m, m->cfg, *val, device, req_.eval_max_images, 16);
         if (details) *details = evaluation::eval_to_json(rep.result);
@@ -170,9 +198,14 @@ TrainOutcome TrainJob::run(const TrainEvents& ev) {
     out.iterations = r.iterations;
     out.best_map = r.best_map;
     out.last_map = r.last_map;
+    if (ds.workers) {
+      const std::string bad = ds.workers->wait_all(60);
+      if (!bad.empty() && out.state != "failed") out.state = "failed", out.message = bad;
+    }
   } catch (const std::exception& e) {
     out.state = "failed";
-    out.message = e.what();
+    out.message = ds.explain(e.what());
+    if (ds.workers) ds.workers->terminate_all();
   }
   return out;
 }

@@ -28,7 +28,23 @@ struct TrainRequest {
   // no val split of its own and needs it.
   double val_fraction = 0;
   int eval_max_images = 0;  // 0: the whole val split
+
+  // Data parallelism (seed's detectors). nproc processes on this machine
+  // (this one is local rank 0; the others run the rcnn CLI), nnodes
+  // machines, each started with its node_rank; master = "HOST:PORT" of node
+  // 0's rendezvous (default with one node: a free local port). A process
+  // started by torchrun (RANK, WORLD_SIZE, ... set) is one rank and starts
+  // nothing. solver.batch_size is per process.
+  int nproc = 1;
+  int nnodes = 1;
+  int node_rank = 0;
+  std::string master;
+  double dist_timeout_s = 120;  // a rank waiting longer for the others fails, naming them
 };
+
+// The `rcnn train` arguments that make a worker process run `req` (absolute
+// paths; what the launcher passes to ranks 1..N-1).
+std::vector<std::string> train_worker_args(const TrainRequest& req);
 
 struct TrainProgress {
   int64_t iter = 0, max_iters = 0, epoch = 0;

@@ -233,13 +233,17 @@ std::vector<FieldSpec> build() {
   range(b.add(FIELD(solver.steps, K::IntList), "step schedule: decay points in thousandths of max_iters"), 0, 1000);
   range(b.add(FIELD(solver.gamma, K::Double), "step schedule: factor at each step"), 0, 1);
   range(b.add(FIELD(solver.max_iters, K::Int), "iterations of the run"), 1, kBig);
-  range(b.add(FIELD(solver.batch_size, K::Int), "images per iteration"), 1, 4096);
+  range(b.add(FIELD(solver.batch_size, K::Int),
+              "images per process per iteration (N processes: N x this; lr is for that global batch)"),
+        1, 4096);
   range(b.add(FIELD(solver.grad_clip, K::Double), "gradient norm clip (0: off)"), 0, kBig);
   range(b.add(FIELD(solver.log_period, K::Int), "iterations between metric lines"), 1, kBig);
   range(b.add(FIELD(solver.eval_period, K::Int), "iterations between validations (0: off)"), 0, kBig);
   range(b.add(FIELD(solver.checkpoint_period, K::Int), "iterations between checkpoints (0: end only)"), 0, kBig);
   b.add(FIELD(solver.seed, K::UInt64), "seed of weights, data order and sampling");
   range(b.add(FIELD(solver.num_workers, K::Int), "data loading threads"), 0, 32);
+  b.add(FIELD(solver.freeze_bn, K::Bool),
+        "BatchNorm keeps its running statistics while training (off: per-process batch statistics)");
   add_torchvision_fields(b);
   return b.v;
 }

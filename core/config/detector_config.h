@@ -90,6 +90,10 @@ struct SolverOptions {
   std::vector<int> steps;           // for "step", as fractions of max_iters x1000
   double gamma = 0.1;
   int max_iters = 1000;
+  // Images per process per iteration. With N data-parallel processes an
+  // iteration sees N * batch_size images (the global batch), and `lr` is the
+  // rate for that global batch as given: it is not rescaled with N (the
+  // linear scaling rule, lr x N, is the user's choice to make).
   int batch_size = 16;
   double grad_clip = 10.0;  // 0: off
   int log_period = 10;
@@ -97,6 +101,11 @@ struct SolverOptions {
   int checkpoint_period = 200;
   uint64_t seed = 42;
   int num_workers = 2;
+  // BatchNorm layers use their running statistics and do not update them
+  // while training. Off: each data-parallel process normalises with its own
+  // batch's statistics (per-rank BatchNorm, as DistributedDataParallel
+  // without SyncBatchNorm); rank 0's running statistics are the ones saved.
+  bool freeze_bn = false;
 };
 
 struct DetectorConfig {

@@ -13,6 +13,9 @@ namespace rcnn::data {
 
 DataLoader::DataLoader(const Dataset& ds, LoaderOptions opt) : ds_(ds), opt_(std::move(opt)) {
   if (opt_.batch_size < 1) throw DataError("loader: batch_size must be >= 1");
+  if (opt_.world_size < 1 || opt_.rank < 0 || opt_.rank >= opt_.world_size)
+    throw DataError("loader: rank " + std::to_string(opt_.rank) + " outside world size " +
+                    std::to_string(opt_.world_size));
   if (ds_.images.empty()) throw DataError(ds_.root + ": cannot load batches from an empty dataset");
 }
 
@@ -21,8 +24,8 @@ DataLoader::~DataLoader() {
 }
 
 size_t DataLoader::batches_per_epoch() const {
-  const size_t n = ds_.images.size(), b = size_t(opt_.batch_size);
-  return opt_.drop_last ? std::max<size_t>(n / b, n < b ? 1 : 0) : (n + b - 1) / b;
+  const size_t n = ds_.images.size(), b = size_t(global_batch());
+  return opt_.drop_last ? std::max<size_t>(n / b, n < b && opt_.world_size == 1 ? 1 : 0) : (n + b - 1) / b;
 }
 
 void DataLoader::stop_workers() {
@@ -36,19 +39,32 @@ void DataLoader::stop_workers() {
   stop_ = false;
 }
 
-void DataLoader::start_epoch(int64_t epoch) {
-  stop_workers();
-  epoch_ = epoch;
+std::vector<size_t> DataLoader::epoch_order(int64_t epoch) const {
   std::vector<size_t> order(ds_.images.size());
   std::iota(order.begin(), order.end(), 0);
   if (opt_.shuffle) {
     std::mt19937_64 rng(opt_.seed * 1000003ULL + uint64_t(epoch));
     std::shuffle(order.begin(), order.end(), rng);
   }
+  return order;
+}
+
+void DataLoader::start_epoch(int64_t epoch, int64_t first_image) {
+  stop_workers();
+  epoch_ = epoch;
+  const auto order = epoch_order(epoch);
   plan_.clear();
-  const size_t nb = batches_per_epoch(), b = size_t(opt_.batch_size);
+  // Global batches of batch_size * world_size from first_image on; this
+  // rank's share of each is its rank-th run of batch_size images.
+  const size_t G = size_t(global_batch()), b = size_t(opt_.batch_size);
+  const size_t start = size_t(std::clamp<int64_t>(first_image, 0, int64_t(order.size())));
+  const size_t left = order.size() - start;
+  // A split smaller than one batch still gives one (partial) batch, on one process.
+  const size_t nb = opt_.drop_last ? std::max<size_t>(left / G, start == 0 && order.size() < G && opt_.world_size == 1)
+                                   : (left + G - 1) / G;
   for (size_t k = 0; k < nb; ++k) {
-    const size_t s = k * b, e = std::min(order.size(), s + b);
+    const size_t s = std::min(order.size(), start + k * G + size_t(opt_.rank) * b);
+    const size_t e = std::min(order.size(), s + b);
     plan_.emplace_back(order.begin() + s, order.begin() + e);
   }
   next_out_ = 0;

@@ -34,6 +34,13 @@ struct LoaderOptions {
   std::vector<float> mean{0.485f, 0.456f, 0.406f};
   std::vector<float> std{0.229f, 0.224f, 0.225f};
   bool cache = true;  // keep resized images in memory
+  // Data parallelism (DistributedSampler semantics): every rank shuffles the
+  // same epoch order; each global batch is batch_size * world_size
+  // consecutive images of it, of which this rank takes the rank-th run of
+  // batch_size. The shards are disjoint and together cover the epoch's
+  // global batches.
+  int world_size = 1;
+  int rank = 0;
 };
 
 struct Batch {
@@ -51,8 +58,13 @@ class DataLoader {
   DataLoader& operator=(const DataLoader&) = delete;
 
   size_t batches_per_epoch() const;
-  // Starts an epoch (shuffle with seed + epoch); prefetch threads begin work.
-  void start_epoch(int64_t epoch);
+  // Starts an epoch (shuffle with seed + epoch) at `first_image` of its
+  // order (a resumed run: the images all ranks consumed before, whatever
+  // the world size was then); prefetch threads begin work.
+  void start_epoch(int64_t epoch, int64_t first_image = 0);
+  // The epoch's shuffled order (the same on every rank).
+  std::vector<size_t> epoch_order(int64_t epoch) const;
+  int64_t global_batch() const { return int64_t(opt_.batch_size) * opt_.world_size; }
   // Next batch of the epoch, or nullopt at its end.
   std::optional<Batch> next();
   // Builds one batch synchronously (also used by the workers).

@@ -46,6 +46,8 @@ void save_checkpoint(const std::string& path, modeling::FasterRCNN& model, torch
   ar.write("iteration", c10::IValue(meta.iteration));
   ar.write("epoch", c10::IValue(meta.epoch));
   ar.write("batch_in_epoch", c10::IValue(meta.batch_in_epoch));
+  ar.write("images_in_epoch", c10::IValue(meta.images_in_epoch));
+  ar.write("world_size", c10::IValue(meta.world_size));
   ar.write("best_map", c10::IValue(meta.best_map));
   ar.write("last_map", c10::IValue(meta.last_map));
   ar.write("config", c10::IValue(meta.config_json.empty() ? config_to_json_string(model->cfg) : meta.config_json));
@@ -90,6 +92,8 @@ CheckpointMeta read_meta(torch::serialize::InputArchive& ar) {
   m.epoch = v.toInt();
   ar.read("batch_in_epoch", v);
   m.batch_in_epoch = v.toInt();
+  if (ar.try_read("images_in_epoch", v)) m.images_in_epoch = v.toInt();
+  if (ar.try_read("world_size", v)) m.world_size = v.toInt();
   ar.read("best_map", v);
   m.best_map = v.toDouble();
   ar.read("last_map", v);

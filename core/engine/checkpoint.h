@@ -20,6 +20,12 @@ struct CheckpointMeta {
   int64_t iteration = 0;       // iterations completed
   int64_t epoch = 0;           // current loader epoch
   int64_t batch_in_epoch = 0;  // batches of that epoch already consumed
+  // Images of that epoch's order all ranks consumed (-1: a checkpoint from
+  // before data parallelism: batch_in_epoch * solver.batch_size), and the
+  // world size that wrote it. A resumed run continues from the image, so
+  // it may use another world size.
+  int64_t images_in_epoch = -1;
+  int64_t world_size = 1;
   double best_map = -1.0;      // best val mAP@0.5 so far
   double last_map = -1.0;
   std::string config_json;  // full resolved config

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "config/detector_config.h"
+#include "distributed/process_group.h"
 #include "modeling/faster_rcnn.h"
 
 namespace rcnn::engine {
@@ -20,16 +21,25 @@ struct TrainBatch {
   torch::Tensor gt;      // (N, M, 5)
 };
 
-// Epoch-based batch supply; deterministic for (epoch, position).
+// Epoch-based batch supply; deterministic for (epoch, position). With data
+// parallelism each rank's source yields its shard of every global batch.
 struct DataSource {
-  std::function<void(int64_t epoch, int64_t skip_batches)> start_epoch;
+  // Starts `epoch` at image `first_image` of its order (images all ranks consumed).
+  std::function<void(int64_t epoch, int64_t first_image)> start_epoch;
   std::function<std::optional<TrainBatch>()> next;  // nullopt: end of epoch
+  // Images one iteration consumes over all ranks (0: this rank's batch size).
+  int64_t global_batch = 0;
+  // Identifies the data (e.g. image count and a hash of the ids); ranks
+  // must agree on it.
+  std::string fingerprint;
 };
 
 struct TrainStatus {
   int64_t iter = 0, max_iters = 0, epoch = 0;
   std::map<std::string, double> losses;
   double loss = 0, lr = 0, images_per_s = 0, eta_s = 0, elapsed_s = 0;
+  int world_size = 1;
+  double allreduce_ms = 0;  // this iteration's time in gradient and loss all-reduces (data parallel)
 };
 
 struct TrainHooks {
@@ -50,6 +60,11 @@ struct TrainOptions {
   // Val mAP@0.5 of the current model (eval mode set by the trainer); may
   // fill details (JSON). Empty: no periodic evaluation.
   std::function<double(modeling::FasterRCNN&, std::string* details)> evaluate;
+  // Data parallelism: the group this process trains in (nullptr: alone).
+  // Rank 0 alone writes checkpoints, metrics.jsonl and config.json and
+  // evaluates; the others wait for it (up to eval_timeout_s).
+  std::shared_ptr<dist::DistGroup> group;
+  double eval_timeout_s = 4 * 3600;
 };
 
 struct TrainResult {
@@ -67,6 +82,9 @@ class Trainer {
   const DetectorConfig& config() const { return cfg_; }
 
  private:
+  TrainResult run_loop(DataSource& data, const TrainHooks& hooks, const std::atomic<bool>* stop,
+                       const std::function<void(const std::string&)>& say);
+
   DetectorConfig cfg_;
   TrainOptions opt_;
   torch::Device device_;

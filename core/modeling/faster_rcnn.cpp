@@ -85,22 +85,24 @@ std::vector<Detections> FasterRCNNImpl::detect(const torch::Tensor& images) {
 }
 
 std::map<std::string, torch::Tensor> FasterRCNNImpl::forward_train(const torch::Tensor& images, const torch::Tensor& gt,
-                                                                   std::optional<torch::Generator> gen) {
+                                                                   std::optional<torch::Generator> gen,
+                                                                   const SampleNormalizer& normalizer) {
   TORCH_CHECK(images.dim() == 4 && images.size(1) == 3, "forward_train: images must be (N, 3, S, S), got ",
               images.sizes());
   TORCH_CHECK(gt.dim() == 3 && gt.size(0) == images.size(0) && gt.size(2) == 5,
               "forward_train: gt must be (N, M, 5), got ", gt.sizes());
-  return train_step(run_rpn(images), gt.to(images.scalar_type()), gen).losses;
+  return train_step(run_rpn(images), gt.to(images.scalar_type()), gen, normalizer).losses;
 }
 
-TrainStep FasterRCNNImpl::train_step(const RPNState& s, const torch::Tensor& gt, std::optional<torch::Generator> gen) {
+TrainStep FasterRCNNImpl::train_step(const RPNState& s, const torch::Tensor& gt, std::optional<torch::Generator> gen,
+                                     const SampleNormalizer& normalizer) {
   const int64_t N = s.feats.at(0).size(0);
   TORCH_CHECK(gt.dim() == 3 && gt.size(0) == N && gt.size(2) == 5, "train_step: gt must be (N, M, 5), got ",
               gt.sizes());
   auto gtf = gt.to(s.feats[0].scalar_type());
   TrainStep t;
   t.rpn = rpn_losses(torch::cat(s.objectness, 1), torch::cat(s.deltas, 1), torch::cat(s.anchors, 0), gtf,
-                     rpn_matcher(), cfg.rpn.batch_size_per_image, cfg.rpn.fg_fraction, rpn_coder, gen);
+                     rpn_matcher(), cfg.rpn.batch_size_per_image, cfg.rpn.fg_fraction, rpn_coder, gen, normalizer);
   t.losses["rpn_obj"] = t.rpn.objectness;
   t.losses["rpn_box"] = t.rpn.box * cfg.rpn.box_loss_weight;
 
@@ -156,10 +158,12 @@ TrainStep FasterRCNNImpl::train_step(const RPNState& s, const torch::Tensor& gt,
   R.bg = smp.bg;
   R.count = idx.numel();
   R.probs = torch::softmax(out.first.detach(), 1);
+  // Called on every rank, samples or not (the normalizer may be a collective).
+  const double divisor = sample_divisor(normalizer, idx.numel());
   if (idx.numel() > 0) {
     auto ce = torch::cross_entropy_loss(out.first, target, {}, at::Reduction::None);
     R.cls_terms = ce.detach();
-    t.losses["roi_cls"] = ce.mean();  // the mean reduction, from the same per-sample terms
+    t.losses["roi_cls"] = ce.sum() / divisor;  // the mean over the samples (of every rank)
   } else {
     R.cls_terms = torch::zeros({0}, out.first.options());
     t.losses["roi_cls"] = (out.first.sum() * 0.0).abs();
@@ -175,7 +179,7 @@ TrainStep FasterRCNNImpl::train_step(const RPNState& s, const torch::Tensor& gt,
     auto tgt = roi_box_coder(cfg.roi.box_scale_clamp)
                    .encode(sr.narrow(0, 0, F).narrow(1, 1, 4), torch::cat(targets).index_select(0, smp.fg));
     auto sl1 = torch::smooth_l1_loss(pred, tgt, at::Reduction::None, 1.0 / 9.0);
-    t.losses["roi_box"] = sl1.sum() / static_cast<double>(idx.numel()) * cfg.roi.box_loss_weight;
+    t.losses["roi_box"] = sl1.sum() / divisor * cfg.roi.box_loss_weight;
     R.box_targets = tgt.detach();
     R.box_pred = pred.detach();
     R.box_terms = sl1.detach().sum(1);

@@ -47,12 +47,15 @@ struct FasterRCNNImpl : torch::nn::Module {
   explicit FasterRCNNImpl(const DetectorConfig& cfg);
 
   // Training: {"rpn_obj", "rpn_box", "roi_cls", "roi_box"} losses (scalars).
+  // `normalizer`: see SampleNormalizer (data-parallel ranks); empty: this batch alone.
   std::map<std::string, torch::Tensor> forward_train(const torch::Tensor& images, const torch::Tensor& gt,
-                                                     std::optional<torch::Generator> gen = std::nullopt);
+                                                     std::optional<torch::Generator> gen = std::nullopt,
+                                                     const SampleNormalizer& normalizer = {});
   // The same step on a first stage already run (s = run_rpn(images)), with
   // every sample and term kept. gt (N, M, 5) in input coordinates; the RPN's
   // draws come first from `gen`, then the RoI sampler's.
-  TrainStep train_step(const RPNState& s, const torch::Tensor& gt, std::optional<torch::Generator> gen = std::nullopt);
+  TrainStep train_step(const RPNState& s, const torch::Tensor& gt, std::optional<torch::Generator> gen = std::nullopt,
+                       const SampleNormalizer& normalizer = {});
   // Inference: detections per image in input coordinates.
   std::vector<Detections> detect(const torch::Tensor& images);
 

@@ -67,7 +67,7 @@ LevelProposals propose_level(const torch::Tensor& objectness, const torch::Tenso
 
 RPNLosses rpn_losses(const torch::Tensor& objectness, const torch::Tensor& deltas, const torch::Tensor& anchors,
                      const torch::Tensor& gt, const Matcher& matcher, int64_t batch_size_per_image, double fg_fraction,
-                     const BoxCoder& coder, std::optional<torch::Generator> gen) {
+                     const BoxCoder& coder, std::optional<torch::Generator> gen, const SampleNormalizer& normalizer) {
   const int64_t N = objectness.size(0);
   std::vector<torch::Tensor> labels, targets, gt_index;
   for (int64_t i = 0; i < N; ++i) {
@@ -86,7 +86,8 @@ RPNLosses rpn_losses(const torch::Tensor& objectness, const torch::Tensor& delta
   r.fg = s.fg;
   r.bg = s.bg;
   r.count = std::max<int64_t>(idx.numel(), 1);
-  const double count = static_cast<double>(r.count);
+  r.divisor = sample_divisor(normalizer, idx.numel());
+  const double count = r.divisor;
   auto target =
       torch::cat({torch::ones({r.num_fg}, objectness.options()), torch::zeros({r.num_bg}, objectness.options())});
   auto logits = objectness.reshape({-1}).index_select(0, idx);

@@ -10,6 +10,7 @@
 
 #include "modeling/box_coder.h"
 #include "modeling/matcher.h"
+#include "modeling/sampling.h"
 
 namespace rcnn::modeling {
 
@@ -61,13 +62,15 @@ struct RPNLosses {
   torch::Tensor box_pred;      // (num_fg, 4) the predicted deltas
   torch::Tensor box_terms;     // (num_fg,) each fg sample's L1, summed over the 4 deltas
   torch::Tensor fg_gt;         // (num_fg,) the matched GT (index into its image's unpadded GT)
-  int64_t count = 1;           // the divisor: max(#samples, 1)
+  int64_t count = 1;           // max(#samples, 1) on this process
+  double divisor = 1;          // what the sums are divided by: count, or the ranks' (SampleNormalizer)
 };
 
 // objectness (N, K), deltas (N, K, 4), anchors (K, 4), gt (N, M, 5).
 // Samples batch_size_per_image * N anchors over the whole batch (seed).
 RPNLosses rpn_losses(const torch::Tensor& objectness, const torch::Tensor& deltas, const torch::Tensor& anchors,
                      const torch::Tensor& gt, const Matcher& matcher, int64_t batch_size_per_image, double fg_fraction,
-                     const BoxCoder& coder, std::optional<torch::Generator> gen = std::nullopt);
+                     const BoxCoder& coder, std::optional<torch::Generator> gen = std::nullopt,
+                     const SampleNormalizer& normalizer = {});
 
 }  // namespace rcnn::modeling

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <set>
+
 #include "data/loader.h"
 
 using namespace rcnn::data;
@@ -74,4 +76,54 @@ TEST(Loader, DeterministicAcrossWorkerCountsAndDropLast) {
   o.drop_last = false;
   DataLoader c(ds, o);
   EXPECT_EQ(c.batches_per_epoch(), 3u);
+}
+
+// DistributedSampler semantics: every rank shuffles alike; the ranks' shards
+// of an epoch are disjoint, together they are the one-process order cut into
+// global batches, and a resumed epoch (first_image) continues it under any
+// world size.
+TEST(Loader, RankShardsAreDisjointAndCoverTheEpoch) {
+  auto ds = voc();
+  while (ds.images.size() < 23) ds.images.push_back(ds.images[ds.images.size() % 2]);  // 23 images
+  LoaderOptions o;
+  o.batch_size = 2;
+  o.seed = 11;
+  o.input_size = 16;
+  o.num_workers = 0;
+  o.cache = false;
+  for (int world : {1, 2, 3}) {
+    std::vector<std::vector<size_t>> per_rank(static_cast<size_t>(world));
+    std::vector<size_t> order;
+    size_t batches = 0;
+    for (int r = 0; r < world; ++r) {
+      auto opt = o;
+      opt.world_size = world;
+      opt.rank = r;
+      DataLoader L(ds, opt);
+      order = L.epoch_order(4);
+      batches = L.batches_per_epoch();
+      EXPECT_EQ(batches, 23u / size_t(2 * world));
+      L.start_epoch(4);
+      while (auto b = L.next()) {
+        ASSERT_EQ(b->indices.size(), 2u);
+        per_rank[size_t(r)].insert(per_rank[size_t(r)].end(), b->indices.begin(), b->indices.end());
+      }
+    }
+    // Global batch k = ranks 0..W-1's k-th batches, in rank order = order[k*2W, (k+1)*2W).
+    std::vector<size_t> joined;
+    for (size_t k = 0; k < batches; ++k)
+      for (int r = 0; r < world; ++r)
+        joined.insert(joined.end(), per_rank[size_t(r)].begin() + long(2 * k), per_rank[size_t(r)].begin() + long(2 * k + 2));
+    EXPECT_EQ(joined, std::vector<size_t>(order.begin(), order.begin() + long(batches * size_t(2 * world))))
+        << "world " << world;
+    EXPECT_EQ(std::set<size_t>(joined.begin(), joined.end()).size(), joined.size()) << "shards overlap";
+  }
+  // Resume: 2 ranks consumed 8 images; one process continues at image 8.
+  auto opt = o;
+  DataLoader one(ds, opt);
+  const auto order = one.epoch_order(4);
+  one.start_epoch(4, 8);
+  auto b = one.next();
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->indices, (std::vector<size_t>{order[8], order[9]}));
 }

@@ -10,6 +10,7 @@
 #include <QFile>
 #include <QLabel>
 #include <QLineEdit>
+#include <QMenu>
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QSpinBox>
@@ -344,6 +345,53 @@ class StudioTest : public QObject, StudioFixture {
     QTRY_VERIFY_WITH_TIMEOUT(!tp->running(), 180000);
     QVERIFY(QFile::exists(tp->runDir() + "/last.pt"));
     QVERIFY(QFile::exists(tp->runDir() + "/metrics.jsonl"));
+  }
+
+  void trainTwoProcessesAndPickDevices() {
+    // Model → Device lists what LibTorch sees; switching keeps the loaded weights.
+    auto* menu = w->findChild<QMenu*>("deviceMenu");
+    QVERIFY(menu);
+    QAction* cpu = nullptr;
+    QStringList labels;
+    for (auto* a : menu->actions()) {
+      labels << a->text();
+      if (a->data().toString() == "cpu") cpu = a;
+    }
+    QVERIFY2(cpu && cpu->isChecked(), qPrintable(labels.join("; ")));
+    QVERIFY2(labels.join(";").contains("CUDA: this LibTorch build has no CUDA"), qPrintable(labels.join("; ")));
+    const auto before = w->trace();
+    const bool wasRandom = before->random_weights;
+    cpu->trigger();
+    QTRY_VERIFY_WITH_TIMEOUT(w->trace() != before, 30000);
+    QCOMPARE(w->trace()->random_weights, wasRandom);
+    QCOMPARE(QString::fromStdString(w->trace()->device), QString("cpu"));
+
+    // Two data-parallel processes from the Training panel: this one is rank 0
+    // and starts rank 1 (the rcnn CLI).
+    auto* tp = w->trainingPanel();
+    w->findChild<QComboBox*>("trainPreset")->setCurrentText("default");
+    auto* procs = w->findChild<QSpinBox*>("trainProcs");
+    auto* device = w->findChild<QComboBox*>("trainDevice");
+    QVERIFY(procs && device);
+    QCOMPARE(device->currentData().toString(), QString("cpu"));
+    procs->setValue(2);
+    tp->setIterations(3);
+    w->findChild<QLineEdit*>("runName")->setText(QString("ui-dp-%1").arg(QCoreApplication::applicationPid()));
+    tp->start(false);
+    QVERIFY(tp->running());
+    QTRY_VERIFY_WITH_TIMEOUT(!tp->running(), 240000);
+    auto* log = tp->findChild<QPlainTextEdit*>();
+    QVERIFY(log);
+    const QString text = log->toPlainText();
+    QVERIFY2(text.contains("data parallel: 2 processes (gloo)"), qPrintable(text.right(800)));
+    QVERIFY2(QFile::exists(tp->runDir() + "/rank1.log"), qPrintable(text.right(800)));
+    QFile metrics(tp->runDir() + "/metrics.jsonl");
+    QVERIFY(metrics.open(QIODevice::ReadOnly));
+    QVERIFY(metrics.readAll().contains("\"world_size\":2"));
+    if (auto* dock = qobject_cast<QDockWidget*>(tp->parentWidget())) dock->raise();
+    settle();
+    QVERIFY(w->grab().save(artifacts + "/training_two_processes.png"));
+    procs->setValue(1);
   }
 
   void trainTorchvisionPresetWritesAPthFile() {

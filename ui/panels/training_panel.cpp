@@ -1,5 +1,6 @@
 #include "training_panel.h"
 
+#include "api/devices.h"
 #include "config/config_fields.h"
 #include "job_runner.h"
 
@@ -77,6 +78,23 @@ TrainingPanel::TrainingPanel(JobRunner& runner, QWidget* parent) : QWidget(paren
   form->addRow("Preset", m_preset);
   form->addRow("Run name (runs/…)", m_name);
   form->addRow("Iterations", m_iters);
+  // Data parallelism: N processes of solver.batch_size images each (Gloo on
+  // the CPU; on CUDA one process per GPU, NCCL).
+  m_procs = new QSpinBox(this);
+  m_procs->setObjectName("trainProcs");
+  m_procs->setRange(1, 64);
+  m_procs->setValue(1);
+  m_procs->setToolTip("Data-parallel processes (each trains on solver.batch_size images; the learning rate is for "
+                      "the global batch). With CUDA: one process per GPU.");
+  m_device = new QComboBox(this);
+  m_device->setObjectName("trainDevice");
+  for (const auto& d : rcnn::api::compute_devices())
+    m_device->addItem(QString::fromStdString(d.label), QString::fromStdString(d.id));
+  if (m_device->count() > 2) m_device->addItem("CUDA (every GPU, one process each)", "cuda");
+  const auto noCuda = rcnn::api::cuda_unavailable_reason();
+  if (!noCuda.empty()) m_device->setToolTip(QString("CUDA: %1").arg(QString::fromStdString(noCuda)));
+  form->addRow("Processes", m_procs);
+  form->addRow("Device", m_device);
   lay->addLayout(form);
   auto* buttons = new QHBoxLayout;
   m_start = new QPushButton("Start", this);
@@ -175,6 +193,8 @@ void TrainingPanel::start(bool resume) {
   r.run_dir = runDir().toStdString();
   r.resume = resume;
   r.max_iters = m_iters->value();
+  r.nproc = m_procs->value();
+  r.device = m_device->currentData().toString().toStdString();
   r.eval_max_images = 60;
   r.overrides = overrides();
   // A torchvision preset fine-tunes the torchvision model the studio has open.

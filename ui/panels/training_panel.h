@@ -59,6 +59,8 @@ class TrainingPanel : public QWidget {
   QComboBox* m_preset;
   QLineEdit* m_name;
   QSpinBox* m_iters;
+  QSpinBox* m_procs;     // data-parallel processes on this machine
+  QComboBox* m_device;  // cpu, cuda:N
   QPushButton *m_start, *m_stop, *m_resume, *m_use;
   QProgressBar* m_progress;
   QLabel* m_status;

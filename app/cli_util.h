@@ -1,0 +1,12 @@
+#pragma once
+// Terminal helpers shared by the rcnn subcommands.
+#include <cstdint>
+#include <string>
+
+#include "api/train_job.h"
+
+bool tty();
+std::string hms(double s);
+// A progress bar on a terminal (nothing otherwise).
+void bar(const std::string& what, int64_t done, int64_t total, const std::string& tail);
+std::string losses_str(const rcnn::api::TrainProgress& p);

@@ -1,0 +1,20 @@
+#include "api/devices.h"
+
+#include <torch/torch.h>
+
+namespace rcnn::api {
+
+std::vector<ComputeDevice> compute_devices() {
+  std::vector<ComputeDevice> out{{"cpu", "CPU (" + std::to_string(torch::get_num_threads()) + " threads)"}};
+  if (torch::cuda::is_available())
+    for (size_t i = 0; i < torch::cuda::device_count(); ++i)
+      out.push_back({"cuda:" + std::to_string(i), "CUDA " + std::to_string(i)});
+  return out;
+}
+
+std::string cuda_unavailable_reason() {
+  if (torch::cuda::is_available()) return "";
+  return at::hasCUDA() ? "no CUDA device is visible" : "this LibTorch build has no CUDA";
+}
+
+}  // namespace rcnn::api

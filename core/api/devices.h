@@ -1,0 +1,19 @@
+#pragma once
+// The devices this LibTorch can run the model on, for pickers. No torch types.
+#include <string>
+#include <vector>
+
+namespace rcnn::api {
+
+struct ComputeDevice {
+  std::string id;     // "cpu", "cuda:0", ... (what Session::set_device and TrainRequest::device take)
+  std::string label;  // "CPU (16 threads)", "CUDA 0"
+};
+
+// The CPU, then every CUDA device LibTorch sees (none on a CPU-only build).
+std::vector<ComputeDevice> compute_devices();
+// Why there is no CUDA device: "this LibTorch build has no CUDA" or "no
+// CUDA device is visible"; empty when there is one.
+std::string cuda_unavailable_reason();
+
+}  // namespace rcnn::api
