@@ -78,7 +78,11 @@ int run_train_command(TrainArgs& a) {
     std::fprintf(stderr, "rcnn train: %s\n", r.message.c_str());
     return 1;
   }
-  std::printf("%s: %s; best val mAP@0.5 %.4f; run dir %s\n", r.state.c_str(), r.message.c_str(), r.best_map,
-              r.run_dir.c_str());
+  if (r.rank > 0)
+    std::printf("rank %d of %d %s: %s (rank 0 evaluates and writes %s)\n", r.rank, r.world_size, r.state.c_str(),
+                r.message.c_str(), r.run_dir.c_str());
+  else
+    std::printf("%s: %s; best val mAP@0.5 %.4f; run dir %s\n", r.state.c_str(), r.message.c_str(), r.best_map,
+                r.run_dir.c_str());
   return 0;
 }

@@ -110,6 +110,8 @@ TrainOutcome TrainJob::run(const TrainEvents& ev) {
     std::string device_spec = req_.device;
     ds = setup_distributed(req_, device_spec, say);
     const int world = ds.env ? ds.env->world_size : 1, rank = ds.env ? ds.env->rank : 0;
+    out.rank = rank;
+    out.world_size = world;
     if (world > 1 && train.size() < size_t(cfg.solver.batch_size) * size_t(world))
       throw data::DataError(ds_path + ": the train split has " + std::to_string(train.size()) +
                             " images, fewer than one global batch (" + std::to_string(cfg.solver.batch_size) +

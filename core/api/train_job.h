@@ -66,6 +66,7 @@ struct TrainOutcome {
   int64_t iterations = 0;
   double best_map = -1, last_map = -1;
   std::string run_dir;
+  int rank = 0, world_size = 1;  // data parallel: rank 0 evaluates and writes the files
 };
 
 class TrainJob {

@@ -1,6 +1,8 @@
 #include "config/detector_config.h"
 
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -165,11 +167,14 @@ void save_config(const DetectorConfig& cfg, const std::string& path) {
   const std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
-    if (!out) throw ConfigError(path + ": cannot write config file");
+    if (!out) throw ConfigError(path + ": cannot write config file (" + std::strerror(errno) + ")");
     out << config_to_json_string(cfg);
-    if (!out) throw ConfigError(path + ": write failed");
+    out.flush();
+    if (!out) throw ConfigError(path + ": write failed (" + std::strerror(errno) + ")");
   }
-  std::filesystem::rename(tmp, path);
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) throw ConfigError(path + ": cannot replace it (" + ec.message() + ")");
 }
 
 void apply_override(DetectorConfig& cfg, const std::string& kv) {

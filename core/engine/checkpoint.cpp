@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <sstream>
 
@@ -12,24 +14,27 @@ namespace rcnn::engine {
 void atomic_write(const std::string& path, const std::string& bytes) {
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) throw CheckpointError(path + ": cannot create temporary file " + tmp);
+  if (fd < 0) throw CheckpointError(path + ": cannot create temporary file " + tmp + " (" + std::strerror(errno) + ")");
   size_t off = 0;
   while (off < bytes.size()) {
     ssize_t n = ::write(fd, bytes.data() + off, bytes.size() - off);
     if (n <= 0) {
+      const std::string why = n < 0 ? std::strerror(errno) : "no progress";
       ::close(fd);
       std::remove(tmp.c_str());
-      throw CheckpointError(path + ": write failed (disk full?)");
+      throw CheckpointError(path + ": write failed (" + why + ")");
     }
     off += size_t(n);
   }
   if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    const std::string why = std::strerror(errno);
     std::remove(tmp.c_str());
-    throw CheckpointError(path + ": fsync failed");
+    throw CheckpointError(path + ": fsync failed (" + why + ")");
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string why = std::strerror(errno);
     std::remove(tmp.c_str());
-    throw CheckpointError(path + ": rename from " + tmp + " failed");
+    throw CheckpointError(path + ": rename from " + tmp + " failed (" + why + ")");
   }
   auto dir = std::filesystem::path(path).parent_path();
   int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY);

@@ -192,6 +192,14 @@ TrainResult Trainer::run_loop(DataSource& data, const TrainHooks& hooks, const s
   auto window_start = std::chrono::steady_clock::now();
   double ips = 0;
 
+  // A killed write leaves its temporary file (the file itself is whole): clear them.
+  if (lead)
+    for (const auto& e : fs::directory_iterator(opt_.run_dir)) {
+      const auto n = e.path().filename().string();
+      for (const char* f : {"last.pt.tmp.", "best.pt.tmp.", "metrics.jsonl.tmp.", "config.json.tmp"})
+        if (n.rfind(f, 0) == 0) fs::remove(e.path());
+    }
+  int64_t saved_iter = opt_.resume ? meta.iteration : -1;  // the iteration last.pt holds
   auto checkpoint = [&](const std::string& path, bool is_best) {
     if (!lead) return;
     CheckpointMeta m;
@@ -203,7 +211,17 @@ TrainResult Trainer::run_loop(DataSource& data, const TrainHooks& hooks, const s
     m.best_map = best_map;
     m.last_map = last_map;
     m.config_json = config_to_json_string(cfg_);
-    save_checkpoint(path, model_, optimizer.get(), m, &gen);
+    try {
+      save_checkpoint(path, model_, optimizer.get(), m, &gen);
+    } catch (const CheckpointError& e) {
+      // Nothing already saved is touched (atomic_write): say what is kept.
+      throw CheckpointError(std::string(e.what()) + "; " +
+                            (saved_iter >= 0 ? "the last good checkpoint " + last + " (iteration " +
+                                                   std::to_string(saved_iter) + ") is kept"
+                                             : std::string("no checkpoint was written yet")) +
+                            "; free space or fix the permissions, then --resume");
+    }
+    if (path == last) saved_iter = iter;
     if (hooks.on_checkpoint) hooks.on_checkpoint(path, is_best);
   };
   auto train_mode = [&] {

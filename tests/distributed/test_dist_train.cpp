@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "../proc_util.h"
 #include "distributed/dist_env.h"
 #include "engine/checkpoint.h"
 #include "engine/lr_schedule.h"
@@ -21,51 +22,7 @@ namespace fs = std::filesystem;
 using namespace rcnn;
 
 namespace {
-extern "C" char** environ;
-
-struct Proc {
-  pid_t pid = -1;
-  std::string out;  // file with its stdout + stderr
-};
-
-Proc start(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
-           const std::string& out) {
-  std::vector<std::string> store{RCNN_CLI};
-  store.insert(store.end(), args.begin(), args.end());
-  std::vector<std::string> envs;
-  for (char** e = environ; *e; ++e) envs.push_back(*e);
-  for (const auto& [k, v] : env) envs.push_back(k + "=" + v);
-  std::vector<char*> argv, envp;
-  for (auto& s : store) argv.push_back(s.data());
-  argv.push_back(nullptr);
-  for (auto& s : envs) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    FILE* f = std::fopen(out.c_str(), "w");
-    ::dup2(fileno(f), 1);
-    ::dup2(fileno(f), 2);
-    ::execve(argv[0], argv.data(), envp.data());
-    ::_exit(127);
-  }
-  return Proc{pid, out};
-}
-
-// Exit status, or -1 when it is still running after timeout_s.
-int wait_for(const Proc& p, double timeout_s) {
-  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(int64_t(timeout_s * 1000));
-  while (std::chrono::steady_clock::now() < end) {
-    int st = 0;
-    if (::waitpid(p.pid, &st, WNOHANG) == p.pid) return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return -1;
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+using namespace proc_util;
 
 std::string work(const std::string& name) {
   auto d = fs::path(RCNN_DIST_WORK) / name;
@@ -82,14 +39,6 @@ std::vector<std::string> train_args(const std::string& run_dir, std::vector<std:
   return a;
 }
 
-int run(const std::vector<std::string>& args, const std::string& out, double timeout_s = 300,
-        const std::map<std::string, std::string>& env = {}) {
-  auto p = start(args, env, out);
-  const int st = wait_for(p, timeout_s);
-  if (st < 0) ::kill(p.pid, SIGKILL), ::waitpid(p.pid, nullptr, 0);
-  return st;
-}
-
 std::map<std::string, torch::Tensor> weights(const std::string& ckpt) {
   DetectorConfig cfg;
   auto m = engine::load_model(ckpt, torch::kCPU, &cfg);
@@ -98,32 +47,6 @@ std::map<std::string, torch::Tensor> weights(const std::string& ckpt) {
   return w;
 }
 
-pid_t child_of(pid_t parent) {
-  for (const auto& e : fs::directory_iterator("/proc")) {
-    const auto name = e.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream stat(e.path() / "stat");
-    std::string line;
-    std::getline(stat, line);
-    const auto close = line.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream rest(line.substr(close + 2));
-    std::string state;
-    pid_t ppid = 0;
-    rest >> state >> ppid;
-    if (ppid == parent) return pid_t(std::stoi(name));
-  }
-  return -1;
-}
-
-bool wait_file(const std::string& path, double timeout_s) {
-  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(int64_t(timeout_s * 1000));
-  while (std::chrono::steady_clock::now() < end) {
-    if (fs::exists(path)) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return false;
-}
 }  // namespace
 
 // 2 processes x 8 images and 1 process x 16 images see the same 16 images
@@ -286,4 +209,28 @@ TEST(DataParallel, ResumeWithWorldSizeTwoThenOneContinues) {
     EXPECT_DOUBLE_EQ(j["lr"].get<double>(), engine::lr_at(s, iters.back() - 1)) << l;
   }
   EXPECT_EQ(iters, (std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7, 8}));
+}
+
+// Two "machines" on loopback: each `rcnn train --nnodes 2 --node-rank R
+// --master HOST:PORT` is one node of one process; node 1 only trains.
+TEST(DataParallel, TwoNodesMeetAtTheMaster) {
+  const auto dir = work("nodes");
+  const std::string master = "127.0.0.1:" + std::to_string(dist::free_local_port());
+  auto node = [&](int r) {
+    return train_args(dir + "/run", {"--nnodes", "2", "--node-rank", std::to_string(r), "--master", master, "--iters",
+                                     "2", "--set", "solver.batch_size=2"});
+  };
+  auto n1 = start(node(1), {}, dir + "/node1.log");
+  auto n0 = start(node(0), {}, dir + "/node0.log");
+  EXPECT_EQ(wait_for(n0, 180), 0) << slurp(dir + "/node0.log");
+  EXPECT_EQ(wait_for(n1, 60), 0) << slurp(dir + "/node1.log");
+  EXPECT_NE(slurp(dir + "/node0.log").find("data parallel: 2 processes (gloo), global batch 4"), std::string::npos);
+  EXPECT_NE(slurp(dir + "/node1.log").find("rank 1 of 2 completed: completed 2 iterations"), std::string::npos)
+      << slurp(dir + "/node1.log");
+  EXPECT_EQ(engine::read_checkpoint_meta(dir + "/run/last.pt").world_size, 2);
+  // --nnodes without --master is an error that says what to pass.
+  auto bad = train_args(dir + "/bad", {"--nnodes", "2", "--iters", "1"});
+  EXPECT_EQ(run(bad, dir + "/bad.log"), 1);
+  EXPECT_NE(slurp(dir + "/bad.log").find("--nnodes 2 needs --master HOST:PORT"), std::string::npos)
+      << slurp(dir + "/bad.log");
 }
