@@ -74,10 +74,13 @@ std::vector<int64_t> logged_iters(const std::string& metrics, std::string* torn)
   return out;
 }
 
-bool has_temp_file(const std::string& dir) {
+// A temporary file of an atomic write (of `prefix`: "last.pt" for a checkpoint), i.e. a write under way or killed.
+bool has_temp_file(const std::string& dir, const std::string& prefix = "") {
   std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir, ec))
-    if (e.path().filename().string().find(".tmp.") != std::string::npos) return true;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const auto n = e.path().filename().string();
+    if (n.find(".tmp") != std::string::npos && n.rfind(prefix, 0) == 0) return true;
+  }
   return false;
 }
 }  // namespace
@@ -98,9 +101,13 @@ TEST(KillSoak, SigkillAndResumeEndBitExactWithAContinuousLog) {
       if (!j.is_discarded() && j.value("type", "") == "train") training = j["elapsed_s"].get<double>();
     }
   }
-  const double startup = std::max(0.2, total - training);
-  std::uniform_real_distribution<double> delay(startup, startup + 1.5 * training / double(kills + 1));
-
+  // Kill k lands once the run has logged about (k + 1) / (kills + 1) of its
+  // iterations, plus a random part of an iteration (so anywhere in a step:
+  // forward, backward, the optimizer, a metrics line or a checkpoint).
+  const double per_iter = training / double(iters);
+  std::printf("uninterrupted run: %.1f s (%.1f s training, %.0f ms an iteration)\n", total, training,
+              1000 * per_iter);
+  std::uniform_real_distribution<double> within(0.0, 1.5 * per_iter);
   const std::string run_dir = dir + "/run", last = run_dir + "/last.pt";
   int64_t prev_ck = 0;
   int done = 0, in_writes = 0, finished_early = 0;
@@ -113,12 +120,20 @@ TEST(KillSoak, SigkillAndResumeEndBitExactWithAContinuousLog) {
     const bool in_write = k % 3 == 2;
     if (in_write) {
       const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-      while (!has_temp_file(run_dir) && std::chrono::steady_clock::now() < end && wait_for(p, 0) < 0)
+      while (!has_temp_file(run_dir, "last.pt") && std::chrono::steady_clock::now() < end && wait_for(p, 0) < 0)
         std::this_thread::sleep_for(std::chrono::microseconds(200));
     } else {
-      std::this_thread::sleep_for(std::chrono::milliseconds(int64_t(1000 * delay(rng))));
+      const int64_t target = int64_t(double(k + 1) * iters / double(kills + 1));
+      const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+      for (;;) {
+        const auto seen = logged_iters(run_dir + "/metrics.jsonl", nullptr);
+        if ((!seen.empty() && seen.back() >= target) || std::chrono::steady_clock::now() > end || wait_for(p, 0) >= 0)
+          break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(int64_t(1e6 * within(rng))));
     }
-    const bool writing = has_temp_file(run_dir);
+    const bool writing = has_temp_file(run_dir, "last.pt");
     ::kill(p.pid, SIGKILL);
     const int st = wait_for(p, 30);
     if (st == 0) {  // it finished before the kill: nothing left to interrupt
@@ -136,6 +151,8 @@ TEST(KillSoak, SigkillAndResumeEndBitExactWithAContinuousLog) {
     const int64_t reached = seen.empty() ? 0 : seen.back();
     EXPECT_GE(ck, prev_ck) << "attempt " << k;
     EXPECT_LE(reached - ck, kCheckpointPeriod) << "attempt " << k << ": reached " << reached << ", checkpoint " << ck;
+    std::printf("attempt %d: killed%s at iteration %lld, resumes from checkpoint %lld\n", k,
+                in_write && writing ? " inside a checkpoint write" : "", (long long)reached, (long long)ck);
     prev_ck = ck;
   }
   // And to the end.
