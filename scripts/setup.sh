@@ -32,7 +32,10 @@ if command -v update-alternatives >/dev/null; then
 fi
 
 export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}"
-if [ ! -f build/build.ninja ]; then
-  cmake -G Ninja -S . -B build -DCMAKE_BUILD_TYPE=Release
+# BUILD_DIR / CMAKE_ARGS: another build (scripts/run-tests.sh --sanitize uses build-asan).
+BUILD_DIR="${BUILD_DIR:-build}"
+if [ ! -f "$BUILD_DIR/build.ninja" ]; then
+  # shellcheck disable=SC2086
+  cmake -G Ninja -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release ${CMAKE_ARGS:-}
 fi
-cmake --build build --parallel "$(nproc)"
+cmake --build "$BUILD_DIR" --parallel "$(nproc)"

@@ -5,7 +5,7 @@
 namespace rcnn::api {
 
 std::vector<ComputeDevice> compute_devices() {
-  std::vector<ComputeDevice> out{{"cpu", "CPU (" + std::to_string(torch::get_num_threads()) + " threads)"}};
+  std::vector<ComputeDevice> out{{"cpu", "CPU"}};
   if (torch::cuda::is_available())
     for (size_t i = 0; i < torch::cuda::device_count(); ++i)
       out.push_back({"cuda:" + std::to_string(i), "CUDA " + std::to_string(i)});

@@ -7,7 +7,7 @@ namespace rcnn::api {
 
 struct ComputeDevice {
   std::string id;     // "cpu", "cuda:0", ... (what Session::set_device and TrainRequest::device take)
-  std::string label;  // "CPU (16 threads)", "CUDA 0"
+  std::string label;  // "CPU", "CUDA 0"
 };
 
 // The CPU, then every CUDA device LibTorch sees (none on a CPU-only build).

@@ -48,6 +48,12 @@ TrainOutcome TrainJob::run(const TrainEvents& ev) {
     if (ev.on_message) ev.on_message(m);
   };
   DistSetup ds;
+  // Several processes on this machine share its cores for the run; the
+  // caller (the studio) gets its thread count back afterwards.
+  struct RestoreThreads {
+    int n = torch::get_num_threads();
+    ~RestoreThreads() { torch::set_num_threads(n); }
+  } restore_threads;
   try {
     {
       // Processes on this machine share its cores.

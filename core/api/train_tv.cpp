@@ -116,10 +116,14 @@ TrainOutcome run_torchvision_training(const TrainRequest& req, DetectorConfig cf
   if (req.resume) {
     std::ifstream f(state);
     if (!f) throw std::runtime_error(state + ": no run to resume (run.json missing)");
-    nlohmann::json j = nlohmann::json::parse(f);
-    cfg = config_from_json_string(j.at("config").dump(), state);
-    start = j.at("iteration").get<int64_t>();
-    best_map = j.value("best_map", -1.0);
+    try {
+      nlohmann::json j = nlohmann::json::parse(f);
+      cfg = config_from_json_string(j.at("config").dump(), state);
+      start = j.at("iteration").get<int64_t>();
+      best_map = j.value("best_map", -1.0);
+    } catch (const nlohmann::json::exception& e) {
+      throw std::runtime_error(state + ": unreadable run state (" + e.what() + ")");
+    }
   }
   const auto o = torchvision_options(cfg);
   torch::manual_seed(cfg.solver.seed);

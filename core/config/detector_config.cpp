@@ -133,7 +133,7 @@ DetectorConfig config_from_json_string(const std::string& text, const std::strin
   json user;
   try {
     user = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number like 1e400
     throw ConfigError(origin + ": malformed JSON: " + e.what());
   }
   json base = to_j(DetectorConfig{});

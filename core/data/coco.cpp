@@ -23,7 +23,7 @@ Dataset read_coco(const std::string& json_path, const std::string& image_dir_in,
   json j;
   try {
     j = json::parse(in);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number like 1e400
     throw DataError(json_path + ": malformed JSON: " + e.what());
   }
   if (!j.is_object() || !j.contains("images") || !j["images"].is_array())

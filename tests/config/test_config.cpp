@@ -183,3 +183,11 @@ TEST(ConfigFields, RangesOfTheTableAreEnforced) {
   EXPECT_NE(err(R"({"anchors": {"aspect_ratios": [1, -2]}})").find("values must be > 0, got -2"), std::string::npos);
   EXPECT_NE(err(R"({"roi": {"canonical_size": 0}})").find("roi.canonical_size: must be > 0"), std::string::npos);
 }
+
+// Found by scripts/fuzz.sh (config): a number beyond double's range was an
+// uncaught nlohmann out_of_range, not a ConfigError naming the file.
+TEST(Config, NumberOverflowIsAConfigError) {
+  const auto e = err(R"({"solver": {"lr": 222E222222222222}})");
+  EXPECT_NE(e.find("test.json: malformed JSON"), std::string::npos) << e;
+  EXPECT_NE(e.find("number overflow"), std::string::npos) << e;
+}

@@ -176,6 +176,15 @@ TEST(BadInput, MalformedCocoJson) {
   expect_has(strict_open_error(dir / "badcat.json"), "annotation 5", "unknown category_id 9");
   auto ds = open_dataset((dir / "badcat.json").string());
   EXPECT_EQ(ds.skipped_objects, 1);
+  // Found by scripts/fuzz.sh (coco): a number beyond double's range was an
+  // uncaught nlohmann out_of_range (the process ended), not a DataError.
+  std::ofstream(dir / "overflow.json") << R"({"images":[{"id":1,"file_name":"x.png","width":1e400,"height":10}]})";
+  try {
+    open_dataset((dir / "overflow.json").string());
+    FAIL();
+  } catch (const DataError& e) {
+    expect_has(e.what(), "overflow.json", "number overflow");
+  }
 }
 
 TEST(BadInput, NumbersThatAreNotNumbers) {
