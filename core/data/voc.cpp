@@ -1,6 +1,7 @@
 // PASCAL VOC reader: JPEGImages/, Annotations/<id>.xml, ImageSets/Main/<split>.txt,
 // optional labels.txt (one class per line).
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -89,8 +90,21 @@ Dataset read_voc(const std::string& root_s, const LoadOptions& opt) {
         if (fs::is_regular_file(root / "JPEGImages" / (id + ext)))
           rec.path = (root / "JPEGImages" / (id + ext)).string();
     }
-    rec.width = ann.child("size").child("width").text().as_int(0);
-    rec.height = ann.child("size").child("height").text().as_int(0);
+    // <size> is parsed whole too; the image's own header has the last word.
+    for (auto [field, out] : {std::pair<const char*, int*>{"width", &rec.width}, {"height", &rec.height}}) {
+      const auto node = ann.child("size").child(field);
+      double v = 0;
+      std::string why;
+      if (!node) continue;
+      if (parse_number(node.child_value(), 0, 1e6, &v, &why) && v == std::floor(v)) {  // 0: unknown
+        *out = int(v);
+        continue;
+      }
+      if (why.empty()) why = "\"" + std::string(node.child_value()) + "\" is not a whole number";
+      const std::string msg = xml.string() + ": <size><" + field + ">: " + why;
+      if (opt.strict) throw DataError(msg);
+      ds.issues.push_back(msg + " (the image's own size is used)");
+    }
     try {
       auto [w, h] = peek_image_size(rec.path);
       if (rec.width <= 0 || rec.height <= 0) rec.width = w, rec.height = h;

@@ -211,6 +211,20 @@ TEST(BadInput, NumbersThatAreNotNumbers) {
   for (const auto& i : ds.issues) all += i + "\n";
   expect_has(all, "object #2 ('dog') <xmax>: \"12px\" is not a number", "object #3 ('cat') <difficult>: \"maybe\"");
   expect_has(all, "object #4 ('cat') <xmax>: \"1e400\" is not a finite number", "(object skipped)");
+  // <size> too: a word is an error (strict) or a reported fallback to the image's own size.
+  VocCase s("nan_size");
+  s.image("b", 40, 30);
+  std::ofstream(s.root / "Annotations" / "b.xml") << "<annotation><filename>b.png</filename><size><width>forty</width>"
+                                                     "<height>30</height></size>" +
+                                                         VocCase::obj("cat", 2, 2, 20, 20) + "</annotation>";
+  s.split({"b"});
+  expect_has(s.strict_error(), "b.xml: <size><width>", "\"forty\" is not a number");
+  const auto sd = s.lenient();
+  ASSERT_EQ(sd.images.size(), 1u);
+  EXPECT_EQ(sd.images[0].width, 40);
+  EXPECT_EQ(sd.images[0].objects.size(), 1u);
+  ASSERT_FALSE(sd.issues.empty());
+  expect_has(sd.issues[0], "<size><width>", "(the image's own size is used)");
   // COCO: a bbox entry that is a string, an iscrowd that is not 0/1.
   auto dir = fs::temp_directory_path() / ("rcnn_bad_coco_num_" + std::to_string(::getpid()));
   fs::create_directories(dir);
