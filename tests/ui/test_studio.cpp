@@ -11,6 +11,8 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QMenu>
+#include <QListView>
+#include <filesystem>
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QSpinBox>
@@ -411,6 +413,77 @@ class StudioTest : public QObject, StudioFixture {
     QVERIFY2(QFile::exists(tp->runDir() + "/last.pth"), qPrintable(log ? log->toPlainText().right(600) : tp->runDir()));
     QVERIFY(QFile::exists(tp->runDir() + "/run.json"));
     QVERIFY(!QFile::exists(tp->runDir() + "/last.pt"));
+  }
+
+  // A generated VOC set of RCNN_BIG_DATASET images (default 20000; one tiny
+  // JPEG hard-linked under every id) opens, and browsing it from the first
+  // row to the last keeps the thumbnails (and the memory) bounded.
+  void bigDatasetOpensAndBrowsesInBoundedMemory() {
+    const int n = qEnvironmentVariableIsSet("RCNN_BIG_DATASET") ? qEnvironmentVariableIntValue("RCNN_BIG_DATASET")
+                                                                 : 20000;
+    const QString root = artifacts + QString("/voc%1").arg(n);
+    QElapsedTimer gen;
+    gen.start();
+    if (!QFile::exists(root + "/ImageSets/Main/val.txt")) {
+      QDir().mkpath(root + "/JPEGImages");
+      QDir().mkpath(root + "/Annotations");
+      QDir().mkpath(root + "/ImageSets/Main");
+      QImage img(48, 40, QImage::Format_RGB32);
+      img.fill(QColor(40, 120, 200));
+      QVERIFY(img.save(root + "/base.jpg", "JPEG"));
+      QFile split(root + "/ImageSets/Main/val.txt.part");
+      QVERIFY(split.open(QIODevice::WriteOnly));
+      for (int i = 0; i < n; ++i) {
+        const QString id = QString("img_%1").arg(i, 6, 10, QChar('0'));
+        std::error_code ec;
+        std::filesystem::create_hard_link((root + "/base.jpg").toStdString(),
+                                          (root + "/JPEGImages/" + id + ".jpg").toStdString(), ec);
+        QFile x(root + "/Annotations/" + id + ".xml");
+        QVERIFY(x.open(QIODevice::WriteOnly));
+        x.write(QString("<annotation><size><width>48</width><height>40</height></size><object><name>%1</name>"
+                        "<bndbox><xmin>%2</xmin><ymin>4</ymin><xmax>30</xmax><ymax>36</ymax></bndbox></object>"
+                        "</annotation>")
+                    .arg(i % 3 ? "cat" : "dog")
+                    .arg(2 + i % 10)
+                    .toUtf8());
+        split.write((id + "\n").toUtf8());
+      }
+      split.close();
+      QVERIFY(split.rename(root + "/ImageSets/Main/val.txt"));
+    }
+    const double rss0 = residentMiB();
+    QElapsedTimer open;
+    open.start();
+    QVERIFY(w->openDataset(root));
+    const qint64 openMs = open.elapsed();
+    QCOMPARE(w->datasetPanel()->visibleCount(), n);
+    // Browse: every 250th row brought into view, the view painting between.
+    auto* list = w->findChild<QListView*>("datasetList");
+    QVERIFY(list);
+    QElapsedTimer browse;
+    browse.start();
+    for (int row = 0; row < n; row += 250) {
+      list->scrollTo(list->model()->index(row, 0));
+      QTest::qWait(15);
+    }
+    QTest::qWait(500);
+    const double rss1 = residentMiB();
+    qInfo("%d images (generated in %lld ms): opened in %lld ms; browsed in %lld ms, %d thumbnails decoded, %d "
+          "cached; resident memory %.0f -> %.0f MiB",
+          n, gen.elapsed(), openMs, browse.elapsed(), w->datasetPanel()->thumbnailsLoaded(),
+          w->datasetPanel()->thumbnailsCached(), rss0, rss1);
+    QVERIFY(w->datasetPanel()->thumbnailsLoaded() > 50);   // the rows in view were decoded...
+    QVERIFY(w->datasetPanel()->thumbnailsCached() <= 2000);  // ...and the cache stays within its limit
+    QVERIFY2(rss1 - rss0 < 200, qPrintable(QString("resident memory grew by %1 MiB").arg(rss1 - rss0)));
+    QVERIFY(w->openDataset(QString::fromStdString(rcnn::api::default_dataset_dir())));
+  }
+
+  static double residentMiB() {
+    QFile f("/proc/self/status");
+    if (!f.open(QIODevice::ReadOnly)) return 0;
+    for (const auto& line : f.readAll().split('\n'))
+      if (line.startsWith("VmRSS:")) return line.mid(6).trimmed().split(' ').value(0).toDouble() / 1024.0;
+    return 0;
   }
 
   void cleanupTestCase() { delete w; }

@@ -1,16 +1,14 @@
 #include "dataset_panel.h"
 
 #include <QComboBox>
-#include <QImageReader>
 #include <QLabel>
 #include <QLineEdit>
-#include <QListWidget>
-#include <QPainter>
-#include <QPointer>
-#include <QThreadPool>
+#include <QListView>
+#include <QSignalBlocker>
 #include <QVBoxLayout>
 
 #include "studio_context.h"
+#include "thumbnail_model.h"
 
 namespace studio {
 
@@ -22,49 +20,49 @@ DatasetPanel::DatasetPanel(StudioContext& ctx, QWidget* parent) : QWidget(parent
   m_search->setPlaceholderText("Search file names…");
   m_search->setClearButtonEnabled(true);
   m_class = new QComboBox(this);
-  m_list = new QListWidget(this);
+  m_model = new ThumbnailModel(2000, this);
+  m_list = new QListView(this);
   m_list->setObjectName("datasetList");
+  m_list->setModel(m_model);
   m_list->setViewMode(QListView::IconMode);
-  m_list->setIconSize(QSize(64, 64));
+  m_list->setIconSize(QSize(ThumbnailModel::kSize, ThumbnailModel::kSize));
   m_list->setGridSize(QSize(84, 96));
   m_list->setResizeMode(QListView::Adjust);
-  m_list->setUniformItemSizes(true);
+  m_list->setUniformItemSizes(true);  // a layout pass does not touch every row
+  m_list->setMovement(QListView::Static);
+  m_list->setLayoutMode(QListView::Batched);
   lay->addWidget(m_info);
   lay->addWidget(m_search);
   lay->addWidget(m_class);
   lay->addWidget(m_list, 1);
   connect(m_search, &QLineEdit::textChanged, this, &DatasetPanel::refilter);
   connect(m_class, qOverload<int>(&QComboBox::currentIndexChanged), this, &DatasetPanel::refilter);
-  connect(m_list, &QListWidget::currentItemChanged, this, [this](QListWidgetItem* it) {
-    if (m_updating || !it) return;
-    m_current = it->data(Qt::UserRole).toInt();
+  connect(m_list->selectionModel(), &QItemSelectionModel::currentChanged, this, [this](const QModelIndex& cur) {
+    if (m_updating || !cur.isValid()) return;
+    m_current = m_model->datasetIndex(cur.row());
     emit imageSelected(m_current);
   });
   connect(&m_ctx, &StudioContext::datasetChanged, this, &DatasetPanel::rebuild);
 }
 
-DatasetPanel::~DatasetPanel() {
-  if (m_cancel) *m_cancel = true;
-  QThreadPool::globalInstance()->waitForDone();
+DatasetPanel::~DatasetPanel() = default;
+
+int DatasetPanel::thumbnailsLoaded() const {
+  return m_model->thumbnailsDecoded();
+}
+int DatasetPanel::thumbnailsCached() const {
+  return m_model->thumbnailsCached();
 }
 
 void DatasetPanel::rebuild() {
   const auto& ds = m_ctx.dataset();
   m_updating = true;
-  m_class->clear();
-  m_class->addItem("All classes");
-  for (const auto& c : ds.class_names) m_class->addItem(QString::fromStdString(c));
-  m_list->clear();
-  QPixmap placeholder(64, 64);
-  placeholder.fill(Qt::darkGray);
-  const QIcon icon(placeholder);
-  for (size_t i = 0; i < ds.images.size(); ++i) {
-    const auto& r = ds.images[i];
-    auto* it =
-        new QListWidgetItem(icon, QString("%1\n%2 GT").arg(QString::fromStdString(r.id)).arg(r.objects.size()));
-    it->setData(Qt::UserRole, int(i));
-    it->setToolTip(QString::fromStdString(r.path));
-    m_list->addItem(it);
+  m_model->setDataset(&ds);
+  {
+    const QSignalBlocker quiet(m_class);  // refilter() once, below
+    m_class->clear();
+    m_class->addItem("All classes");
+    for (const auto& c : ds.class_names) m_class->addItem(QString::fromStdString(c));
   }
   const QString fmt = ds.format == "voc" ? "PASCAL VOC" : ds.format == "coco" ? "COCO" : "image folder";
   m_info->setText(QString("%1 (%2, split %3): %4 images, %5 objects, %6 classes%7")
@@ -78,89 +76,49 @@ void DatasetPanel::rebuild() {
   m_updating = false;
   m_current = -1;
   refilter();
-  loadThumbnails();
-}
-
-void DatasetPanel::loadThumbnails() {
-  if (m_cancel) *m_cancel = true;  // the previous dataset's worker stops at its next image
-  m_cancel = std::make_shared<std::atomic<bool>>(false);
-  m_thumbs = 0;
-  std::vector<QString> paths;
-  for (const auto& r : m_ctx.dataset().images) paths.push_back(QString::fromStdString(r.path));
-  auto cancel = m_cancel;
-  QPointer<DatasetPanel> self(this);
-  QThreadPool::globalInstance()->start([self, cancel, paths = std::move(paths)] {
-    std::vector<std::pair<int, QImage>> batch;
-    auto flush = [&] {
-      if (batch.empty()) return;
-      QMetaObject::invokeMethod(
-          self, [self, cancel, b = batch] {
-            if (!self || *cancel) return;
-            for (const auto& [i, img] : b)
-              if (i < self->m_list->count()) self->m_list->item(i)->setIcon(QIcon(QPixmap::fromImage(img)));
-            self->m_thumbs += int(b.size());
-          },
-          Qt::QueuedConnection);
-      batch.clear();
-    };
-    for (size_t i = 0; i < paths.size() && !*cancel; ++i) {
-      QImageReader reader(paths[i]);
-      reader.setScaledSize(QSize(64, 64));
-      QImage img = reader.read();
-      if (img.isNull()) {
-        img = QImage(64, 64, QImage::Format_RGB32);
-        img.fill(Qt::darkRed);
-      }
-      batch.emplace_back(int(i), std::move(img));
-      if (batch.size() >= 32) flush();
-    }
-    flush();
-  });
 }
 
 void DatasetPanel::refilter() {
+  const auto& ds = m_ctx.dataset();
   const QString q = m_search->text();
   const int cls = m_class->currentIndex() - 1;
-  for (int k = 0; k < m_list->count(); ++k) {
-    auto* it = m_list->item(k);
-    const auto& r = m_ctx.dataset().images[size_t(it->data(Qt::UserRole).toInt())];
+  std::vector<int> rows;
+  rows.reserve(ds.images.size());
+  for (int i = 0; i < int(ds.images.size()); ++i) {
+    const auto& r = ds.images[size_t(i)];
     bool show = q.isEmpty() || QString::fromStdString(r.path).contains(q, Qt::CaseInsensitive);
-    if (cls >= 0) {
+    if (show && cls >= 0) {
       bool has = false;
       for (const auto& a : r.objects) has |= a.label == cls;
-      show = show && has;
+      show = has;
     }
-    it->setHidden(!show);
+    if (show) rows.push_back(i);
   }
+  m_updating = true;
+  m_model->setRows(std::move(rows));
+  const int row = m_model->rowOf(m_current);
+  if (row >= 0) m_list->setCurrentIndex(m_model->index(row));
+  m_updating = false;
 }
 
 int DatasetPanel::visibleCount() const {
-  int n = 0;
-  for (int k = 0; k < m_list->count(); ++k) n += !m_list->item(k)->isHidden();
-  return n;
+  return m_model->rowCount();
 }
 
 void DatasetPanel::select(int idx) {
-  for (int k = 0; k < m_list->count(); ++k)
-    if (m_list->item(k)->data(Qt::UserRole).toInt() == idx) {
-      m_list->setCurrentRow(k);
-      m_list->scrollToItem(m_list->item(k));
-      return;
-    }
+  const int row = m_model->rowOf(idx);
+  if (row < 0) return;
+  m_list->setCurrentIndex(m_model->index(row));
+  m_list->scrollTo(m_model->index(row));
 }
 
 void DatasetPanel::step(int delta) {
-  const int n = m_list->count();
+  const int n = m_model->rowCount();
   if (!n) return;
-  int k = m_list->currentRow();
-  for (int tries = 0; tries < n; ++tries) {
-    k = (k + delta + n) % n;
-    if (!m_list->item(k)->isHidden()) {
-      m_list->setCurrentRow(k);
-      m_list->scrollToItem(m_list->item(k));
-      return;
-    }
-  }
+  const int cur = m_list->currentIndex().isValid() ? m_list->currentIndex().row() : -1;
+  const int k = ((cur < 0 && delta < 0 ? 0 : cur) + delta + n) % n;
+  m_list->setCurrentIndex(m_model->index(k));
+  m_list->scrollTo(m_model->index(k));
 }
 
 }  // namespace studio

@@ -1,17 +1,20 @@
 #pragma once
 // Dataset browser over the studio context's dataset: thumbnails with GT
-// counts, class filter, file-name search. Thumbnails are decoded on a worker
-// thread and arrive in batches, so a large dataset opens at once.
+// counts, class filter, file-name search. A QListView over ThumbnailModel:
+// only the rows in view are decoded (on a worker thread) and a bounded cache
+// keeps them, so a dataset of any size opens at once in bounded memory.
 #include <QWidget>
 #include <atomic>
 #include <memory>
 
-class QListWidget;
+class QListView;
 class QLineEdit;
 class QComboBox;
 class QLabel;
 
 namespace studio {
+
+class ThumbnailModel;
 
 class StudioContext;
 
@@ -24,7 +27,8 @@ class DatasetPanel : public QWidget {
   void select(int datasetIndex);
   void step(int delta);  // next/previous visible image
   int visibleCount() const;
-  int thumbnailsLoaded() const { return m_thumbs; }
+  int thumbnailsLoaded() const;  // decoded so far (only rows that were shown)
+  int thumbnailsCached() const;  // held now (bounded by the model's cache)
 
  signals:
   void imageSelected(int datasetIndex);
@@ -32,11 +36,9 @@ class DatasetPanel : public QWidget {
  private:
   void rebuild();
   void refilter();
-  void loadThumbnails();
   StudioContext& m_ctx;
-  std::shared_ptr<std::atomic<bool>> m_cancel;  // set to stop the current thumbnail worker
-  int m_thumbs = 0;
-  QListWidget* m_list;
+  ThumbnailModel* m_model;
+  QListView* m_list;
   QLineEdit* m_search;
   QComboBox* m_class;
   QLabel* m_info;
