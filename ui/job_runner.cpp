@@ -1,6 +1,6 @@
 #include "job_runner.h"
 
-#include <QElapsedTimer>
+#include "api/devices.h"
 
 namespace studio {
 
@@ -108,6 +108,7 @@ bool JobRunner::startTraining(const rcnn::api::TrainRequest& r, const rcnn::api:
   auto* job = m_train.get();
   m_trainThread = std::thread([this, job, events, done = std::move(done)] {
     auto outcome = job->run(events);
+    rcnn::api::release_free_memory();  // the run's model, batches and caches are gone now
     m_training = false;
     if (done) done(outcome);
   });
@@ -143,8 +144,18 @@ void JobRunner::run() {
     std::function<void()> next;
     {
       QMutexLocker lk(&m_mutex);
-      while (!m_pending && !m_coverage && m_queued.empty() && !m_quit) m_wake.wait(&m_mutex);
+      while (!m_pending && !m_coverage && m_queued.empty() && !m_quit) {
+        // Idle for 2 s after some work: give the memory it freed back to the
+        // system (the allocator keeps it otherwise; see api::release_free_memory).
+        if (!m_wake.wait(&m_mutex, QDeadlineTimer(2000)) && m_workedSinceTrim) {
+          lk.unlock();
+          rcnn::api::release_free_memory();
+          lk.relock();
+          m_workedSinceTrim = false;
+        }
+      }
       if (m_quit) return;
+      m_workedSinceTrim = true;
       // Interactive work first: a pending trace runs before a queued evaluation.
       if (m_pending) {
         req = std::move(m_pending);

@@ -8,6 +8,7 @@
 // stopped and owned here too; a run executes on a worker of the runner (it
 // takes minutes and must not hold up tracing) and reports through the
 // caller's TrainEvents, called on that worker.
+#include <QDeadlineTimer>
 #include <QMutex>
 #include <QThread>
 #include <QWaitCondition>
@@ -103,6 +104,7 @@ class JobRunner : public QThread {
   std::optional<rcnn::api::CoverageRequest> m_coverage;
   bool m_quit = false;
   std::string m_device = "cpu";  // under m_mutex
+  bool m_workedSinceTrim = false;  // this thread only
   rcnn::DetectorConfig m_cfg;
   std::unique_ptr<rcnn::api::Session> m_session;  // touched only on this thread
   std::unique_ptr<rcnn::api::TrainJob> m_train;

@@ -1,5 +1,6 @@
 #include "api/devices.h"
 
+#include <malloc.h>
 #include <torch/torch.h>
 
 namespace rcnn::api {
@@ -10,6 +11,10 @@ std::vector<ComputeDevice> compute_devices() {
     for (size_t i = 0; i < torch::cuda::device_count(); ++i)
       out.push_back({"cuda:" + std::to_string(i), "CUDA " + std::to_string(i)});
   return out;
+}
+
+void release_free_memory() {
+  ::malloc_trim(0);
 }
 
 std::string cuda_unavailable_reason() {

@@ -12,6 +12,13 @@ struct ComputeDevice {
 
 // The CPU, then every CUDA device LibTorch sees (none on a CPU-only build).
 std::vector<ComputeDevice> compute_devices();
+// Returns the heap's free memory to the operating system (malloc_trim).
+// The trainer's allocator settings keep freed memory for reuse, which is
+// right within a run but lets a long-running studio's resident size creep;
+// the studio calls this when a training run ends and when its model thread
+// goes idle.
+void release_free_memory();
+
 // Why there is no CUDA device: "this LibTorch build has no CUDA" or "no
 // CUDA device is visible"; empty when there is one.
 std::string cuda_unavailable_reason();
