@@ -4,12 +4,22 @@
 // mouse would (the canvas's own hover rule picks what is under it).
 #include <QApplication>
 #include <QDir>
+#include <QFile>
 #include <QtTest>
 
 #include "api/dataset.h"
 #include "canvas/canvas_widget.h"
 #include "main_window.h"
 #include "studio_context.h"
+
+// This process's resident memory (VmRSS), MiB.
+inline double residentMiB() {
+  QFile f("/proc/self/status");
+  if (!f.open(QIODevice::ReadOnly)) return 0;
+  for (const auto& line : f.readAll().split('\n'))
+    if (line.startsWith("VmRSS:")) return line.mid(6).trimmed().split(' ').value(0).toDouble() / 1024.0;
+  return 0;
+}
 
 struct StudioFixture {
   studio::MainWindow* w = nullptr;

@@ -25,13 +25,6 @@ double heapInUseMiB() {
   const struct mallinfo2 m = mallinfo2();
   return double(m.uordblks + m.hblkhd) / (1024.0 * 1024.0);
 }
-double residentMiB() {
-  QFile f("/proc/self/status");
-  if (!f.open(QIODevice::ReadOnly)) return 0;
-  for (const auto& line : f.readAll().split('\n'))
-    if (line.startsWith("VmRSS:")) return line.mid(6).trimmed().split(' ').value(0).toDouble() / 1024.0;
-  return 0;
-}
 }  // namespace
 
 class SoakTest : public QObject, public StudioFixture {

@@ -478,14 +478,6 @@ class StudioTest : public QObject, StudioFixture {
     QVERIFY(w->openDataset(QString::fromStdString(rcnn::api::default_dataset_dir())));
   }
 
-  static double residentMiB() {
-    QFile f("/proc/self/status");
-    if (!f.open(QIODevice::ReadOnly)) return 0;
-    for (const auto& line : f.readAll().split('\n'))
-      if (line.startsWith("VmRSS:")) return line.mid(6).trimmed().split(' ').value(0).toDouble() / 1024.0;
-    return 0;
-  }
-
   void cleanupTestCase() { delete w; }
 };
 
