@@ -271,7 +271,7 @@ int main(int argc, char** argv) {
         auto ds = rcnn::api::open_dataset(in_dataset.empty() ? rcnn::api::default_dataset_dir() : in_dataset, lo);
         if (!ds.issues.empty())  // what lenient reading skipped, so a wrong count is never silent
           std::fprintf(stderr, "dataset: skipped %d images and %d objects, clipped %d boxes (%zu issues; first: %s)\n",
-                       ds.skipped_images, ds.skipped_objects, ds.clipped_objects, ds.issues.size(),
+                       ds.skipped_images, ds.skipped_objects, ds.clipped_objects, ds.problems,
                        ds.issues.front().c_str());
         const int idx = std::max(0, in_index);
         if (size_t(idx) >= ds.size())

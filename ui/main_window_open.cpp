@@ -63,7 +63,7 @@ bool MainWindow::openDataset(const QString& path, const QString& split) {
   if (!ds.issues.empty())
     statusBar()->showMessage(QString("%1: %2 problems skipped, first: %3")
                                  .arg(path)
-                                 .arg(ds.issues.size())
+                                 .arg(ds.problems)
                                  .arg(QString::fromStdString(ds.issues[0])),
                              15000);
   updateModelLabel();

@@ -30,6 +30,7 @@ DatasetInfo to_info(const data::Dataset& ds) {
   d.split = ds.split;
   d.class_names = ds.class_names;
   d.issues = ds.issues;
+  d.problems = ds.problem_count();
   d.skipped_images = ds.skipped_images;
   d.skipped_objects = ds.skipped_objects;
   d.clipped_objects = ds.clipped_objects;

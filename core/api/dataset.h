@@ -22,7 +22,8 @@ struct DatasetInfo {
   std::string root, split;
   std::vector<std::string> class_names;
   std::vector<ImageEntry> images;
-  std::vector<std::string> issues;  // lenient mode: one line per skipped/repaired item
+  std::vector<std::string> issues;  // lenient mode: one line per skipped/repaired item, the first 1000
+  size_t problems = 0;              // every skipped/repaired item, listed or not
   int skipped_images = 0, skipped_objects = 0, clipped_objects = 0;
   size_t size() const { return images.size(); }
   size_t num_objects() const;

@@ -12,6 +12,50 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 namespace rcnn::data {
+namespace {
+
+// One annotation as read: its fields, or the message of what was wrong with it.
+struct RawAnnotation {
+  std::string id;  // as written in the file, for messages
+  int64_t image_id = 0, category_id = 0;
+  float box[4] = {0, 0, 0, 0};  // x, y, w, h
+  bool crowd = false;
+  int error = -1;  // index into the error messages, or -1
+};
+
+RawAnnotation compact(const json& a, const std::string& json_path, std::vector<std::string>& errors) {
+  RawAnnotation r;
+  r.id = a.contains("id") ? a["id"].dump() : std::string("?");
+  const std::string where = json_path + ": annotation " + r.id;
+  try {
+    r.image_id = a.at("image_id").get<int64_t>();
+    r.category_id = a.at("category_id").get<int64_t>();
+    const auto& bb = a.at("bbox");
+    if (!bb.is_array() || bb.size() != 4) throw DataError(where + ": bbox must be [x, y, w, h]");
+    const char* names[] = {"x", "y", "w", "h"};
+    for (int k = 0; k < 4; ++k) {
+      if (!bb[size_t(k)].is_number())
+        throw DataError(where + ": bbox[" + std::to_string(k) + "] (" + names[k] + ") is " + bb[size_t(k)].dump() +
+                        ", not a number");
+      r.box[k] = bb[size_t(k)].get<float>();
+    }
+    if (a.contains("iscrowd")) {
+      const auto& c = a["iscrowd"];
+      if (!(c.is_number_integer() || c.is_boolean()))
+        throw DataError(where + ": iscrowd is " + c.dump() + ", not 0 or 1");
+      r.crowd = c.is_boolean() ? c.get<bool>() : c.get<int64_t>() != 0;
+    }
+  } catch (const json::exception& e) {
+    r.error = int(errors.size());
+    errors.push_back(where + ": " + e.what());
+  } catch (const DataError& e) {
+    r.error = int(errors.size());
+    errors.push_back(e.what());
+  }
+  return r;
+}
+
+}  // namespace
 
 Dataset read_coco(const std::string& json_path, const std::string& image_dir_in, const LoadOptions& opt) {
   Dataset ds;
@@ -20,9 +64,29 @@ Dataset read_coco(const std::string& json_path, const std::string& image_dir_in,
   ds.split = opt.split;
   std::ifstream in(json_path);
   if (!in) throw DataError(json_path + ": cannot open COCO annotation file");
+  // The file is parsed as a stream: each annotation is turned into a compact
+  // record as soon as it is read and dropped from the JSON tree, and
+  // segmentations are never kept. COCO files hold up to millions of
+  // annotations; a whole nlohmann tree costs ~1 KB per annotation.
+  std::vector<RawAnnotation> anns;
+  std::vector<std::string> ann_errors;
+  std::string top_key;
+  auto on_event = [&](int depth, json::parse_event_t ev, json& parsed) {
+    if (depth == 1 && ev == json::parse_event_t::key) top_key = parsed.get<std::string>();
+    if (top_key != "annotations") return true;
+    if (depth == 3 && ev == json::parse_event_t::key) return parsed.get<std::string>() != "segmentation";
+    // An entry of the array ends (an object, or a stray value or array,
+    // which compact() reports).
+    if (depth == 2 && (ev == json::parse_event_t::object_end || ev == json::parse_event_t::array_end ||
+                       ev == json::parse_event_t::value)) {
+      anns.push_back(compact(parsed, json_path, ann_errors));
+      return false;
+    }
+    return true;
+  };
   json j;
   try {
-    j = json::parse(in);
+    j = json::parse(in, on_event);
   } catch (const json::exception& e) {  // parse_error, and out_of_range for a number like 1e400
     throw DataError(json_path + ": malformed JSON: " + e.what());
   }
@@ -30,6 +94,8 @@ Dataset read_coco(const std::string& json_path, const std::string& image_dir_in,
     throw DataError(json_path + ": not a COCO file (no \"images\" array)");
   if (!j.contains("categories") || !j["categories"].is_array())
     throw DataError(json_path + ": not a COCO file (no \"categories\" array)");
+  if (j.contains("annotations") && !j["annotations"].is_array())
+    throw DataError(json_path + ": not a COCO file (\"annotations\" is not an array)");
   // image_dir: explicit, or <json dir>/../<split> (COCO layout), or <json dir>/images, or the json's dir.
   fs::path jdir = fs::path(json_path).parent_path();
   fs::path image_dir = image_dir_in;
@@ -66,46 +132,32 @@ Dataset read_coco(const std::string& json_path, const std::string& image_dir_in,
     } catch (const json::exception& e) {
       const std::string msg = json_path + ": bad image entry " + im.dump().substr(0, 80) + ": " + e.what();
       if (opt.strict) throw DataError(msg);
-      ds.issues.push_back(msg + " (image skipped)");
+      ds.report(msg + " (image skipped)");
       ds.skipped_images++;
     }
   }
-  if (j.contains("annotations")) {
-    for (const auto& a : j["annotations"]) {
-      const std::string where = json_path + ": annotation " + (a.contains("id") ? a["id"].dump() : std::string("?"));
-      try {
-        auto it = img_index.find(a.at("image_id").get<int64_t>());
-        if (it == img_index.end()) throw DataError(where + " refers to unknown image_id " + a["image_id"].dump());
-        auto ct = cat_to_label.find(a.at("category_id").get<int64_t>());
-        if (ct == cat_to_label.end()) throw DataError(where + " has unknown category_id " + a["category_id"].dump());
-        const auto& bb = a.at("bbox");
-        if (!bb.is_array() || bb.size() != 4) throw DataError(where + ": bbox must be [x, y, w, h]");
-        const char* names[] = {"x", "y", "w", "h"};
-        for (int k = 0; k < 4; ++k)
-          if (!bb[size_t(k)].is_number())
-            throw DataError(where + ": bbox[" + std::to_string(k) + "] (" + names[k] + ") is " + bb[size_t(k)].dump() +
-                            ", not a number");
-        if (a.contains("iscrowd") && !(a["iscrowd"].is_number_integer() || a["iscrowd"].is_boolean()))
-          throw DataError(where + ": iscrowd is " + a["iscrowd"].dump() + ", not 0 or 1");
-        Annotation o;
-        o.label = ct->second;
-        o.x1 = bb[0].get<float>();
-        o.y1 = bb[1].get<float>();
-        o.x2 = o.x1 + bb[2].get<float>();
-        o.y2 = o.y1 + bb[3].get<float>();
-        o.crowd = a.contains("iscrowd") && (a["iscrowd"].is_boolean() ? a["iscrowd"].get<bool>() : a["iscrowd"].get<int64_t>() != 0);
-        auto& rec = ds.images[it->second];
-        if (validate_box(o, rec.width, rec.height, where, opt, ds)) rec.objects.push_back(o);
-      } catch (const json::exception& e) {
-        const std::string msg = where + ": " + e.what();
-        if (opt.strict) throw DataError(msg);
-        ds.issues.push_back(msg + " (object skipped)");
-        ds.skipped_objects++;
-      } catch (const DataError& e) {
-        if (opt.strict) throw;
-        ds.issues.push_back(std::string(e.what()) + " (object skipped)");
-        ds.skipped_objects++;
-      }
+  for (const auto& a : anns) {
+    try {
+      if (a.error >= 0) throw DataError(ann_errors[size_t(a.error)]);
+      const std::string where = json_path + ": annotation " + a.id;
+      auto it = img_index.find(a.image_id);
+      if (it == img_index.end()) throw DataError(where + " refers to unknown image_id " + std::to_string(a.image_id));
+      auto ct = cat_to_label.find(a.category_id);
+      if (ct == cat_to_label.end())
+        throw DataError(where + " has unknown category_id " + std::to_string(a.category_id));
+      Annotation o;
+      o.label = ct->second;
+      o.x1 = a.box[0];
+      o.y1 = a.box[1];
+      o.x2 = o.x1 + a.box[2];
+      o.y2 = o.y1 + a.box[3];
+      o.crowd = a.crowd;
+      auto& rec = ds.images[it->second];
+      if (validate_box(o, rec.width, rec.height, where, opt, ds)) rec.objects.push_back(o);
+    } catch (const DataError& e) {
+      if (opt.strict) throw;
+      ds.report(std::string(e.what()) + " (object skipped)");
+      ds.skipped_objects++;
     }
   }
   return ds;

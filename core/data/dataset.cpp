@@ -55,7 +55,7 @@ bool validate_box(Annotation& a, int width, int height, const std::string& where
   auto fail = [&](const std::string& why) {
     const std::string msg = where + ": box " + fmt_box(a) + " " + why;
     if (opt.strict) throw DataError(msg);
-    ds.issues.push_back(msg + " (object skipped)");
+    ds.report(msg + " (object skipped)");
     ds.skipped_objects++;
     return false;
   };
@@ -71,7 +71,7 @@ bool validate_box(Annotation& a, int width, int height, const std::string& where
       const std::string msg = where + ": box " + fmt_box(a) + " extends outside the " + std::to_string(width) + "x" +
                               std::to_string(height) + " image";
       if (opt.strict) throw DataError(msg);
-      ds.issues.push_back(msg + " (clipped)");
+      ds.report(msg + " (clipped)");
       ds.clipped_objects++;
     }
     a.x1 = std::max(a.x1, 0.0f);
@@ -111,7 +111,7 @@ Dataset open_dataset(const std::string& path, const LoadOptions& opt) {
     throw DataError(path + ": dataset split '" + opt.split + "' is empty" +
                     (ds.issues.empty()
                          ? std::string()
-                         : " (" + std::to_string(ds.issues.size()) + " problems, first: " + ds.issues.front() + ")"));
+                         : " (" + std::to_string(ds.problem_count()) + " problems, first: " + ds.issues.front() + ")"));
   return ds;
 }
 

@@ -47,9 +47,21 @@ struct Dataset {
   std::string split;
   std::vector<std::string> class_names;
   std::vector<ImageRecord> images;
-  // Lenient mode: one line per skipped/repaired item ("file: problem").
+  // Lenient mode: one line per skipped/repaired item ("file: problem"), the
+  // first kMaxIssueLines of them; the rest are counted in issues_not_listed
+  // (a file with a million bad boxes must not hold a million messages).
+  static constexpr size_t kMaxIssueLines = 1000;
   std::vector<std::string> issues;
+  size_t issues_not_listed = 0;
   int skipped_images = 0, skipped_objects = 0, clipped_objects = 0;
+
+  void report(std::string line) {
+    if (issues.size() < kMaxIssueLines)
+      issues.push_back(std::move(line));
+    else
+      ++issues_not_listed;
+  }
+  size_t problem_count() const { return issues.size() + issues_not_listed; }
 
   size_t size() const { return images.size(); }
   size_t num_objects() const;

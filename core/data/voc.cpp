@@ -63,7 +63,7 @@ Dataset read_voc(const std::string& root_s, const LoadOptions& opt) {
     const fs::path xml = root / "Annotations" / (id + ".xml");
     auto skip_image = [&](const std::string& msg) {
       if (opt.strict) throw DataError(msg);
-      ds.issues.push_back(msg + " (image skipped)");
+      ds.report(msg + " (image skipped)");
       ds.skipped_images++;
     };
     pugi::xml_document doc;
@@ -103,7 +103,7 @@ Dataset read_voc(const std::string& root_s, const LoadOptions& opt) {
       if (why.empty()) why = "\"" + std::string(node.child_value()) + "\" is not a whole number";
       const std::string msg = xml.string() + ": <size><" + field + ">: " + why;
       if (opt.strict) throw DataError(msg);
-      ds.issues.push_back(msg + " (the image's own size is used)");
+      ds.report(msg + " (the image's own size is used)");
     }
     try {
       auto [w, h] = peek_image_size(rec.path);
@@ -124,7 +124,7 @@ Dataset read_voc(const std::string& root_s, const LoadOptions& opt) {
       if (it == cls.end()) {
         const std::string msg = xml.string() + ": unknown class '" + name + "'";
         if (opt.strict) throw DataError(msg);
-        ds.issues.push_back(msg + " (object skipped)");
+        ds.report(msg + " (object skipped)");
         ds.skipped_objects++;
         continue;
       }
@@ -132,7 +132,7 @@ Dataset read_voc(const std::string& root_s, const LoadOptions& opt) {
       if (!bb || !bb.child("xmin") || !bb.child("ymin") || !bb.child("xmax") || !bb.child("ymax")) {
         const std::string msg = xml.string() + ": object '" + name + "' has no complete <bndbox>";
         if (opt.strict) throw DataError(msg);
-        ds.issues.push_back(msg + " (object skipped)");
+        ds.report(msg + " (object skipped)");
         ds.skipped_objects++;
         continue;
       }
@@ -149,7 +149,7 @@ Dataset read_voc(const std::string& root_s, const LoadOptions& opt) {
         const std::string msg = xml.string() + ": object #" + std::to_string(index) + " ('" + name + "') <" +
                                 bad_field + ">: " + why;
         if (opt.strict) throw DataError(msg);
-        ds.issues.push_back(msg + " (object skipped)");
+        ds.report(msg + " (object skipped)");
         ds.skipped_objects++;
         continue;
       }

@@ -72,7 +72,7 @@ void DatasetPanel::rebuild() {
                       .arg(ds.images.size())
                       .arg(ds.num_objects())
                       .arg(ds.class_names.size())
-                      .arg(ds.issues.empty() ? QString() : QString("; %1 problems skipped").arg(ds.issues.size())));
+                      .arg(ds.issues.empty() ? QString() : QString("; %1 problems skipped").arg(ds.problems)));
   m_updating = false;
   m_current = -1;
   refilter();
