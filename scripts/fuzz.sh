@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
 # libFuzzer on the readers of untrusted files: VOC XML, COCO JSON, the
-# config JSON with --set overrides, image decoding with its limits.
+# config JSON with --set overrides, image decoding with its limits, the
+# pickle reader and whole .pth files (torchvision checkpoints), and our own
+# checkpoints.
 # Installs clang and its fuzzer runtime if missing, builds tests/fuzz/ into
 # build-fuzz/ (ASan + UBSan + coverage), runs each target SECONDS seconds
 # from its checked-in corpus (tests/fuzz/corpus/<target>, new inputs go to
 # build-fuzz/corpus/<target>) and prints executions and coverage. A crash
 # fails the script; its input is left as build-fuzz/crash-<target>-* (add it
 # to the corpus and a regression test when fixed).
-#   scripts/fuzz.sh [SECONDS=60] [TARGET...]   (targets: voc coco config image)
+#   scripts/fuzz.sh [SECONDS=60] [TARGET...]
+#   (targets: voc coco config image pickle pth checkpoint)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH=${1:-60}
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(voc coco config image)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(voc coco config image pickle pth checkpoint)
 need=()
-for p in clang libclang-rt-14-dev libopencv-dev libpugixml-dev nlohmann-json3-dev zlib1g-dev cmake ninja-build; do
+for p in clang libclang-rt-14-dev libopencv-dev libpugixml-dev nlohmann-json3-dev zlib1g-dev cmake ninja-build libtorch-dev; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -24,7 +27,11 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
-[ -f build-fuzz/build.ninja ] || cmake -G Ninja -S tests/fuzz -B build-fuzz -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+# The checkpoint and .pth targets link the main build's librcnn_core.a.
+[ -f build/build.ninja ] || cmake -G Ninja -S . -B build >/dev/null
+cmake --build build --target rcnn_core
+[ -f build-fuzz/build.ninja ] || cmake -G Ninja -S tests/fuzz -B build-fuzz -DCMAKE_CXX_COMPILER=clang++ \
+  -DRCNN_CORE_LIB="$PWD/build/core/librcnn_core.a" >/dev/null
 cmake --build build-fuzz
 status=0
 printf "%-8s %10s %9s %7s %7s %s\n" target executions exec/s cov ft result

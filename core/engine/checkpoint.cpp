@@ -72,6 +72,19 @@ void save_checkpoint(const std::string& path, modeling::FasterRCNN& model, torch
 }
 
 namespace {
+// LibTorch's message on one line, shortened: TorchScript's ErrorReport spans
+// several lines with a source excerpt.
+std::string brief(const char* what, size_t max_len = 160) {
+  std::string out;
+  for (const char* c = what; *c && out.size() < max_len; ++c) {
+    const bool space = *c == '\n' || *c == ' ' || *c == '\t';
+    if (space && (out.empty() || out.back() == ' ')) continue;
+    out += space ? ' ' : *c;
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
 torch::serialize::InputArchive open_archive(const std::string& path) {
   if (!std::filesystem::is_regular_file(path)) throw CheckpointError(path + ": checkpoint not found");
   if (std::filesystem::file_size(path) == 0) throw CheckpointError(path + ": checkpoint is empty (0 bytes)");
@@ -82,8 +95,14 @@ torch::serialize::InputArchive open_archive(const std::string& path) {
     if (!ar.try_read("format", v) || !v.isString() || v.toStringRef() != "rcnn-studio-checkpoint-v1")
       throw CheckpointError(path + ": not an RCNN Studio checkpoint");
   } catch (const c10::Error& e) {
-    throw CheckpointError(path + ": corrupt or truncated checkpoint (" +
-                          std::string(e.what_without_backtrace()).substr(0, 160) + ")");
+    throw CheckpointError(path + ": corrupt or truncated checkpoint (" + brief(e.what_without_backtrace()) + ")");
+  } catch (const CheckpointError&) {
+    throw;
+  } catch (const std::exception& e) {
+    // Found by scripts/fuzz.sh (checkpoint): a damaged TorchScript type in
+    // the archive makes LibTorch throw torch::jit::ErrorReport, which is not
+    // a c10::Error; it ended the process.
+    throw CheckpointError(path + ": corrupt or truncated checkpoint (" + brief(e.what()) + ")");
   }
   return ar;
 }
@@ -114,8 +133,7 @@ CheckpointMeta read_checkpoint_meta(const std::string& path) {
   try {
     return read_meta(ar);
   } catch (const c10::Error& e) {
-    throw CheckpointError(path + ": checkpoint lacks its metadata (" +
-                          std::string(e.what_without_backtrace()).substr(0, 120) + ")");
+    throw CheckpointError(path + ": checkpoint lacks its metadata (" + brief(e.what_without_backtrace(), 120) + ")");
   }
 }
 
@@ -149,8 +167,11 @@ CheckpointMeta load_checkpoint(const std::string& path, modeling::FasterRCNN& mo
     }
     return meta;
   } catch (const c10::Error& e) {
-    throw CheckpointError(path + ": cannot read checkpoint (" + std::string(e.what_without_backtrace()).substr(0, 160) +
-                          ")");
+    throw CheckpointError(path + ": cannot read checkpoint (" + brief(e.what_without_backtrace()) + ")");
+  } catch (const CheckpointError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw CheckpointError(path + ": cannot read checkpoint (" + brief(e.what()) + ")");
   }
 }
 

@@ -83,6 +83,11 @@ TEST(Checkpoint, BadFilesAreNamedErrors) {
   std::string bytes((std::istreambuf_iterator<char>(in)), {});
   std::ofstream((dir / "trunc.pt").string(), std::ios::binary) << bytes.substr(0, bytes.size() / 2);
   expect_err((dir / "trunc.pt").string(), "corrupt");
+  // Found by scripts/fuzz.sh (checkpoint): a damaged TorchScript type name in
+  // the archive's code made LibTorch throw torch::jit::ErrorReport (not a
+  // c10::Error), which ended the process.
+  const std::string fuzzed = RCNN_FUZZ_CORPUS "/checkpoint/regression_torchscript_error_report.pt";
+  expect_err(fuzzed, "corrupt or truncated checkpoint (Unknown type name");
   // Wrong shapes: a model with other classes.
   auto other = small();
   other.num_classes = 7;

@@ -73,4 +73,14 @@ TEST(StateDict, ErrorsNameTheFileAndTheProblem) {
     EXPECT_NE(e.find("rcnn_truncated.pth: "), std::string::npos) << cut << ": " << e;
   }
   std::filesystem::remove(tmp);
+  // Found by scripts/fuzz.sh (pth): a record with a damaged local header made
+  // getRecord throw a c10::Error (not a std::runtime_error, no file name).
+  const std::string fuzzed = RCNN_FUZZ_CORPUS "/pth/regression_corrupt_record.pth";
+  try {
+    read_state_dict(fuzzed);
+    FAIL() << "no error for " << fuzzed;
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("regression_corrupt_record.pth: damaged zip archive"), std::string::npos)
+        << e.what();
+  }
 }
