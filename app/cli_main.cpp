@@ -12,6 +12,7 @@
 #include "api/analyze_job.h"
 #include "api/checkpoint.h"
 #include "api/coverage_job.h"
+#include "api/devices.h"
 #include "api/coverage_plots.h"
 #include "api/dataset.h"
 #include "api/eval_job.h"
@@ -55,6 +56,7 @@ void print_eval(const rcnn::api::EvalReport& rep) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  rcnn::api::tune_process_allocator();  // before any thread starts
   CLI::App app{"rcnn: Faster R-CNN training, evaluation, detection and inspection (RCNN Studio)"};
   app.require_subcommand(1);
 

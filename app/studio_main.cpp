@@ -7,10 +7,12 @@
 
 #include "config/detector_config.h"
 #include "api/dataset.h"
+#include "api/devices.h"
 #include "main_window.h"
 #include "theme.h"
 
 int main(int argc, char** argv) {
+  rcnn::api::tune_process_allocator();  // before Qt starts its threads
   QApplication app(argc, argv);
   QApplication::setOrganizationName("RCNN Studio");
   QApplication::setApplicationName("rcnn-studio");

@@ -3,6 +3,8 @@
 #include <malloc.h>
 #include <torch/torch.h>
 
+#include "engine/device.h"
+
 namespace rcnn::api {
 
 std::vector<ComputeDevice> compute_devices() {
@@ -11,6 +13,10 @@ std::vector<ComputeDevice> compute_devices() {
     for (size_t i = 0; i < torch::cuda::device_count(); ++i)
       out.push_back({"cuda:" + std::to_string(i), "CUDA " + std::to_string(i)});
   return out;
+}
+
+void tune_process_allocator() {
+  engine::tune_allocator();
 }
 
 void release_free_memory() {

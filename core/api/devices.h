@@ -12,6 +12,11 @@ struct ComputeDevice {
 
 // The CPU, then every CUDA device LibTorch sees (none on a CPU-only build).
 std::vector<ComputeDevice> compute_devices();
+// The allocator settings the trainer wants (engine::tune_allocator: freed
+// memory kept for reuse, one malloc arena). Call it first in main(), before
+// any thread starts: a thread that allocated earlier keeps an arena of its
+// own, whose top chunk release_free_memory cannot return.
+void tune_process_allocator();
 // Returns the heap's free memory to the operating system (malloc_trim).
 // The trainer's allocator settings keep freed memory for reuse, which is
 // right within a run but lets a long-running studio's resident size creep;

@@ -13,6 +13,7 @@
 #include <QtTest>
 #include <malloc.h>
 
+#include "api/devices.h"
 #include "panels/dataset_panel.h"
 #include "panels/params_panel.h"
 #include "panels/training_panel.h"
@@ -39,6 +40,23 @@ class SoakTest : public QObject, public StudioFixture {
       {"rpn.nms_thresh", {"0.5", "0.7", "0.9"}},   {"rpn.post_nms_topk_test", {"50", "100", "300"}},
       {"roi.score_thresh", {"0.05", "0.3", "0.6"}}, {"roi.nms_thresh", {"0.3", "0.5", "0.7"}},
       {"rpn.allow_low_quality_matches", {"true", "false"}}};
+
+  // With RCNN_GUI_SOAK_SMAPS set, /proc/self/smaps is copied there at the
+  // baseline and at the end, to tell which mappings grew.
+  void snapshotMaps(const char* tag) {
+    const QString dir = qEnvironmentVariable("RCNN_GUI_SOAK_SMAPS");
+    if (dir.isEmpty()) return;
+    QFile in("/proc/self/smaps");
+    QFile out(dir + "/smaps_" + tag + ".txt");
+    if (in.open(QIODevice::ReadOnly) && out.open(QIODevice::WriteOnly)) out.write(in.readAll());
+    if (FILE* f = std::fopen(qPrintable(dir + "/malloc_" + tag + ".xml"), "w")) {
+      malloc_info(0, f);
+      std::fclose(f);
+    }
+    const double before = residentMiB();
+    malloc_trim(0);
+    qInfo("%s: resident %.0f MiB, after one more malloc_trim %.0f MiB", tag, before, residentMiB());
+  }
 
   void action(int kind) {
     auto* c = w->canvas();
@@ -115,6 +133,7 @@ class SoakTest : public QObject, public StudioFixture {
     };
     idle();
     const double base = residentMiB(), baseHeap = heapInUseMiB();
+    snapshotMaps("base");
     QElapsedTimer t;
     t.start();
     int steps = 0;
@@ -138,6 +157,7 @@ class SoakTest : public QObject, public StudioFixture {
     }
     idle();
     const double end = residentMiB(), endHeap = heapInUseMiB();
+    snapshotMaps("end");
     QString what;
     for (auto it = counts.cbegin(); it != counts.cend(); ++it) what += QString(" %1 %2,").arg(it.value()).arg(it.key());
     qInfo("GUI soak: %d s, %d actions (%s); %d traces; resident memory %.0f MiB after warm-up, %.0f MiB at the end "
@@ -152,5 +172,11 @@ class SoakTest : public QObject, public StudioFixture {
   void cleanupTestCase() { delete w; }
 };
 
-QTEST_MAIN(SoakTest)
+// As the studio's main(): the allocator is set up before Qt starts threads.
+int main(int argc, char** argv) {
+  rcnn::api::tune_process_allocator();
+  QApplication app(argc, argv);
+  SoakTest t;
+  return QTest::qExec(&t, argc, argv);
+}
 #include "test_soak.moc"
