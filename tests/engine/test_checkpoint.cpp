@@ -88,6 +88,13 @@ TEST(Checkpoint, BadFilesAreNamedErrors) {
   // c10::Error), which ended the process.
   const std::string fuzzed = RCNN_FUZZ_CORPUS "/checkpoint/regression_torchscript_error_report.pt";
   expect_err(fuzzed, "corrupt or truncated checkpoint (Unknown type name");
+  // Also found by it: an 8 KB file whose pickle makes LibTorch ask for 31 GB.
+  // That is std::bad_alloc (or, where memory allows, a read past the data),
+  // which the reader turns into its error. ASan aborts on an allocation it
+  // cannot serve instead of throwing, so the sanitizer build skips this one.
+#if !defined(__SANITIZE_ADDRESS__)
+  expect_err(RCNN_FUZZ_CORPUS "/checkpoint/regression_huge_allocation.pt", "corrupt or truncated checkpoint (");
+#endif
   // Wrong shapes: a model with other classes.
   auto other = small();
   other.num_classes = 7;

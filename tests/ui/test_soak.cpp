@@ -8,9 +8,14 @@
 #include <QElapsedTimer>
 #include <QFile>
 #include <QLineEdit>
+#include <QPlainTextEdit>
+#include <QXYSeries>
 #include <QRandomGenerator>
 #include <QWheelEvent>
 #include <QtTest>
+#include <dlfcn.h>
+
+#include <cstdlib>
 #include <malloc.h>
 
 #include "api/devices.h"
@@ -20,6 +25,16 @@
 #include "studio_test_util.h"
 
 namespace {
+// Entries in oneDNN's primitive cache (LibTorch's CPU convolutions keep one
+// per layer shape; 1024 at most by default), -1 where oneDNN is absent.
+int dnnlCacheEntries() {
+  using Size = int (*)(int*);
+  static const auto f = reinterpret_cast<Size>(dlsym(RTLD_DEFAULT, "_ZN4dnnl4impl24get_primitive_cache_sizeEPi"));
+  int n = -1;
+  if (f) f(&n);
+  return n;
+}
+
 // Bytes the program holds in malloc's heap (every arena, mmapped blocks too):
 // what a leak would grow, as opposed to memory the allocator keeps for reuse.
 double heapInUseMiB() {
@@ -56,6 +71,32 @@ class SoakTest : public QObject, public StudioFixture {
     const double before = residentMiB();
     malloc_trim(0);
     qInfo("%s: resident %.0f MiB, after one more malloc_trim %.0f MiB", tag, before, residentMiB());
+    using SetCapacity = int (*)(int);
+    using GetCapacity = int (*)(int*);
+    auto set = reinterpret_cast<SetCapacity>(dlsym(RTLD_DEFAULT, "dnnl_set_primitive_cache_capacity"));
+    auto get = reinterpret_cast<GetCapacity>(dlsym(RTLD_DEFAULT, "dnnl_get_primitive_cache_capacity"));
+    int capacity = 0;
+    if (set && get && get(&capacity) == 0) {
+      const double heap = heapInUseMiB();
+      const int entries = dnnlCacheEntries();
+      set(0);  // empties the cache
+      qInfo("%s: oneDNN's primitive cache held %d entries, %.1f MiB of heap (capacity %d)", tag, entries,
+            heap - heapInUseMiB(), capacity);
+      set(capacity);
+    }
+  }
+
+  // Counts that an unbounded growth in the studio would show.
+  QString objectCounts() const {
+    int blocks = 0, points = 0;
+    for (auto* e : w->findChildren<QPlainTextEdit*>()) blocks += e->blockCount();
+    for (auto* s : w->findChildren<QXYSeries*>()) points += s->count();
+    return QString("%1 widgets, %2 objects, %3 log lines, %4 chart points, %5 oneDNN primitives cached")
+        .arg(QApplication::allWidgets().size())
+        .arg(w->findChildren<QObject*>().size())
+        .arg(blocks)
+        .arg(points)
+        .arg(dnnlCacheEntries());
   }
 
   void action(int kind) {
@@ -125,23 +166,37 @@ class SoakTest : public QObject, public StudioFixture {
       action(k);
       QTest::qWait(k == 5 ? 3000 : 200);
     }
-    // Memory is compared in the same state at both ends: no training, no
-    // trace for a while (the studio returns freed memory when it goes idle).
-    auto idle = [&] {
+    for (int s = 0; s < 9; ++s) {  // every stage's view built once
+      w->setStage(rcnn::api::Stage(s));
+      QTest::qWait(300);
+    }
+    // Memory is compared in the same state at both ends, read the same way:
+    // no training, no trace for a while (the studio returns freed memory
+    // when it goes idle), then the lowest of ten readings a second apart (a
+    // job's memory is given back a moment after it ends).
+    auto idle = [&](double* resident, double* heap) {
       quiesce();
       QTest::qWait(3500);
+      *resident = residentMiB();
+      *heap = heapInUseMiB();
+      for (int k = 0; k < 9; ++k) {
+        QTest::qWait(1000);
+        *resident = std::min(*resident, residentMiB());
+        *heap = std::min(*heap, heapInUseMiB());
+      }
     };
-    idle();
-    const double base = residentMiB(), baseHeap = heapInUseMiB();
+    double base = 0, baseHeap = 0;
+    idle(&base, &baseHeap);
     snapshotMaps("base");
+    qInfo("baseline: %s", qPrintable(objectCounts()));
     QElapsedTimer t;
     t.start();
     int steps = 0;
     qint64 next_report = 15000;
     while (t.elapsed() < qint64(seconds) * 1000) {
       if (t.elapsed() > next_report) {
-        qInfo("after %lld s: %.0f MiB resident, %.0f MiB heap in use, %d traces", t.elapsed() / 1000, residentMiB(),
-              heapInUseMiB(), w->tracesReceived());
+        qInfo("after %lld s: %.0f MiB resident, %.0f MiB heap in use, %d traces; %s", t.elapsed() / 1000,
+              residentMiB(), heapInUseMiB(), w->tracesReceived(), qPrintable(objectCounts()));
         next_report += qMax<qint64>(15000, qint64(seconds) * 1000 / 12);
       }
       const int r = int(rng.bounded(100));
@@ -155,9 +210,13 @@ class SoakTest : public QObject, public StudioFixture {
       w->trainingPanel()->stop();
       QTRY_VERIFY_WITH_TIMEOUT(!w->trainingPanel()->running(), 120000);
     }
-    idle();
-    const double end = residentMiB(), endHeap = heapInUseMiB();
+    double end = 0, endHeap = 0;
+    idle(&end, &endHeap);
     snapshotMaps("end");
+    qInfo("end: %s", qPrintable(objectCounts()));
+    // Diagnosis under heaptrack: what is allocated and not freed here is
+    // reported as leaked; two run lengths tell what grows.
+    if (qEnvironmentVariableIsSet("RCNN_GUI_SOAK_EXIT_AT_END")) std::_Exit(0);
     QString what;
     for (auto it = counts.cbegin(); it != counts.cend(); ++it) what += QString(" %1 %2,").arg(it.value()).arg(it.key());
     qInfo("GUI soak: %d s, %d actions (%s); %d traces; resident memory %.0f MiB after warm-up, %.0f MiB at the end "
