@@ -56,7 +56,7 @@ for t in "${TARGETS[@]}"; do
   ft=$(echo "$last" | grep -o 'ft: [0-9]*' | grep -o '[0-9]*' || echo "?")
   eps=$(echo "$last" | grep -oE 'exec/s:? [0-9]*' | grep -o '[0-9]*' || echo "?")
   result=ok
-  ooms=$(echo "$last" | grep -o 'oom/timeout/crash: [0-9/]*' | cut -d' ' -f2 | cut -d/ -f1)
+  ooms=$(echo "$last" | grep -o 'oom/timeout/crash: [0-9/]*' | cut -d' ' -f2 | cut -d/ -f1 || true)
   [ -z "$ooms" ] || [ "$ooms" = 0 ] || result="ok ($ooms inputs asked LibTorch for more memory than there is)"
   if [ $rc -ne 0 ]; then result="FAILED (see $log)"; status=1; fi
   printf "%-8s %10s %9s %7s %7s %s\n" "$t" "$runs" "$eps" "$cov" "$ft" "$result"
