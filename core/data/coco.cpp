@@ -26,28 +26,29 @@ struct RawAnnotation {
 RawAnnotation compact(const json& a, const std::string& json_path, std::vector<std::string>& errors) {
   RawAnnotation r;
   r.id = a.contains("id") ? a["id"].dump() : std::string("?");
-  const std::string where = json_path + ": annotation " + r.id;
+  // Messages only: built when something is wrong, not for each of a million good annotations.
+  auto where = [&] { return json_path + ": annotation " + r.id; };
   try {
     r.image_id = a.at("image_id").get<int64_t>();
     r.category_id = a.at("category_id").get<int64_t>();
     const auto& bb = a.at("bbox");
-    if (!bb.is_array() || bb.size() != 4) throw DataError(where + ": bbox must be [x, y, w, h]");
+    if (!bb.is_array() || bb.size() != 4) throw DataError(where() + ": bbox must be [x, y, w, h]");
     const char* names[] = {"x", "y", "w", "h"};
     for (int k = 0; k < 4; ++k) {
       if (!bb[size_t(k)].is_number())
-        throw DataError(where + ": bbox[" + std::to_string(k) + "] (" + names[k] + ") is " + bb[size_t(k)].dump() +
+        throw DataError(where() + ": bbox[" + std::to_string(k) + "] (" + names[k] + ") is " + bb[size_t(k)].dump() +
                         ", not a number");
       r.box[k] = bb[size_t(k)].get<float>();
     }
     if (a.contains("iscrowd")) {
       const auto& c = a["iscrowd"];
       if (!(c.is_number_integer() || c.is_boolean()))
-        throw DataError(where + ": iscrowd is " + c.dump() + ", not 0 or 1");
+        throw DataError(where() + ": iscrowd is " + c.dump() + ", not 0 or 1");
       r.crowd = c.is_boolean() ? c.get<bool>() : c.get<int64_t>() != 0;
     }
   } catch (const json::exception& e) {
     r.error = int(errors.size());
-    errors.push_back(where + ": " + e.what());
+    errors.push_back(where() + ": " + e.what());
   } catch (const DataError& e) {
     r.error = int(errors.size());
     errors.push_back(e.what());
