@@ -1,7 +1,11 @@
 // COCO JSON reader: images, annotations [x, y, w, h], categories with
 // non-contiguous ids (mapped to 0-based labels in id order), iscrowd kept as
 // ignore regions.
+#include <cmath>
 #include <filesystem>
+#include <functional>
+#include <limits>
+#include <optional>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -13,6 +17,31 @@ using json = nlohmann::json;
 
 namespace rcnn::data {
 namespace {
+
+// COCO's numbers, read strictly: JSON may hold any double (or integers past
+// int64), and converting one that does not fit is undefined behaviour.
+// An id: an integer (or an integral double) within int64. Empty when not.
+std::optional<int64_t> json_integer(const json& v) {
+  if (v.is_number_unsigned()) {
+    const auto u = v.get<uint64_t>();
+    if (u > uint64_t(std::numeric_limits<int64_t>::max())) return std::nullopt;
+    return int64_t(u);
+  }
+  if (v.is_number_integer()) return v.get<int64_t>();
+  if (v.is_number_float()) {
+    const double d = v.get<double>();
+    if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.2e18) return int64_t(d);
+  }
+  return std::nullopt;
+}
+
+// An integer field of an entry: the value, or a DataError naming it.
+int64_t integer_field(const json& entry, const char* field, const std::function<std::string()>& where) {
+  const auto& v = entry.at(field);
+  const auto i = json_integer(v);
+  if (!i) throw DataError(where() + ": " + field + " is " + v.dump().substr(0, 60) + ", not an integer id");
+  return *i;
+}
 
 // One annotation as read: its fields, or the message of what was wrong with it.
 struct RawAnnotation {
@@ -29,8 +58,8 @@ RawAnnotation compact(const json& a, const std::string& json_path, std::vector<s
   // Messages only: built when something is wrong, not for each of a million good annotations.
   auto where = [&] { return json_path + ": annotation " + r.id; };
   try {
-    r.image_id = a.at("image_id").get<int64_t>();
-    r.category_id = a.at("category_id").get<int64_t>();
+    r.image_id = integer_field(a, "image_id", where);
+    r.category_id = integer_field(a, "category_id", where);
     const auto& bb = a.at("bbox");
     if (!bb.is_array() || bb.size() != 4) throw DataError(where() + ": bbox must be [x, y, w, h]");
     const char* names[] = {"x", "y", "w", "h"};
@@ -38,7 +67,13 @@ RawAnnotation compact(const json& a, const std::string& json_path, std::vector<s
       if (!bb[size_t(k)].is_number())
         throw DataError(where() + ": bbox[" + std::to_string(k) + "] (" + names[k] + ") is " + bb[size_t(k)].dump() +
                         ", not a number");
-      r.box[k] = bb[size_t(k)].get<float>();
+      // Coordinates within ±1e9, as VOC's (a float holds them; a larger
+      // double would not convert).
+      const double d = bb[size_t(k)].get<double>();
+      if (!(std::fabs(d) <= 1e9))
+        throw DataError(where() + ": bbox[" + std::to_string(k) + "] (" + names[k] + ") is " + bb[size_t(k)].dump() +
+                        ", out of range [-1e9, 1e9]");
+      r.box[k] = float(d);
     }
     if (a.contains("iscrowd")) {
       const auto& c = a["iscrowd"];
@@ -110,7 +145,9 @@ Dataset read_coco(const std::string& json_path, const std::string& image_dir_in,
   std::map<int64_t, int> cat_to_label;
   try {
     std::vector<std::pair<int64_t, std::string>> cats;
-    for (const auto& c : j["categories"]) cats.emplace_back(c.at("id").get<int64_t>(), c.at("name").get<std::string>());
+    for (const auto& c : j["categories"])
+      cats.emplace_back(integer_field(c, "id", [&] { return json_path + ": category " + c.dump().substr(0, 80); }),
+                        c.at("name").get<std::string>());
     std::sort(cats.begin(), cats.end());
     for (const auto& [id, name] : cats) {
       cat_to_label[id] = int(ds.class_names.size());
@@ -118,22 +155,33 @@ Dataset read_coco(const std::string& json_path, const std::string& image_dir_in,
     }
   } catch (const json::exception& e) {
     throw DataError(json_path + ": bad category entry: " + e.what());
-  }
+  }  // (a DataError from integer_field names the category itself)
   std::map<int64_t, size_t> img_index;
   for (const auto& im : j["images"]) {
     try {
       ImageRecord r;
-      const int64_t id = im.at("id").get<int64_t>();
+      auto where = [&] { return json_path + ": image " + im.dump().substr(0, 80); };
+      const int64_t id = integer_field(im, "id", where);
       r.id = std::to_string(id);
       r.path = (image_dir / im.at("file_name").get<std::string>()).string();
-      r.width = im.value("width", 0);
-      r.height = im.value("height", 0);
+      // Width and height: optional (0: read from the file), else 0..1e6.
+      for (auto [field, out] : {std::pair{"width", &r.width}, std::pair{"height", &r.height}}) {
+        if (!im.contains(field)) continue;
+        const auto v = json_integer(im[field]);
+        if (!v || *v < 0 || *v > 1000000)
+          throw DataError(where() + ": " + field + " is " + im[field].dump().substr(0, 40) + ", not a size in 0..1000000");
+        *out = int(*v);
+      }
       img_index[id] = ds.images.size();
       ds.images.push_back(std::move(r));
     } catch (const json::exception& e) {
       const std::string msg = json_path + ": bad image entry " + im.dump().substr(0, 80) + ": " + e.what();
       if (opt.strict) throw DataError(msg);
       ds.report(msg + " (image skipped)");
+      ds.skipped_images++;
+    } catch (const DataError& e) {
+      if (opt.strict) throw;
+      ds.report(std::string(e.what()) + " (image skipped)");
       ds.skipped_images++;
     }
   }

@@ -240,3 +240,40 @@ TEST(BadInput, NumbersThatAreNotNumbers) {
   EXPECT_EQ(coco.images[0].objects.size(), 1u);
   fs::remove_all(dir);
 }
+
+// Found by fuzzing (coco): a number that JSON holds but an id or a float
+// coordinate cannot (2.2e129 as image_id) was converted anyway, which is
+// undefined behaviour (UBSan: "outside the range of representable values").
+// Each is now the field's error, strict or lenient.
+TEST(BadInput, CocoNumbersOutOfRangeAreNamed) {
+  auto dir = fs::temp_directory_path() / ("rcnn_bad_coco_range_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "range.json") << R"({"images":[{"id":1,"file_name":"x.png","width":10,"height":10},
+      {"id":2.5,"file_name":"y.png"},{"id":3,"file_name":"z.png","width":1e300},
+      {"id":18446744073709551615,"file_name":"w.png"},{"id":4.0,"file_name":"v.png","width":20,"height":8}],
+    "categories":[{"id":1,"name":"a"}],"annotations":[
+      {"id":5,"image_id":2222222222222222222222222222222222222222222222222222222222222222222222222222222222,
+       "category_id":1,"bbox":[1,1,2,2]},
+      {"id":6,"image_id":1,"category_id":1e300,"bbox":[1,1,2,2]},
+      {"id":7,"image_id":1,"category_id":1,"bbox":[1,1e300,2,2]},
+      {"id":8,"image_id":1,"category_id":1,"bbox":[1,1,2,2]},
+      {"id":9,"image_id":4,"category_id":1.0,"bbox":[1,1,2,2]}]})";
+  expect_has(strict_open_error(dir / "range.json"), "range.json: image {", "id is 2.5, not an integer id");
+  const auto ds = open_dataset((dir / "range.json").string());
+  // Images 2.5, width 1e300 and 2^64 - 1 are skipped; 1 and 4.0 (integral) are kept.
+  ASSERT_EQ(ds.images.size(), 2u);
+  EXPECT_EQ(ds.skipped_images, 3);
+  EXPECT_EQ(ds.images[1].id, "4");
+  EXPECT_EQ(ds.images[1].width, 20);
+  EXPECT_EQ(ds.skipped_objects, 3);
+  EXPECT_EQ(ds.images[0].objects.size(), 1u);
+  EXPECT_EQ(ds.images[1].objects.size(), 1u);
+  std::string all;
+  for (const auto& i : ds.issues) all += i + "\n";
+  expect_has(all, "range.json: annotation 5: image_id is 2.22222", "not an integer id");
+  expect_has(all, "annotation 6: category_id is 1e+300, not an integer id", "(object skipped)");
+  expect_has(all, "annotation 7: bbox[1] (y) is 1e+300, out of range [-1e9, 1e9]", "(object skipped)");
+  expect_has(all, "width is 1e+300, not a size in 0..1000000", "(image skipped)");
+  expect_has(all, "id is 18446744073709551615, not an integer id", "(image skipped)");
+  fs::remove_all(dir);
+}

@@ -175,8 +175,11 @@ TEST(HostilePaths, CocoWithAMillionAnnotations) {
     if (o.x1 == 12345 % 150 && o.y1 == (12345 / 150) % 60 && o.x2 == o.x1 + 10 + 12345 % 40 + 0.5f) found = true;
   EXPECT_TRUE(found);
   // The annotations are held as boxes, not as a JSON tree (~1 GB for this
-  // file): the reader's peak stays below 400 MiB.
+  // file): the reader's peak stays below 400 MiB. (Not under AddressSanitizer,
+  // whose allocator pads every block and keeps freed memory in quarantine.)
+#if !defined(__SANITIZE_ADDRESS__)
   EXPECT_LT(grew, 400.0) << "peak resident memory grew by " << grew << " MiB";
+#endif
   std::printf("1e6 COCO annotations: peak resident memory +%.0f MiB\n", grew);
   fs::remove_all(dir);
 }
