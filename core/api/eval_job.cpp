@@ -11,6 +11,7 @@
 #include "api/dataset_convert.h"
 #include "api/eval_internal.h"
 #include "data/image_io.h"
+#include "data/json_numbers.h"
 #include "data/loader.h"
 #include "engine/checkpoint.h"
 #include "engine/device.h"
@@ -194,14 +195,35 @@ EvalReport evaluate_detections_file(const std::string& json_path, const std::str
   std::map<std::string, size_t> by_name;
   for (size_t i = 0; i < ds.images.size(); ++i) by_name[fs::path(ds.images[i].path).filename().string()] = i;
   std::vector<std::vector<evaluation::EvalBox>> E(ds.size()), G(ds.size());
+  const int64_t num_classes = int64_t(ds.class_names.size());
   try {
     for (const auto& im : j) {
-      auto it = by_name.find(fs::path(im.at("image").get<std::string>()).filename().string());
+      const std::string image = im.at("image").get<std::string>();
+      auto it = by_name.find(fs::path(image).filename().string());
       if (it == by_name.end()) continue;
+      size_t k = 0;
       for (const auto& d : im.at("detections")) {
-        auto b = d.at("box");
-        E[it->second].push_back({b[0].get<float>(), b[1].get<float>(), b[2].get<float>(), b[3].get<float>(),
-                                 d.at("label").get<int>(), d.at("score").get<float>(), false});
+        // Every number strictly: a label outside the dataset's classes would
+        // index past the evaluator's tables.
+        auto bad = [&](const std::string& field, const nlohmann::json& v, const std::string& want) {
+          return std::runtime_error(json_path + ": " + image + ", detection " + std::to_string(k) + ": " + field +
+                                    " is " + v.dump().substr(0, 60) + ", " + want);
+        };
+        const auto& b = d.at("box");
+        if (!b.is_array() || b.size() != 4) throw bad("box", b, "not [x1, y1, x2, y2]");
+        float box[4];
+        for (size_t c = 0; c < 4; ++c) {
+          const auto v = data::json_real(b[c], -1e9, 1e9);
+          if (!v) throw bad("box[" + std::to_string(c) + "]", b[c], "not a number in [-1e9, 1e9]");
+          box[c] = float(*v);
+        }
+        const auto label = data::json_integer(d.at("label"));
+        if (!label || *label < 0 || *label >= num_classes)
+          throw bad("label", d.at("label"), "not a class index in 0.." + std::to_string(num_classes - 1));
+        const auto score = data::json_real(d.at("score"), -1e30, 1e30);
+        if (!score) throw bad("score", d.at("score"), "not a finite number");
+        E[it->second].push_back({box[0], box[1], box[2], box[3], int(*label), float(*score), false});
+        ++k;
       }
     }
   } catch (const nlohmann::json::exception& e) {

@@ -1,39 +1,20 @@
 // COCO JSON reader: images, annotations [x, y, w, h], categories with
 // non-contiguous ids (mapped to 0-based labels in id order), iscrowd kept as
 // ignore regions.
-#include <cmath>
 #include <filesystem>
-#include <functional>
-#include <limits>
-#include <optional>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 
 #include "data/dataset.h"
+#include "data/json_numbers.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 namespace rcnn::data {
 namespace {
-
-// COCO's numbers, read strictly: JSON may hold any double (or integers past
-// int64), and converting one that does not fit is undefined behaviour.
-// An id: an integer (or an integral double) within int64. Empty when not.
-std::optional<int64_t> json_integer(const json& v) {
-  if (v.is_number_unsigned()) {
-    const auto u = v.get<uint64_t>();
-    if (u > uint64_t(std::numeric_limits<int64_t>::max())) return std::nullopt;
-    return int64_t(u);
-  }
-  if (v.is_number_integer()) return v.get<int64_t>();
-  if (v.is_number_float()) {
-    const double d = v.get<double>();
-    if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.2e18) return int64_t(d);
-  }
-  return std::nullopt;
-}
 
 // An integer field of an entry: the value, or a DataError naming it.
 int64_t integer_field(const json& entry, const char* field, const std::function<std::string()>& where) {
@@ -69,11 +50,11 @@ RawAnnotation compact(const json& a, const std::string& json_path, std::vector<s
                         ", not a number");
       // Coordinates within ±1e9, as VOC's (a float holds them; a larger
       // double would not convert).
-      const double d = bb[size_t(k)].get<double>();
-      if (!(std::fabs(d) <= 1e9))
+      const auto d = json_real(bb[size_t(k)], -1e9, 1e9);
+      if (!d)
         throw DataError(where() + ": bbox[" + std::to_string(k) + "] (" + names[k] + ") is " + bb[size_t(k)].dump() +
                         ", out of range [-1e9, 1e9]");
-      r.box[k] = float(d);
+      r.box[k] = float(*d);
     }
     if (a.contains("iscrowd")) {
       const auto& c = a["iscrowd"];

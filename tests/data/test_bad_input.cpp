@@ -6,6 +6,7 @@
 #include <fstream>
 #include <opencv2/imgcodecs.hpp>
 
+#include "api/eval_job.h"
 #include "data/dataset.h"
 #include "data/image_io.h"
 
@@ -275,5 +276,35 @@ TEST(BadInput, CocoNumbersOutOfRangeAreNamed) {
   expect_has(all, "annotation 7: bbox[1] (y) is 1e+300, out of range [-1e9, 1e9]", "(object skipped)");
   expect_has(all, "width is 1e+300, not a size in 0..1000000", "(image skipped)");
   expect_has(all, "id is 18446744073709551615, not an integer id", "(image skipped)");
+  fs::remove_all(dir);
+}
+
+// The same for `rcnn eval --detections`: a label outside the classes would
+// index past the evaluator's tables, a huge number would not convert.
+TEST(BadInput, DetectionsFileNumbersAreChecked) {
+  auto dir = fs::temp_directory_path() / ("rcnn_bad_dets_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "gt.json") << R"({"images":[{"id":1,"file_name":"x.png","width":40,"height":40}],
+    "categories":[{"id":1,"name":"a"}],"annotations":[{"id":5,"image_id":1,"category_id":1,"bbox":[4,4,10,10]}]})";
+  auto eval = [&](const std::string& dets) -> std::string {
+    std::ofstream(dir / "dets.json") << dets;
+    try {
+      const auto rep = rcnn::api::evaluate_detections_file((dir / "dets.json").string(), (dir / "gt.json").string(), "");
+      return "mAP50 " + std::to_string(rep.result.map50);
+    } catch (const std::runtime_error& e) {
+      return e.what();
+    }
+  };
+  // One exact detection of the one GT: AP 1.
+  EXPECT_EQ(eval(R"([{"image":"x.png","detections":[{"box":[4,4,14,14],"label":0,"score":0.9}]}])"), "mAP50 1.000000");
+  expect_has(eval(R"([{"image":"x.png","detections":[{"box":[4,4,14,14],"label":0,"score":0.9},
+                     {"box":[4,4,14,14],"label":7,"score":0.9}]}])"),
+             "dets.json: x.png, detection 1: label is 7", "not a class index in 0..0");
+  expect_has(eval(R"([{"image":"x.png","detections":[{"box":[4,4,14,14],"label":2.2e129,"score":0.9}]}])"),
+             "detection 0: label is 2.2e+129", "not a class index");
+  expect_has(eval(R"([{"image":"x.png","detections":[{"box":[4,1e300,14,14],"label":0,"score":0.9}]}])"),
+             "detection 0: box[1] is 1e+300", "not a number in [-1e9, 1e9]");
+  expect_has(eval(R"([{"image":"x.png","detections":[{"box":[4,4,14,14],"label":0,"score":"high"}]}])"),
+             "detection 0: score is \"high\"", "not a finite number");
   fs::remove_all(dir);
 }
