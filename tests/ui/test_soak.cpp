@@ -4,6 +4,7 @@
 // It must end without a crash or an error message, and with resident
 // memory at most 10 % above where it stood after one warm-up round of every
 // action.
+#include <QChartView>
 #include <QDockWidget>
 #include <QElapsedTimer>
 #include <QFile>
@@ -90,7 +91,10 @@ class SoakTest : public QObject, public StudioFixture {
   QString objectCounts() const {
     int blocks = 0, points = 0;
     for (auto* e : w->findChildren<QPlainTextEdit*>()) blocks += e->blockCount();
-    for (auto* s : w->findChildren<QXYSeries*>()) points += s->count();
+    // (A chart's series belong to its QChart, a graphics item, not to the widget tree.)
+    for (auto* v : w->findChildren<QChartView*>())
+      for (auto* s : v->chart()->series())
+        if (auto* xy = qobject_cast<QXYSeries*>(s)) points += xy->count();
     return QString("%1 widgets, %2 objects, %3 log lines, %4 chart points, %5 oneDNN primitives cached")
         .arg(QApplication::allWidgets().size())
         .arg(w->findChildren<QObject*>().size())
@@ -185,6 +189,27 @@ class SoakTest : public QObject, public StudioFixture {
         *heap = std::min(*heap, heapInUseMiB());
       }
     };
+    // The state both readings are taken in: the same image, view and
+    // parameters, and every stage shown once in them, ending on the same one.
+    // What the studio holds for display depends on all of it: the image's
+    // size, the number of proposals kept, and each stage panel's contents
+    // from the last time it was shown (the RoIAlign gallery holds an icon
+    // per RoI).
+    QStringList keys, values;
+    for (const auto& e : edits) keys << e.first, values << e.second.first();
+    const int image = w->datasetPanel()->currentIndex();
+    auto baselineState = [&] {
+      QVERIFY(w->paramsPanel()->setValues(keys, values));
+      w->datasetPanel()->select(image);
+      quiesce();
+      for (int s = 0; s < rcnn::api::kNumStages; ++s) {
+        w->setStage(rcnn::api::Stage(s));
+        QTest::qWait(300);
+      }
+      w->setStage(rcnn::api::Stage::Predictions);
+      w->canvas()->fit();
+    };
+    baselineState();
     double base = 0, baseHeap = 0;
     idle(&base, &baseHeap);
     snapshotMaps("base");
@@ -210,6 +235,7 @@ class SoakTest : public QObject, public StudioFixture {
       w->trainingPanel()->stop();
       QTRY_VERIFY_WITH_TIMEOUT(!w->trainingPanel()->running(), 120000);
     }
+    baselineState();
     double end = 0, endHeap = 0;
     idle(&end, &endHeap);
     snapshotMaps("end");
