@@ -136,7 +136,7 @@ Dataset read_coco(const std::string& json_path, const std::string& image_dir_in,
     }
   } catch (const json::exception& e) {
     throw DataError(json_path + ": bad category entry: " + e.what());
-  }  // (a DataError from integer_field names the category itself)
+  }
   std::map<int64_t, size_t> img_index;
   for (const auto& im : j["images"]) {
     try {
