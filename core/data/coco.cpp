@@ -138,6 +138,11 @@ Dataset read_coco(const std::string& json_path, const std::string& image_dir_in,
     throw DataError(json_path + ": bad category entry: " + e.what());
   }
   std::map<int64_t, size_t> img_index;
+  auto skip_image = [&](const std::string& msg) {
+    if (opt.strict) throw DataError(msg);
+    ds.report(msg + " (image skipped)");
+    ds.skipped_images++;
+  };
   for (const auto& im : j["images"]) {
     try {
       ImageRecord r;
@@ -156,14 +161,9 @@ Dataset read_coco(const std::string& json_path, const std::string& image_dir_in,
       img_index[id] = ds.images.size();
       ds.images.push_back(std::move(r));
     } catch (const json::exception& e) {
-      const std::string msg = json_path + ": bad image entry " + im.dump().substr(0, 80) + ": " + e.what();
-      if (opt.strict) throw DataError(msg);
-      ds.report(msg + " (image skipped)");
-      ds.skipped_images++;
-    } catch (const DataError& e) {
-      if (opt.strict) throw;
-      ds.report(std::string(e.what()) + " (image skipped)");
-      ds.skipped_images++;
+      skip_image(json_path + ": bad image entry " + im.dump().substr(0, 80) + ": " + e.what());
+    } catch (const DataError& e) {  // names the field
+      skip_image(e.what());
     }
   }
   for (const auto& a : anns) {
