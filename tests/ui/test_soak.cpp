@@ -20,6 +20,7 @@
 #include <malloc.h>
 
 #include "api/devices.h"
+#include "image_list.h"
 #include "panels/dataset_panel.h"
 #include "panels/params_panel.h"
 #include "panels/training_panel.h"
@@ -249,6 +250,46 @@ class SoakTest : public QObject, public StudioFixture {
     QVERIFY2(w->lastError().isEmpty(), qPrintable(w->lastError()));
     QVERIFY2(end <= base * 1.10, qPrintable(QString("resident memory grew from %1 to %2 MiB").arg(base).arg(end)));
     QVERIFY(w->grab().save(artifacts + "/soak_end.png"));
+  }
+
+  // The RoIAlign gallery is refilled with new images on every trace. Refilled
+  // 600 times with 100 images each, it must keep the heap where it was and
+  // paint each item's own image. (Its items held QIcons before: Qt's pixmap
+  // cache then grew this loop's heap by more than 10 MiB, and on for ever.)
+  void imageListRefillsKeepNoImagesBehind() {
+    quiesce();  // (the studio's own work would move the heap too)
+    studio::ImageList list(QSize(40, 40));
+    list.resize(640, 480);
+    list.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&list));
+    auto colour = [](int k, int i) { return qRgb(40 + i * 2, (k * 7) % 256, 200 - i); };
+    auto refill = [&](int k) {
+      std::vector<std::pair<QImage, QString>> items;
+      for (int i = 0; i < 100; ++i) {
+        QImage img(40, 40, QImage::Format_RGB888);
+        img.fill(colour(k, i));
+        items.emplace_back(img, QString::number(i));
+      }
+      list.setImages(items);
+      QCoreApplication::processEvents();  // (the view lays its items out)
+      list.viewport()->repaint();
+    };
+    for (int k = 0; k < 20; ++k) refill(k);
+    QCoreApplication::processEvents();
+    const double before = heapInUseMiB();
+    for (int k = 20; k < 620; ++k) refill(k);
+    QCoreApplication::processEvents();
+    const double after = heapInUseMiB();
+    qInfo("heap in use %.2f -> %.2f MiB over 60000 images", before, after);
+    QVERIFY2(after - before < 1.0, qPrintable(QString("heap grew by %1 MiB").arg(after - before)));
+    // What is painted in item 3's cell is item 3's image.
+    QCOMPARE(list.image(3).pixel(0, 0), colour(619, 3));
+    const QImage shot = list.viewport()->grab().toImage();
+    const QRect cell = list.visualItemRect(list.item(3));
+    int same = 0;
+    for (int y = cell.top(); y <= cell.bottom(); ++y)
+      for (int x = cell.left(); x <= cell.right(); ++x) same += shot.pixel(x, y) == colour(619, 3);
+    QVERIFY2(same >= 40 * 40, qPrintable(QString("%1 pixels of the image's colour in its cell").arg(same)));
   }
 
   void cleanupTestCase() { delete w; }

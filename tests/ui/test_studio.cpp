@@ -19,6 +19,7 @@
 #include <QtTest>
 
 #include "config/config_fields.h"
+#include "image_list.h"
 #include "api/dataset.h"
 #include "main_window.h"
 #include "panels/analysis_panel.h"
@@ -51,6 +52,13 @@ class StudioTest : public QObject, StudioFixture {
       settle();
       QVERIFY2(w->grab().save(QString("%1/stage_%2.png").arg(artifacts).arg(s + 1)), "screenshot");
       QVERIFY(!w->stagePanel()->countsText().isEmpty());
+      if (Stage(s) == Stage::RoIAlign) {  // the gallery: one 40 x 40 crop per kept proposal
+        auto* gallery = w->findChild<studio::ImageList*>("roiGallery");
+        QVERIFY(gallery);
+        QCOMPARE(gallery->count(), int(w->trace()->kept.size()));
+        QVERIFY(gallery->count() > 0);
+        for (int r = 0; r < gallery->count(); ++r) QCOMPARE(gallery->image(r).size(), QSize(40, 40));
+      }
     }
     w->setStage(Stage::Matching);
     settle();

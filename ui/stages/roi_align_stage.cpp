@@ -2,15 +2,15 @@
 // pooled features.
 #include <QComboBox>
 #include <QFormLayout>
-#include <QSlider>
 #include <QHBoxLayout>
 #include <QImage>
 #include <QLabel>
-#include <QListWidget>
 #include <QPixmap>
+#include <QSlider>
 #include <QSpinBox>
 #include <QVBoxLayout>
 
+#include "image_list.h"
 #include "stages/draw_context.h"
 #include "stages/feature_map_view.h"
 #include "stages/stage_view.h"
@@ -110,10 +110,8 @@ class RoiAlignStage : public StageView {
     imgs->addWidget(m_pooled);
     l->addWidget(new QLabel("Image crop (RoIAlign of the input)  |  pooled S×S features:", w));
     l->addLayout(imgs);
-    m_gallery = new QListWidget(w);
-    m_gallery->setViewMode(QListView::IconMode);
-    m_gallery->setIconSize(QSize(40, 40));
-    m_gallery->setResizeMode(QListView::Adjust);
+    m_gallery = new ImageList(QSize(40, 40), w);
+    m_gallery->setObjectName("roiGallery");
     l->addWidget(new QLabel("All kept proposals:", w));
     l->addWidget(m_gallery, 1);
     QObject::connect(m_roi, qOverload<int>(&QSpinBox::valueChanged), w, [this](int v) {
@@ -147,10 +145,10 @@ class RoiAlignStage : public StageView {
       m_roi->setMaximum(std::max(0, R - 1));
       m_roi->setValue(m_ctx.selectedRoi());
       if (m_gallery->count() != R || m_galleryTrace != &t) {
-        m_gallery->clear();
+        std::vector<std::pair<QImage, QString>> crops;
         for (int k = 0; k < R && !t.roi_crops.empty(); ++k)
-          m_gallery->addItem(
-              new QListWidgetItem(QIcon(QPixmap::fromImage(roiCrop(t, k).scaled(40, 40))), QString::number(k)));
+          crops.emplace_back(roiCrop(t, k).scaled(40, 40), QString::number(k));
+        m_gallery->setImages(crops);
         m_galleryTrace = &t;
       }
       m_filling = false;
@@ -209,7 +207,8 @@ class RoiAlignStage : public StageView {
     }
     if (size_t(sel + 1) >= t.roi_point_offset.size()) return;
     // On the feature map the RoI's cells show, each sample point is hoverable (its taps and weights).
-    const bool onMap = fm && size_t(sel) < t.roi_level.size() && fm == &t.feature_maps[size_t(t.roi_level[size_t(sel)])];
+    const bool onMap =
+        fm && size_t(sel) < t.roi_level.size() && fm == &t.feature_maps[size_t(t.roi_level[size_t(sel)])];
     if (onMap) drawCellGrid(dc, *fm, p.box);
     const float radius = std::max(1.5f, float(dc.zoom) * 0.4f);
     const float hit = std::max(0.75f, 4.f / float(dc.zoom));
@@ -245,7 +244,7 @@ class RoiAlignStage : public StageView {
   QComboBox *m_fmode = nullptr, *m_flevel = nullptr;
   QSlider* m_fopacity = nullptr;
   QLabel *m_crop = nullptr, *m_pooled = nullptr;
-  QListWidget* m_gallery = nullptr;
+  ImageList* m_gallery = nullptr;
   const PipelineTrace* m_galleryTrace = nullptr;
   bool m_filling = false;
 };
