@@ -178,13 +178,27 @@ TEST(TvSession, ADownstreamChangeReusesTheBackboneAndFiltersExactly) {
   fresh.load_checkpoint(dir() + "/torchvision_resnet50_fpn.pth");
   fresh.set_image(fx.image, {}, {});
   const auto& t3 = fresh.run();
-  ASSERT_EQ(t3.detections.size(), t2.detections.size());
+  // Detections pair one to one by class and IoU >= 0.99 (scores within 1e-5): the cached rows' last bits can
+  // differ from a full product's (OpenBLAS rounds a row differently with the row count), so an exact count
+  // would hang on no score sitting at the threshold. Only a detection that close to the threshold may be
+  // unpaired.
+  std::vector<char> paired(t2.detections.size(), 0);
   for (size_t i = 0; i < t3.detections.size(); ++i) {
-    EXPECT_NEAR(t3.detections[i].score, t2.detections[i].score, 1e-5) << i;
-    EXPECT_EQ(t3.detections[i].label, t2.detections[i].label) << i;
-    EXPECT_NEAR(t3.detections[i].box.x1, t2.detections[i].box.x1, 1e-3) << i;
-    EXPECT_NEAR(t3.detections[i].box.y2, t2.detections[i].box.y2, 1e-3) << i;
+    const auto& a = t3.detections[i];
+    int j = -1;
+    for (size_t k = 0; k < t2.detections.size() && j < 0; ++k)
+      if (!paired[k] && t2.detections[k].label == a.label && box_iou(t2.detections[k].box, a.box) >= 0.99f) j = int(k);
+    if (j < 0) {
+      EXPECT_NEAR(a.score, c.torchvision.box_score_thresh, 1e-4) << "fresh detection " << i << " unpaired";
+      continue;
+    }
+    paired[size_t(j)] = 1;
+    EXPECT_NEAR(a.score, t2.detections[size_t(j)].score, 1e-5) << i;
+    EXPECT_NEAR(a.box.x1, t2.detections[size_t(j)].box.x1, 1e-3) << i;
+    EXPECT_NEAR(a.box.y2, t2.detections[size_t(j)].box.y2, 1e-3) << i;
   }
+  for (size_t k = 0; k < t2.detections.size(); ++k)
+    if (!paired[k]) EXPECT_NEAR(t2.detections[k].score, c.torchvision.box_score_thresh, 1e-4) << "cached detection " << k;
   ASSERT_EQ(t3.class_probs.size(), t2.class_probs.size());
   for (size_t i = 0; i < t3.class_probs.size(); ++i) EXPECT_NEAR(t3.class_probs[i], t2.class_probs[i], 1e-5) << i;
   EXPECT_EQ(t3.roi_features, t2.roi_features);
