@@ -83,7 +83,11 @@ int main(int argc, char** argv) {
   rcnn::api::AnalyzeRequest ar;
   std::string an_json;
   auto* analyze = app.add_subcommand("analyze", "why each GT was missed and what each false positive is, over a split");
-  analyze->add_option("--checkpoint", ar.checkpoint, "checkpoint (.pt)")->required();
+  auto* an_ck = analyze->add_option("--checkpoint", ar.checkpoint, "checkpoint (.pt)");
+  auto* an_det = analyze->add_option("--detections", ar.detections,
+                                     "account for the detections of this file instead of a model (any detector's, "
+                                     "the format `rcnn eval --detections` reads); GT stages are then unavailable");
+  an_ck->excludes(an_det);
   analyze->add_option("--dataset", ar.dataset, "dataset; default: the embedded dataset");
   analyze->add_option("--split", ar.split, "split")->capture_default_str();
   analyze->add_option("--device", ar.device)->capture_default_str();
@@ -180,6 +184,8 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*analyze) {
+      if (ar.checkpoint.empty() && ar.detections.empty())
+        throw std::runtime_error("analyze: give --checkpoint (a model to run) or --detections (a detections file)");
       auto r = rcnn::api::run_analysis(ar, [](int d, int t) { bar("analyze", d, t, ""); });
       if (tty()) std::printf("\n");
       int total = 0;
@@ -189,13 +195,15 @@ int main(int argc, char** argv) {
       std::printf("GT funnel (first stage that lost each GT):\n");
       for (auto f : rcnn::api::funnel_order())
         if (r.funnel[size_t(f)]) std::printf("  %-36s %6d\n", rcnn::api::funnel_name(f), r.funnel[size_t(f)]);
-      std::printf("false positives by type (dAP@0.5 when fixed):\n");
-      for (const auto& [k, v] : r.error_dap) {
-        int n = r.missed;
-        for (int e = 1; e < 6; ++e)
-          if (k == rcnn::api::error_name(rcnn::api::ErrorType(e))) n = r.errors[size_t(e)];
-        std::printf("  %-16s %6d  %+.4f\n", k.c_str(), n, v);
-      }
+      std::printf("errors by type (dAP@0.5 when fixed; VOC matching, all-point AP, 0-1):\n");
+      for (size_t e = 0; e < r.error_dap.size(); ++e)
+        std::printf("  %-16s %6d  %+.4f\n", r.error_dap[e].first.c_str(), r.error_dap_count[e], r.error_dap[e].second);
+      for (size_t e = 0; e < r.special_dap.size(); ++e)
+        std::printf("  %-16s %6d  %+.4f  (special)\n", r.special_dap[e].first.c_str(), r.special_dap_count[e],
+                    r.special_dap[e].second);
+      std::printf("TIDE (its rules: best free GT, 101-point AP in points): AP50 %.2f\n  main   ", r.tide.ap50);
+      for (int e = 0; e < 6; ++e) std::printf(" %s %.2f (%d)", rcnn::api::tide_error_key(e), r.tide.main[size_t(e)], r.tide.counts[size_t(e)]);
+      std::printf("\n  special fp %.2f  fn %.2f\n", r.tide.fp, r.tide.fn);
       if (!an_json.empty()) {
         std::ofstream(an_json) << rcnn::api::analysis_to_json(r) << "\n";
         std::printf("wrote %s\n", an_json.c_str());

@@ -50,9 +50,13 @@ void explain_no_positive(const PipelineTrace& t, GtInfo& info, const TakenBy& ta
     os << "no anchor overlaps it at all";
   } else if (taken.anchor >= 0) {
     info.no_positive = NoPositive::TakenByOtherGt;
-    os << "anchor #" << taken.anchor << " (" << anchor_words(t, taken.anchor) << ") reaches IoU " << num(taken.iou)
-       << (taken.iou >= float(t.iou_hi) ? " >= hi " + num(t.iou_hi) : " (its best, low-quality rule)")
-       << " but was assigned to GT #" << taken.gt << ", which it overlaps more (IoU " << num(taken.gt_iou) << ")";
+    os << "anchor #" << taken.anchor << " (" << anchor_words(t, taken.anchor) << ") reaches IoU " << num(taken.iou);
+    if (taken.iou >= float(t.iou_hi))
+      os << " >= hi " << num(t.iou_hi) << " with it, but is positive for GT #" << taken.gt << " (IoU "
+         << num(taken.gt_iou) << ")";
+    else
+      os << ", its best anchor (below hi " << num(t.iou_hi) << "), but is positive for GT #" << taken.gt
+         << " (IoU " << num(taken.gt_iou) << ")";
   } else if (a > 0 && a < amin && a / amin < t.iou_hi) {
     info.no_positive = NoPositive::SmallerThanEveryAnchor;
     os << "smaller than every anchor: its area " << num(a, 4) << " px² is " << num(a / amin)
@@ -72,10 +76,45 @@ void explain_no_positive(const PipelineTrace& t, GtInfo& info, const TakenBy& ta
     os << "best anchor IoU " << num(info.best_iou) << " (" << anchor_words(t, info.best_anchor)
        << ") is between lo " << num(t.iou_lo) << " and hi " << num(t.iou_hi) << ": neutral, never trained on";
   }
-  if (!t.low_quality && info.no_positive != NoPositive::NoOverlap && info.no_positive != NoPositive::TakenByOtherGt)
-    os << "; low-quality matching would make its best anchor positive";
+  // A fix is suggested only when the matcher's rules would apply it.
+  if (!t.low_quality && info.no_positive != NoPositive::NoOverlap) {
+    if (taken.rescue_anchor >= 0)
+      os << "; low-quality matching would make its best anchor #" << taken.rescue_anchor << " positive for it";
+    else if (taken.anchor >= 0)
+      os << "; turning on the low-quality rule would not give it an anchor: its best anchors stay with other GTs";
+  }
   info.no_positive_reason = os.str();
 }
+
+namespace {
+
+// Whether the low-quality rule, were it on, would give GT g one of its best anchors (IoU == g's best > 0),
+// as modeling::Matcher decides: an anchor already >= hi for some GT is foreground and keeps its own best GT;
+// otherwise it is rescued and goes, under the seed's rules, to the GT it overlaps most among those it is best
+// for (ties: lower index), under torchvision's to its own best GT (ties: lower index). Returns the anchor, or -1.
+int low_quality_rescue_anchor(const PipelineTrace& t, int g) {
+  const int K = int(t.anchors.size()), M = int(t.gt.size());
+  if (t.iou_matrix.size() != size_t(K) * size_t(M)) return -1;
+  auto iou = [&](int k, int h) { return t.iou_matrix[size_t(k) * size_t(M) + size_t(h)]; };
+  std::vector<float> best(size_t(M), 0.f);
+  for (int k = 0; k < K; ++k)
+    for (int h = 0; h < M; ++h) best[size_t(h)] = std::max(best[size_t(h)], iou(k, h));
+  const float hi = float(t.iou_hi);
+  for (int k = 0; k < K; ++k) {
+    if (best[size_t(g)] <= 0 || iou(k, g) != best[size_t(g)]) continue;
+    int own = 0, rescue = -1;
+    for (int h = 0; h < M; ++h) {
+      if (iou(k, h) > iou(k, own)) own = h;
+      if (best[size_t(h)] > 0 && iou(k, h) == best[size_t(h)] && (rescue < 0 || iou(k, h) > iou(k, rescue)))
+        rescue = h;
+    }
+    if (iou(k, own) >= hi) continue;  // foreground on its own IoU: it keeps its best GT
+    if ((t.torchvision ? own : rescue) == g) return k;
+  }
+  return -1;
+}
+
+}  // namespace
 
 void account_matching(PipelineTrace& t) {
   const int K = int(t.anchors.size()), M = int(t.gt.size());
@@ -95,30 +134,41 @@ void account_matching(PipelineTrace& t) {
       info.rescued_by_low_quality = all_rescued;
       continue;
     }
-    // No positive anchor: the anchor that would have been positive for it but went to another GT.
+    // No positive anchor: the anchor that would have been positive for it, or its best anchor, that is
+    // positive for another GT (an anchor reaching hi first, then its best ones; highest IoU, lowest index).
     TakenBy taken;
     const float hi = float(t.iou_hi);  // the matcher compares float IoUs with float thresholds
-    if (have_iou)
+    if (have_iou) {
+      bool taken_at_hi = false;
       for (int k = 0; k < K; ++k) {
         const float v = t.iou_matrix[size_t(k) * size_t(M) + size_t(g)];
-        const bool would_be_positive = v >= hi || (t.low_quality && v > 0 && v == info.best_iou);
-        if (would_be_positive && t.anchor_label[size_t(k)] == AnchorLabel::Positive && t.anchor_gt[size_t(k)] != g &&
-            v > taken.iou)
-          taken.anchor = k, taken.iou = v;
+        const bool at_hi = v >= hi, best = v > 0 && v == info.best_iou;
+        if (!(at_hi || best) || t.anchor_label[size_t(k)] != AnchorLabel::Positive || t.anchor_gt[size_t(k)] == g)
+          continue;
+        if (taken.anchor < 0 || (at_hi && !taken_at_hi) || (at_hi == taken_at_hi && v > taken.iou))
+          taken.anchor = k, taken.iou = v, taken_at_hi = at_hi;
       }
+    }
     if (taken.anchor >= 0) {
       taken.gt = int(t.anchor_gt[size_t(taken.anchor)]);
       taken.gt_iou = t.iou_matrix[size_t(taken.anchor) * size_t(M) + size_t(taken.gt)];
     }
+    if (!t.low_quality) taken.rescue_anchor = low_quality_rescue_anchor(t, g);
     explain_no_positive(t, info, taken);
   }
 }
 
 namespace {
 
-// VOC one-to-one matching of the detections, in original coordinates.
+// VOC one-to-one matching of the detections, in original coordinates, as the evaluation does: in score order
+// each detection takes its highest-IoU GT of its class among the GTs, the difficult ones and the crowd regions;
+// at IoU >= 0.5 it is a true positive when that GT is free, ignored when it is difficult or a crowd region, a
+// duplicate-to-be when it is taken. Then every false positive is typed in TIDE's order against the GTs that
+// count (difficult ones and crowd regions are ignore regions, as TIDE keeps them apart), with the final taken
+// set: localisation (same class, bg <= IoU <= 0.5, taken or not), classification (another class, IoU >= 0.5),
+// duplicate (a taken same-class GT, IoU >= 0.5), background (IoU <= bg with every GT), else both.
 void account_detections(PipelineTrace& t) {
-  const size_t D = t.detections.size(), G = t.gt.size();
+  const size_t D = t.detections.size(), G = t.gt.size(), Cr = t.crowd.size();
   t.verdicts.assign(D, DetectionVerdict{});
   for (auto& g : t.gt) g.matched_detection = -1;
   std::vector<size_t> order(D);
@@ -129,50 +179,113 @@ void account_detections(PipelineTrace& t) {
   for (size_t d : order) {
     const auto& det = t.detections[d];
     auto& v = t.verdicts[d];
-    int same = -1, other = -1;
-    float same_iou = -1, other_iou = -1, any_iou = 0;
-    for (size_t g = 0; g < G; ++g) {
-      const float iou = box_iou(det.box_original, t.gt[g].box_original);
-      any_iou = std::max(any_iou, iou);
-      if (t.gt[g].label == det.label) {
-        if (iou > same_iou) same_iou = iou, same = int(g);
-      } else if (iou > other_iou) {
-        other_iou = iou, other = int(g);
-      }
-    }
-    if (same >= 0 && same_iou >= kCoverIou) {
-      v.gt = same;
-      v.iou = same_iou;
-      if (t.gt[size_t(same)].difficult) {
-        v.outcome = DetOutcome::Ignored;
-      } else if (!taken[size_t(same)]) {
-        v.outcome = DetOutcome::TruePositive;
-        taken[size_t(same)] = 1;
-        t.gt[size_t(same)].matched_detection = int(d);
-      } else {
-        v.outcome = DetOutcome::FalsePositive;
-        v.error = ErrorType::Duplicate;
-      }
-      continue;
-    }
+    int same = -1, crowd = -1;
+    float same_iou = -1;
+    for (size_t g = 0; g < G; ++g)
+      if (t.gt[g].label == det.label)
+        if (const float iou = box_iou(det.box_original, t.gt[g].box_original); iou > same_iou)
+          same_iou = iou, same = int(g);
+    for (size_t c = 0; c < Cr; ++c)
+      if (t.crowd[c].label == det.label)
+        if (const float iou = box_iou(det.box_original, t.crowd[c].box_original); iou > same_iou)
+          same_iou = iou, same = -1, crowd = int(c);
     v.outcome = DetOutcome::FalsePositive;
-    if (other >= 0 && other_iou >= kCoverIou) {
-      v.error = ErrorType::Classification;
-      v.gt = other, v.iou = other_iou;
-    } else if (same >= 0 && same_iou >= kBackgroundIou) {
+    if (same_iou < kCoverIou) continue;
+    if (same < 0) {
+      v.outcome = DetOutcome::Ignored;
+      v.crowd = crowd, v.iou = same_iou;
+    } else if (t.gt[size_t(same)].difficult) {
+      v.outcome = DetOutcome::Ignored;
+      v.gt = same, v.iou = same_iou;
+    } else if (!taken[size_t(same)]) {
+      v.outcome = DetOutcome::TruePositive;
+      v.gt = same, v.iou = same_iou;
+      taken[size_t(same)] = 1;
+      t.gt[size_t(same)].matched_detection = int(d);
+    }
+  }
+  for (size_t d = 0; d < D; ++d) {
+    auto& v = t.verdicts[d];
+    if (v.outcome != DetOutcome::FalsePositive) continue;
+    const auto& det = t.detections[d];
+    // The best GT that counts of each kind: same class, another class, same class and taken, any.
+    int same = -1, other = -1, dupe = -1, any = -1;
+    float same_iou = 0, other_iou = 0, dupe_iou = 0, any_iou = 0;
+    for (size_t g = 0; g < G; ++g) {
+      if (t.gt[g].difficult) continue;
+      const float iou = box_iou(det.box_original, t.gt[g].box_original);
+      if (iou > any_iou) any_iou = iou, any = int(g);
+      if (t.gt[g].label != det.label) {
+        if (iou > other_iou) other_iou = iou, other = int(g);
+      } else {
+        if (iou > same_iou) same_iou = iou, same = int(g);
+        if (taken[g] && iou > dupe_iou) dupe_iou = iou, dupe = int(g);
+      }
+    }
+    if (same >= 0 && kBackgroundIou <= same_iou && same_iou <= kCoverIou) {
       v.error = ErrorType::Localization;
       v.gt = same, v.iou = same_iou;
-    } else if (any_iou >= kBackgroundIou) {
-      v.error = ErrorType::Both;
+    } else if (other >= 0 && other_iou >= kCoverIou) {
+      v.error = ErrorType::Classification;
       v.gt = other, v.iou = other_iou;
-    } else {
+    } else if (dupe >= 0 && dupe_iou >= kCoverIou) {
+      v.error = ErrorType::Duplicate;
+      v.gt = dupe, v.iou = dupe_iou;
+    } else if (any_iou <= kBackgroundIou) {
       v.error = ErrorType::Background;
-      v.iou = std::max(0.f, any_iou);
+      v.iou = any_iou;
+    } else {
+      v.error = ErrorType::Both;
+      v.gt = any, v.iou = any_iou;
     }
   }
 }
 
+// The best-covering RPN candidate outside the pre-NMS top-k: every anchor that is not a proposal, its
+// predicted deltas decoded as the RPN decodes (weights 1, rpn_scale_clamp, clipped to the input). anchor -1:
+// the trace holds no such candidates (no per-anchor deltas, or every anchor is a proposal).
+struct Beyond {
+  int anchor = -1;
+  float iou = 0;
+};
+Beyond best_candidate_beyond_topk(const PipelineTrace& t, const Box& gt) {
+  Beyond b;
+  const size_t K = t.anchors.size();
+  if (K == 0 || t.deltas.size() != K * 4 || t.objectness.size() != K) return b;
+  std::vector<char> in_topk(K, 0);
+  for (const auto& p : t.proposals)
+    if (p.anchor >= 0 && size_t(p.anchor) < K) in_topk[size_t(p.anchor)] = 1;
+  const float w[4] = {1, 1, 1, 1};
+  for (size_t k = 0; k < K; ++k) {
+    if (in_topk[k]) continue;
+    const Box c = apply_deltas(t.anchors[k], &t.deltas[k * 4], w, t.rpn_scale_clamp, t.clip_width, t.clip_height);
+    const float v = box_iou(c, gt);
+    if (b.anchor < 0 || v > b.iou) b.anchor = int(k), b.iou = v;
+  }
+  return b;
+}
+
 }  // namespace
+
+void account_detections_only(PipelineTrace& t) {
+  account_detections(t);
+  for (auto& info : t.gt) {
+    info.funnel_ref = info.matched_detection;
+    info.funnel_class = -1;
+    if (info.difficult) {
+      info.funnel = Funnel::Ignored;
+      info.funnel_reason = "difficult: ignored by the evaluation";
+    } else if (info.matched_detection >= 0) {
+      const auto& det = t.detections[size_t(info.matched_detection)];
+      info.funnel = Funnel::Detected;
+      info.funnel_reason = "detection #" + std::to_string(info.matched_detection) + " (" + class_words(t, det.label) +
+                           " " + num(det.score) + ", IoU " + num(t.verdicts[size_t(info.matched_detection)].iou) + ")";
+    } else {
+      info.funnel = Funnel::Undetected;
+      info.funnel_reason = "no detection matched it; the detections file holds no model stages to say where it was lost";
+    }
+  }
+}
 
 void account_detections_and_gts(PipelineTrace& t) {
   account_detections(t);
@@ -225,8 +338,24 @@ void account_detections_and_gts(PipelineTrace& t) {
       if (pr.state == ProposalState::Kept && v > bk) bk = v, best_kept = int(p);
     }
     if (best < 0) {
-      os << "none of the " << t.proposals.size() << " pre-NMS top-k candidates reaches IoU 0.5 with it";
-      set(Funnel::CutByPreNmsTopk);
+      // No top-k candidate covers it: was there a covering candidate beyond the top-k at all?
+      const auto beyond = best_candidate_beyond_topk(t, info.box);
+      if (beyond.anchor >= 0 && beyond.iou >= kCoverIou) {
+        os << "none of the " << t.proposals.size() << " pre-NMS top-k candidates reaches IoU 0.5 with it, but anchor #"
+           << beyond.anchor << "'s candidate does (IoU " << num(beyond.iou) << ", objectness "
+           << num(t.objectness[size_t(beyond.anchor)]) << ", " << t.levels[size_t(t.anchor_pos(beyond.anchor).level)].name
+           << "): it ranked below the top-k";
+        set(Funnel::CutByPreNmsTopk);
+      } else if (beyond.anchor >= 0) {
+        os << "no RPN candidate reaches IoU 0.5 with it: neither the " << t.proposals.size()
+           << " pre-NMS top-k candidates nor the other anchors' decoded boxes (best of those: anchor #" << beyond.anchor
+           << ", IoU " << num(beyond.iou) << "); the RPN's boxes miss it";
+        set(Funnel::NoCoveringCandidate);
+      } else {
+        os << "none of the " << t.proposals.size()
+           << " RPN candidates in this trace reaches IoU 0.5 with it; the RPN's boxes miss it";
+        set(Funnel::NoCoveringCandidate);
+      }
       continue;
     }
     if (best_scored < 0) {

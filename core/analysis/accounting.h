@@ -4,15 +4,21 @@
 // the studio, `rcnn inspect` and `rcnn analyze` all use it).
 //
 // Detections: VOC's one-to-one rule in score order (IoU >= 0.5 with the
-// highest-IoU GT of the same class; a difficult GT absorbs the detection
-// without counting; a GT already taken makes it a duplicate). A false
-// positive is typed as TIDE does: duplicate, classification, localisation,
-// both, background (foreground IoU 0.5, background IoU 0.1).
+// highest-IoU GT of the same class; a difficult GT or a crowd region absorbs
+// the detection without counting; a GT already taken makes it a false
+// positive), as the evaluation matches. A false positive is typed with
+// TIDE's rules and order (tidecv's quantify.py): localisation (same class,
+// 0.1 <= IoU <= 0.5), classification (another class, IoU >= 0.5), duplicate
+// (a taken same-class GT, IoU >= 0.5), background (IoU <= 0.1 with every
+// GT), else both; difficult GTs and crowd regions take no part, as TIDE's
+// ignore regions. analysis/tide.h has TIDE's own matching and dAP.
 //
 // GTs: difficult -> Ignored; matched by a true positive -> Detected;
 // otherwise the first stage, in pipeline order, whose test it fails:
 //   1 anchors      no positive anchor under the matcher as configured
-//   2 pre-NMS      no top-k candidate with IoU >= 0.5 ("covering")
+//   2 RPN boxes    no candidate anywhere (every anchor's decoded box) covers
+//                  it (IoU >= 0.5): NoCoveringCandidate
+//     pre-NMS      a candidate beyond the pre-NMS top-k covers it, none in it
 //   3 min size     every covering candidate dropped by the min-size filter
 //   4 RPN NMS      every remaining covering candidate suppressed (names the
 //                  kept proposal that suppressed the best one)
@@ -38,14 +44,17 @@ constexpr float kBackgroundIou = 0.1f;  // TIDE: below this with every GT, a det
 // rescued_by_low_quality, no_positive and no_positive_reason.
 void account_matching(api::PipelineTrace& t);
 
-// For a GT with no positive anchor: the anchor (highest IoU, then lowest
-// index) that would have been positive for it (IoU >= hi, or its best IoU
-// under the low-quality rule) but is positive for another GT.
+// For a GT with no positive anchor: the anchor that would have been positive
+// for it (IoU >= hi), or else one of its best anchors (any rule), that is
+// positive for another GT (highest IoU, then lowest index).
 struct TakenBy {
   int anchor = -1;
   float iou = 0;    // its IoU with this GT
   int gt = -1;      // the GT it went to
   float gt_iou = 0;  // its IoU with that GT
+  // With the low-quality rule off: the best anchor of this GT that the rule, turned on, would make positive
+  // for it (-1: none would; the matcher's rules decide, see accounting.cpp).
+  int rescue_anchor = -1;
 };
 
 // The first reason that holds for a GT with no positive anchor
@@ -58,6 +67,10 @@ void explain_no_positive(const api::PipelineTrace& t, api::GtInfo& info, const T
 // Verdict of every detection (t.verdicts) and every GT (funnel, funnel_reason,
 // funnel_ref, funnel_class, matched_detection). Call after account_matching.
 void account_detections_and_gts(api::PipelineTrace& t);
+
+// For a trace without the model's stages (another detector's detections):
+// the detections' verdicts, and each GT Detected, Ignored or Undetected.
+void account_detections_only(api::PipelineTrace& t);
 
 // Both, in order.
 inline void account(api::PipelineTrace& t) {

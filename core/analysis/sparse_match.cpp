@@ -135,6 +135,7 @@ void SparseMatcher::match(PipelineTrace& t, std::vector<int>& positives_no_lq) {
     if (!s.touched || q.v > s.max_v) s.max_v = q.v, s.arg = q.g;
     s.touched = true;
     if (lq && q.v == t.gt[size_t(q.g)].best_iou && q.v > s.rescue_v) s.rescue_v = q.v, s.rescue_g = q.g;
+    if (q.v > 0 && q.v == t.gt[size_t(q.g)].best_iou && q.v > s.best_of_v) s.best_of_v = q.v, s.best_of_g = q.g;
   }
   auto positive_for = [&](const Anchor& s) {  // the GT anchor s is positive for, or -1
     if (s.max_v >= hi) return s.arg;
@@ -149,6 +150,7 @@ void SparseMatcher::match(PipelineTrace& t, std::vector<int>& positives_no_lq) {
     info.no_positive_reason.clear();
     bool all_rescued = true;
     TakenBy taken;
+    bool taken_at_hi = false;
     for (size_t p = gt_begin_[size_t(g)]; p < gt_begin_[size_t(g) + 1]; ++p) {
       const Pair& q = pairs_[p];
       const Anchor& s = scratch_[size_t(q.k)];
@@ -158,8 +160,17 @@ void SparseMatcher::match(PipelineTrace& t, std::vector<int>& positives_no_lq) {
         if (s.max_v >= hi) all_rescued = false;
       }
       if (s.max_v >= hi && s.arg == g) positives_no_lq[size_t(g)]++;
-      const bool would_be_positive = q.v >= hi || (lq && q.v == info.best_iou);
-      if (would_be_positive && owner >= 0 && owner != g && q.v > taken.iou) taken.anchor = q.k, taken.iou = q.v;
+      // As account_matching: an anchor reaching hi for it first, then one of its best anchors, positive for
+      // another GT (highest IoU, then lowest index).
+      const bool at_hi = q.v >= hi, best = q.v > 0 && q.v == info.best_iou;
+      if ((at_hi || best) && owner >= 0 && owner != g &&
+          (taken.anchor < 0 || (at_hi && !taken_at_hi) ||
+           (at_hi == taken_at_hi && (q.v > taken.iou || (q.v == taken.iou && q.k < taken.anchor)))))
+        taken.anchor = q.k, taken.iou = q.v, taken_at_hi = at_hi;
+      // With the rule off: the lowest best anchor that the rule would give to this GT.
+      if (!lq && best && s.max_v < hi && (t.torchvision ? s.arg : s.best_of_g) == g &&
+          (taken.rescue_anchor < 0 || q.k < taken.rescue_anchor))
+        taken.rescue_anchor = q.k;
     }
     if (info.positive_anchors > 0) {
       info.rescued_by_low_quality = all_rescued;

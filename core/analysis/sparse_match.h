@@ -44,6 +44,10 @@ class SparseMatcher {
   struct Anchor {  // per-anchor scratch, reset after each image
     float max_v = 0, rescue_v = -1;
     int arg = 0, rescue_g = -1;
+    // The GT (highest IoU, then lowest index) it is a best anchor of, whatever the rule: whom the low-quality
+    // rule, turned on, would give it to.
+    float best_of_v = -1;
+    int best_of_g = -1;
     bool touched = false;
   };
   void candidates(const api::Box& gt, int g, std::vector<Pair>& out) const;

@@ -5,6 +5,9 @@
 #include <nlohmann/json.hpp>
 
 #include "api/dataset_convert.h"
+#include "analysis/accounting.h"
+#include "analysis/tide.h"
+#include "api/eval_job.h"
 #include "api/session.h"
 #include "data/dataset.h"
 #include "evaluation/voc_map.h"
@@ -33,38 +36,192 @@ evaluation::EvalBox eval_box(const Box& b, int label, float score, bool difficul
   return {b.x1, b.y1, b.x2, b.y2, label, score, difficult};
 }
 
-// TIDE's oracles: the detections and GTs with one error type fixed.
-void fix(const AnalysisReport& r, ErrorType type, bool missed, Boxes& E, Boxes& G) {
-  const size_t N = r.image_paths.size();
-  E.assign(N, {});
-  G.assign(N, {});
-  // A GT taken by a true positive: fixing an error onto it would only make a duplicate.
-  std::vector<std::vector<char>> detected(N);
+// TIDE's oracles on VOC's matching: the detections and GTs with one kind of error fixed.
+// `best_error[image][gt]`: the highest-scoring classification or localisation error aimed at that GT while no
+// true positive took it (the one a fix makes a true positive; the others aimed at it are removed), -1 if none.
+enum class FixKind { None, Type, Missed, FalsePositives, FalseNegatives };
+
+struct Targets {
+  std::vector<std::vector<int>> best_error;  // [image][gt] index into r.detections, -1 none
+};
+
+Targets targets_of(const AnalysisReport& r) {
+  Targets t;
+  t.best_error.resize(r.image_paths.size());
   for (const auto& g : r.gts) {
-    auto& v = detected[size_t(g.image)];
+    auto& v = t.best_error[size_t(g.image)];
+    if (v.size() <= size_t(g.index)) v.resize(size_t(g.index) + 1, -1);
+  }
+  std::vector<std::vector<char>> taken(r.image_paths.size());  // GTs a true positive took: no fix aims at them
+  for (const auto& g : r.gts) {
+    auto& v = taken[size_t(g.image)];
     if (v.size() <= size_t(g.index)) v.resize(size_t(g.index) + 1, 0);
     v[size_t(g.index)] = g.stage == Funnel::Detected;
   }
+  for (size_t k = 0; k < r.detections.size(); ++k) {
+    const auto& d = r.detections[k];
+    if (d.outcome != DetOutcome::FalsePositive || d.gt < 0) continue;
+    if (size_t(d.gt) < taken[size_t(d.image)].size() && taken[size_t(d.image)][size_t(d.gt)]) continue;
+    if (d.error != ErrorType::Classification && d.error != ErrorType::Localization) continue;
+    auto& v = t.best_error[size_t(d.image)];
+    if (size_t(d.gt) >= v.size()) continue;
+    int& b = v[size_t(d.gt)];
+    if (b < 0 || d.score > r.detections[size_t(b)].score) b = int(k);
+  }
+  return t;
+}
+
+bool detected(const GtRecord& g) { return g.stage == Funnel::Detected; }
+
+void fix(const AnalysisReport& r, const Targets& tg, FixKind kind, ErrorType type, Boxes& E, Boxes& G) {
+  const size_t N = r.image_paths.size();
+  E.assign(N, {});
+  G.assign(N, {});
   std::vector<std::vector<const GtRecord*>> gt_of(N);
   for (const auto& g : r.gts) {
-    const bool ignore = g.stage == Funnel::Ignored || (missed && g.stage != Funnel::Detected);
-    G[size_t(g.image)].push_back(eval_box(g.box, g.label, 1.f, ignore));
-    gt_of[size_t(g.image)].push_back(&g);
+    auto& v = gt_of[size_t(g.image)];
+    if (v.size() <= size_t(g.index)) v.resize(size_t(g.index) + 1, nullptr);
+    v[size_t(g.index)] = &g;
   }
-  for (const auto& d : r.detections) {
-    if (d.outcome == DetOutcome::FalsePositive && d.error == type) {
+  for (const auto& g : r.gts) {
+    const bool targeted = tg.best_error[size_t(g.image)][size_t(g.index)] >= 0;
+    bool ignore = g.stage == Funnel::Ignored;
+    if (!detected(g) && kind == FixKind::Missed && !targeted) ignore = true;     // TIDE's Miss
+    if (!detected(g) && kind == FixKind::FalseNegatives) ignore = true;           // every undetected GT
+    G[size_t(g.image)].push_back(eval_box(g.box, g.label, 1.f, ignore));
+  }
+  for (const auto& c : r.crowd) G[size_t(c.image)].push_back(eval_box(c.box, c.label, 1.f, true));
+  for (size_t k = 0; k < r.detections.size(); ++k) {
+    const auto& d = r.detections[k];
+    const bool fp = d.outcome == DetOutcome::FalsePositive;
+    float score = d.score;
+    if (kind == FixKind::FalsePositives && d.outcome != DetOutcome::Ignored) score = fp ? 0.f : 1.f;
+    if (kind == FixKind::Type && fp && d.error == type) {
       if (type == ErrorType::Classification || type == ErrorType::Localization) {
-        if (d.gt < 0 || detected[size_t(d.image)][size_t(d.gt)]) continue;  // would be a duplicate: suppress
-        const GtRecord& g = *gt_of[size_t(d.image)][size_t(d.gt)];
+        const GtRecord* g = d.gt >= 0 && size_t(d.gt) < gt_of[size_t(d.image)].size() ? gt_of[size_t(d.image)][size_t(d.gt)]
+                                                                                       : nullptr;
+        if (!g || tg.best_error[size_t(d.image)][size_t(d.gt)] != int(k)) continue;  // not its GT's fix: removed
         // Classification: the GT's class; localisation: the GT's box.
-        E[size_t(d.image)].push_back(type == ErrorType::Classification ? eval_box(d.box, g.label, d.score, false)
-                                                                       : eval_box(g.box, d.label, d.score, false));
-        detected[size_t(d.image)][size_t(d.gt)] = 1;
+        E[size_t(d.image)].push_back(type == ErrorType::Classification ? eval_box(d.box, g->label, d.score, false)
+                                                                       : eval_box(g->box, d.label, d.score, false));
       }
       continue;  // both, duplicate, background: removed
     }
-    E[size_t(d.image)].push_back(eval_box(d.box, d.label, d.score, false));
+    E[size_t(d.image)].push_back(eval_box(d.box, d.label, score, false));
   }
+}
+
+// TIDE's own figures on the same GTs (difficult ones and crowd regions as ignore regions) and detections.
+TideSummary tide_of(const AnalysisReport& r) {
+  const size_t N = r.image_paths.size();
+  std::vector<std::vector<analysis::tide::GtBox>> G(N);
+  std::vector<std::vector<analysis::tide::DetBox>> D(N);
+  for (const auto& g : r.gts)
+    G[size_t(g.image)].push_back({g.box.x1, g.box.y1, g.box.x2, g.box.y2, g.label, g.stage == Funnel::Ignored});
+  for (const auto& c : r.crowd) G[size_t(c.image)].push_back({c.box.x1, c.box.y1, c.box.x2, c.box.y2, c.label, true});
+  for (const auto& d : r.detections) D[size_t(d.image)].push_back({d.box.x1, d.box.y1, d.box.x2, d.box.y2, d.label, d.score});
+  const auto t = analysis::tide::evaluate(G, D);
+  TideSummary s;
+  s.ap50 = t.ap50;
+  s.main = t.dap;
+  s.counts = t.count;
+  s.fp = t.dap_fp;
+  s.fn = t.dap_fn;
+  return s;
+}
+
+// The sums, the mAP, the dAP of every error kind and TIDE's figures, from the records.
+void summarise(AnalysisReport& r) {
+  for (const auto& g : r.gts) {
+    r.funnel[size_t(g.stage)]++;
+    if (g.label >= 0 && g.label < int(r.funnel_by_class.size())) r.funnel_by_class[size_t(g.label)][size_t(g.stage)]++;
+    r.funnel_by_size[size_t(size_bucket(g.box))][size_t(g.stage)]++;
+    r.missed += g.stage != Funnel::Detected && g.stage != Funnel::Ignored;
+  }
+  for (const auto& d : r.detections)
+    if (d.outcome == DetOutcome::FalsePositive) r.errors[size_t(d.error)]++;
+  const auto tg = targets_of(r);
+  for (const auto& g : r.gts)
+    r.missed_untargeted += !detected(g) && g.stage != Funnel::Ignored && tg.best_error[size_t(g.image)][size_t(g.index)] < 0;
+  Boxes E, G;
+  fix(r, tg, FixKind::None, ErrorType::None, E, G);
+  const auto ev = evaluation::evaluate_detections(E, G, r.class_names);
+  r.map50 = ev.map50;
+  for (const auto& c : ev.classes) r.class_ap50.push_back(c.ap50), r.class_num_gt.push_back(c.num_gt);
+  const std::pair<const char*, ErrorType> types[] = {{"classification", ErrorType::Classification},
+                                                     {"localization", ErrorType::Localization},
+                                                     {"both", ErrorType::Both},
+                                                     {"duplicate", ErrorType::Duplicate},
+                                                     {"background", ErrorType::Background}};
+  for (const auto& [name, type] : types) {
+    fix(r, tg, FixKind::Type, type, E, G);
+    r.error_dap.emplace_back(name, map50(E, G, r.class_names) - r.map50);
+    r.error_dap_count.push_back(r.errors[size_t(type)]);
+  }
+  fix(r, tg, FixKind::Missed, ErrorType::None, E, G);
+  r.error_dap.emplace_back("missed", map50(E, G, r.class_names) - r.map50);
+  r.error_dap_count.push_back(r.missed_untargeted);
+  fix(r, tg, FixKind::FalsePositives, ErrorType::None, E, G);
+  r.special_dap.emplace_back("false_positives", map50(E, G, r.class_names) - r.map50);
+  r.special_dap_count.push_back(r.errors[1] + r.errors[2] + r.errors[3] + r.errors[4] + r.errors[5]);
+  fix(r, tg, FixKind::FalseNegatives, ErrorType::None, E, G);
+  r.special_dap.emplace_back("false_negatives", map50(E, G, r.class_names) - r.map50);
+  r.special_dap_count.push_back(r.missed);
+  r.tide = tide_of(r);
+}
+
+// Records of one traced image (the accounting engine's verdicts).
+void record(AnalysisReport& r, int i, const PipelineTrace& t) {
+  for (size_t g = 0; g < t.gt.size(); ++g) {
+    const auto& gi = t.gt[g];
+    r.gts.push_back({i, int(g), gi.label, gi.box_original, gi.funnel, gi.funnel_reason});
+  }
+  for (const auto& c : t.crowd) r.crowd.push_back({i, c.label, c.box_original});
+  for (size_t d = 0; d < t.detections.size(); ++d) {
+    const auto& det = t.detections[d];
+    const auto& v = t.verdicts[d];
+    r.detections.push_back({i, int(d), det.label, det.score, det.box_original, v.outcome, v.error, v.gt});
+  }
+}
+
+// `rcnn analyze --detections`: the same accounting on another detector's detections, no model.
+AnalysisReport analyse_detections_file(const AnalyzeRequest& req, const data::Dataset& ds) {
+  AnalysisReport r;
+  r.from_detections = true;
+  r.class_names = ds.class_names;
+  r.funnel_by_class.assign(ds.class_names.size(), {});
+  const int n = req.max_images > 0 ? std::min<int>(req.max_images, int(ds.size())) : int(ds.size());
+  std::vector<std::string> paths;
+  for (const auto& im : ds.images) paths.push_back(im.path);
+  const auto dets = read_detections_file(req.detections, paths, int(ds.class_names.size()));
+  for (int i = 0; i < n; ++i) {
+    const auto& im = ds.images[size_t(i)];
+    r.image_paths.push_back(im.path);
+    PipelineTrace t;
+    t.class_names = ds.class_names;
+    for (const auto& a : im.objects) {
+      const Box b{a.x1, a.y1, a.x2, a.y2};
+      if (a.crowd) {
+        t.crowd.push_back({b, b, a.label});
+        continue;
+      }
+      GtInfo g;
+      g.box = g.box_original = b;
+      g.label = a.label;
+      g.difficult = a.difficult;
+      t.gt.push_back(g);
+    }
+    for (const auto& e : dets[size_t(i)]) {
+      Detection d;
+      d.box = d.box_original = {e.x1, e.y1, e.x2, e.y2};
+      d.label = e.label;
+      d.score = e.score;
+      t.detections.push_back(d);
+    }
+    analysis::account_detections_only(t);
+    record(r, i, t);
+  }
+  return r;
 }
 
 }  // namespace
@@ -73,7 +230,14 @@ AnalysisReport run_analysis(const AnalyzeRequest& req, const std::function<void(
   const auto t0 = std::chrono::steady_clock::now();
   data::LoadOptions lo;
   lo.split = req.split;
-  const auto ds = to_info(data::open_dataset(req.dataset.empty() ? data::default_dataset_dir() : req.dataset, lo));
+  const auto raw = data::open_dataset(req.dataset.empty() ? data::default_dataset_dir() : req.dataset, lo);
+  if (!req.detections.empty()) {
+    auto r = analyse_detections_file(req, raw);
+    summarise(r);
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return r;
+  }
+  const auto ds = to_info(raw);
   DetectorConfig cfg = load_preset(req.config);
   cfg.num_classes = int(ds.class_names.size());
   cfg.class_names = ds.class_names;
@@ -105,40 +269,16 @@ AnalysisReport run_analysis(const AnalyzeRequest& req, const std::function<void(
       r.class_names = t.class_names;
       r.funnel_by_class.assign(r.class_names.size(), {});
     }
-    for (size_t g = 0; g < t.gt.size(); ++g) {
-      const auto& gi = t.gt[g];
-      r.gts.push_back({i, int(g), gi.label, gi.box_original, gi.funnel, gi.funnel_reason});
-      r.funnel[size_t(gi.funnel)]++;
-      if (gi.label >= 0 && gi.label < int(r.funnel_by_class.size())) r.funnel_by_class[size_t(gi.label)][size_t(gi.funnel)]++;
-      r.funnel_by_size[size_t(size_bucket(gi.box_original))][size_t(gi.funnel)]++;
-      r.missed += gi.funnel != Funnel::Detected && gi.funnel != Funnel::Ignored;
-    }
-    for (size_t d = 0; d < t.detections.size(); ++d) {
-      const auto& det = t.detections[d];
-      const auto& v = t.verdicts[d];
-      r.detections.push_back({i, int(d), det.label, det.score, det.box_original, v.outcome, v.error, v.gt});
-      if (v.outcome == DetOutcome::FalsePositive) r.errors[size_t(v.error)]++;
-    }
+    record(r, i, t);
     if (progress) progress(i + 1, n);
   }
-  Boxes E, G;
-  fix(r, ErrorType::None, false, E, G);  // ErrorType::None: nothing fixed
-  const auto ev = evaluation::evaluate_detections(E, G, r.class_names);
-  r.map50 = ev.map50;
-  for (const auto& c : ev.classes) r.class_ap50.push_back(c.ap50), r.class_num_gt.push_back(c.num_gt);
-  const std::pair<const char*, ErrorType> types[] = {{"classification", ErrorType::Classification},
-                                                     {"localization", ErrorType::Localization},
-                                                     {"both", ErrorType::Both},
-                                                     {"duplicate", ErrorType::Duplicate},
-                                                     {"background", ErrorType::Background}};
-  for (const auto& [name, type] : types) {
-    fix(r, type, false, E, G);
-    r.error_dap.emplace_back(name, map50(E, G, r.class_names) - r.map50);
-  }
-  fix(r, ErrorType::None, true, E, G);
-  r.error_dap.emplace_back("missed", map50(E, G, r.class_names) - r.map50);
+  summarise(r);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
+}
+
+const char* tide_error_key(int i) {
+  return analysis::tide::error_key(analysis::tide::Error(i));
 }
 
 std::string analysis_to_json(const AnalysisReport& r) {
@@ -177,11 +317,32 @@ std::string analysis_to_json(const AnalysisReport& r) {
   j["detections"] = dets;
   J counts = J::object();
   for (int e = 1; e < 6; ++e) counts[error_name(ErrorType(e))] = r.errors[size_t(e)];
-  counts["missed"] = r.missed;
+  counts["missed"] = r.missed_untargeted;
+  counts["false_negatives"] = r.missed;
   j["error_counts"] = counts;
   J dap = J::object();
   for (const auto& [k, v] : r.error_dap) dap[k] = v;
   j["error_dap"] = dap;
+  J special_dap = J::object();
+  for (const auto& [k, v] : r.special_dap) special_dap[k] = v;
+  j["error_dap_special"] = special_dap;
+  j["error_dap_rules"] =
+      "VOC matching (best same-class GT; taken: false positive), all-point AP, mAP@0.5 on 0-1; one fix per GT "
+      "(its highest-scoring classification or localisation error); missed: GTs no such error aims at";
+  J tide = J::object();
+  tide["ap50"] = r.tide.ap50;
+  J main = J::object(), special = J::object(), tcount = J::object();
+  for (int e = 0; e < 6; ++e) main[tide_error_key(e)] = r.tide.main[size_t(e)], tcount[tide_error_key(e)] = r.tide.counts[size_t(e)];
+  special["fp"] = r.tide.fp;
+  special["fn"] = r.tide.fn;
+  tide["main"] = main;
+  tide["special"] = special;
+  tide["counts"] = tcount;
+  tide["rules"] =
+      "tidecv's: best still-free same-class GT at IoU >= 0.5, at most 100 detections per image, 101-point AP in "
+      "points (0-100), errors typed loc, cls, dupe, bkg, both; one fix per GT; dAP clamped at 0";
+  j["tide"] = tide;
+  j["source"] = r.from_detections ? "detections file (no model: GT stages unavailable)" : "model";
   j["seconds"] = r.seconds;
   return j.dump(1);
 }

@@ -1,6 +1,7 @@
 #include "api/compare_job.h"
 
 #include <algorithm>
+#include <deque>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <tuple>
@@ -24,17 +25,20 @@ CompareReport compare_reports(AnalysisReport a, AnalysisReport b) {
   CompareReport r;
   r.a = std::move(a);
   r.b = std::move(b);
-  std::map<Key, size_t> in_b;
-  for (size_t i = 0; i < r.b.gts.size(); ++i) in_b[key_of(r.b, r.b.gts[i])] = i;
+  // One to one: B's GTs of one key in annotation order, each paired once (two identical boxes of a class in
+  // an image pair A's first with B's first, A's second with B's second).
+  std::map<Key, std::deque<size_t>> in_b;
+  for (size_t i = 0; i < r.b.gts.size(); ++i) in_b[key_of(r.b, r.b.gts[i])].push_back(i);
   size_t matched = 0;
   for (const auto& ga : r.a.gts) {
     const auto it = in_b.find(key_of(r.a, ga));
-    if (it == in_b.end()) {
+    if (it == in_b.end() || it->second.empty()) {
       ++r.unmatched_gts;
       continue;
     }
     ++matched;
-    const auto& gb = r.b.gts[it->second];
+    const auto& gb = r.b.gts[it->second.front()];
+    it->second.pop_front();
     r.transitions[size_t(ga.stage)][size_t(gb.stage)]++;
     if (found(ga.stage) == found(gb.stage) || ga.stage == Funnel::Ignored || gb.stage == Funnel::Ignored) continue;
     GtChange c{ga.image, ga.label, ga.index, gb.index, ga.box, ga.stage, gb.stage, ga.reason, gb.reason};

@@ -77,7 +77,7 @@ EvalReport evaluate_model(modeling::FasterRCNN& model, const DetectorConfig& cfg
           {d.box_original.x1, d.box_original.y1, d.box_original.x2, d.box_original.y2, d.label, d.score, false});
     for (const auto& a : sub.images[i].objects)
       // COCO crowd regions are ignore regions, like VOC's difficult objects.
-      G[i].push_back({a.x1, a.y1, a.x2, a.y2, a.label, 1.f, a.difficult || a.crowd});
+      G[i].push_back({a.x1, a.y1, a.x2, a.y2, a.label, 1.f, a.difficult || a.crowd, a.area});
   }
   rep.result = evaluation::evaluate_detections(E, G, ds.class_names);
   rep.coco = evaluation::coco_evaluate(E, G, int(ds.class_names.size()));
@@ -178,12 +178,10 @@ std::vector<DetectResult> detect_each(const std::vector<std::string>& paths,
   return out;
 }
 
-EvalReport evaluate_detections_file(const std::string& json_path, const std::string& dataset,
-                                                const std::string& split) {
+std::vector<std::vector<evaluation::EvalBox>> read_detections_file(const std::string& json_path,
+                                                                   const std::vector<std::string>& image_paths,
+                                                                   int num_classes_i) {
   namespace fs = std::filesystem;
-  data::LoadOptions lo;
-  lo.split = split;
-  auto ds = data::open_dataset(dataset.empty() ? data::default_dataset_dir() : dataset, lo);
   std::ifstream in(json_path);
   if (!in) throw std::runtime_error(json_path + ": cannot open detections file");
   nlohmann::json j;
@@ -193,9 +191,9 @@ EvalReport evaluate_detections_file(const std::string& json_path, const std::str
     throw std::runtime_error(json_path + ": malformed JSON: " + e.what());
   }
   std::map<std::string, size_t> by_name;
-  for (size_t i = 0; i < ds.images.size(); ++i) by_name[fs::path(ds.images[i].path).filename().string()] = i;
-  std::vector<std::vector<evaluation::EvalBox>> E(ds.size()), G(ds.size());
-  const int64_t num_classes = int64_t(ds.class_names.size());
+  for (size_t i = 0; i < image_paths.size(); ++i) by_name[fs::path(image_paths[i]).filename().string()] = i;
+  std::vector<std::vector<evaluation::EvalBox>> E(image_paths.size());
+  const int64_t num_classes = num_classes_i;
   try {
     for (const auto& im : j) {
       const std::string image = im.at("image").get<std::string>();
@@ -229,9 +227,21 @@ EvalReport evaluate_detections_file(const std::string& json_path, const std::str
   } catch (const nlohmann::json::exception& e) {
     throw std::runtime_error(json_path + ": " + e.what());
   }
+  return E;
+}
+
+EvalReport evaluate_detections_file(const std::string& json_path, const std::string& dataset,
+                                                const std::string& split) {
+  data::LoadOptions lo;
+  lo.split = split;
+  auto ds = data::open_dataset(dataset.empty() ? data::default_dataset_dir() : dataset, lo);
+  std::vector<std::string> paths;
+  for (const auto& im : ds.images) paths.push_back(im.path);
+  auto E = read_detections_file(json_path, paths, int(ds.class_names.size()));
+  std::vector<std::vector<evaluation::EvalBox>> G(ds.size());
   for (size_t i = 0; i < ds.size(); ++i)
     for (const auto& a : ds.images[i].objects)
-      G[i].push_back({a.x1, a.y1, a.x2, a.y2, a.label, 1.f, a.difficult || a.crowd});
+      G[i].push_back({a.x1, a.y1, a.x2, a.y2, a.label, 1.f, a.difficult || a.crowd, a.area});
   EvalReport rep;
   rep.result = evaluation::evaluate_detections(E, G, ds.class_names);
   rep.coco = evaluation::coco_evaluate(E, G, int(ds.class_names.size()));

@@ -45,6 +45,14 @@ EvalReport run_evaluation(const EvalRequest& req, const std::function<void(int d
 // Throws std::runtime_error naming the file.
 EvalReport evaluate_detections_file(const std::string& json_path, const std::string& dataset, const std::string& split);
 
+// Reads a detections JSON of that format for these images (matched by file name; images of the file that are
+// not among them are skipped): per image, boxes with label and score. Every number is read strictly (a label
+// outside 0..num_classes-1, a box that is not 4 numbers, a score that is not finite: an error naming the file,
+// the image and the detection).
+std::vector<std::vector<evaluation::EvalBox>> read_detections_file(const std::string& json_path,
+                                                                   const std::vector<std::string>& image_paths,
+                                                                   int num_classes);
+
 // The VOC result's JSON with a "coco" object: AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100 (and ARs, ARm, ARl).
 std::string eval_report_to_json(const EvalReport& r);
 

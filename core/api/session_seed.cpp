@@ -42,10 +42,14 @@ void Session::Impl::run_seed_stages(unsigned dirty, const StageTimer& timed) {
       T.pad_y = D.tf.pad_y;
       std::vector<float> g;
       T.gt.clear();
+      T.crowd.clear();
       for (const auto& o : D.gt_orig) {
-        if (o.crowd) continue;
         data::Annotation a{o.box.x1, o.box.y1, o.box.x2, o.box.y2, o.label};
         auto b = D.tf.forward(a);
+        if (o.crowd) {  // an ignore region: not matched, not trained on
+          T.crowd.push_back({{b.x1, b.y1, b.x2, b.y2}, o.box, o.label});
+          continue;
+        }
         g.insert(g.end(), {b.x1, b.y1, b.x2, b.y2, float(o.label)});
         GtInfo gi;
         gi.box = {b.x1, b.y1, b.x2, b.y2};

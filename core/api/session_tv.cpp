@@ -223,9 +223,9 @@ void TvStages::Impl::run(PipelineTrace& T, unsigned dirty, const Image& image, c
       // GT: the dataset's labels mapped to the model's classes by name.
       std::vector<float> g;
       T.gt.clear();
+      T.crowd.clear();
       int unknown = 0;
       for (const auto& obj : gt_orig) {
-        if (obj.crowd) continue;
         int label = obj.label;
         if (!dataset_names_.empty()) {
           label = -1;
@@ -242,6 +242,10 @@ void TvStages::Impl::run(PipelineTrace& T, unsigned dirty, const Image& image, c
         auto bx = torch::tensor({obj.box.x1, obj.box.y1, obj.box.x2, obj.box.y2}, torch::kFloat).view({1, 4});
         auto m = mt::resize_boxes(bx, b.original[0], b.sizes[0]);
         auto a = m.accessor<float, 2>();
+        if (obj.crowd) {  // an ignore region: not matched, not trained on
+          T.crowd.push_back({box_of(a, 0), obj.box, label});
+          continue;
+        }
         g.insert(g.end(), {a[0][0], a[0][1], a[0][2], a[0][3], float(label)});
         GtInfo gi;
         gi.box = box_of(a, 0);

@@ -53,7 +53,7 @@ enum class AnchorLabel : int8_t { Negative = -1, Neutral = 0, Positive = 1 };
 // ignores them.
 enum class Funnel : int {
   NoPositiveAnchor = 0,  // anchors: no positive anchor under the matcher as configured
-  CutByPreNmsTopk,       // no pre-NMS top-k candidate reaches IoU 0.5 with it
+  CutByPreNmsTopk,       // no top-k candidate covers it, but a candidate beyond the pre-NMS top-k does
   SuppressedByNms,       // every covering candidate was suppressed by RPN NMS
   CutByPostNmsTopk,      // covering survivors all cut by the post-NMS top-k
   Misclassified,         // RoI classification: covering RoIs score another class (or background) highest
@@ -65,8 +65,10 @@ enum class Funnel : int {
   AssignedToOtherGt,     // a covering detection was matched to another GT (one-to-one)
   Ignored,               // difficult: neither counted nor missed
   BelowRpnScore,         // every covering candidate was below the RPN's score threshold (torchvision's rpn_score_thresh)
+  NoCoveringCandidate,   // no RPN candidate at all (any anchor's decoded box) reaches IoU 0.5 with it: the RPN's boxes
+  Undetected,            // no detection matched it, and no model trace says where it was lost (a detections file)
 };
-constexpr int kNumFunnel = 13;
+constexpr int kNumFunnel = 15;
 const char* funnel_name(Funnel f);
 // Pipeline order of the funnel outcomes (for summaries and tables).
 const std::vector<Funnel>& funnel_order();
@@ -85,15 +87,17 @@ enum class NoPositive : int {
 // A detection's verdict under VOC's one-to-one matching (score order,
 // IoU >= 0.5 with a same-class GT; difficult GTs absorb without counting).
 enum class DetOutcome : int8_t { TruePositive = 0, FalsePositive, Ignored };
-// TIDE's error type of a false positive (Bolya et al. 2020), foreground
-// IoU 0.5, background IoU 0.1, checked in this order.
+// TIDE's error type of a false positive (Bolya et al. 2020; tidecv's
+// quantify.py), foreground IoU 0.5, background IoU 0.1, checked in TIDE's
+// order: localisation, classification, duplicate, background, both. Only the
+// GTs that count take part (difficult GTs and crowd regions are ignore regions).
 enum class ErrorType : int8_t {
   None = 0,
-  Duplicate,       // IoU >= 0.5 with a right-class GT already taken by a higher score
+  Duplicate,       // IoU >= 0.5 with a right-class GT taken by another detection
   Classification,  // IoU >= 0.5 with a GT of another class
-  Localization,    // right class, 0.1 <= IoU < 0.5
-  Both,            // wrong class and 0.1 <= IoU < 0.5
-  Background,      // IoU < 0.1 with every GT
+  Localization,    // right class, 0.1 <= IoU <= 0.5 (tested first)
+  Both,            // none of the others
+  Background,      // IoU <= 0.1 with every GT
 };
 const char* error_name(ErrorType e);
 
@@ -101,7 +105,16 @@ struct DetectionVerdict {
   DetOutcome outcome = DetOutcome::FalsePositive;
   ErrorType error = ErrorType::None;
   int gt = -1;       // the GT it matched (TP / Ignored), or the GT that explains its error
-  float iou = 0;     // IoU with that GT
+  float iou = 0;     // IoU with that GT (or with the crowd region)
+  int crowd = -1;    // Ignored on a crowd region: index into PipelineTrace::crowd
+};
+
+// A COCO crowd box (iscrowd): an ignore region, as the evaluation treats it. Not a GT: no anchor is matched to
+// it and no loss trains on it; a detection of its class on it is ignored, neither true nor false.
+struct CrowdRegion {
+  Box box;           // model-input coordinates
+  Box box_original;  // original-image coordinates
+  int label = 0;
 };
 
 struct GtInfo {
@@ -230,6 +243,7 @@ struct PipelineTrace {
 
   // Matching
   std::vector<GtInfo> gt;                 // M
+  std::vector<CrowdRegion> crowd;         // ignore regions, not in M
   std::vector<float> anchor_iou;          // K, best IoU with any GT
   std::vector<int> anchor_gt;             // K, index into gt (-1: none)
   std::vector<AnchorLabel> anchor_label;  // K

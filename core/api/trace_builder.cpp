@@ -38,6 +38,10 @@ const char* funnel_name(Funnel f) {
       return "no positive anchor";
     case Funnel::CutByPreNmsTopk:
       return "cut by pre-NMS top-k";
+    case Funnel::NoCoveringCandidate:
+      return "no RPN candidate covers it";
+    case Funnel::Undetected:
+      return "not detected (stage unavailable)";
     case Funnel::SuppressedByNms:
       return "suppressed by NMS";
     case Funnel::CutByPostNmsTopk:
@@ -69,10 +73,12 @@ void compute_gt_funnel(PipelineTrace& t) {
 }
 
 const std::vector<Funnel>& funnel_order() {
-  static const std::vector<Funnel> order{Funnel::NoPositiveAnchor,    Funnel::CutByPreNmsTopk,  Funnel::TooSmall, Funnel::BelowRpnScore,
+  static const std::vector<Funnel> order{Funnel::NoPositiveAnchor,    Funnel::NoCoveringCandidate, Funnel::CutByPreNmsTopk,
+                                         Funnel::TooSmall, Funnel::BelowRpnScore,
                                          Funnel::SuppressedByNms,     Funnel::CutByPostNmsTopk, Funnel::Misclassified,
                                          Funnel::BelowScoreThreshold, Funnel::Localization,     Funnel::RemovedByFinalNms,
-                                         Funnel::AssignedToOtherGt,   Funnel::Detected,         Funnel::Ignored};
+                                         Funnel::AssignedToOtherGt,   Funnel::Undetected,       Funnel::Detected,
+                                         Funnel::Ignored};
   return order;
 }
 

@@ -53,6 +53,13 @@ std::string trace_to_json(const PipelineTrace& t, bool full) {
                    {"funnel_ref", g.funnel_ref},
                    {"matched_detection", g.matched_detection}});
   j["gt"] = gts;
+  J crowd = J::array();  // COCO crowd boxes: ignore regions, not GTs
+  for (const auto& c : t.crowd)
+    crowd.push_back({{"box", jbox(c.box)},
+                     {"box_original", jbox(c.box_original)},
+                     {"label", c.label},
+                     {"class", c.label >= 0 && c.label < t.num_classes() ? t.class_names[size_t(c.label)] : ""}});
+  j["crowd"] = crowd;
   j["sampling"] = {{"seed", t.sample_seed},    {"num_samples", t.num_samples}, {"target_fg", t.target_fg},
                    {"target_bg", t.target_bg}, {"fg", t.sampled_fg},           {"bg", t.sampled_bg}};
   J props = J::array();
@@ -81,6 +88,7 @@ std::string trace_to_json(const PipelineTrace& t, bool full) {
       jd["outcome"] = outcome[int(v.outcome)];
       jd["error_type"] = v.outcome == DetOutcome::FalsePositive ? error_name(v.error) : "none";
       jd["gt"] = v.gt;
+      if (v.crowd >= 0) jd["crowd"] = v.crowd;
     }
     dets.push_back(jd);
   }

@@ -30,6 +30,7 @@ struct RawAnnotation {
   int64_t image_id = 0, category_id = 0;
   float box[4] = {0, 0, 0, 0};  // x, y, w, h
   bool crowd = false;
+  float area = -1;  // the annotation's `area`, < 0 when absent
   int error = -1;  // index into the error messages, or -1
 };
 
@@ -55,6 +56,11 @@ RawAnnotation compact(const json& a, const std::string& json_path, std::vector<s
         throw DataError(where() + ": bbox[" + std::to_string(k) + "] (" + names[k] + ") is " + bb[size_t(k)].dump() +
                         ", out of range [-1e9, 1e9]");
       r.box[k] = float(*d);
+    }
+    if (a.contains("area") && !a["area"].is_null()) {
+      const auto v = json_real(a["area"], 0, 1e18);
+      if (!v) throw DataError(where() + ": area is " + a["area"].dump().substr(0, 60) + ", not a number >= 0");
+      r.area = float(*v);
     }
     if (a.contains("iscrowd")) {
       const auto& c = a["iscrowd"];
@@ -182,6 +188,7 @@ Dataset read_coco(const std::string& json_path, const std::string& image_dir_in,
       o.x2 = o.x1 + a.box[2];
       o.y2 = o.y1 + a.box[3];
       o.crowd = a.crowd;
+      o.area = a.area;
       auto& rec = ds.images[it->second];
       if (validate_box(o, rec.width, rec.height, where, opt, ds)) rec.objects.push_back(o);
     } catch (const DataError& e) {

@@ -24,6 +24,9 @@ struct Annotation {
   bool difficult = false;  // VOC: ignored by the evaluator
   bool truncated = false;
   bool crowd = false;  // COCO iscrowd: an ignore region, not a target
+  // COCO's `area` (the segmentation's area on real COCO; what pycocotools' area ranges use), or < 0 where
+  // the annotation has none (the box's area stands in, as pycocotools' loadRes fills it).
+  float area = -1;
 };
 
 struct ImageRecord {

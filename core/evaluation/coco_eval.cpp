@@ -26,6 +26,10 @@ double recall_thr(int r) {
 double area(const EvalBox& b) {
   return double(b.x2 - b.x1) * double(b.y2 - b.y1);
 }
+// The area a GT's range test uses: its annotation's area, as pycocotools, else its box's.
+double range_area(const EvalBox& g) {
+  return g.area >= 0 ? double(g.area) : area(g);
+}
 // pycocotools' bbox IoU; for a crowd GT the union is the detection's area.
 double iou(const EvalBox& d, const EvalBox& g) {
   const double iw = std::min(d.x2, g.x2) - std::max(d.x1, g.x1);
@@ -50,7 +54,7 @@ ImageEval evaluate_img(const std::vector<const EvalBox*>& dts_all, const std::ve
   std::vector<const EvalBox*> gts = gts_all;
   std::vector<char> ig;
   auto is_ignored = [&](const EvalBox* g) {
-    const double ar = area(*g);
+    const double ar = range_area(*g);
     return g->difficult || ar < kAreas[a][0] || ar > kAreas[a][1];
   };
   std::stable_sort(gts.begin(), gts.end(), [&](const EvalBox* x, const EvalBox* y) { return !is_ignored(x) && is_ignored(y); });
@@ -175,6 +179,8 @@ CocoSummary coco_evaluate(const std::vector<std::vector<EvalBox>>& detections,
     return n ? s / n : -1.0;
   };
   CocoSummary c;
+  for (size_t i = 0; i < N; ++i)
+    for (const auto& g : ground_truth[i]) (g.area >= 0 ? c.gt_area_annotation : c.gt_area_box)++;
   c.AP = mean_ap(-1, 0, 2);
   c.AP50 = mean_ap(0, 0, 2);
   c.AP75 = mean_ap(5, 0, 2);
@@ -190,13 +196,19 @@ CocoSummary coco_evaluate(const std::vector<std::vector<EvalBox>>& detections,
   return c;
 }
 
+std::string CocoSummary::area_rule() const {
+  if (gt_area_box == 0 && gt_area_annotation > 0) return "annotation";
+  if (gt_area_annotation == 0) return "box";
+  return "annotation where given, else box";
+}
+
 std::string coco_to_json(const CocoSummary& s) {
   std::ostringstream os;
   os.precision(17);
   os << "{\"AP\": " << s.AP << ", \"AP50\": " << s.AP50 << ", \"AP75\": " << s.AP75 << ", \"APs\": " << s.APs
      << ", \"APm\": " << s.APm << ", \"APl\": " << s.APl << ", \"AR1\": " << s.AR1 << ", \"AR10\": " << s.AR10
      << ", \"AR100\": " << s.AR100 << ", \"ARs\": " << s.ARs << ", \"ARm\": " << s.ARm << ", \"ARl\": " << s.ARl
-     << "}";
+     << ", \"area\": \"" << s.area_rule() << "\"}";
   return os.str();
 }
 

@@ -14,6 +14,8 @@ struct EvalBox {
   int label = 0;
   float score = 1;         // detections only
   bool difficult = false;  // GT only: neither TP nor FP when matched, not counted in npos
+  // GT only: the area COCO's area ranges use (the annotation's `area`); < 0: the box's area.
+  float area = -1;
 };
 
 struct ClassResult {

@@ -152,7 +152,7 @@ TEST(Accounting, RescuedByTheLowQualityRuleIsMarkedNotLost) {
   t.anchor_rescued[0] = 1;
   t.gt[0].positive_anchors = 1;
   addProposal(t, kFar, ProposalState::Kept, {0.1f, 0.1f, 0.8f});
-  EXPECT_EQ(run(t), Funnel::CutByPreNmsTopk);  // not lost at the anchors
+  EXPECT_EQ(run(t), Funnel::NoCoveringCandidate);  // not lost at the anchors
   EXPECT_TRUE(t.gt[0].rescued_by_low_quality);
   t.anchor_rescued[0] = 0;  // a positive on its own IoU
   run(t);
@@ -268,4 +268,90 @@ TEST(Accounting, FalsePositiveTypes) {
   account(t);
   EXPECT_EQ(t.verdicts[size_t(dup)].outcome, DetOutcome::TruePositive);
   EXPECT_EQ(t.verdicts[size_t(tp)].error, ErrorType::Duplicate);
+}
+
+// TIDE's order: localisation before classification, classification before duplicate (tidecv's quantify.py).
+TEST(Accounting, FalsePositivesTypedInTidesOrder) {
+  // Same-class IoU 640 / 1600 = 0.4 and another class's GT at 640 / 1120 = 0.571: localisation, not classification.
+  auto t = base();
+  t.gt.push_back(gt({10, 10, 50, 38}, 0));
+  const int loc = addDetection(t, {10, 10, 50, 26}, 1, 0.9f);
+  account(t);
+  EXPECT_EQ(t.verdicts[size_t(loc)].error, ErrorType::Localization);
+  EXPECT_EQ(t.verdicts[size_t(loc)].gt, 0);
+  // Its GT taken at IoU 1 and another class's GT at 960 / 1600 = 0.6: classification, not duplicate.
+  t = base();
+  t.gt.push_back(gt({10, 10, 50, 34}, 0));
+  addDetection(t, kGt, 1, 0.9f);
+  const int cls = addDetection(t, kGt, 1, 0.8f);
+  account(t);
+  EXPECT_EQ(t.verdicts[size_t(cls)].error, ErrorType::Classification);
+  EXPECT_EQ(t.verdicts[size_t(cls)].gt, 1);
+  // A difficult GT is an ignore region: it types nothing (another class's difficult GT at IoU 1).
+  t = base();
+  t.gt[0].difficult = true;
+  const int bg = addDetection(t, kGt, 0, 0.9f);
+  account(t);
+  EXPECT_EQ(t.verdicts[size_t(bg)].outcome, DetOutcome::FalsePositive);
+  EXPECT_EQ(t.verdicts[size_t(bg)].error, ErrorType::Background);
+}
+
+// A crowd region absorbs a detection of its class (ignored, the region named), not one of another class; it is
+// no GT: the funnel does not count it.
+TEST(Accounting, CrowdRegionsAreIgnoreRegions) {
+  auto t = base();
+  t.crowd.push_back({kFar, kFar, 0});
+  const int on = addDetection(t, {152, 150, 190, 190}, 0, 0.9f);
+  const int other = addDetection(t, kFar, 1, 0.8f);
+  account(t);
+  EXPECT_EQ(t.verdicts[size_t(on)].outcome, DetOutcome::Ignored);
+  EXPECT_EQ(t.verdicts[size_t(on)].crowd, 0);
+  EXPECT_EQ(t.verdicts[size_t(other)].outcome, DetOutcome::FalsePositive);
+  EXPECT_EQ(t.verdicts[size_t(other)].error, ErrorType::Background);
+  EXPECT_EQ(t.gt.size(), 1u);
+}
+
+// "Cut by pre-NMS top-k" only when a candidate beyond the top-k covers the GT; when no candidate anywhere does,
+// the RPN's boxes miss it. Two anchors, zero deltas (the candidate is the anchor): anchor 0 is the top-k's only
+// proposal (far away), anchor 1 lies on the GT.
+TEST(Accounting, PreNmsTopkOnlyWhenACandidateBeyondItCoversTheGt) {
+  auto t = base();
+  anchors(t, {kFar, kGt}, 40, 0.3, 0.7);
+  t.clip_width = t.clip_height = 224;
+  t.deltas.assign(8, 0.f);
+  t.objectness = {0.9f, 0.2f};
+  const int p = addProposal(t, kFar, ProposalState::Kept, {0.1f, 0.1f, 0.8f});
+  t.proposals[size_t(p)].anchor = 0;
+  EXPECT_EQ(run(t), Funnel::CutByPreNmsTopk);
+  EXPECT_NE(t.gt[0].funnel_reason.find("anchor #1"), std::string::npos) << t.gt[0].funnel_reason;
+  // Anchor 1's deltas move its candidate away (dx = 2: 80 px right): nothing covers the GT.
+  t.deltas[4] = 2.f;
+  EXPECT_EQ(run(t), Funnel::NoCoveringCandidate);
+  EXPECT_NE(t.gt[0].funnel_reason.find("RPN's boxes miss it"), std::string::npos) << t.gt[0].funnel_reason;
+}
+
+// The low-quality rule off, the GT's best anchor between lo and hi for it but >= hi for another GT: it is
+// that GT's positive, not "neutral, never trained on", and the rule would not help (the anchor stays with the
+// other GT), so it is not suggested. GT 0 at kGt; GT 1 at {20, 10, 60, 50}; one anchor at {18, 10, 58, 50}:
+// IoU 1280 / 1920 = 0.667 with GT 0 (its best), 1520 / 1680 = 0.905 with GT 1.
+TEST(Accounting, BestAnchorTakenByAnotherGtBelowHi) {
+  auto t = base();
+  t.gt.push_back(gt({20, 10, 60, 50}, 0));
+  anchors(t, {{18, 10, 58, 50}}, 40, 0.3, 0.7);
+  ASSERT_EQ(t.anchor_label[0], AnchorLabel::Positive);
+  ASSERT_EQ(t.anchor_gt[0], 1);
+  run(t);
+  EXPECT_EQ(t.gt[0].no_positive, NoPositive::TakenByOtherGt);
+  EXPECT_NE(t.gt[0].no_positive_reason.find("GT #1"), std::string::npos) << t.gt[0].no_positive_reason;
+  EXPECT_EQ(t.gt[0].no_positive_reason.find("never trained on"), std::string::npos);
+  EXPECT_EQ(t.gt[0].no_positive_reason.find("low-quality matching would make"), std::string::npos);
+  EXPECT_NE(t.gt[0].no_positive_reason.find("would not give it an anchor"), std::string::npos);
+  // Where the rule would apply it says so: a second anchor that is GT 0's alone at IoU 0.6 (neutral).
+  t = base();
+  t.gt.push_back(gt({120, 10, 160, 50}, 0));
+  anchors(t, {{20, 10, 60, 50}}, 40, 0.3, 0.7);
+  run(t);
+  EXPECT_EQ(t.gt[0].no_positive, NoPositive::BetweenThresholds);
+  EXPECT_NE(t.gt[0].no_positive_reason.find("low-quality matching would make its best anchor #0"), std::string::npos)
+      << t.gt[0].no_positive_reason;
 }

@@ -81,3 +81,25 @@ TEST(Compare, ACheckpointAgainstItselfChangesNothing) {
   EXPECT_EQ(diag, int(r.a.gts.size()));
   for (const auto& m : r.images) EXPECT_EQ(m.difference(), 0);
 }
+
+// Two identical GT boxes of one class in one image pair one to one, in annotation order: A's first with B's
+// first, A's second with B's second (a map from key to one index paired both of A's with B's last).
+TEST(Compare, IdenticalGtsPairOneToOneInOrder) {
+  auto a = report({{0, 0, 0, b1, Funnel::Detected, ""}, {0, 1, 0, b1, Funnel::SuppressedByNms, "a2"}}, {});
+  auto b = report({{0, 0, 0, b1, Funnel::Misclassified, "b1"}, {0, 1, 0, b1, Funnel::Detected, ""}}, {});
+  const auto r = compare_reports(a, b);
+  auto T = [&](Funnel x, Funnel y) { return r.transitions[size_t(x)][size_t(y)]; };
+  EXPECT_EQ(T(Funnel::Detected, Funnel::Misclassified), 1);
+  EXPECT_EQ(T(Funnel::SuppressedByNms, Funnel::Detected), 1);
+  EXPECT_EQ(T(Funnel::Detected, Funnel::Detected), 0);
+  ASSERT_EQ(r.found_by_a_only.size(), 1u);
+  EXPECT_EQ(r.found_by_a_only[0].index_a, 0);
+  EXPECT_EQ(r.found_by_a_only[0].index_b, 0);
+  ASSERT_EQ(r.found_by_b_only.size(), 1u);
+  EXPECT_EQ(r.found_by_b_only[0].index_a, 1);
+  EXPECT_EQ(r.found_by_b_only[0].index_b, 1);
+  EXPECT_EQ(r.unmatched_gts, 0);
+  // A third copy in A only is unmatched, not paired again.
+  a.gts.push_back({0, 2, 0, b1, Funnel::Detected, ""});
+  EXPECT_EQ(compare_reports(a, b).unmatched_gts, 1);
+}

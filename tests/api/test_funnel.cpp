@@ -45,7 +45,7 @@ TEST(Funnel, EachWayOfLosingAGt) {
 
   t = base();
   add(t, kFar, ProposalState::Kept, {0.1f, 0.1f, 0.8f});
-  EXPECT_EQ(run(t), Funnel::CutByPreNmsTopk);
+  EXPECT_EQ(run(t), Funnel::NoCoveringCandidate);  // no candidate beyond the top-k in this trace either
 
   t = base();
   add(t, kGt, ProposalState::Suppressed);

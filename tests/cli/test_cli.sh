@@ -43,7 +43,27 @@ assert sum(j["funnel"].values()) == len(j["gts"]) > 0
 assert all(set(["image", "index", "class", "stage", "reason"]) <= set(g) for g in j["gts"])
 assert all(set(["image", "score", "class", "outcome", "error_type"]) <= set(d) for d in j["detections"])
 assert set(j["error_dap"]) == {"classification", "localization", "both", "duplicate", "background", "missed"}
+assert set(j["error_dap_special"]) == {"false_positives", "false_negatives"}
+t = j["tide"]
+assert 0 <= t["ap50"] <= 100 and set(t["main"]) == {"cls", "loc", "both", "dupe", "bkg", "miss"}, t
+assert set(t["special"]) == {"fp", "fn"} and all(v >= 0 for v in t["main"].values()), t
 PY
+
+# Another detector's detections (here rcnn detect's file): the same accounting without a model.
+"$RCNN" detect --checkpoint runs/t/last.pt data/JPEGImages --out dets --score 0.05 > detect_for_analyze.log \
+  || fail "detect: $(tail -3 detect_for_analyze.log)"
+"$RCNN" analyze --detections dets/detections.json --dataset data --split val --json analyze_dets.json > analyze_dets.log \
+  || fail "analyze --detections: $(tail -3 analyze_dets.log)"
+python3 - <<'PY' || fail "analyze_dets.json"
+import json
+j = json.load(open("analyze_dets.json"))
+assert "no model" in j["source"], j["source"]
+stages = {g["stage"] for g in j["gts"]}
+assert stages <= {"detected", "not detected (stage unavailable)", "ignored (difficult)"}, stages
+assert 0 <= j["tide"]["ap50"] <= 100
+PY
+"$RCNN" analyze --dataset data --split val > /dev/null 2>analyze_none.err && fail "analyze without a model or detections succeeded"
+grep -q "give --checkpoint" analyze_none.err || fail "analyze without a model: $(cat analyze_none.err)"
 
 # The 6-iteration model against the bundled one: the same images, every key other tools read.
 "$RCNN" compare --a runs/t/last.pt --b "$RCNN_RESOURCES/models/fashion_default.pt" --dataset data --split val \

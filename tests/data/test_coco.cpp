@@ -18,6 +18,9 @@ TEST(Coco, NonContiguousCategoriesAndCrowd) {
   EXPECT_FLOAT_EQ(a.objects[0].x1, 2);
   EXPECT_FLOAT_EQ(a.objects[0].y2, 15);  // y + h
   EXPECT_TRUE(a.objects[1].crowd);
+  // The annotation's own area is kept (pycocotools' area ranges use it); none given: < 0, the box stands in.
+  EXPECT_FLOAT_EQ(a.objects[0].area, 87.5f);
+  EXPECT_LT(a.objects[1].area, 0.f);
   EXPECT_NE(a.path.find("images/a.png"), std::string::npos);
   EXPECT_EQ(ds.images[1].objects[0].label, 0);
 }

@@ -72,3 +72,24 @@ TEST(CocoEval, CategoriesWithoutGtDoNotCount) {
   EXPECT_DOUBLE_EQ(s.AP, 1);
   EXPECT_NE(coco_to_json(s).find("\"AR100\": 1"), std::string::npos);
 }
+
+// The area ranges test a GT's annotation area (COCO's segmentation area), not its box's: a 40 x 40 box (1600,
+// medium by its box) whose annotation area is 400 is small; with no area given its box decides.
+TEST(CocoEval, AreaRangesUseTheAnnotationArea) {
+  EvalBox g = box(0, 0, 40, 40);
+  g.area = 400;
+  auto s = coco_evaluate({{box(0, 0, 40, 40, 0, 0.9f)}}, {{g}}, 1);
+  EXPECT_DOUBLE_EQ(s.APs, 1);
+  EXPECT_DOUBLE_EQ(s.APm, -1);
+  EXPECT_EQ(s.area_rule(), "annotation");
+  EXPECT_NE(coco_to_json(s).find("\"area\": \"annotation\""), std::string::npos);
+  auto b = coco_evaluate({{box(0, 0, 40, 40, 0, 0.9f)}}, {{box(0, 0, 40, 40)}}, 1);
+  EXPECT_DOUBLE_EQ(b.APs, -1);
+  EXPECT_DOUBLE_EQ(b.APm, 1);
+  EXPECT_EQ(b.area_rule(), "box");
+  // Both ends inclusive, as pycocotools: an area of exactly 32² is small and medium.
+  g.area = 32 * 32;
+  auto e = coco_evaluate({{box(0, 0, 40, 40, 0, 0.9f)}}, {{g}}, 1);
+  EXPECT_DOUBLE_EQ(e.APs, 1);
+  EXPECT_DOUBLE_EQ(e.APm, 1);
+}

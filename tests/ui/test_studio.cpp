@@ -16,6 +16,7 @@
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QSpinBox>
+#include <QTableWidget>
 #include <QtTest>
 
 #include "config/config_fields.h"
@@ -24,6 +25,7 @@
 #include "main_window.h"
 #include "panels/analysis_panel.h"
 #include "panels/dataset_panel.h"
+#include "panels/eval_panel.h"
 #include "panels/coverage_panel.h"
 #include "panels/params_panel.h"
 #include "studio_context.h"
@@ -177,6 +179,31 @@ class StudioTest : public QObject, StudioFixture {
     QCOMPARE(w->context()->selectedGt(), g.index);
     QVERIFY(int(w->stage()) >= int(Stage::Matching));
     QTRY_COMPARE_WITH_TIMEOUT(int(w->trace()->gt[size_t(g.index)].funnel), int(g.stage), 20000);
+    w->findChild<QDockWidget*>("Stage")->raise();
+  }
+
+  void evaluationPanelShowsTheCocoSummary() {
+    auto* ep = w->evalPanel();
+    w->findChild<QDockWidget*>("Evaluation")->raise();
+    ep->run();
+    QTRY_VERIFY_WITH_TIMEOUT(!ep->running(), 120000);
+    auto* coco = w->findChild<QTableWidget*>("evalCoco");
+    QVERIFY(coco);
+    QCOMPARE(coco->columnCount(), 9);
+    const auto& c = ep->report().coco;
+    const double v[] = {c.AP, c.AP50, c.AP75, c.APs, c.APm, c.APl, c.AR1, c.AR10, c.AR100};
+    const char* keys[] = {"AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100"};
+    for (int k = 0; k < 9; ++k) {
+      QCOMPARE(coco->horizontalHeaderItem(k)->text(), QString(keys[k]));
+      QCOMPARE(coco->item(0, k)->text(), v[k] < 0 ? QString("n/a") : QString::number(v[k], 'f', 4));
+    }
+    QVERIFY(c.AP50 >= 0);
+    // The VOC figures say whose rules they follow, and so does the COCO row.
+    const QString summary = w->findChild<QLabel*>("evalSummary")->text();
+    QVERIFY2(summary.contains("VOC-matching mAP@[.5:.95]"), qPrintable(summary));
+    QVERIFY2(summary.contains("COCO's rules"), qPrintable(summary));
+    settle();
+    QVERIFY(w->grab().save(artifacts + "/eval_coco.png"));
     w->findChild<QDockWidget*>("Stage")->raise();
   }
 

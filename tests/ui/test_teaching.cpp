@@ -97,6 +97,19 @@ class TeachingTest : public QObject, StudioFixture {
     QTRY_VERIFY_WITH_TIMEOUT(w->context()->hover().kind == studio::HitKind::TrainRoi, 5000);
     QTRY_VERIFY_WITH_TIMEOUT(
         w->stagePanel()->formulaText().contains(QString("= %1 →").arg(v.roi[size_t(j)].cls, 0, 'f', 4)), 5000);
+    // No stale hover: with the mouse resting on that RoI, switching to Predictions picks the hover from the
+    // boxes Predictions draws (a training RoI is not one of them), and its formula is no longer the loss term.
+    const QString lossFormula = w->stagePanel()->formulaText();
+    w->setStage(Stage::Predictions);
+    settle();
+    QTRY_VERIFY_WITH_TIMEOUT(w->context()->hover().kind != studio::HitKind::TrainRoi, 5000);
+    const auto hk = w->context()->hover().kind;
+    QVERIFY2(hk == studio::HitKind::None || hk == studio::HitKind::Gt || hk == studio::HitKind::Detection,
+             qPrintable(QString("hover kind %1 on Predictions").arg(int(hk))));
+    QVERIFY(w->stagePanel()->formulaText() != lossFormula);
+    w->setStage(Stage::Losses);
+    settle();
+    QTRY_VERIFY_WITH_TIMEOUT(w->context()->hover().kind == studio::HitKind::TrainRoi, 5000);  // and back
     // A re-roll draws new RoI samples; the losses follow.
     const auto before = v.roi.size() ? v.roi.back().index : -1;
     const double total = v.total();

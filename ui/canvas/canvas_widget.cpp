@@ -19,8 +19,11 @@ CanvasWidget::CanvasWidget(StudioContext& ctx, QWidget* parent) : QOpenGLWidget(
   setMinimumSize(320, 240);
   qRegisterMetaType<studio::Hit>("studio::Hit");
   connect(&ctx, &StudioContext::traceChanged, this, &CanvasWidget::onTrace);
+  // The hover is recomputed from the boxes the next frame draws: the hit list still holds the previous stage's
+  // (or trace's) boxes, and a hover picked from them would show another stage's tooltip.
   auto repaint = [this] {
-    updateHover(m_mouse);
+    m_hits.clear();
+    m_rehover = true;
     update();
   };
   connect(&ctx, &StudioContext::stageChanged, this, repaint);
@@ -63,8 +66,10 @@ void CanvasWidget::onTrace() {
   m_trace = t;
   if (newImage) m_texDirty = true;
   if (sizeChanged) fit();
-  // Hit boxes belong to the previous trace; the context already dropped a stale hover.
+  // Hit boxes belong to the previous trace; the context already dropped a stale hover, and the next frame's
+  // boxes pick the new one.
   m_hits.clear();
+  m_rehover = true;
   update();
 }
 
@@ -157,6 +162,14 @@ void CanvasWidget::paintGL() {
   glClearColor(0.12f, 0.12f, 0.13f, 1.f);
   glClear(GL_COLOR_BUFFER_BIT);
   ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
+  if (m_rehover) {
+    // This frame drew the current stage's boxes: the mouse, resting, now hovers one of them (or none); a
+    // change repaints with its tooltip.
+    m_rehover = false;
+    const Hit before = m_studio.hover();
+    updateHover(m_mouse);
+    if (m_studio.hover().kind != before.kind || m_studio.hover().index != before.index) update();
+  }
   m_frameMs = double(t.nsecsElapsed()) / 1e6;
   m_frameSum += m_frameMs;
   m_frames++;

@@ -74,6 +74,7 @@ class CanvasWidget : public QOpenGLWidget, protected QOpenGLFunctions {
   QPointF m_mouse{-1, -1}, m_pressPos, m_pressOff;
   bool m_dragging = false, m_moved = false;
   std::vector<Hit> m_hits;
+  bool m_rehover = false;  // recompute the hover from the next frame's boxes (stage, trace, view changed)
   QElapsedTimer m_clock;
   double m_frameMs = 0, m_frameSum = 0;
   int m_frames = 0, m_drawn = 0;

@@ -101,6 +101,14 @@ void CanvasWidget::drawOverlays() {
       dc.label(gi.box, c, className(t, gi.label).toUtf8().constData());
       dc.hit(HitKind::Gt, int(g), gi.box);
     }
+    // COCO crowd boxes: ignore regions (greyed, not a GT: no anchor matches them, the evaluation ignores a
+    // detection of their class on them).
+    for (const auto& c : t.crowd) {
+      const ImU32 grey = IM_COL32(200, 200, 200, 230);
+      dc.fill(c.box.x1, c.box.y1, c.box.x2, c.box.y2, IM_COL32(160, 160, 160, 60));
+      dc.rect(c.box, grey, 1.5f);
+      dc.label(c.box, grey, ("crowd " + className(t, c.label) + " (ignore region)").toUtf8().constData());
+    }
   }
   stage.draw(dc, t);
   m_drawn = dc.drawn;

@@ -109,16 +109,32 @@ void AnalysisPanel::showReport(std::shared_ptr<const AnalysisReport> rep) {
     for (int b = 0; b < 3; ++b) m_funnel->setItem(row, 2 + b, numItem(r.funnel_by_size[size_t(b)][size_t(f)]));
   }
   m_errors->setRowCount(0);
-  for (const auto& [name, dap] : r.error_dap) {
-    int n = r.missed;
-    for (int e = 1; e < 6; ++e)
-      if (name == error_name(ErrorType(e))) n = r.errors[size_t(e)];
+  for (size_t e = 0; e < r.error_dap.size(); ++e) {
     const int row = m_errors->rowCount();
     m_errors->insertRow(row);
-    m_errors->setItem(row, 0, new QTableWidgetItem(QString::fromStdString(name)));
-    m_errors->setItem(row, 1, numItem(n));
-    m_errors->setItem(row, 2, numItem(dap, 4));
+    m_errors->setItem(row, 0, new QTableWidgetItem(QString::fromStdString(r.error_dap[e].first)));
+    m_errors->setItem(row, 1, numItem(e < r.error_dap_count.size() ? r.error_dap_count[e] : 0));
+    m_errors->setItem(row, 2, numItem(r.error_dap[e].second, 4));
   }
+  for (size_t e = 0; e < r.special_dap.size(); ++e) {  // TIDE's special errors
+    const int row = m_errors->rowCount();
+    m_errors->insertRow(row);
+    m_errors->setItem(row, 0, new QTableWidgetItem(QString::fromStdString(r.special_dap[e].first) + " (special)"));
+    m_errors->setItem(row, 1, numItem(r.special_dap_count[e]));
+    m_errors->setItem(row, 2, numItem(r.special_dap[e].second, 4));
+  }
+  // TIDE's own figures (its matching and 101-point AP, in points), labelled with their rules.
+  QStringList tide;
+  for (int e = 0; e < 6; ++e)
+    tide << QString("%1 %2 (%3)").arg(rcnn::api::tide_error_key(e)).arg(r.tide.main[size_t(e)], 0, 'f', 2).arg(r.tide.counts[size_t(e)]);
+  const QString tideLine = QString("TIDE, its own rules (best free GT, 101-point AP, in points): AP50 %1 · dAP %2 · "
+                                   "special fp %3, fn %4")
+                               .arg(r.tide.ap50, 0, 'f', 2)
+                               .arg(tide.join(" · "))
+                               .arg(r.tide.fp, 0, 'f', 2)
+                               .arg(r.tide.fn, 0, 'f', 2);
+  m_summary->setText(m_summary->text() + "\n" + tideLine);
+  m_errors->setToolTip("dAP in this table: VOC matching, all-point AP (0-1), one fix per GT.\n" + tideLine);
   auto cls = [&](int l) {
     return l >= 0 && l < int(r.class_names.size()) ? QString::fromStdString(r.class_names[size_t(l)]) : "?";
   };

@@ -31,10 +31,21 @@ EvalPanel::EvalPanel(QWidget* parent) : QWidget(parent) {
   m_summary->setObjectName("evalSummary");
   m_summary->setWordWrap(true);
   lay->addWidget(m_summary);
+  // COCO's summary with COCO's rules (pycocotools: greedy best free GT, 101-point AP, maxDets, area ranges).
+  m_coco = new QTableWidget(1, 9, this);
+  m_coco->setObjectName("evalCoco");
+  m_coco->setHorizontalHeaderLabels({"AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100"});
+  m_coco->setVerticalHeaderLabels({"COCO"});
+  m_coco->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  m_coco->setMaximumHeight(64);
+  m_coco->setToolTip("COCO's rules, as pycocotools computes them: IoU 0.50:0.05:0.95, at most 1/10/100 detections "
+                     "per image, each detection takes the best still-free GT, 101-point interpolation, crowd and "
+                     "difficult boxes as ignore regions, area ranges by the annotation's area");
+  lay->addWidget(m_coco);
   auto* split = new QSplitter(Qt::Vertical, this);
   m_table = new QTableWidget(split);
   m_table->setColumnCount(5);
-  m_table->setHorizontalHeaderLabels({"class", "GT", "AP@0.5", "AP@.5:.95", "FP / miss"});
+  m_table->setHorizontalHeaderLabels({"class", "GT", "AP@0.5 (VOC)", "AP@.5:.95 (VOC matching)", "FP / miss"});
   m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
   m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
   m_table->verticalHeader()->hide();
@@ -98,11 +109,18 @@ void EvalPanel::show(const rcnn::api::EvalReport& r) {
   m_run->setEnabled(true);
   m_report = r;
   const auto& res = r.result;
-  m_summary->setText(QString("mAP@0.5 = %1 · mAP@[.5:.95] = %2 · %3 images in %4 s")
+  m_summary->setText(QString("VOC mAP@0.5 = %1 · VOC-matching mAP@[.5:.95] = %2 · %3 images in %4 s\n"
+                             "COCO summary below: COCO's rules (pycocotools), GT areas: %5")
                          .arg(res.map50, 0, 'f', 4)
                          .arg(res.map_coco, 0, 'f', 4)
                          .arg(res.num_images)
-                         .arg(r.seconds, 0, 'f', 1));
+                         .arg(r.seconds, 0, 'f', 1)
+                         .arg(QString::fromStdString(r.coco.area_rule())));
+  const double coco[] = {r.coco.AP,  r.coco.AP50, r.coco.AP75, r.coco.APs,  r.coco.APm,
+                         r.coco.APl, r.coco.AR1,  r.coco.AR10, r.coco.AR100};
+  for (int k = 0; k < 9; ++k)  // -1: nothing to measure (no GT in that range)
+    m_coco->setItem(0, k, new QTableWidgetItem(coco[k] < 0 ? QString("n/a") : QString::number(coco[k], 'f', 4)));
+  m_coco->resizeColumnsToContents();
   m_table->setRowCount(int(res.classes.size()));
   for (size_t c = 0; c < res.classes.size(); ++c) {
     const auto& k = res.classes[c];

@@ -46,6 +46,7 @@ class EvalPanel : public QWidget {
   QComboBox* m_split;
   QPushButton* m_run;
   QLabel* m_summary;
+  QTableWidget* m_coco;  // the COCO summary, COCO's rules
   QTableWidget* m_table;
   QTableWidget* m_confusion;
   QListWidget* m_items;

@@ -18,13 +18,16 @@ class ImageStage : public StageView {
            "the same scale, so every later stage works in input pixels.";
   }
   QString counts(const PipelineTrace& t) override {
-    return QString("%1×%2 → %3×%4 (%5), %6 GT boxes. Stages recomputed in %7 ms.")
+    const QString crowd = t.crowd.empty() ? QString()
+                                          : QString(", %1 crowd region(s) (grey: ignore regions, not GTs)").arg(t.crowd.size());
+    return QString("%1×%2 → %3×%4 (%5), %6 GT boxes%7. Stages recomputed in %8 ms.")
         .arg(t.image_width)
         .arg(t.image_height)
         .arg(t.input_width)
         .arg(t.input_height)
         .arg(QString::fromStdString(t.input_note))
         .arg(t.gt.size())
+        .arg(crowd)
         .arg(f1(m_ctx.traceMs()));
   }
   QString formula(const PipelineTrace& t, const Hit& h) const override {

@@ -87,6 +87,8 @@ class PredictionsStage : public StageView {
         const auto& v = t.verdicts[size_t(h.index)];
         verdict = v.outcome == DetOutcome::TruePositive
                       ? QString("<br><b>TP</b>: GT #%1 (IoU %2)").arg(v.gt).arg(f3(v.iou))
+                  : v.outcome == DetOutcome::Ignored && v.crowd >= 0
+                      ? QString("<br>ignored: on crowd region #%1 (IoU %2), an ignore region").arg(v.crowd).arg(f3(v.iou))
                   : v.outcome == DetOutcome::Ignored
                       ? QString("<br>ignored: matches difficult GT #%1").arg(v.gt)
                       : QString("<br><b>FP, %1 error</b>%2")

@@ -35,6 +35,7 @@ inline rcnn::api::Stage stageOfFunnel(rcnn::api::Funnel f) {
     case Funnel::NoPositiveAnchor:
       return rcnn::api::Stage::Matching;
     case Funnel::CutByPreNmsTopk:
+    case Funnel::NoCoveringCandidate:
     case Funnel::TooSmall:
     case Funnel::BelowRpnScore:
     case Funnel::SuppressedByNms:
