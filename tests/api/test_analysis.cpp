@@ -120,6 +120,43 @@ TEST(Analysis, DetectionsFileWithCrowdRegionsMatchesTheEvaluation) {
   EXPECT_DOUBLE_EQ(r2.map50, evaluate_detections_file(fewer, kCoco, "val").result.map50);
 }
 
+// The VOC dAP with TIDE's fixing rules. b.jpg's horse GT [0, 0, 50, 20] has a zebra detection on it (0.5, IoU 1:
+// classification) and a horse detection (0.4, IoU 300 / 1000: localisation). Base: zebra AP 1 (its TP 0.9 ranks
+// first), horse AP 0 -> mAP 0.5. Fixing classification makes the 0.5 a horse TP -> mAP 1, dAP 0.5. Fixing
+// localisation: the 0.4 is not the GT's best error, so it is removed, not made a TP -> dAP 0 (fixing it too
+// would give 0.5). The GT is aimed at: no Miss, one false negative.
+TEST(Analysis, OneFixPerGtAndMissOnlyForGtsNoErrorAimsAt) {
+  const auto dets = write_detections(
+      "fix_dets.json",
+      nlohmann::json::array({{{"image", "a.png"}, {"detections", {{{"label", 1}, {"score", 0.9}, {"box", {2, 3, 12, 15}}}}}},
+                             {{"image", "b.jpg"},
+                              {"detections",
+                               {{{"label", 1}, {"score", 0.5}, {"box", {0, 0, 50, 20}}},
+                                {{"label", 0}, {"score", 0.4}, {"box", {0, 0, 15, 20}}}}}}}));
+  AnalyzeRequest req;
+  req.dataset = kCoco;
+  req.detections = dets;
+  const auto r = run_analysis(req);
+  ASSERT_EQ(r.detections.size(), 3u);
+  EXPECT_EQ(r.detections[1].error, ErrorType::Classification);
+  EXPECT_EQ(r.detections[2].error, ErrorType::Localization);
+  EXPECT_DOUBLE_EQ(r.map50, 0.5);
+  auto dap = [&](const std::string& k) {
+    for (const auto& [name, v] : r.error_dap)
+      if (name == k) return v;
+    ADD_FAILURE() << k;
+    return -1.0;
+  };
+  EXPECT_DOUBLE_EQ(dap("classification"), 0.5);
+  EXPECT_DOUBLE_EQ(dap("localization"), 0.0);
+  EXPECT_DOUBLE_EQ(dap("missed"), 0.0);
+  EXPECT_EQ(r.missed_untargeted, 0);
+  EXPECT_EQ(r.missed, 1);
+  ASSERT_EQ(r.special_dap.size(), 2u);
+  EXPECT_EQ(r.special_dap[1].first, "false_negatives");
+  EXPECT_DOUBLE_EQ(r.special_dap[1].second, 0.5);  // the horse GT removed: horse has no GT, mAP = zebra's 1
+}
+
 // The Session keeps a COCO crowd box as an ignore region of the trace, out of the GTs the matcher sees.
 TEST(Analysis, SessionKeepsCrowdBoxesAsIgnoreRegions) {
   const auto ds = open_dataset(kCoco);
