@@ -9,6 +9,7 @@
 #include "api/dataset.h"
 #include "api/eval_job.h"
 #include "api/torchvision_model.h"
+#include "config/detector_config.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::ordered_json;
@@ -47,7 +48,7 @@ int run_detect(const DetectArgs& a) {
   if (files.empty()) throw std::runtime_error("detect: no images found in the inputs");
   std::vector<std::string> names;
   std::vector<rcnn::api::DetectResult> res;
-  if (rcnn::api::is_torchvision_config(a.config)) {
+  if (rcnn::is_torchvision(a.config)) {
     rcnn::api::TorchvisionRequest tr{a.config, a.checkpoint, a.classes, a.score, a.exact, a.overrides};
     res = rcnn::api::detect_files_torchvision(tr, files, &names);
   } else {

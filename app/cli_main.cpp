@@ -68,7 +68,12 @@ int main(int argc, char** argv) {
   rcnn::api::EvalRequest er;
   std::string eval_json;
   auto* eval = app.add_subcommand("eval", "evaluate a checkpoint (VOC mAP@0.5, COCO mAP@[.5:.95])");
-  eval->add_option("--checkpoint", er.checkpoint, "checkpoint (.pt)");
+  eval->add_option("--checkpoint", er.checkpoint, "checkpoint (.pt, or a torchvision .pth with --config)");
+  eval->add_option("--config", er.config,
+                   "preset: for a torchvision .pth its architecture (torchvision_resnet50_fpn, _v2, "
+                   "torchvision_mobilenet_v3_large_fpn, torchvision_mobilenet_v3_large_320_fpn); without a "
+                   "checkpoint, random weights of it")
+      ->capture_default_str();
   eval->add_option("--dataset", er.dataset, "dataset; default: the embedded dataset");
   eval->add_option("--split", er.split, "split")->capture_default_str();
   eval->add_option("--device", er.device)->capture_default_str();
@@ -92,7 +97,9 @@ int main(int argc, char** argv) {
   analyze->add_option("--split", ar.split, "split")->capture_default_str();
   analyze->add_option("--device", ar.device)->capture_default_str();
   analyze->add_option("--max-images", ar.max_images, "analyze the first N images only");
-  analyze->add_option("--score", ar.score_thresh, "score threshold (default: the checkpoint's)");
+  analyze->add_option("--score", ar.score_thresh,
+                      "score threshold (default: the checkpoint's; with --detections, the file's detections below it "
+                      "are left out)");
   analyze->add_option("--json", an_json, "write the full report as JSON here");
 
   // anchors

@@ -29,12 +29,23 @@ except ImportError:
     sys.exit("compare_torchvision: needs Debian's python3-torchvision (apt-get install -y python3-torchvision)")
 
 
+# --device cuda (passed to the workers as RCNN_BENCH_DEVICE): both sides on the GPU.
+DEV = torch.device(os.environ.get("RCNN_BENCH_DEVICE", "cpu"))
+
+
+def sync():
+    if DEV.type == "cuda":
+        torch.cuda.synchronize()
+
+
 def timeit(fn, reps):
     fn()
+    sync()
     best = []
     for _ in range(reps):
         t = time.perf_counter()
         fn()
+        sync()
         best.append(time.perf_counter() - t)
     best.sort()
     return best[len(best) // 2] * 1e3  # median, ms
@@ -56,16 +67,16 @@ def rand_rois(n, batches, span, seed):
 def tv_cases():
     """Case name -> (function to time, repetition divisor)."""
     out = {}
-    a1, b1 = rand_boxes(3087, 224, 64, 1), rand_boxes(20, 224, 64, 2)
+    a1, b1 = rand_boxes(3087, 224, 64, 1).to(DEV), rand_boxes(20, 224, 64, 2).to(DEV)
     out["BM_BoxIoU/3087/20"] = lambda: box_iou(a1, b1)
-    a2, b2 = rand_boxes(120000, 224, 64, 1), rand_boxes(50, 224, 64, 2)
+    a2, b2 = rand_boxes(120000, 224, 64, 1).to(DEV), rand_boxes(50, 224, 64, 2).to(DEV)
     out["BM_BoxIoU/120000/50"] = lambda: box_iou(a2, b2)
     for n in (4000, 12000):
-        bx, s = rand_boxes(n, 1000, 100, 3), torch.rand(n)
+        bx, s = rand_boxes(n, 1000, 100, 3).to(DEV), torch.rand(n).to(DEV)
         out[f"BM_NMS/{n}"] = (lambda bx, s: lambda: nms(bx, s, 0.7))(bx, s)
     for c, h, r in ((64, 28, 200), (256, 100, 1000)):
-        f = torch.randn(2, c, h, h)
-        rois = rand_rois(r, 2, h * 8.0, 4)
+        f = torch.randn(2, c, h, h).to(DEV)
+        rois = rand_rois(r, 2, h * 8.0, 4).to(DEV)
         out[f"BM_RoIAlignForward/{c}/{h}/{r}"] = (lambda f, rois: lambda: roi_align(f, rois, 7, 1 / 8, 2, True))(
             f, rois)
         fg = f.clone().requires_grad_(True)
@@ -120,19 +131,20 @@ def tv_faster_rcnn(train):
 
 def tv_model_cases():
     out = {}
-    m = tv_faster_rcnn(False)
-    x1 = [torch.randn(3, 224, 224)]
-    x16 = [torch.randn(3, 224, 224) for _ in range(16)]
+    m = tv_faster_rcnn(False).to(DEV)
+    x1 = [torch.randn(3, 224, 224).to(DEV)]
+    x16 = [torch.randn(3, 224, 224).to(DEV) for _ in range(16)]
 
     def infer(x):
         with torch.no_grad():
             return m(x)
     out["BM_InferSeed/1"] = lambda: infer(x1)
     out["BM_InferSeed/16"] = lambda: infer(x16)
-    mt = tv_faster_rcnn(True)
+    mt = tv_faster_rcnn(True).to(DEV)
     opt = torch.optim.SGD(mt.parameters(), lr=0.01, momentum=0.9)
     tg = [{"boxes": torch.tensor([[20. + 40 * k, 30., 80. + 40 * k, 120.] for k in range(3)]),
            "labels": torch.tensor([1, 2, 3])} for _ in range(16)]
+    tg = [{k: v.to(DEV) for k, v in t.items()} for t in tg]
 
     def step():
         loss = sum(mt(x16, tg).values())
@@ -141,8 +153,8 @@ def tv_model_cases():
         opt.step()
     out["BM_TrainStepSeed"] = step
     torch.manual_seed(0)
-    rn = torchvision.models.detection.fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None).eval()
-    big = [torch.rand(3, 800, 1067)]
+    rn = torchvision.models.detection.fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None).eval().to(DEV)
+    big = [torch.rand(3, 800, 1067).to(DEV)]
 
     def infer_rn():
         with torch.no_grad():
@@ -156,7 +168,8 @@ def ours(build, name, reps):
     with tempfile.NamedTemporaryFile(suffix=".json") as f:
         subprocess.run([os.path.join(build, "bin", "rcnn_bench"), f"--benchmark_out={f.name}",
                         "--benchmark_out_format=json", f"--benchmark_repetitions={reps}",
-                        "--benchmark_report_aggregates_only=true", f"--benchmark_filter=^{name}(/min_time.*)?$"],
+                        "--benchmark_report_aggregates_only=true", f"--benchmark_filter=^{name}(/min_time.*)?$"]
+                       + (["--device", str(DEV)] if DEV.type != "cpu" else []),
                        check=True, stdout=subprocess.DEVNULL)
         data = json.load(open(f.name))
     for b in data["benchmarks"]:
@@ -215,7 +228,12 @@ def main():
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--only", nargs="*", help="just these cases (e.g. BM_TvResNet50FPN)")
+    ap.add_argument("--device", default=os.environ.get("RCNN_BENCH_DEVICE", "cpu"),
+                    help="cpu or cuda[:N]: both sides run there (rcnn_bench --device)")
     args = ap.parse_args()
+    os.environ["RCNN_BENCH_DEVICE"] = args.device
+    global DEV
+    DEV = torch.device(args.device)
     threads = int(os.environ.get("RCNN_THREADS", os.cpu_count()))
     torch.set_num_threads(threads)
     os.environ["RCNN_THREADS"] = str(threads)

@@ -42,6 +42,7 @@ void JobRunner::post(const TraceRequest& r) {
   }
   if (r.sample_seed) p.sample_seed = r.sample_seed;
   if (r.feature_channel) p.feature_channel = r.feature_channel;
+  if (r.train_view) p.train_view = r.train_view;
   if (r.checkpoint) {
     // A model loaded after a queued config change brings its own config:
     // applying the older change after it would edit (or even reset) the new model.
@@ -133,6 +134,7 @@ void JobRunner::postSuggest(const rcnn::api::SuggestRequest& r) {
 void JobRunner::run() {
   try {
     m_session = std::make_unique<rcnn::api::Session>(m_cfg, "cpu");
+    m_session->set_train_view(false);  // until a stage that shows it is open (TraceRequest::train_view)
   } catch (const std::exception& e) {
     emit failed(QString::fromStdString(e.what()));
     return;
@@ -212,8 +214,14 @@ void JobRunner::runTrace(const TraceRequest& req) {
     }
     if (req.sample_seed) S.set_sample_seed(*req.sample_seed);
     if (req.feature_channel) S.set_feature_channel(*req.feature_channel);
+    if (req.train_view) S.set_train_view(*req.train_view);
     if (req.image_path) S.open_image(*req.image_path, req.gt, req.class_names);
     if (!S.has_image()) return;
+    // Only the training step switched off: the trace as it is stays right, nothing to re-run.
+    const bool onlyTrainViewOff = req.train_view && !*req.train_view && !req.config && !req.image_path &&
+                                  !req.sample_seed && !req.feature_channel && !req.checkpoint && !req.device &&
+                                  !req.classes_file;
+    if (onlyTrainViewOff) return;
     QElapsedTimer t;
     t.start();
     auto trace = std::make_shared<const rcnn::api::PipelineTrace>(S.run());

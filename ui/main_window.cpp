@@ -133,6 +133,18 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   });
   m_job->start();
 
+  // The training step is computed only while the RoI sampling or Losses stage is open.
+  auto syncTrainView = [this] {
+    const bool on = stageShowsTrainingStep(m_ctx->stage());
+    if (on == m_trainView) return;
+    m_trainView = on;
+    TraceRequest r;
+    r.train_view = on;
+    m_job->post(r);
+    if (m_side) m_side->mirror(r);
+  };
+  connect(m_ctx, &StudioContext::stageChanged, this, syncTrainView);
+  syncTrainView();
   connect(m_params, &ParamsPanel::configChanged, this, [this](const rcnn::DetectorConfig& c) {
     m_training->setCurrentConfig(c);
     updateAnalysisSource();

@@ -101,6 +101,7 @@ class MainWindow : public QMainWindow {
   QMenu* m_recentCheckpoints;
   QString m_datasetPath, m_checkpoint, m_modelText, m_lastError;
   bool m_random = true;
+  bool m_trainView = false;  // the model thread computes the training step (a stage that shows it is open)
   int m_traces = 0;
   quint64 m_seed = 0;
 };

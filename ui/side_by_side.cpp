@@ -61,6 +61,7 @@ void SideBySide::open(const QString& checkpoint, const rcnn::DetectorConfig& cfg
   }
   m_label = checkpoint.isEmpty() ? "random weights" : QFileInfo(checkpoint).fileName();
   TraceRequest r = image;
+  r.train_view = stageShowsTrainingStep(m_a.stage());
   r.config = cfg;
   r.checkpoint = checkpoint.toStdString();  // "" = random weights
   m_job->post(r);
@@ -75,7 +76,8 @@ void SideBySide::mirror(const TraceRequest& r) {
   m.class_names = r.class_names;
   m.sample_seed = r.sample_seed;
   m.feature_channel = r.feature_channel;
-  if (m.image_path || m.sample_seed || m.feature_channel) m_job->post(m);
+  m.train_view = r.train_view;
+  if (m.image_path || m.sample_seed || m.feature_channel || m.train_view) m_job->post(m);
 }
 
 QString SideBySide::headerText() const {

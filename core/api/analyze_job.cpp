@@ -212,6 +212,7 @@ AnalysisReport analyse_detections_file(const AnalyzeRequest& req, const data::Da
       t.gt.push_back(g);
     }
     for (const auto& e : dets[size_t(i)]) {
+      if (req.score_thresh >= 0 && e.score < req.score_thresh) continue;  // --score: the file's below it left out
       Detection d;
       d.box = d.box_original = {e.x1, e.y1, e.x2, e.y2};
       d.label = e.label;

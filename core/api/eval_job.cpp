@@ -10,6 +10,7 @@
 
 #include "api/dataset_convert.h"
 #include "api/eval_internal.h"
+#include "api/session.h"
 #include "data/image_io.h"
 #include "data/json_numbers.h"
 #include "data/loader.h"
@@ -85,19 +86,87 @@ EvalReport evaluate_model(modeling::FasterRCNN& model, const DetectorConfig& cfg
   return rep;
 }
 
+namespace {
+
+bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+// A torchvision model: image by image through the Session, as `rcnn analyze` runs it (its own transform,
+// classes matched to the dataset's by name). GTs and crowd regions come from the traces, in the model's label
+// space; the COCO area ranges then use box areas.
+EvalReport evaluate_with_session(const EvalRequest& req, const data::Dataset& raw,
+                                 const std::function<void(int, int)>& progress) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto ds = to_info(raw);
+  // The settings first (the studio's, else the preset's), then the weights load under them.
+  DetectorConfig cfg =
+      req.config_json.empty() ? load_preset(req.config) : config_from_json_string(req.config_json, "the studio's config");
+  cfg.num_classes = int(ds.class_names.size());
+  cfg.class_names = ds.class_names;
+  Session s(cfg, req.device);
+  if (!req.checkpoint.empty()) s.load_checkpoint(req.checkpoint);
+  if (req.score_thresh >= 0) {
+    auto c = s.config();
+    (c.is_torchvision() ? c.torchvision.box_score_thresh : c.roi.score_thresh) = req.score_thresh;
+    s.set_config(c);
+  }
+  s.set_display_outputs(false);
+  s.set_train_view(false);
+  EvalReport rep;
+  rep.class_names = ds.class_names;
+  const size_t n = req.max_images > 0 ? std::min(size_t(req.max_images), ds.size()) : ds.size();
+  std::vector<std::vector<evaluation::EvalBox>> E(n), G(n);
+  rep.detections.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    const auto& im = ds.images[i];
+    rep.image_paths.push_back(im.path);
+    rep.gt.push_back(im.objects);
+    s.open_image(im.path, im.objects, ds.class_names);
+    const auto& t = s.run();
+    if (i == 0) rep.class_names = t.class_names;  // the model's classes (GTs were matched to them by name)
+    for (const auto& d : t.detections) {
+      E[i].push_back({d.box_original.x1, d.box_original.y1, d.box_original.x2, d.box_original.y2, d.label, d.score,
+                      false});
+      rep.detections[i].push_back(d);
+    }
+    for (const auto& g : t.gt)
+      G[i].push_back({g.box_original.x1, g.box_original.y1, g.box_original.x2, g.box_original.y2, g.label, 1.f,
+                      g.difficult});
+    for (const auto& c : t.crowd)
+      G[i].push_back({c.box_original.x1, c.box_original.y1, c.box_original.x2, c.box_original.y2, c.label, 1.f, true});
+    if (progress) progress(int(i + 1), int(n));
+  }
+  rep.result = evaluation::evaluate_detections(E, G, rep.class_names);
+  rep.coco = evaluation::coco_evaluate(E, G, int(rep.class_names.size()));
+  rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return rep;
+}
+
+}  // namespace
+
 EvalReport run_evaluation(const EvalRequest& req, const std::function<void(int, int)>& progress) {
   engine::init_threads();
   auto device = engine::resolve_device(req.device);
   data::LoadOptions lo;
   lo.split = req.split;
   auto ds = data::open_dataset(req.dataset.empty() ? data::default_dataset_dir() : req.dataset, lo);
+  bool torchvision = is_torchvision(req.config) || ends_with(req.checkpoint, ".pth");
+  if (!req.config_json.empty() && !torchvision)
+    torchvision = config_from_json_string(req.config_json, "the studio's config").is_torchvision();
+  if (torchvision) {
+    if (ends_with(req.checkpoint, ".pth") && !is_torchvision(req.config) && req.config_json.empty())
+      throw std::runtime_error(req.checkpoint + ": a torchvision state dict: say which architecture with --config "
+                               "(torchvision_resnet50_fpn, torchvision_resnet50_fpn_v2, "
+                               "torchvision_mobilenet_v3_large_fpn, torchvision_mobilenet_v3_large_320_fpn)");
+    auto r = req;
+    if (!is_torchvision(r.config) && !r.config_json.empty())
+      r.config = config_from_json_string(r.config_json, "the studio's config").name;
+    return evaluate_with_session(r, ds, progress);
+  }
   DetectorConfig cfg;
   modeling::FasterRCNN model{nullptr};
   if (!req.checkpoint.empty()) {
-    const auto& ck = req.checkpoint;
-    if (ck.size() > 4 && ck.compare(ck.size() - 4, 4, ".pth") == 0)
-      throw std::runtime_error(ck + ": evaluating a torchvision state dict: use `rcnn analyze` (or the studio's "
-                               "Analysis panel), which run torchvision models and report mAP@0.5");
     model = engine::load_model(req.checkpoint, device, &cfg);
   } else {
     cfg = load_preset(req.config);

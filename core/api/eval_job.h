@@ -12,7 +12,9 @@
 namespace rcnn::api {
 
 struct EvalRequest {
-  std::string checkpoint;  // empty: random weights of `config` (for smoke tests)
+  std::string checkpoint;  // empty: random weights of `config` (for smoke tests); a .pth: a torchvision model
+  // A torchvision preset (with a .pth): evaluated image by image through the Session, as `rcnn analyze` runs
+  // it, classes matched to the dataset's by name.
   std::string config = "default";
   std::string dataset;  // empty: the embedded default
   std::string split = "val";

@@ -106,6 +106,14 @@ void Session::set_config(const DetectorConfig& c) {
       d_->build_model(d_->weight_seed);
       return;
     }
+    if (!d_->random && c.torchvision.frozen_bn_eps != o.torchvision.frozen_bn_eps) {
+      // FrozenBatchNorm2d's eps is set, and folded into the convolutions, when the weights load: a new eps
+      // means loading them again under it (an option change alone left the old eps in the folded weights).
+      const std::string path = d_->checkpoint;
+      d_->cfg = c;
+      load_checkpoint(path);
+      return;
+    }
     d_->dirty |= changed_stages(o, c);
     d_->tv->set_config(c);
     d_->cfg = d_->tv->config();
@@ -148,6 +156,11 @@ void Session::open_image(const std::string& path, const std::vector<GtObject>& g
 void Session::set_display_outputs(bool on) {
   if (on != d_->display) d_->dirty |= kRoi;
   d_->display = on;
+}
+
+void Session::set_train_view(bool on) {
+  if (on && !d_->train_view && d_->train_stale) d_->dirty |= kTrain;
+  d_->train_view = on;
 }
 
 void Session::set_feature_channel(int channel) {

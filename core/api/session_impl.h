@@ -62,6 +62,8 @@ struct Session::Impl {
   int64_t backbone_runs = 0;
   uint64_t sample_seed = 0;
   bool display = true;
+  bool train_view = true;   // compute trace.train (Session::set_train_view)
+  bool train_stale = false;  // trace.train was left out while train_view was off
   int feature_channel = 0;
   bool features_dirty = true;  // the feature-map images need a refill (channel changed)
 

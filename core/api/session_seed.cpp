@@ -247,6 +247,13 @@ void Session::Impl::run_seed_stages(unsigned dirty, const StageTimer& timed) {
       T.train.note = "the training step is computed only for the viewer";
       return;
     }
+    if (!D.train_view) {
+      T.train = TrainView{};
+      T.train.note = "the training step is computed while the RoI sampling or Losses stage is open";
+      D.train_stale = true;
+      return;
+    }
+    D.train_stale = false;
     timed("training_step", [&] {
       // The trainer's step on this image alone: the RPN sampler draws first
       // from the seeded generator (the Sampling stage's draws), then the RoI

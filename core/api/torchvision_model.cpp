@@ -14,10 +14,6 @@
 namespace rcnn::api {
 namespace mt = modeling::tv;
 
-bool is_torchvision_config(const std::string& config) {
-  return mt::is_tv_preset(config);
-}
-
 namespace {
 
 std::vector<std::string> read_lines(const std::string& path) {

@@ -9,9 +9,6 @@
 
 namespace rcnn::api {
 
-// "torchvision_resnet50_fpn", "torchvision_resnet50_fpn_v2".
-bool is_torchvision_config(const std::string& config);
-
 // Names for labels 1 .. num_classes - 1 (num_classes includes background):
 // the file's lines (a first "__background__" skipped), else COCO's for
 // 91-class models, else "class N". Throws std::runtime_error naming the file.

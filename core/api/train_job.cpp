@@ -104,7 +104,7 @@ TrainOutcome TrainJob::run(const TrainEvents& ev) {
       cfg.class_names = train.class_names;
       for (const auto& o : req_.overrides) apply_override(cfg, o);
     }
-    if (cfg.is_torchvision() || (!req_.resume && is_torchvision_preset(req_.config)) ||
+    if (cfg.is_torchvision() || (!req_.resume && is_torchvision(req_.config)) ||
         (req_.resume && fs::exists(fs::path(req_.run_dir) / "run.json"))) {
       if (req_.nproc > 1 || req_.nnodes > 1 || dist::env_from_environment())
         throw dist::DistError("data-parallel training (--nproc, --nnodes, torchrun) covers the seed's detectors "

@@ -302,7 +302,7 @@ std::string resource_dir() {
 }
 
 DetectorConfig load_preset(const std::string& name) {
-  if (is_torchvision_preset(name)) {
+  if (is_torchvision(name)) {
     DetectorConfig c;
     c.name = name;
     c.num_classes = 90;

@@ -122,7 +122,7 @@ struct DetectorConfig {
   // rpn and roi are not): torchvision's own options under its names.
   TorchvisionOptions torchvision;
 
-  bool is_torchvision() const { return is_torchvision_preset(name); }
+  bool is_torchvision() const { return rcnn::is_torchvision(name); }
   // Throws ConfigError naming the first invalid field.
   void validate() const;
 };

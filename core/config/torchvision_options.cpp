@@ -11,7 +11,7 @@ const std::vector<std::string>& torchvision_presets() {
   return p;
 }
 
-bool is_torchvision_preset(const std::string& name) {
+bool is_torchvision(const std::string& name) {
   for (const auto& p : torchvision_presets())
     if (p == name) return true;
   return false;

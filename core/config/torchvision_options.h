@@ -56,9 +56,10 @@ struct TorchvisionOptions {
   int anchors_per_location(size_t level) const { return int(anchor_sizes[level].size() * ratios(level).size()); }
 };
 
-// "torchvision_resnet50_fpn", "torchvision_resnet50_fpn_v2",
-// "torchvision_mobilenet_v3_large_fpn", "torchvision_mobilenet_v3_large_320_fpn".
-bool is_torchvision_preset(const std::string& name);
+// Whether a preset name is a torchvision family's: "torchvision_resnet50_fpn", "torchvision_resnet50_fpn_v2",
+// "torchvision_mobilenet_v3_large_fpn", "torchvision_mobilenet_v3_large_320_fpn". The one predicate for it
+// (DetectorConfig::is_torchvision() asks it of the config's preset name).
+bool is_torchvision(const std::string& name);
 const std::vector<std::string>& torchvision_presets();
 // The builder's defaults; num_classes includes background. Throws
 // std::invalid_argument naming the presets for another name.

@@ -3,6 +3,7 @@
 // terms and targets follow from the trace's own boxes by hand.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <opencv2/core.hpp>
 
@@ -251,4 +252,42 @@ TEST(FeatureMaps, SamplePointsAndTapsReproduceThePooledFeatures) {
   const auto& t2 = s.run();
   EXPECT_EQ(t2.recomputed, (std::vector<std::string>{"feature_maps"}));
   EXPECT_EQ(t2.feature_channel, 9);
+}
+
+// The training step is computed only when asked for (the studio asks while the RoI sampling or Losses stage is
+// open): off, no trace runs it and the view says why; on again, only that step runs, and its losses are a fresh
+// session's.
+TEST(TrainView, ComputedOnlyWhenAskedFor) {
+  Session s(cfg(), "cpu", 7);
+  s.set_train_view(false);
+  s.set_image(painted(224), kGt, {"a", "b"});
+  s.set_sample_seed(11);
+  const auto& t = s.run();
+  EXPECT_FALSE(t.train.valid);
+  EXPECT_NE(t.train.note.find("RoI sampling or Losses"), std::string::npos) << t.train.note;
+  EXPECT_EQ(std::count(t.recomputed.begin(), t.recomputed.end(), "training_step"), 0);
+  EXPECT_FALSE(t.recomputed.empty());
+  s.set_train_view(true);
+  const auto& t2 = s.run();
+  EXPECT_EQ(t2.recomputed, std::vector<std::string>{"training_step"});
+  ASSERT_TRUE(t2.train.valid) << t2.train.note;
+  Session fresh(cfg(), "cpu", 7);
+  fresh.set_image(painted(224), kGt, {"a", "b"});
+  fresh.set_sample_seed(11);
+  const auto& f = fresh.run();
+  EXPECT_EQ(t2.train.rpn_obj, f.train.rpn_obj);
+  EXPECT_EQ(t2.train.roi_cls, f.train.roi_cls);
+  EXPECT_EQ(t2.train.roi.size(), f.train.roi.size());
+  // Off and on again with nothing changed: the view is still current, nothing re-runs.
+  s.set_train_view(false);
+  s.set_train_view(true);
+  EXPECT_TRUE(s.run().recomputed.empty());
+  // Off, then a new sample: the view goes out of date, and on again it is recomputed for that sample.
+  s.set_train_view(false);
+  s.set_sample_seed(12);
+  EXPECT_FALSE(s.run().train.valid);
+  s.set_train_view(true);
+  const auto& t3 = s.run();
+  EXPECT_EQ(t3.recomputed, std::vector<std::string>{"training_step"});
+  EXPECT_EQ(t3.train.seed, 12u);
 }

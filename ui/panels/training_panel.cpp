@@ -198,7 +198,7 @@ void TrainingPanel::start(bool resume) {
   r.eval_max_images = 60;
   r.overrides = overrides();
   // A torchvision preset fine-tunes the torchvision model the studio has open.
-  if (rcnn::is_torchvision_preset(r.config) && m_initCheckpoint.endsWith(".pth"))
+  if (rcnn::is_torchvision(r.config) && m_initCheckpoint.endsWith(".pth"))
     r.init_checkpoint = m_initCheckpoint.toStdString();
   if (!resume) {
     for (auto* s : {m_total, m_rpnObj, m_rpnBox, m_roiCls, m_roiBox, m_lr, m_map}) s->clear();

@@ -11,8 +11,5 @@ using Arch = rcnn::TvArch;
 inline TvOptions tv_preset(const std::string& name, int num_classes = 91) {
   return rcnn::torchvision_preset(name, num_classes);
 }
-inline bool is_tv_preset(const std::string& name) {
-  return rcnn::is_torchvision_preset(name);
-}
 
 }  // namespace rcnn::modeling::tv
