@@ -58,8 +58,8 @@ class Session {
   // image crops, sampling points); verdicts and every box stay. For
   // dataset-wide analysis.
   void set_display_outputs(bool on);
-  // Off: the training step on this image (trace.train: the RoI sampling and Losses stages) is not computed,
-  // about a third of a seed-family trace; trace.train is then invalid with a note saying so. Turning it on
+  // Off: the training step on this image (trace.train: the RoI sampling and Losses stages) is not computed
+  // (about a tenth of a seed-family trace); trace.train is then invalid with a note saying so. Turning it on
   // computes only that step (when the trace's is out of date). On by default.
   void set_train_view(bool on);
 
