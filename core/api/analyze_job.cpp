@@ -8,6 +8,7 @@
 #include "analysis/accounting.h"
 #include "analysis/tide.h"
 #include "api/eval_job.h"
+#include "api/job_session.h"
 #include "api/session.h"
 #include "data/dataset.h"
 #include "evaluation/voc_map.h"
@@ -41,48 +42,45 @@ evaluation::EvalBox eval_box(const Box& b, int label, float score, bool difficul
 // true positive took it (the one a fix makes a true positive; the others aimed at it are removed), -1 if none.
 enum class FixKind { None, Type, Missed, FalsePositives, FalseNegatives };
 
+bool detected(const GtRecord& g) { return g.stage == Funnel::Detected; }
+
 struct Targets {
-  std::vector<std::vector<int>> best_error;  // [image][gt] index into r.detections, -1 none
+  std::vector<std::vector<const GtRecord*>> gt;  // [image][gt index] its record (nullptr: none)
+  std::vector<std::vector<int>> best_error;      // [image][gt index] index into r.detections, -1 none
+  const GtRecord* gt_of(const DetectionRecord& d) const {
+    const auto& v = gt[size_t(d.image)];
+    return d.gt >= 0 && size_t(d.gt) < v.size() ? v[size_t(d.gt)] : nullptr;
+  }
 };
 
 Targets targets_of(const AnalysisReport& r) {
   Targets t;
+  t.gt.resize(r.image_paths.size());
   t.best_error.resize(r.image_paths.size());
   for (const auto& g : r.gts) {
-    auto& v = t.best_error[size_t(g.image)];
-    if (v.size() <= size_t(g.index)) v.resize(size_t(g.index) + 1, -1);
-  }
-  std::vector<std::vector<char>> taken(r.image_paths.size());  // GTs a true positive took: no fix aims at them
-  for (const auto& g : r.gts) {
-    auto& v = taken[size_t(g.image)];
-    if (v.size() <= size_t(g.index)) v.resize(size_t(g.index) + 1, 0);
-    v[size_t(g.index)] = g.stage == Funnel::Detected;
+    auto& v = t.gt[size_t(g.image)];
+    if (v.size() <= size_t(g.index)) {
+      v.resize(size_t(g.index) + 1, nullptr);
+      t.best_error[size_t(g.image)].resize(v.size(), -1);
+    }
+    v[size_t(g.index)] = &g;
   }
   for (size_t k = 0; k < r.detections.size(); ++k) {
     const auto& d = r.detections[k];
-    if (d.outcome != DetOutcome::FalsePositive || d.gt < 0) continue;
-    if (size_t(d.gt) < taken[size_t(d.image)].size() && taken[size_t(d.image)][size_t(d.gt)]) continue;
+    if (d.outcome != DetOutcome::FalsePositive) continue;
     if (d.error != ErrorType::Classification && d.error != ErrorType::Localization) continue;
-    auto& v = t.best_error[size_t(d.image)];
-    if (size_t(d.gt) >= v.size()) continue;
-    int& b = v[size_t(d.gt)];
+    const GtRecord* g = t.gt_of(d);
+    if (!g || detected(*g)) continue;  // a GT a true positive took: no fix aims at it
+    int& b = t.best_error[size_t(d.image)][size_t(d.gt)];
     if (b < 0 || d.score > r.detections[size_t(b)].score) b = int(k);
   }
   return t;
 }
 
-bool detected(const GtRecord& g) { return g.stage == Funnel::Detected; }
-
 void fix(const AnalysisReport& r, const Targets& tg, FixKind kind, ErrorType type, Boxes& E, Boxes& G) {
   const size_t N = r.image_paths.size();
   E.assign(N, {});
   G.assign(N, {});
-  std::vector<std::vector<const GtRecord*>> gt_of(N);
-  for (const auto& g : r.gts) {
-    auto& v = gt_of[size_t(g.image)];
-    if (v.size() <= size_t(g.index)) v.resize(size_t(g.index) + 1, nullptr);
-    v[size_t(g.index)] = &g;
-  }
   for (const auto& g : r.gts) {
     const bool targeted = tg.best_error[size_t(g.image)][size_t(g.index)] >= 0;
     bool ignore = g.stage == Funnel::Ignored;
@@ -98,8 +96,7 @@ void fix(const AnalysisReport& r, const Targets& tg, FixKind kind, ErrorType typ
     if (kind == FixKind::FalsePositives && d.outcome != DetOutcome::Ignored) score = fp ? 0.f : 1.f;
     if (kind == FixKind::Type && fp && d.error == type) {
       if (type == ErrorType::Classification || type == ErrorType::Localization) {
-        const GtRecord* g = d.gt >= 0 && size_t(d.gt) < gt_of[size_t(d.image)].size() ? gt_of[size_t(d.image)][size_t(d.gt)]
-                                                                                       : nullptr;
+        const GtRecord* g = tg.gt_of(d);
         if (!g || tg.best_error[size_t(d.image)][size_t(d.gt)] != int(k)) continue;  // not its GT's fix: removed
         // Classification: the GT's class; localisation: the GT's box.
         E[size_t(d.image)].push_back(type == ErrorType::Classification ? eval_box(d.box, g->label, d.score, false)
@@ -239,23 +236,9 @@ AnalysisReport run_analysis(const AnalyzeRequest& req, const std::function<void(
     return r;
   }
   const auto ds = to_info(raw);
-  DetectorConfig cfg = load_preset(req.config);
-  cfg.num_classes = int(ds.class_names.size());
-  cfg.class_names = ds.class_names;
-  Session s(cfg, req.device);
-  if (!req.checkpoint.empty()) s.load_checkpoint(req.checkpoint);
-  if (!req.config_json.empty()) {
-    auto c = config_from_json_string(req.config_json, "the studio's config");
-    c.num_classes = s.config().num_classes;
-    c.class_names = s.config().class_names;
-    s.set_config(c);
-  }
-  if (req.score_thresh >= 0) {
-    auto c = s.config();
-    (c.is_torchvision() ? c.torchvision.box_score_thresh : c.roi.score_thresh) = req.score_thresh;
-    s.set_config(c);
-  }
-  s.set_display_outputs(false);
+  const auto session = open_job_session({req.config, req.config_json, req.checkpoint, req.device, req.score_thresh},
+                                         ds.class_names);
+  Session& s = *session;
   AnalysisReport r;
   r.class_names = ds.class_names;
   r.funnel_by_class.assign(ds.class_names.size(), {});

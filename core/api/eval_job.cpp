@@ -10,7 +10,7 @@
 
 #include "api/dataset_convert.h"
 #include "api/eval_internal.h"
-#include "api/session.h"
+#include "api/job_session.h"
 #include "data/image_io.h"
 #include "data/json_numbers.h"
 #include "data/loader.h"
@@ -99,20 +99,9 @@ EvalReport evaluate_with_session(const EvalRequest& req, const data::Dataset& ra
                                  const std::function<void(int, int)>& progress) {
   const auto t0 = std::chrono::steady_clock::now();
   const auto ds = to_info(raw);
-  // The settings first (the studio's, else the preset's), then the weights load under them.
-  DetectorConfig cfg =
-      req.config_json.empty() ? load_preset(req.config) : config_from_json_string(req.config_json, "the studio's config");
-  cfg.num_classes = int(ds.class_names.size());
-  cfg.class_names = ds.class_names;
-  Session s(cfg, req.device);
-  if (!req.checkpoint.empty()) s.load_checkpoint(req.checkpoint);
-  if (req.score_thresh >= 0) {
-    auto c = s.config();
-    (c.is_torchvision() ? c.torchvision.box_score_thresh : c.roi.score_thresh) = req.score_thresh;
-    s.set_config(c);
-  }
-  s.set_display_outputs(false);
-  s.set_train_view(false);
+  const auto session = open_job_session({req.config, req.config_json, req.checkpoint, req.device, req.score_thresh},
+                                         ds.class_names);
+  Session& s = *session;
   EvalReport rep;
   rep.class_names = ds.class_names;
   const size_t n = req.max_images > 0 ? std::min(size_t(req.max_images), ds.size()) : ds.size();
