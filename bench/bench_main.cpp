@@ -17,7 +17,7 @@
 #include <cstdlib>
 
 #include "api/analyze_job.h"
-#include "api/coverage_internal.h"
+#include "detail/coverage_internal.h"
 #include "api/eval_job.h"
 #include "api/session.h"
 #endif

@@ -42,12 +42,6 @@ struct TraceRequest {
   std::optional<bool> train_view;  // compute the training step (the RoI sampling and Losses stages show it)
 };
 
-// The stages that show the training step on the current image (trace.train); only while one is open does the
-// studio ask the Session for it (Session::set_train_view).
-inline bool stageShowsTrainingStep(rcnn::api::Stage s) {
-  return s == rcnn::api::Stage::RoiSampling || s == rcnn::api::Stage::Losses;
-}
-
 class JobRunner : public QThread {
   Q_OBJECT
  public:

@@ -135,7 +135,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 
   // The training step is computed only while the RoI sampling or Losses stage is open.
   auto syncTrainView = [this] {
-    const bool on = stageShowsTrainingStep(m_ctx->stage());
+    const bool on = rcnn::api::stage_shows_training_step(m_ctx->stage());
     if (on == m_trainView) return;
     m_trainView = on;
     TraceRequest r;

@@ -61,7 +61,7 @@ void SideBySide::open(const QString& checkpoint, const rcnn::DetectorConfig& cfg
   }
   m_label = checkpoint.isEmpty() ? "random weights" : QFileInfo(checkpoint).fileName();
   TraceRequest r = image;
-  r.train_view = stageShowsTrainingStep(m_a.stage());
+  r.train_view = rcnn::api::stage_shows_training_step(m_a.stage());
   r.config = cfg;
   r.checkpoint = checkpoint.toStdString();  // "" = random weights
   m_job->post(r);

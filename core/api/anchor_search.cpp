@@ -10,8 +10,9 @@
 #include <sstream>
 #include <thread>
 
-#include "api/coverage_internal.h"
+#include "detail/coverage_internal.h"
 #include "config/detector_config.h"
+#include "pipeline/families.h"
 
 namespace rcnn::api {
 namespace {
@@ -65,6 +66,10 @@ SuggestReport suggest_anchors(const SuggestRequest& req, const std::function<voi
 SuggestReport suggest_on(const data::Dataset& ds, const DetectorConfig& cfg, int n, const SuggestRequest& req,
                          const std::function<void(int, int)>& progress) {
   const auto t0 = std::chrono::steady_clock::now();
+  if (!pipeline::make_anchor_model(cfg)->searchable())
+    throw std::runtime_error(cfg.name + ": the anchor search covers the seed's anchor options (anchors.stride_scale, "
+                             "scales_per_octave, aspect_ratios); `rcnn anchors` without --suggest reports this "
+                             "preset's coverage");
   SuggestReport out;
   // The current config on the whole split; also gives the GT aspect ratios.
   const auto full = coverage_on(ds, cfg, n, {});

@@ -9,12 +9,13 @@
 #include "analysis/accounting.h"
 #include "analysis/sparse_match.h"
 #include "api/analyze_job.h"
-#include "api/coverage_internal.h"
-#include "api/match_trace.h"
+#include "detail/coverage_internal.h"
+#include "pipeline/match_trace.h"
 #include "data/dataset.h"
 #include "data/transforms.h"
 #include "modeling/anchor_generator.h"
 #include "modeling/matcher.h"
+#include "pipeline/families.h"
 
 namespace rcnn::api {
 
@@ -52,11 +53,6 @@ DetectorConfig resolve_config(const CoverageRequest& req, const data::Dataset& d
   cfg.num_classes = int(ds.class_names.size());
   cfg.class_names = ds.class_names;
   for (const auto& o : req.overrides) apply_override(cfg, o);
-  if (cfg.is_torchvision())
-    throw std::runtime_error(cfg.name +
-                             ": anchor coverage across a dataset covers the seed's presets only so far (a torchvision "
-                             "model's anchors depend on each image's size); the studio's stages show its anchors per "
-                             "image");
   return cfg;
 }
 
@@ -67,42 +63,38 @@ CoverageReport coverage_on(const data::Dataset& ds, const DetectorConfig& cfg, i
   CoverageReport r;
   r.config_json = config_to_json_string(cfg);
   r.class_names = ds.class_names;
-  r.low_quality = cfg.rpn.allow_low_quality_matches;
-  r.iou_lo = cfg.rpn.iou_lo;
-  r.iou_hi = cfg.rpn.iou_hi;
-  // The detector's anchors: one grid per FPN level (strides 8, 16, 32) of the square input.
-  const int S = cfg.input.size;
-  modeling::AnchorGenerator gen(cfg.anchors);
-  const char* names[] = {"p3", "p4", "p5"};
-  std::vector<torch::Tensor> per_level;
+  // The family's anchors and matcher (pipeline/detector.h's AnchorModel):
+  // the seed's one grid of the square input, or torchvision's grid of each
+  // image at its own resized and padded size.
+  auto model = pipeline::make_anchor_model(cfg);
+  const modeling::Matcher matcher = model->matcher(true);
+  const modeling::Matcher strict = model->matcher(false);
+  r.low_quality = matcher.allow_low_quality;
+  r.iou_lo = matcher.lo;
+  r.iou_hi = matcher.hi;
   PipelineTrace t;  // the matching stage's part of a trace, reused per image
-  int offset = 0;
-  for (int l = 0; l < 3; ++l) {
-    const int stride = 8 << l, hw = S / stride;
-    per_level.push_back(gen.level_anchors(hw, hw, stride, torch::kFloat));
-    LevelInfo L;
-    L.name = names[l];
-    L.stride = stride;
-    L.height = L.width = hw;
-    L.anchors_per_location = int(gen.num_anchors_per_location());
-    L.offset = offset;
-    for (double s : gen.sizes(stride)) L.sizes.push_back(float(s));
-    for (double a : cfg.anchors.aspect_ratios) L.ratios.push_back(float(a));
-    offset += L.count();
-    t.levels.push_back(L);
-  }
-  r.levels = t.levels;
-  const auto anchors = torch::cat(per_level);
-  auto acc = anchors.accessor<float, 2>();
-  for (int64_t k = 0; k < anchors.size(0); ++k) t.anchors.push_back({acc[k][0], acc[k][1], acc[k][2], acc[k][3]});
-  t.iou_lo = cfg.rpn.iou_lo;
-  t.iou_hi = cfg.rpn.iou_hi;
-  t.low_quality = cfg.rpn.allow_low_quality_matches;
-  const modeling::Matcher matcher{cfg.rpn.iou_lo, cfg.rpn.iou_hi, cfg.rpn.allow_low_quality_matches};
-  const modeling::Matcher strict{cfg.rpn.iou_lo, cfg.rpn.iou_hi, false};
-  analysis::SparseMatcher sparse(t);
+  t.iou_lo = matcher.lo;
+  t.iou_hi = matcher.hi;
+  t.low_quality = matcher.allow_low_quality;
+  torch::Tensor anchors;
+  // Puts an anchor set into the trace (once for a fixed grid).
+  auto use_anchors = [&](const pipeline::AnchorSet& a) {
+    anchors = a.boxes;
+    t.levels = a.levels;
+    auto acc = anchors.accessor<float, 2>();
+    t.anchors.resize(size_t(anchors.size(0)));
+    for (int64_t k = 0; k < anchors.size(0); ++k) t.anchors[size_t(k)] = {acc[k][0], acc[k][1], acc[k][2], acc[k][3]};
+  };
+  // The windowed matcher needs one fixed grid; otherwise the dense matcher runs per image.
+  if (!model->fixed_grid()) method = CoverageMethod::Dense;
+  std::unique_ptr<analysis::SparseMatcher> sparse;
   r.by_class.assign(ds.class_names.size(), {});
-  r.by_level.assign(3, {});
+  if (model->fixed_grid()) {
+    use_anchors(model->anchors(0, 0));
+    sparse = std::make_unique<analysis::SparseMatcher>(t);
+    r.levels = t.levels;
+    r.by_level.assign(r.levels.size(), {});
+  }
   for (int i = 0; i < n; ++i) r.image_paths.push_back(ds.images[size_t(i)].path);
   std::vector<int> chosen = only;
   if (chosen.empty())
@@ -113,21 +105,24 @@ CoverageReport coverage_on(const data::Dataset& ds, const DetectorConfig& cfg, i
     const auto& im = ds.images[size_t(i)];
     if (im.width <= 0 || im.height <= 0)
       throw std::runtime_error(im.path + ": image size unknown (a folder of images has no annotations to cover)");
-    const auto tf = data::make_resize(im.width, im.height, S, cfg.input.resize);
+    if (!model->fixed_grid()) use_anchors(model->anchors(im.width, im.height));
+    if (r.levels.empty()) {
+      r.levels = t.levels;
+      r.by_level.assign(r.levels.size(), {});
+    }
     t.gt.clear();
     for (const auto& a : im.objects) {
       if (a.crowd) continue;  // ignore regions are not training targets
-      const auto b = tf.forward(a);
       GtInfo g;
-      g.box = {b.x1, b.y1, b.x2, b.y2};
       g.box_original = {a.x1, a.y1, a.x2, a.y2};
+      g.box = model->to_input(g.box_original, im.width, im.height);
       g.label = a.label;
       t.gt.push_back(g);
     }
     if (t.gt.empty()) continue;
     std::vector<int> no_lq;  // positives per GT without the low-quality rule
     if (method == CoverageMethod::Windowed) {
-      sparse.match(t, no_lq);
+      sparse->match(t, no_lq);
     } else {
       std::vector<float> rows;  // the matcher's (x1, y1, x2, y2, class) rows
       for (const auto& g : t.gt) rows.insert(rows.end(), {g.box.x1, g.box.y1, g.box.x2, g.box.y2, float(g.label)});
@@ -159,7 +154,7 @@ CoverageReport coverage_on(const data::Dataset& ds, const DetectorConfig& cfg, i
       c.reason_text = gi.no_positive_reason;
       add(r.all, c);
       if (c.label >= 0 && c.label < int(r.by_class.size())) add(r.by_class[size_t(c.label)], c);
-      if (c.best_level >= 0) add(r.by_level[size_t(c.best_level)], c);
+      if (c.best_level >= 0 && c.best_level < int(r.by_level.size())) add(r.by_level[size_t(c.best_level)], c);
       add(r.by_size[size_t(c.side < 32 ? 0 : c.side < 96 ? 1 : 2)], c);
       add(r.by_aspect[size_t(aspect_bucket(c.aspect))], c);
       r.gts.push_back(std::move(c));

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/dataset_convert.h"
-#include "api/eval_internal.h"
+#include "detail/eval_internal.h"
 #include "api/job_session.h"
 #include "data/image_io.h"
 #include "data/json_numbers.h"

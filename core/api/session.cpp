@@ -1,74 +1,47 @@
 // The Session's calls: model, config and image changes, and run(), which
-// dispatches to the seed's stages (session_seed.cpp) or a torchvision
-// model's (session_tv.cpp); the shared state is in session_impl.h.
+// runs the stale stages of the detector (pipeline/stage_runner.cpp). No
+// family is named here: pipeline/families.h picks one for a config or a file.
 #include "api/session.h"
 
 #include <torch/torch.h>
 
 #include <chrono>
 
-#include "api/session_impl.h"
 #include "api/torchvision_model.h"
 #include "data/image_io.h"
-#include "engine/checkpoint.h"
+#include "engine/device.h"
+#include "pipeline/families.h"
+#include "pipeline/session_impl.h"
+#include "pipeline/stage_fills.h"
 
 namespace rcnn::api {
 
 Session::Session(const DetectorConfig& cfg, const std::string& device, uint64_t seed) : d_(new Impl) {
   cfg.validate();
   engine::init_threads();
-  d_->cfg = cfg;
   d_->device = engine::resolve_device(device);
-  d_->build_model(seed);
+  d_->weight_seed = seed;
+  d_->use(pipeline::make_detector(cfg, d_->device, seed), true, "");
 }
 
 Session::~Session() = default;
 
 void Session::load_checkpoint(const std::string& path) {
-  // A torchvision state dict (torch.save(model.state_dict()) from Python):
-  // a .pth file, or any file holding the predictor's key.
-  // Ours otherwise; a file of ours that does not load is tried as a
-  // torchvision state dict before its error is reported.
-  const bool pth = path.size() > 4 && path.compare(path.size() - 4, 4, ".pth") == 0;
-  auto load_torchvision = [&] {
-    auto fresh = d_->tv ? std::unique_ptr<TvStages>() : std::make_unique<TvStages>(d_->device.str());
-    TvStages* target = d_->tv ? d_->tv.get() : fresh.get();
-    DetectorConfig c = target->load(path, d_->cfg);  // throws before touching state
-    if (fresh) d_->tv = std::move(fresh);
-    d_->tv->set_dataset_names(d_->dataset_names);
-    d_->model = nullptr;
-    d_->cfg = c;
-    d_->random = false;
-    d_->checkpoint = path;
-    d_->dirty = kAll;
-  };
-  if (pth) return load_torchvision();
-  DetectorConfig cfg;
-  modeling::FasterRCNN m{nullptr};
-  try {
-    m = engine::load_model(path, d_->device, &cfg);  // throws before touching state
-  } catch (const std::exception&) {
-    if (!is_torchvision_checkpoint(path)) throw;
-    return load_torchvision();
-  }
-  d_->model = m;
-  d_->tv.reset();
-  d_->cfg = cfg;
-  d_->random = false;
-  d_->checkpoint = path;
-  d_->dirty = kAll;
+  // Each family that may read the file tries it; the current model stays when none can.
+  auto det = pipeline::load_detector(path, d_->cfg(), d_->device);
+  d_->use(std::move(det), false, path);
 }
 
 void Session::load_class_names(const std::string& path) {
-  DetectorConfig c = d_->cfg;
+  DetectorConfig c = d_->cfg();
   c.class_names = torchvision_class_names(path, c.num_classes + 1);  // throws naming the file
-  if (d_->tv) d_->tv->set_config(c);
-  d_->cfg = c;
+  d_->det->configure(c);
   d_->dirty |= kImage;  // GT labels are mapped to the model's classes by name
 }
 
 void Session::reset_random_weights(uint64_t seed) {
-  d_->build_model(seed);
+  d_->weight_seed = seed;
+  d_->use(pipeline::make_detector(d_->cfg(), d_->device, seed), true, "");
 }
 bool Session::random_weights() const {
   return d_->random;
@@ -78,8 +51,7 @@ std::string Session::model_label() const {
 }
 void Session::set_device(const std::string& device) {
   const auto dev = engine::resolve_device(device);  // throws before touching state
-  if (d_->tv) d_->tv->to(dev.str());
-  if (d_->model) d_->model->to(dev);
+  d_->det->to(dev);
   d_->device = dev;
   d_->dirty = kAll;
 }
@@ -88,46 +60,31 @@ std::string Session::device_name() const {
   return d_->device.str();
 }
 const DetectorConfig& Session::config() const {
-  return d_->cfg;
+  return d_->cfg();
 }
 bool Session::has_image() const {
   return d_->has_image;
 }
 int64_t Session::backbone_runs() const {
-  return d_->backbone_runs + (d_->tv ? d_->tv->backbone_runs() : 0);
+  return d_->backbone_runs;
 }
 
 void Session::set_config(const DetectorConfig& c) {
   c.validate();
-  auto& o = d_->cfg;
-  if (c.is_torchvision() || d_->tv) {
-    if (!d_->tv || !c.is_torchvision() || !same_weight_shapes(o, c)) {
-      d_->cfg = c;
-      d_->build_model(d_->weight_seed);
-      return;
-    }
-    if (!d_->random && c.torchvision.frozen_bn_eps != o.torchvision.frozen_bn_eps) {
-      // FrozenBatchNorm2d's eps is set, and folded into the convolutions, when the weights load: a new eps
-      // means loading them again under it (an option change alone left the old eps in the folded weights).
-      const std::string path = d_->checkpoint;
-      d_->cfg = c;
-      load_checkpoint(path);
-      return;
-    }
-    d_->dirty |= changed_stages(o, c);
-    d_->tv->set_config(c);
-    d_->cfg = d_->tv->config();
+  auto& D = *d_;
+  const bool same_family = &pipeline::family_of(c) == &pipeline::family_of(D.cfg());
+  const auto change = same_family ? D.det->change_for(c) : pipeline::ConfigChange::Rebuild;
+  if (change == pipeline::ConfigChange::Rebuild) {
+    D.use(pipeline::make_detector(c, D.device, D.weight_seed), true, "");
     return;
   }
-  if (!d_->model->compatible_with(c)) {
-    d_->cfg = c;
-    d_->build_model(d_->weight_seed);
+  if (change == pipeline::ConfigChange::Reload && !D.random) {
+    // The same file read again under the new options.
+    D.use(pipeline::load_detector(D.checkpoint, c, D.device), false, D.checkpoint);
     return;
   }
-  const unsigned dirty = changed_stages(o, c);  // from the field table
-  d_->model->update_config(c);
-  d_->cfg = c;
-  d_->dirty |= dirty;
+  D.dirty |= changed_stages(D.cfg(), c);  // from the field table
+  D.det->configure(c);
 }
 
 void Session::set_image(const Image& image, const std::vector<GtObject>& gt, const std::vector<std::string>& names) {
@@ -136,9 +93,8 @@ void Session::set_image(const Image& image, const std::vector<GtObject>& gt, con
                                 std::to_string(image.height) + " size");
   d_->image = image;
   d_->gt_orig = gt;
-  d_->trace.class_names = names;
   d_->dataset_names = names;
-  if (d_->tv) d_->tv->set_dataset_names(names);
+  d_->det->set_dataset_names(names);
   d_->has_image = true;
   d_->dirty |= kImage;
 }
@@ -176,7 +132,7 @@ void Session::set_sample_seed(uint64_t seed) {
 const PipelineTrace& Session::run() {
   auto& D = *d_;
   if (!D.has_image) throw std::logic_error("Session::run: no image set");
-  unsigned dirty = close_deps(D.dirty);
+  const unsigned dirty = close_deps(D.dirty);
   auto& T = D.trace;
   T.recomputed.clear();
   T.timings_ms.clear();
@@ -190,25 +146,13 @@ const PipelineTrace& Session::run() {
   T.random_weights = D.random;
   T.model_label = model_label();
   T.device = D.device.str();
-  if (D.tv) {
-    D.tv->run(T, dirty, D.image, D.gt_orig, D.sample_seed, D.display, timed);
-    if (D.display && ((dirty & kBackbone) || D.features_dirty || T.feature_maps.empty())) {
-      timed("feature_maps", [&] { D.tv->fill_features(T, D.feature_channel); });
-      D.features_dirty = false;
-    } else if (!D.display) {
-      T.feature_maps.clear();
-    }
-    D.dirty = 0;
-    return T;
-  }
-  D.run_seed_stages(dirty, timed);
+  D.run_stages(dirty, timed);
   D.dirty = 0;
   return T;
 }
 
 std::vector<float> Session::sampling_points(int r, int* gh, int* gw) const {
-  if (d_->tv) return d_->tv->sampling_points(d_->trace, r, gh, gw);
-  return d_->seed_sampling_points(r, gh, gw);
+  return roi_sampling_points(d_->trace, *d_->det, r, gh, gw);
 }
 
 }  // namespace rcnn::api

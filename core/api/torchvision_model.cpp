@@ -4,7 +4,7 @@
 
 #include <fstream>
 
-#include "api/eval_internal.h"
+#include "detail/eval_internal.h"
 #include "config/detector_config.h"
 #include "data/image_io.h"
 #include "engine/device.h"

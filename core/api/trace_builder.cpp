@@ -10,9 +10,17 @@
 namespace rcnn::api {
 
 const char* stage_name(Stage s) {
-  static const char* n[] = {"Image+GT", "Anchors", "Matching", "Sampling", "Proposals", "RoIAlign", "RoI sampling", "Losses",
-                           "Predictions"};
+#define RCNN_STAGE_NAME(id, name, train) name,
+  static const char* n[] = {RCNN_STAGE_LIST(RCNN_STAGE_NAME)};
+#undef RCNN_STAGE_NAME
   return n[int(s)];
+}
+
+bool stage_shows_training_step(Stage s) {
+#define RCNN_STAGE_TRAIN(id, name, train) train,
+  static const bool t[] = {RCNN_STAGE_LIST(RCNN_STAGE_TRAIN)};
+#undef RCNN_STAGE_TRAIN
+  return t[int(s)];
 }
 
 float box_iou(const Box& a, const Box& b) {

@@ -2,7 +2,7 @@
 
 #include <filesystem>
 
-#include "api/train_dist_internal.h"
+#include "detail/train_dist_internal.h"
 #include "distributed/process_group.h"
 #include "engine/device.h"
 

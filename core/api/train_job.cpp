@@ -7,9 +7,9 @@
 #include <thread>
 #include <nlohmann/json.hpp>
 
-#include "api/eval_internal.h"
-#include "api/train_dist_internal.h"
-#include "api/train_tv_internal.h"
+#include "detail/eval_internal.h"
+#include "detail/train_dist_internal.h"
+#include "detail/train_tv_internal.h"
 #include "data/loader.h"
 #include "engine/checkpoint.h"
 #include "engine/device.h"

@@ -6,8 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "api/session_tv.h"
-#include "api/train_tv_internal.h"
+#include "pipeline/tv_detector.h"
+#include "detail/train_tv_internal.h"
 #include "data/image_io.h"
 #include "engine/checkpoint.h"
 #include "engine/device.h"

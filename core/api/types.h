@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "api/stages.h"
+
 namespace rcnn::api {
 
 struct Box {
@@ -33,12 +35,17 @@ struct Detection {
   int proposal = -1;  // index into PipelineTrace::kept
 };
 
-// RoiSampling and Losses show the training step on the current image (the
-// second stage's matching and sampling; the four losses per sample); the
-// inference pipeline goes from RoIAlign to Predictions.
-enum class Stage : int { Image = 0, Anchors, Matching, Sampling, Proposals, RoIAlign, RoiSampling, Losses, Predictions };
-constexpr int kNumStages = 9;
+// The stages in pipeline order (api/stages.h has the list).
+#define RCNN_STAGE_ENUM(id, name, train) id,
+enum class Stage : int { RCNN_STAGE_LIST(RCNN_STAGE_ENUM) };
+#undef RCNN_STAGE_ENUM
+#define RCNN_STAGE_COUNT(id, name, train) +1
+constexpr int kNumStages = 0 RCNN_STAGE_LIST(RCNN_STAGE_COUNT);
+#undef RCNN_STAGE_COUNT
 const char* stage_name(Stage s);
+// Whether the stage shows the training step on the current image
+// (Session::set_train_view: computed only while such a stage is open).
+bool stage_shows_training_step(Stage s);
 
 float box_iou(const Box& a, const Box& b);
 

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <random>
 
-#include "api/coverage_internal.h"
+#include "detail/coverage_internal.h"
 
 using namespace rcnn;
 using namespace rcnn::api;

@@ -150,13 +150,44 @@ void check_training(const std::string& arch) {
   ASSERT_GT(replay.rpn_pos[0].numel(), 0);
   ASSERT_GT(replay.roi_pos[0].numel(), 0);
   model->train();
-  const auto L = training_losses(*model, images, targets, &replay);
+  modeling::TrainStep step;
+  const auto L = training_losses(*model, images, targets, &replay, nullptr, std::nullopt, &step);
   const double d[] = {std::abs(L.objectness.item<double>() - get("loss_objectness").item<double>()),
                       std::abs(L.rpn_box_reg.item<double>() - get("loss_rpn_box_reg").item<double>()),
                       std::abs(L.classifier.item<double>() - get("loss_classifier").item<double>()),
                       std::abs(L.box_reg.item<double>() - get("loss_box_reg").item<double>())};
   const char* names[] = {"loss_objectness", "loss_rpn_box_reg", "loss_classifier", "loss_box_reg"};
   for (int k = 0; k < 4; ++k) EXPECT_LE(d[k], 1e-4) << names[k];
+  // What the RoI sampling and Losses stages show (modeling::TrainStep): the
+  // replayed samples, and per-sample terms whose sums over the divisors are
+  // torchvision's four losses.
+  const auto sum = [](const torch::Tensor& t) { return t.sum().item<double>(); };
+  const auto& R = step.rpn;
+  const auto& Q = step.roi;
+  std::vector<int64_t> want_pos, want_neg;
+  int64_t roi_fg = 0;
+  for (int i = 0; i < 3; ++i) {
+    const int64_t K = R.labels.numel() / 3;
+    for (auto* part : {&replay.rpn_pos[size_t(i)], &replay.rpn_neg[size_t(i)]}) {
+      auto v = std::get<0>(part->sort());
+      for (int64_t k = 0; k < v.numel(); ++k)
+        (part == &replay.rpn_pos[size_t(i)] ? want_pos : want_neg).push_back(i * K + v[k].item<int64_t>());
+    }
+    roi_fg += replay.roi_pos[size_t(i)].numel();
+  }
+  EXPECT_TRUE(torch::equal(R.fg, torch::tensor(want_pos, torch::kLong)));
+  EXPECT_TRUE(torch::equal(R.bg, torch::tensor(want_neg, torch::kLong)));
+  EXPECT_EQ(Q.fg.numel(), roi_fg);
+  ASSERT_EQ(R.count, R.fg.numel() + R.bg.numel());
+  ASSERT_EQ(Q.count, Q.fg.numel() + Q.bg.numel());
+  const double view[] = {sum(R.obj_terms) / double(R.count), sum(R.box_terms) / double(R.count),
+                         sum(Q.cls_terms) / double(Q.count), sum(Q.box_terms) / double(Q.count)};
+  const char* oracle[] = {"loss_objectness", "loss_rpn_box_reg", "loss_classifier", "loss_box_reg"};
+  for (int k = 0; k < 4; ++k)
+    EXPECT_LE(std::abs(view[k] - get(oracle[k]).item<double>()), 1e-4) << "the view's " << oracle[k];
+  // Every fg RoI's class target is its GT's label, every bg RoI's the background.
+  for (int64_t i = 0; i < Q.fg.numel(); ++i) EXPECT_GT(Q.class_target[Q.fg[i].item<int64_t>()].item<int64_t>(), 0);
+  for (int64_t i = 0; i < Q.bg.numel(); ++i) EXPECT_EQ(Q.class_target[Q.bg[i].item<int64_t>()].item<int64_t>(), 0);
   // The losses reach the trainable weights.
   L.total().backward();
   EXPECT_TRUE(model->box_predictor->cls_score->weight.grad().defined());

@@ -16,6 +16,10 @@
 #include "api/eval_job.h"
 #include "api/session.h"
 #include "config/detector_config.h"
+#include "config/torchvision_options.h"
+#include "modeling/torchvision/tv_anchors.h"
+#include "modeling/torchvision/tv_training.h"
+#include "modeling/torchvision/tv_transform.h"
 #include "serialize/state_dict.h"
 
 using namespace rcnn;
@@ -146,6 +150,7 @@ TEST(TvSession, ADownstreamChangeReusesTheBackboneAndFiltersExactly) {
   const auto fx = load_fixture();
   Session s(oracle_config());
   s.load_checkpoint(dir() + "/torchvision_resnet50_fpn.pth");
+  s.set_train_view(false);  // the caching of the inference stages (the training step has its own test)
   s.set_image(fx.image, {}, {});
   const auto before = s.run().detections;
   ASSERT_EQ(s.backbone_runs(), 1);
@@ -381,5 +386,107 @@ TEST(TvSession, EvaluationOfATorchvisionModel) {
     ADD_FAILURE() << "a .pth without --config was evaluated";
   } catch (const std::exception& e) {
     EXPECT_NE(std::string(e.what()).find("--config"), std::string::npos) << e.what();
+  }
+}
+
+// The RoI sampling and Losses stages on a torchvision model: the Sampling
+// stage's draw is the step's RPN draw, the view's losses follow from its
+// per-sample terms, and torchvision's own step (its transform and backbone
+// run again, through training_losses, the parity test's oracle path)
+// replaying the view's anchors and RoIs gives the same four losses.
+TEST(TvSession, RoiSamplingAndLossesAreTorchvisionsStepOnTheStagesSamples) {
+  ASSERT_FALSE(dir().empty());
+  const auto fx = load_fixture();
+  const std::string pth = dir() + "/torchvision_resnet50_fpn.pth";
+  Session s(oracle_config());
+  s.load_checkpoint(pth);
+  const auto tb = fx.get("target_boxes1"), tl = fx.get("target_labels1");
+  ASSERT_TRUE(tb.defined());
+  std::vector<GtObject> gt;
+  for (int64_t i = 0; i < tb.size(0); ++i)
+    gt.push_back({Box{tb[i][0].item<float>(), tb[i][1].item<float>(), tb[i][2].item<float>(), tb[i][3].item<float>()},
+                  int(tl[i].item<int64_t>()) - 1, false, false});
+  s.set_sample_seed(5);
+  s.set_image(fx.image, gt, {});
+  const auto& t = s.run();
+  const auto& v = t.train;
+  ASSERT_TRUE(v.valid) << v.note;
+  ASSERT_GT(v.rpn_fg, 0);
+  ASSERT_GT(v.roi_fg, 0);
+  std::vector<int64_t> fg, bg, roi_fg, roi_bg;
+  double obj = 0, rbox = 0, cls = 0, box = 0;
+  for (const auto& x : v.rpn) {
+    (x.fg ? fg : bg).push_back(x.index);
+    obj += x.cls;
+    rbox += x.box;
+  }
+  for (const auto& x : v.roi) {
+    (x.fg ? roi_fg : roi_bg).push_back(x.index);
+    cls += x.cls;
+    box += x.box;
+  }
+  EXPECT_EQ(std::vector<int64_t>(t.sampled_fg.begin(), t.sampled_fg.end()), fg);
+  EXPECT_EQ(std::vector<int64_t>(t.sampled_bg.begin(), t.sampled_bg.end()), bg);
+  EXPECT_EQ(v.rpn_count, int(fg.size() + bg.size()));
+  EXPECT_EQ(v.roi_count, int(roi_fg.size() + roi_bg.size()));
+  EXPECT_NEAR(v.rpn_obj, obj / v.rpn_count, 1e-6 * std::max(1.0, v.rpn_obj));
+  EXPECT_NEAR(v.rpn_box, rbox / v.rpn_count, 1e-6 * std::max(1.0, v.rpn_box));
+  EXPECT_NEAR(v.roi_cls, cls / v.roi_count, 1e-6 * std::max(1.0, v.roi_cls));
+  EXPECT_NEAR(v.roi_box, box / v.roi_count, 1e-6 * std::max(1.0, v.roi_box));
+  // The GT boxes joined the candidate RoIs (torchvision's add_gt_proposals).
+  int from_gt = 0;
+  for (const auto& r : v.rois) from_gt += r.from_gt;
+  EXPECT_EQ(from_gt, int(tb.size(0)));
+  // torchvision's step replaying these samples.
+  namespace mt = modeling::tv;
+  mt::TvFasterRCNN m(torchvision_options(s.config()));
+  m->load(serialize::read_state_dict(pth), pth);
+  mt::TvSamples replay;
+  replay.rpn_pos = {torch::tensor(fg, torch::kLong)};
+  replay.rpn_neg = {torch::tensor(bg, torch::kLong)};
+  replay.roi_pos = {torch::tensor(roi_fg, torch::kLong)};
+  replay.roi_neg = {torch::tensor(roi_bg, torch::kLong)};
+  torch::NoGradGuard ng;
+  const auto L = mt::training_losses(*m, {mt::image_from_rgb8(fx.get("image1"))}, {mt::TvTarget{tb, tl}}, &replay);
+  const double want[] = {L.objectness.item<double>(), L.rpn_box_reg.item<double>(), L.classifier.item<double>(),
+                         L.box_reg.item<double>()};
+  const double got[] = {v.rpn_obj, v.rpn_box, v.roi_cls, v.roi_box};
+  for (int k = 0; k < 4; ++k) EXPECT_NEAR(got[k], want[k], 1e-5 * std::max(1.0, std::abs(want[k]))) << k;
+  // Another sample seed draws other anchors; the stage re-runs without the backbone.
+  const auto runs = s.backbone_runs();
+  const auto bg_before = t.sampled_bg;  // t is the session's trace: the next run overwrites it
+  s.set_sample_seed(6);
+  const auto& t2 = s.run();
+  EXPECT_EQ(s.backbone_runs(), runs);
+  EXPECT_NE(t2.sampled_bg, bg_before);
+}
+
+// Coverage computes each level's grid without running the backbone
+// (modeling::tv::level_grids): it must be the backbone's own feature-map
+// sizes for both architectures, on padded sizes and on sizes that are not
+// multiples of 32.
+TEST(TvSession, LevelGridsWithoutTheBackboneAreTheBackbones) {
+  namespace mt = modeling::tv;
+  torch::NoGradGuard ng;
+  for (const char* preset : {"torchvision_resnet50_fpn", "torchvision_mobilenet_v3_large_fpn"}) {
+    auto c = load_preset(preset);
+    c.num_classes = 3;
+    torch::manual_seed(0);
+    mt::TvFasterRCNN m(torchvision_options(c));
+    m->eval();
+    const bool mobile = std::string(preset).find("mobilenet") != std::string::npos;
+    for (const auto& [h, w] : std::vector<std::pair<int64_t, int64_t>>{{320, 480}, {800, 1120}, {250, 331}}) {
+      mt::TvInference r;
+      r.batch.tensors = torch::zeros({1, 3, h, w});
+      r.batch.sizes = {{h, w}};
+      r.batch.original = {{h, w}};
+      m->run_backbone(r);
+      const auto g = mt::level_grids(h, w, mobile);
+      ASSERT_EQ(g.size(), r.features.size()) << preset;
+      for (size_t l = 0; l < g.size(); ++l) {
+        EXPECT_EQ(g[l].height, r.features[l].size(2)) << preset << " " << h << "x" << w << " level " << l;
+        EXPECT_EQ(g[l].width, r.features[l].size(3)) << preset << " " << h << "x" << w << " level " << l;
+      }
+    }
   }
 }

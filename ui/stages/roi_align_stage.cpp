@@ -251,7 +251,7 @@ class RoiAlignStage : public StageView {
 
 }  // namespace
 
-std::unique_ptr<StageView> makeRoiAlignStage(StudioContext& ctx) {
+std::unique_ptr<StageView> makeRoIAlignStage(StudioContext& ctx) {
   return std::make_unique<RoiAlignStage>(ctx);
 }
 

@@ -1,29 +1,20 @@
-// The stages of the studio in pipeline order: one line each.
+// The studio's stage views, in the pipeline order of api/stages.h.
 #include <QWidget>
 
+#include "api/stages.h"
 #include "stages/stage_view.h"
 
 namespace studio {
 
-#define RCNN_STAGES(X)  \
-  X(makeImageStage)     \
-  X(makeAnchorsStage)   \
-  X(makeMatchingStage)  \
-  X(makeSamplingStage)  \
-  X(makeProposalsStage) \
-  X(makeRoiAlignStage)    \
-  X(makeRoiSamplingStage) \
-  X(makeLossesStage)      \
-  X(makePredictionsStage)
-
-#define RCNN_DECLARE(fn) std::unique_ptr<StageView> fn(StudioContext&);
-RCNN_STAGES(RCNN_DECLARE)
+// One view per stage of api/stages.h's list, made by make<Id>Stage.
+#define RCNN_DECLARE(id, name, train) std::unique_ptr<StageView> make##id##Stage(StudioContext&);
+RCNN_STAGE_LIST(RCNN_DECLARE)
 #undef RCNN_DECLARE
 
 std::vector<std::unique_ptr<StageView>> makeStages(StudioContext& ctx) {
   std::vector<std::unique_ptr<StageView>> v;
-#define RCNN_ADD(fn) v.push_back(fn(ctx));
-  RCNN_STAGES(RCNN_ADD)
+#define RCNN_ADD(id, name, train) v.push_back(make##id##Stage(ctx));
+  RCNN_STAGE_LIST(RCNN_ADD)
 #undef RCNN_ADD
   return v;
 }

@@ -25,4 +25,15 @@ torch::Tensor grid_anchors(const torch::Tensor& base, const LevelGrid& g) {
   return (shifts.view({-1, 1, 4}) + base.view({1, -1, 4})).reshape({-1, 4});
 }
 
+std::vector<LevelGrid> level_grids(int64_t h, int64_t w, bool mobilenet) {
+  const std::vector<int> steps = mobilenet ? std::vector<int>{5, 5, 6} : std::vector<int>{2, 3, 4, 5, 6};
+  std::vector<LevelGrid> g;
+  for (int k : steps) {
+    int64_t fh = h, fw = w;
+    for (int i = 0; i < k; ++i) fh = (fh + 1) / 2, fw = (fw + 1) / 2;
+    g.push_back({fh, fw, h / fh, w / fw});
+  }
+  return g;
+}
+
 }  // namespace rcnn::modeling::tv

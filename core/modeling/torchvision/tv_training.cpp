@@ -1,5 +1,7 @@
 #include "modeling/torchvision/tv_training.h"
 
+#include <map>
+
 #include "modeling/matcher.h"
 #include "modeling/torchvision/tv_anchors.h"
 #include "modeling/torchvision/tv_box_ops.h"
@@ -62,24 +64,29 @@ std::vector<int64_t> sorted(const torch::Tensor& idx) {
 
 TvLosses training_losses(TvFasterRCNNImpl& m, const std::vector<torch::Tensor>& images,
                          const std::vector<TvTarget>& targets_in, const TvSamples* replay, TvSamples* drawn,
-                         std::optional<torch::Generator> gen) {
+                         std::optional<torch::Generator> gen, TrainStep* step) {
   TORCH_CHECK(images.size() == targets_in.size(), "training_losses: one target per image");
-  const auto& o = m.opts;
   TvInference r;
   m.run_transform(r, images);
-  const int64_t N = int64_t(images.size());
   // Targets follow the resize, per axis.
   std::vector<TvTarget> targets;
-  for (int64_t i = 0; i < N; ++i)
-    targets.push_back({resize_boxes(targets_in[size_t(i)].boxes.to(torch::kFloat), r.batch.original[size_t(i)],
-                                    r.batch.sizes[size_t(i)]),
-                       targets_in[size_t(i)].labels.to(torch::kLong)});
+  for (size_t i = 0; i < images.size(); ++i)
+    targets.push_back({resize_boxes(targets_in[i].boxes.to(torch::kFloat), r.batch.original[i], r.batch.sizes[i]),
+                       targets_in[i].labels.to(torch::kLong)});
   // Backbone and RPN head, with gradients.
   r.features = m.backbone->forward(r.batch.tensors);
   auto [cls, reg] = m.rpn_head->forward(r.features);
   for (const auto& c : cls) r.anchors_per_level.push_back(c.size(1) * c.size(2) * c.size(3));
   std::tie(r.objectness, r.deltas) = concat_box_prediction_layers(cls, reg);
   m.run_anchors(r);
+  return training_losses_on(m, r, targets, replay, drawn, gen, step);
+}
+
+TvLosses training_losses_on(TvFasterRCNNImpl& m, const TvInference& r, const std::vector<TvTarget>& targets,
+                            const TvSamples* replay, TvSamples* drawn, std::optional<torch::Generator> gen,
+                            TrainStep* step) {
+  const auto& o = m.opts;
+  const int64_t N = int64_t(targets.size());
   const int64_t K = r.anchors.size(0);
   // Proposals (no gradient), training top-k.
   std::vector<Proposals> proposals;
@@ -101,11 +108,11 @@ TvLosses training_losses(TvFasterRCNNImpl& m, const std::vector<torch::Tensor>& 
     return pn;
   };
   // RPN targets: torchvision's Matcher(fg, bg, allow_low_quality_matches=True).
-  std::vector<torch::Tensor> rpn_labels, rpn_targets;
+  std::vector<torch::Tensor> rpn_labels, rpn_targets, rpn_matched;
   std::vector<int64_t> pos_all, neg_all;
   for (int64_t i = 0; i < N; ++i) {
     const auto& t = targets[size_t(i)];
-    torch::Tensor labels, matched_boxes;
+    torch::Tensor labels, matched_boxes, matched = torch::full({K}, -1, torch::kLong);
     if (t.boxes.size(0) == 0) {
       labels = torch::zeros({K}, torch::kFloat);
       matched_boxes = torch::zeros({K, 4}, torch::kFloat);
@@ -113,9 +120,11 @@ TvLosses training_losses(TvFasterRCNNImpl& m, const std::vector<torch::Tensor>& 
       Matcher mt{o.rpn_bg_iou_thresh, o.rpn_fg_iou_thresh, true, true};
       auto mr = mt(r.anchors, gt_rows(t));
       labels = mr.labels.to(torch::kFloat);  // 1 fg, 0 bg, -1 between
+      matched = mr.gt_index;
       matched_boxes = t.boxes.index_select(0, mr.gt_index.clamp_min(0));
     }
     rpn_labels.push_back(labels);
+    rpn_matched.push_back(matched);
     rpn_targets.push_back(encode_boxes(matched_boxes, r.anchors, {1, 1, 1, 1}));
     const auto [pos, neg] = draw(replay ? &replay->rpn_pos : nullptr, replay ? &replay->rpn_neg : nullptr, i, labels,
                                  o.rpn_batch_size_per_image, o.rpn_positive_fraction, made.rpn_pos, made.rpn_neg);
@@ -132,22 +141,46 @@ TvLosses training_losses(TvFasterRCNNImpl& m, const std::vector<torch::Tensor>& 
                   double(sampled.numel());
   L.objectness = F::binary_cross_entropy_with_logits(r.objectness.flatten().index({sampled}),
                                                      labels_all.index({sampled}));
+  if (step) {
+    torch::NoGradGuard ng;
+    auto& R = step->rpn;
+    R.labels = labels_all.to(torch::kChar);
+    R.fg = sampled_pos;
+    R.bg = sampled_neg;
+    R.num_fg = sampled_pos.numel();
+    R.num_bg = sampled_neg.numel();
+    R.count = sampled.numel();
+    R.divisor = double(R.count);
+    R.obj_terms = F::binary_cross_entropy_with_logits(
+        r.objectness.flatten().index({sampled}), labels_all.index({sampled}),
+        F::BinaryCrossEntropyWithLogitsFuncOptions().reduction(torch::kNone));
+    R.box_targets = targets_all.index({sampled_pos});
+    R.box_pred = r.deltas.index({sampled_pos});
+    R.box_terms = torch::smooth_l1_loss(R.box_pred, R.box_targets, at::Reduction::None, 1.0 / 9).sum(1);
+    R.fg_gt = torch::cat(rpn_matched).index({sampled_pos});
+    R.objectness = L.objectness.detach();
+    R.box = L.rpn_box_reg.detach();
+  }
   // RoI heads: GT boxes join the proposals; Matcher(fg, bg, no low-quality).
   std::vector<torch::Tensor> roi_boxes, roi_labels, roi_targets;
+  std::vector<torch::Tensor> q_boxes, q_image, q_from_gt, q_match, q_gt, q_iou, q_class, q_fg, q_bg;
+  int64_t q_base = 0;
   const std::array<double, 4> w{o.bbox_reg_weights[0], o.bbox_reg_weights[1], o.bbox_reg_weights[2],
                                 o.bbox_reg_weights[3]};
   for (int64_t i = 0; i < N; ++i) {
     const auto& t = targets[size_t(i)];
     auto props = torch::cat({proposals[size_t(i)].boxes, t.boxes});
+    const int64_t Q = props.size(0);
     torch::Tensor labels, matched;
     torch::Tensor gt_boxes = t.boxes;
+    modeling::MatchResult mr;
     if (t.boxes.size(0) == 0) {
-      labels = torch::zeros({props.size(0)}, torch::kLong);
-      matched = torch::zeros({props.size(0)}, torch::kLong);
+      labels = torch::zeros({Q}, torch::kLong);
+      matched = torch::zeros({Q}, torch::kLong);
       gt_boxes = torch::zeros({1, 4}, torch::kFloat);
     } else {
       Matcher mt{o.box_bg_iou_thresh, o.box_fg_iou_thresh, false, true};
-      auto mr = mt(props, gt_rows(t));
+      mr = mt(props, gt_rows(t));
       matched = mr.gt_index.clamp_min(0);
       labels = t.labels.index_select(0, matched);
       labels.masked_fill_(mr.labels == kBackground, 0);
@@ -161,6 +194,18 @@ TvLosses training_losses(TvFasterRCNNImpl& m, const std::vector<torch::Tensor>& 
     roi_boxes.push_back(p);
     roi_labels.push_back(labels.index({keep}));
     roi_targets.push_back(encode_boxes(gt_boxes.index_select(0, matched.index({keep})), p, w));
+    if (step) {
+      q_boxes.push_back(props);
+      q_image.push_back(torch::full({Q}, i, torch::kLong));
+      q_from_gt.push_back(torch::arange(Q) >= proposals[size_t(i)].boxes.size(0));
+      q_match.push_back(mr.labels.defined() ? mr.labels : torch::zeros({Q}, torch::kChar));
+      q_gt.push_back(mr.gt_index.defined() ? mr.gt_index : torch::full({Q}, -1, torch::kLong));
+      q_iou.push_back(mr.max_iou.defined() ? mr.max_iou : torch::zeros({Q}));
+      q_class.push_back(labels.clamp_min(0));
+      q_fg.push_back(std::get<0>(pos.sort()) + q_base);
+      q_bg.push_back(std::get<0>(neg.sort()) + q_base);
+      q_base += Q;
+    }
   }
   // MultiScaleRoIAlign over '0'-'3', box head, predictor.
   std::vector<torch::Tensor> pooled(r.features.begin(), r.features.begin() + std::min<size_t>(4, r.features.size() - 1));
@@ -177,6 +222,47 @@ TvLosses training_losses(TvFasterRCNNImpl& m, const std::vector<torch::Tensor>& 
   L.box_reg = torch::smooth_l1_loss(br.index({pos_subset, labels_pos}), regression_targets.index({pos_subset}),
                                     at::Reduction::Sum, 1.0 / 9) /
               double(labels.numel());
+  if (step) {
+    torch::NoGradGuard ng;
+    auto& Q = step->roi;
+    Q.boxes = torch::cat(q_boxes);
+    Q.image = torch::cat(q_image);
+    Q.from_gt = torch::cat(q_from_gt);
+    Q.levels = pooler.scales.size() > 1 ? map_levels(q_boxes, pooler) : torch::zeros({Q.boxes.size(0)}, torch::kLong);
+    Q.labels = torch::cat(q_match).to(torch::kChar);
+    Q.gt_index = torch::cat(q_gt);
+    Q.max_iou = torch::cat(q_iou);
+    Q.class_target = torch::cat(q_class);
+    Q.fg = torch::cat(q_fg);
+    Q.bg = torch::cat(q_bg);
+    Q.count = R;
+    // The loss rows are the kept rows in ascending order of Q: each sample's row there, fg first.
+    std::vector<int64_t> kept_q;
+    for (int64_t i = 0, base = 0; i < N; ++i) {
+      const auto k = std::get<0>(torch::cat({made.roi_pos[size_t(i)], made.roi_neg[size_t(i)]}).sort());
+      for (int64_t v : std::vector<int64_t>(k.data_ptr<int64_t>(), k.data_ptr<int64_t>() + k.numel()))
+        kept_q.push_back(base + v);
+      base += q_boxes[size_t(i)].size(0);
+    }
+    std::map<int64_t, int64_t> row_of;
+    for (size_t k = 0; k < kept_q.size(); ++k) row_of[kept_q[k]] = int64_t(k);
+    std::vector<int64_t> order;
+    for (const auto* part : {&Q.fg, &Q.bg})
+      for (int64_t v : std::vector<int64_t>(part->data_ptr<int64_t>(), part->data_ptr<int64_t>() + part->numel()))
+        order.push_back(row_of.at(v));
+    auto ord = torch::tensor(order, torch::kLong);
+    auto fg_rows = ord.slice(0, 0, Q.fg.numel());
+    Q.probs = torch::softmax(class_logits, -1).index_select(0, ord);
+    Q.cls_terms = F::cross_entropy(class_logits, labels, F::CrossEntropyFuncOptions().reduction(torch::kNone))
+                      .index_select(0, ord);
+    Q.box_targets = regression_targets.index_select(0, fg_rows);
+    Q.box_pred = br.index({fg_rows, labels.index_select(0, fg_rows)});
+    Q.box_terms = torch::smooth_l1_loss(Q.box_pred, Q.box_targets, at::Reduction::None, 1.0 / 9).sum(1);
+    step->losses = {{"rpn_obj", L.objectness},
+                    {"rpn_box", L.rpn_box_reg},
+                    {"roi_cls", L.classifier},
+                    {"roi_box", L.box_reg}};
+  }
   if (drawn) *drawn = made;
   return L;
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "modeling/torchvision/tv_faster_rcnn.h"
+#include "modeling/train_step.h"
 
 namespace rcnn::modeling::tv {
 
@@ -43,9 +44,21 @@ torch::Tensor encode_boxes(const torch::Tensor& reference, const torch::Tensor& 
 // The four losses of one step on images (3, H, W) in [0, 1]. `replay`: use
 // these draws instead of sampling (parity with torchvision's); `drawn`
 // receives the draws made. Gradients flow to the model's trainable parameters.
+// `step`: as in training_losses_on.
 TvLosses training_losses(TvFasterRCNNImpl& model, const std::vector<torch::Tensor>& images,
                          const std::vector<TvTarget>& targets, const TvSamples* replay = nullptr,
-                         TvSamples* drawn = nullptr, std::optional<torch::Generator> gen = std::nullopt);
+                         TvSamples* drawn = nullptr, std::optional<torch::Generator> gen = std::nullopt,
+                         TrainStep* step = nullptr);
+
+// The same step on a first stage already run on these images (r:
+// run_transform, the backbone and RPN head, run_anchors), targets in the
+// model's input coordinates. `step` (optional) receives every sample and
+// per-sample loss term as modeling::TrainStep's rows (the studio's RoI
+// sampling and Losses stages): the RPN rows index the batch's N * K anchors,
+// the RoI rows each image's proposals followed by its GT boxes.
+TvLosses training_losses_on(TvFasterRCNNImpl& model, const TvInference& r, const std::vector<TvTarget>& targets,
+                            const TvSamples* replay = nullptr, TvSamples* drawn = nullptr,
+                            std::optional<torch::Generator> gen = std::nullopt, TrainStep* step = nullptr);
 
 // torchvision's trainable_backbone_layers: the backbone's parameters outside
 // its top `layers` stages stop taking gradients (ResNet: layer4, layer3,

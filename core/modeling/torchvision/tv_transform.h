@@ -19,6 +19,10 @@ struct ImageBatch {
   std::vector<std::pair<int64_t, int64_t>> original;  // (h, w) per image
 };
 
+// The size (h, w) an h x w image is resized to, and a batch of largest size
+// (h, w) padded to.
+std::pair<int64_t, int64_t> resized_size(int64_t h, int64_t w, const TvOptions& o);
+std::pair<int64_t, int64_t> padded_size(int64_t h, int64_t w, const TvOptions& o);
 // images: (3, H, W) float in [0, 1], RGB.
 ImageBatch transform_images(const std::vector<torch::Tensor>& images, const TvOptions& o);
 // A (3, H, W) float [0, 1] image from 8-bit RGB (H, W, 3), as to_tensor does.

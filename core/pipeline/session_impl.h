@@ -1,17 +1,14 @@
 #pragma once
-// Internal to core/api (torch allowed): the Session's state, shared by
-// session.cpp (the front ends' calls, the dispatch between the seed's stages
-// and a torchvision model's) and session_seed.cpp (the seed's stages).
+// Internal to core (torch allowed): the Session's state. session.cpp has the
+// front ends' calls, stage_runner.cpp the dirty-stage loop over the
+// detector's stages (pipeline/detector.h); neither knows a family.
 #include <chrono>
 #include <functional>
 #include <memory>
 
 #include "api/session.h"
-#include "api/session_tv.h"
 #include "config/config_fields.h"
-#include "data/transforms.h"
-#include "engine/device.h"
-#include "modeling/faster_rcnn.h"
+#include "pipeline/detector.h"
 
 namespace rcnn::api {
 namespace session_detail {
@@ -48,13 +45,11 @@ inline unsigned close_deps(unsigned d) {
 }  // namespace session_detail
 using namespace session_detail;
 
-
 using StageTimer = std::function<void(const char*, const std::function<void()>&)>;
 
 struct Session::Impl {
-  DetectorConfig cfg;
+  std::unique_ptr<pipeline::Detector> det;
   torch::Device device{torch::kCPU};
-  modeling::FasterRCNN model{nullptr};
   bool random = true;
   uint64_t weight_seed = 0;
   std::string checkpoint;
@@ -62,7 +57,7 @@ struct Session::Impl {
   int64_t backbone_runs = 0;
   uint64_t sample_seed = 0;
   bool display = true;
-  bool train_view = true;   // compute trace.train (Session::set_train_view)
+  bool train_view = true;    // compute trace.train (Session::set_train_view)
   bool train_stale = false;  // trace.train was left out while train_view was off
   int feature_channel = 0;
   bool features_dirty = true;  // the feature-map images need a refill (channel changed)
@@ -71,44 +66,26 @@ struct Session::Impl {
   Image image;
   bool has_image = false;
   std::vector<GtObject> gt_orig;
-  data::ResizeTransform tf;
-  torch::Tensor input;      // (1, 3, S, S) normalized
-  torch::Tensor input_raw;  // (1, 3, S, S) RGB 0..1
-  torch::Tensor gt;         // (M, 5) input coordinates
-  // Stages
-  modeling::RPNState rpn;
-  torch::Tensor anchors_all;  // (K, 4)
-  modeling::MatchResult match;
-  modeling::ImageProposals props;
-  modeling::SecondStage second;
-  PipelineTrace trace;
-  // A torchvision preset's stages (session_tv.h); null for the seed's presets.
-  std::unique_ptr<TvStages> tv;
   std::vector<std::string> dataset_names;
+  // What the stages hand on to each other (the detector keeps its own tensors).
+  torch::Tensor input_raw;  // (1, 3, h, w) in [0, 1], input coordinates: the RoI crops' source
+  torch::Tensor gt;         // (M, 5) input coordinates, the model's labels
+  torch::Tensor anchors;    // (K, 4)
+  modeling::MatchResult match;
+  PipelineTrace trace;
 
-  // The seed's stages in `dirty` (session_seed.cpp).
-  void run_seed_stages(unsigned dirty, const StageTimer& timed);
-  // fmap (optional) receives the same points in feature-map coordinates.
-  std::vector<float> seed_sampling_points(int r, int* gh, int* gw, std::vector<float>* fmap = nullptr) const;
-
-  void build_model(uint64_t seed) {
-    if (cfg.is_torchvision()) {
-      tv = std::make_unique<TvStages>(cfg, device.str(), seed);
-      tv->set_dataset_names(dataset_names);
-      cfg = tv->config();
-      model = nullptr;
-    } else {
-      tv.reset();
-      torch::manual_seed(seed);
-      model = modeling::FasterRCNN(cfg);
-      model->to(device);
-      model->eval();
-    }
-    random = true;
-    weight_seed = seed;
-    checkpoint.clear();
+  const DetectorConfig& cfg() const { return det->config(); }
+  void use(std::unique_ptr<pipeline::Detector> d, bool random_weights, const std::string& path) {
+    det = std::move(d);
+    det->set_dataset_names(dataset_names);
+    random = random_weights;
+    checkpoint = path;
     dirty = kAll;
   }
+  // The stages in `dirty`, in pipeline order (stage_runner.cpp).
+  void run_stages(unsigned dirty, const StageTimer& timed);
+  // The training step on the current image, when a stage shows it.
+  void run_train_view(unsigned dirty, const StageTimer& timed);
 };
 
 }  // namespace rcnn::api

@@ -1,6 +1,6 @@
-#include "api/train_trace.h"
+#include "pipeline/train_trace.h"
 
-#include "api/tv_trace.h"
+#include "pipeline/tv_trace.h"
 #include "modeling/matcher.h"
 
 namespace rcnn::api {
@@ -23,20 +23,10 @@ void copy4(float* dst, const std::vector<float>& rows, size_t i) {
 
 }  // namespace
 
-void fill_train_view(PipelineTrace& t, const modeling::TrainStep& step, const DetectorConfig& cfg, uint64_t seed) {
-  TrainView v;
+void fill_train_view(PipelineTrace& t, const modeling::TrainStep& step, TrainView settings, uint64_t seed) {
+  TrainView v = std::move(settings);
   v.valid = true;
   v.seed = seed;
-  v.rpn_box_weight = cfg.rpn.box_loss_weight;
-  v.roi_box_weight = cfg.roi.box_loss_weight;
-  v.roi_iou_lo = cfg.roi.iou_lo;
-  v.roi_iou_hi = cfg.roi.iou_hi;
-  v.roi_fg_fraction = cfg.roi.fg_fraction;
-  v.roi_batch = cfg.roi.batch_size_per_image;
-  v.pre_nms_topk_train = cfg.rpn.pre_nms_topk_train;
-  v.post_nms_topk_train = cfg.rpn.post_nms_topk_train;
-  v.add_gt = cfg.roi.add_gt_to_proposals;
-  v.batchnorm = cfg.backbone.norm == "batch" || cfg.roi.norm == "batch";
   v.rpn_obj = step.losses.at("rpn_obj").item<double>();
   v.rpn_box = step.losses.at("rpn_box").item<double>();
   v.roi_cls = step.losses.at("roi_cls").item<double>();

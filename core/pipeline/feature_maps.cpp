@@ -1,8 +1,8 @@
-#include "api/feature_maps.h"
+#include "pipeline/feature_maps.h"
 
 #include <torch/torch.h>
 
-#include "api/tv_trace.h"
+#include "pipeline/tv_trace.h"
 #include "ops/roi_align_common.h"
 
 namespace rcnn::api {

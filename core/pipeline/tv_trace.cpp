@@ -1,4 +1,4 @@
-#include "api/tv_trace.h"
+#include "pipeline/tv_trace.h"
 
 #include <algorithm>
 

@@ -1,4 +1,4 @@
-#include "api/match_trace.h"
+#include "pipeline/match_trace.h"
 
 #include "analysis/match_facts.h"
 

@@ -1,0 +1,171 @@
+#pragma once
+// The stage contract: what every detector family (the seed's, torchvision's)
+// implements, once, in its own files. Internal to core (torch allowed).
+//
+// The Session (core/api/session.cpp, pipeline/stage_runner.cpp) runs the
+// stages a change made stale, in pipeline order, and owns every fill the
+// families share (pipeline/stage_fills.h): the trace's GT rows, anchors,
+// matching, sampling, RPN head outputs, RoI features, crops and sampling
+// points, feature maps, the training-step view and the funnel. A family
+// computes each stage and fills only what is its own: how its input is made
+// from the image, what became of each proposal, its detections.
+//
+// docs/architecture.md says which files a new family or a new stage touches.
+#include <torch/torch.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "api/trace.h"
+#include "config/detector_config.h"
+#include "modeling/matcher.h"
+#include "modeling/train_step.h"
+
+namespace rcnn::pipeline {
+
+// What a new config means for the weights a detector holds.
+enum class ConfigChange {
+  Keep,     // the same weights: configure() applies it in place
+  Reload,   // the same file, read again under it (torchvision's frozen_bn_eps is folded in at load time)
+  Rebuild,  // another architecture or head shape: a new detector (random weights)
+};
+
+// One GT object in the model's input frame, with the model's label (keep =
+// false: a class the model does not have).
+struct MappedGt {
+  bool keep = true;
+  api::Box box;
+  int label = 0;
+};
+
+// The RPN head's outputs for the current image, in anchor order (K anchors).
+struct RpnOutputs {
+  std::vector<torch::Tensor> objectness;  // logits, pieces that concatenate to (K,) (per level, or one)
+  std::vector<torch::Tensor> deltas;      // the same pieces, (K_l, 4)
+  int channels = 0;          // feature channels
+};
+
+struct AnchorSet {
+  std::vector<api::LevelInfo> levels;  // grids, strides, sizes and ratios; offsets into boxes
+  torch::Tensor boxes;                 // (K, 4) float, input coordinates
+};
+
+// BalancedPositiveNegativeSampler's settings (RPN or RoI head).
+struct SamplerRule {
+  int batch = 256;
+  double fg_fraction = 0.5;
+};
+
+// How RoIAlign pools one level: feature coordinate v sits at input pixel
+// (v + (aligned ? 0.5 : 0)) / spatial_scale.
+struct RoiPooling {
+  double spatial_scale = 1;
+  int output_size = 7, sampling_ratio = 2;
+  bool aligned = false;
+};
+
+// The RoI head on the kept proposals (rows in PipelineTrace::kept order).
+struct RoiOutputs {
+  torch::Tensor boxes;   // (R, 4) input coordinates
+  torch::Tensor levels;  // (R,) int64 pooling level of each
+  torch::Tensor pooled;  // (R, C, s, s)
+  torch::Tensor probs;   // (R, C + 1) softmax, background first
+  // How RoIs are assigned to levels (shown in the RoIAlign stage).
+  std::string level_assignment = "size";
+  int canonical_size = 224, canonical_level = 4;
+};
+
+// The FPN levels as the feature-map view draws them: feats[l] (1, C, H, W),
+// steps[l] input pixels per cell, offset as in RoiPooling.
+struct FeatureLevels {
+  std::vector<torch::Tensor> maps;
+  std::vector<float> steps;
+  float offset = 0;
+};
+
+// A training batch in the images' own frames: decoded 8-bit RGB images and
+// their objects (original pixels, the dataset's labels 0 .. C - 1). Each
+// family makes its own input from it, as its data path does.
+struct LossBatch {
+  std::vector<api::Image> images;
+  std::vector<std::vector<api::GtObject>> objects;
+};
+
+// A family's anchors and RPN matcher for a config, without weights: what
+// dataset-wide anchor coverage and the anchor search (api/coverage_job.h)
+// match every GT of a split against. The same anchors, box mapping and
+// matcher as the family's Anchors and Matching stages.
+class AnchorModel {
+ public:
+  virtual ~AnchorModel() = default;
+  // The anchors of an image of width x height, in its input frame.
+  virtual AnchorSet anchors(int width, int height) = 0;
+  // A box of that image (original pixels) in its input frame.
+  virtual api::Box to_input(const api::Box& box, int width, int height) const = 0;
+  // The RPN matcher (with_low_quality = false: the same without the low-quality rule).
+  virtual modeling::Matcher matcher(bool with_low_quality = true) const = 0;
+  // Whether every image has the same anchors (the windowed matcher needs
+  // one fixed grid of square cells).
+  virtual bool fixed_grid() const = 0;
+  // Whether the anchor search's space (anchors.stride_scale,
+  // anchors.scales_per_octave, anchors.aspect_ratios) is this family's.
+  virtual bool searchable() const = 0;
+};
+
+class Detector {
+ public:
+  virtual ~Detector() = default;
+  // "seed" or "torchvision": what the log and the trace say runs.
+  virtual const char* family() const = 0;
+  virtual const DetectorConfig& config() const = 0;
+
+  // --- configure ---
+  virtual ConfigChange change_for(const DetectorConfig& next) const = 0;
+  virtual void configure(const DetectorConfig& next) = 0;  // after Keep
+  virtual void to(const torch::Device& device) = 0;        // weights kept
+  // The dataset's class names (GT labels index them).
+  virtual void set_dataset_names(const std::vector<std::string>& names) = 0;
+  // The names the trace shows for the model's labels.
+  virtual std::vector<std::string> class_names() const = 0;
+
+  // --- the inference stages, in pipeline order ---
+  // Image -> model input: fills the trace's image fields (sizes, scales,
+  // input_rgb, input_note). Returns the input in [0, 1] (1, 3, h, w) in input
+  // coordinates, what the RoI crops are cut from.
+  virtual torch::Tensor prepare(const api::Image& image, api::PipelineTrace& t) = 0;
+  // One GT object in the input frame of the last prepare().
+  virtual MappedGt map_gt(const api::GtObject& object) const = 0;
+  virtual RpnOutputs backbone() = 0;  // backbone, FPN, RPN head
+  virtual AnchorSet anchors() = 0;
+  virtual modeling::Matcher rpn_matcher() const = 0;
+  virtual SamplerRule rpn_sampler() const = 0;
+  // The RPN sampler's draw on matcher labels (fg, bg anchor indices).
+  virtual std::pair<torch::Tensor, torch::Tensor> sample_anchors(const torch::Tensor& labels,
+                                                                 torch::Generator& gen) const = 0;
+  // Decode, top-k, NMS: fills t.proposals and t.kept (each candidate's fate).
+  virtual void propose(api::PipelineTrace& t) = 0;
+  virtual RoiOutputs roi_head() = 0;
+  virtual RoiPooling pooling(int level) const = 0;
+  // Post-processing: fills t.detections and the head's deltas and boxes.
+  virtual void predict(api::PipelineTrace& t) = 0;
+  virtual FeatureLevels features() const = 0;
+
+  // --- training ---
+  // The training step on the current image (its GT rows `gt` (M, 5) in input
+  // coordinates, as map_gt made them): the RPN sampler draws first from
+  // `gen` (the Sampling stage's draw), then the RoI sampler. Every sample
+  // and per-sample loss term is kept.
+  virtual modeling::TrainStep train_step(const torch::Tensor& gt, torch::Generator& gen) = 0;
+  // The settings the training-step view shows (TrainView without samples).
+  virtual api::TrainView train_settings() const = 0;
+  // The four losses of a batch ({"rpn_obj", "rpn_box", "roi_cls",
+  // "roi_box"}, box weights included), with autograd history.
+  virtual std::map<std::string, torch::Tensor> batch_losses(const LossBatch& batch,
+                                                            std::optional<torch::Generator> gen) = 0;
+};
+
+}  // namespace rcnn::pipeline
