@@ -60,6 +60,77 @@ std::vector<int64_t> sorted(const torch::Tensor& idx) {
   return std::vector<int64_t>(s.data_ptr<int64_t>(), s.data_ptr<int64_t>() + s.numel());
 }
 
+// What the RPN loss is made of, per sample (fg first), for the studio's Losses stage.
+void record_rpn(RPNLosses& R, const TvInference& r, const TvLosses& L, const torch::Tensor& labels_all,
+                const torch::Tensor& targets_all, const torch::Tensor& matched, const torch::Tensor& sampled_pos,
+                const torch::Tensor& sampled_neg) {
+  const auto sampled = torch::cat({sampled_pos, sampled_neg});
+  torch::NoGradGuard ng;
+  R.labels = labels_all.to(torch::kChar);
+  R.fg = sampled_pos;
+  R.bg = sampled_neg;
+  R.num_fg = sampled_pos.numel();
+  R.num_bg = sampled_neg.numel();
+  R.count = sampled.numel();
+  R.divisor = double(R.count);
+  R.obj_terms = F::binary_cross_entropy_with_logits(
+      r.objectness.flatten().index({sampled}), labels_all.index({sampled}),
+      F::BinaryCrossEntropyWithLogitsFuncOptions().reduction(torch::kNone));
+  R.box_targets = targets_all.index({sampled_pos});
+  R.box_pred = r.deltas.index({sampled_pos});
+  R.box_terms = torch::smooth_l1_loss(R.box_pred, R.box_targets, at::Reduction::None, 1.0 / 9).sum(1);
+  R.fg_gt = matched.index({sampled_pos});
+  R.objectness = L.objectness.detach();
+  R.box = L.rpn_box_reg.detach();
+}
+
+// Every candidate RoI of every image (its proposals, then its GT boxes), image-major.
+struct RoiCandidates {
+  std::vector<torch::Tensor> boxes, image, from_gt, match, gt, iou, cls, fg, bg;
+};
+
+// What the RoI head's losses are made of, per sample (fg first), for the studio's RoI sampling and Losses stages.
+void record_roi(RoiTrainStep& Q, const RoiCandidates& c, const PoolerLevels& pooler, const TvSamples& made,
+                const torch::Tensor& class_logits, const torch::Tensor& br, const torch::Tensor& labels,
+                const torch::Tensor& regression_targets) {
+  const int64_t N = int64_t(c.boxes.size());
+  const int64_t R = class_logits.size(0);
+  torch::NoGradGuard ng;
+  Q.boxes = torch::cat(c.boxes);
+  Q.image = torch::cat(c.image);
+  Q.from_gt = torch::cat(c.from_gt);
+  Q.levels = pooler.scales.size() > 1 ? map_levels(c.boxes, pooler) : torch::zeros({Q.boxes.size(0)}, torch::kLong);
+  Q.labels = torch::cat(c.match).to(torch::kChar);
+  Q.gt_index = torch::cat(c.gt);
+  Q.max_iou = torch::cat(c.iou);
+  Q.class_target = torch::cat(c.cls);
+  Q.fg = torch::cat(c.fg);
+  Q.bg = torch::cat(c.bg);
+  Q.count = R;
+  // The loss rows are the kept rows in ascending order of Q: each sample's row there, fg first.
+  std::vector<int64_t> kept_q;
+  for (int64_t i = 0, base = 0; i < N; ++i) {
+    const auto k = std::get<0>(torch::cat({made.roi_pos[size_t(i)], made.roi_neg[size_t(i)]}).sort());
+    for (int64_t v : std::vector<int64_t>(k.data_ptr<int64_t>(), k.data_ptr<int64_t>() + k.numel()))
+      kept_q.push_back(base + v);
+    base += c.boxes[size_t(i)].size(0);
+  }
+  std::map<int64_t, int64_t> row_of;
+  for (size_t k = 0; k < kept_q.size(); ++k) row_of[kept_q[k]] = int64_t(k);
+  std::vector<int64_t> order;
+  for (const auto* part : {&Q.fg, &Q.bg})
+    for (int64_t v : std::vector<int64_t>(part->data_ptr<int64_t>(), part->data_ptr<int64_t>() + part->numel()))
+      order.push_back(row_of.at(v));
+  auto ord = torch::tensor(order, torch::kLong);
+  auto fg_rows = ord.slice(0, 0, Q.fg.numel());
+  Q.probs = torch::softmax(class_logits, -1).index_select(0, ord);
+  Q.cls_terms = F::cross_entropy(class_logits, labels, F::CrossEntropyFuncOptions().reduction(torch::kNone))
+                    .index_select(0, ord);
+  Q.box_targets = regression_targets.index_select(0, fg_rows);
+  Q.box_pred = br.index({fg_rows, labels.index_select(0, fg_rows)});
+  Q.box_terms = torch::smooth_l1_loss(Q.box_pred, Q.box_targets, at::Reduction::None, 1.0 / 9).sum(1);
+}
+
 }  // namespace
 
 TvLosses training_losses(TvFasterRCNNImpl& m, const std::vector<torch::Tensor>& images,
@@ -141,26 +212,7 @@ TvLosses training_losses_on(TvFasterRCNNImpl& m, const TvInference& r, const std
                   double(sampled.numel());
   L.objectness = F::binary_cross_entropy_with_logits(r.objectness.flatten().index({sampled}),
                                                      labels_all.index({sampled}));
-  if (step) {
-    torch::NoGradGuard ng;
-    auto& R = step->rpn;
-    R.labels = labels_all.to(torch::kChar);
-    R.fg = sampled_pos;
-    R.bg = sampled_neg;
-    R.num_fg = sampled_pos.numel();
-    R.num_bg = sampled_neg.numel();
-    R.count = sampled.numel();
-    R.divisor = double(R.count);
-    R.obj_terms = F::binary_cross_entropy_with_logits(
-        r.objectness.flatten().index({sampled}), labels_all.index({sampled}),
-        F::BinaryCrossEntropyWithLogitsFuncOptions().reduction(torch::kNone));
-    R.box_targets = targets_all.index({sampled_pos});
-    R.box_pred = r.deltas.index({sampled_pos});
-    R.box_terms = torch::smooth_l1_loss(R.box_pred, R.box_targets, at::Reduction::None, 1.0 / 9).sum(1);
-    R.fg_gt = torch::cat(rpn_matched).index({sampled_pos});
-    R.objectness = L.objectness.detach();
-    R.box = L.rpn_box_reg.detach();
-  }
+  if (step) record_rpn(step->rpn, r, L, labels_all, targets_all, torch::cat(rpn_matched), sampled_pos, sampled_neg);
   // RoI heads: GT boxes join the proposals; Matcher(fg, bg, no low-quality).
   std::vector<torch::Tensor> roi_boxes, roi_labels, roi_targets;
   std::vector<torch::Tensor> q_boxes, q_image, q_from_gt, q_match, q_gt, q_iou, q_class, q_fg, q_bg;
@@ -223,44 +275,9 @@ TvLosses training_losses_on(TvFasterRCNNImpl& m, const TvInference& r, const std
                                     at::Reduction::Sum, 1.0 / 9) /
               double(labels.numel());
   if (step) {
-    torch::NoGradGuard ng;
-    auto& Q = step->roi;
-    Q.boxes = torch::cat(q_boxes);
-    Q.image = torch::cat(q_image);
-    Q.from_gt = torch::cat(q_from_gt);
-    Q.levels = pooler.scales.size() > 1 ? map_levels(q_boxes, pooler) : torch::zeros({Q.boxes.size(0)}, torch::kLong);
-    Q.labels = torch::cat(q_match).to(torch::kChar);
-    Q.gt_index = torch::cat(q_gt);
-    Q.max_iou = torch::cat(q_iou);
-    Q.class_target = torch::cat(q_class);
-    Q.fg = torch::cat(q_fg);
-    Q.bg = torch::cat(q_bg);
-    Q.count = R;
-    // The loss rows are the kept rows in ascending order of Q: each sample's row there, fg first.
-    std::vector<int64_t> kept_q;
-    for (int64_t i = 0, base = 0; i < N; ++i) {
-      const auto k = std::get<0>(torch::cat({made.roi_pos[size_t(i)], made.roi_neg[size_t(i)]}).sort());
-      for (int64_t v : std::vector<int64_t>(k.data_ptr<int64_t>(), k.data_ptr<int64_t>() + k.numel()))
-        kept_q.push_back(base + v);
-      base += q_boxes[size_t(i)].size(0);
-    }
-    std::map<int64_t, int64_t> row_of;
-    for (size_t k = 0; k < kept_q.size(); ++k) row_of[kept_q[k]] = int64_t(k);
-    std::vector<int64_t> order;
-    for (const auto* part : {&Q.fg, &Q.bg})
-      for (int64_t v : std::vector<int64_t>(part->data_ptr<int64_t>(), part->data_ptr<int64_t>() + part->numel()))
-        order.push_back(row_of.at(v));
-    auto ord = torch::tensor(order, torch::kLong);
-    auto fg_rows = ord.slice(0, 0, Q.fg.numel());
-    Q.probs = torch::softmax(class_logits, -1).index_select(0, ord);
-    Q.cls_terms = F::cross_entropy(class_logits, labels, F::CrossEntropyFuncOptions().reduction(torch::kNone))
-                      .index_select(0, ord);
-    Q.box_targets = regression_targets.index_select(0, fg_rows);
-    Q.box_pred = br.index({fg_rows, labels.index_select(0, fg_rows)});
-    Q.box_terms = torch::smooth_l1_loss(Q.box_pred, Q.box_targets, at::Reduction::None, 1.0 / 9).sum(1);
-    step->losses = {{"rpn_obj", L.objectness},
-                    {"rpn_box", L.rpn_box_reg},
-                    {"roi_cls", L.classifier},
+    record_roi(step->roi, {q_boxes, q_image, q_from_gt, q_match, q_gt, q_iou, q_class, q_fg, q_bg}, pooler, made,
+               class_logits, br, labels, regression_targets);
+    step->losses = {{"rpn_obj", L.objectness}, {"rpn_box", L.rpn_box_reg}, {"roi_cls", L.classifier},
                     {"roi_box", L.box_reg}};
   }
   if (drawn) *drawn = made;
