@@ -218,6 +218,8 @@ struct TrainView {
   double roi_iou_lo = 0.5, roi_iou_hi = 0.5, roi_fg_fraction = 0.25;
   int roi_batch = 128, pre_nms_topk_train = 0, post_nms_topk_train = 0, num_proposals = 0;
   bool add_gt = true, batchnorm = false;  // batchnorm: eval-mode statistics differ from training's
+  // The RPN box term: smooth L1 with beta 1/9 (torchvision's), else L1 (the seed's).
+  bool rpn_smooth_l1 = false;
   uint64_t seed = 0;
   double total() const { return rpn_obj + rpn_box + roi_cls + roi_box; }
 };

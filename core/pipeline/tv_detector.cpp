@@ -301,6 +301,7 @@ TrainView TvDetector::train_settings() const {
   v.pre_nms_topk_train = int(o.rpn_pre_nms_top_n_train);
   v.post_nms_topk_train = int(o.rpn_post_nms_top_n_train);
   v.add_gt = true;  // torchvision's add_gt_proposals
+  v.rpn_smooth_l1 = true;  // F.smooth_l1_loss(beta=1/9, reduction="sum") / #samples
   v.batchnorm = o.arch == TvArch::ResNet50FPNv2;
   return v;
 }

@@ -433,6 +433,21 @@ TEST(TvSession, RoiSamplingAndLossesAreTorchvisionsStepOnTheStagesSamples) {
   EXPECT_NEAR(v.rpn_box, rbox / v.rpn_count, 1e-6 * std::max(1.0, v.rpn_box));
   EXPECT_NEAR(v.roi_cls, cls / v.roi_count, 1e-6 * std::max(1.0, v.roi_cls));
   EXPECT_NEAR(v.roi_box, box / v.roi_count, 1e-6 * std::max(1.0, v.roi_box));
+  // The Losses stage's formulas: every positive's RPN box term is the smooth L1 (beta 1/9) of its deltas
+  // (torchvision's RPN; the seed's is L1), its RoI box term the same.
+  ASSERT_TRUE(v.rpn_smooth_l1);
+  auto smooth = [](const float* p, const float* q) {
+    double s = 0;
+    for (int c = 0; c < 4; ++c) {
+      const double d = std::abs(double(p[c]) - double(q[c]));
+      s += d < 1.0 / 9 ? 0.5 * d * d * 9 : d - 0.5 / 9;
+    }
+    return s;
+  };
+  for (const auto& x : v.rpn)
+    if (x.fg) EXPECT_NEAR(x.box, smooth(x.pred, x.target), 1e-5) << "anchor " << x.index;
+  for (const auto& x : v.roi)
+    if (x.fg) EXPECT_NEAR(x.box, smooth(x.pred, x.target), 1e-5) << "RoI " << x.index;
   // The GT boxes joined the candidate RoIs (torchvision's add_gt_proposals).
   int from_gt = 0;
   for (const auto& r : v.rois) from_gt += r.from_gt;

@@ -35,9 +35,12 @@ class LossesStage : public StageView {
   using StageView::StageView;
   QString title() const override { return "Losses"; }
   QString explanation(const PipelineTrace* t) const override {
-    return "The four losses the trainer minimises on this image, from the samples of the Sampling and RoI sampling "
-           "stages. RPN: binary cross-entropy of every sampled anchor's objectness against 1 (positive) or 0, and "
-           "the L1 distance of each positive's predicted deltas to its GT's. Second stage: cross-entropy of each "
+    const bool smooth = t && t->train.rpn_smooth_l1;
+    return QString("The four losses the trainer minimises on this image, from the samples of the Sampling and RoI "
+                   "sampling stages. RPN: binary cross-entropy of every sampled anchor's objectness against 1 "
+                   "(positive) or 0, and the ") +
+           (smooth ? "smooth L1 (β = 1/9, as torchvision's RPN)" : "L1 distance") +
+           " of each positive's predicted deltas to its GT's. Second stage: cross-entropy of each "
            "sampled RoI's class scores against its class target, and the smooth L1 (β = 1/9) of each positive's "
            "deltas for its target class. Each sum is divided by the number of samples; box losses are multiplied "
            "by their box_loss_weight. The colour of a box is its term, hottest = largest.";
@@ -98,8 +101,9 @@ class LossesStage : public StageView {
     double rpn_cls = 0, rpn_box = 0, roi_cls = 0, roi_box = 0;
     for (const auto& s : v.rpn) rpn_cls += s.cls, rpn_box += s.box;
     for (const auto& s : v.roi) roi_cls += s.cls, roi_box += s.box;
-    return QString("L<sub>obj</sub> = Σ BCE / N = %1 / %2 = %3 &nbsp; L<sub>rpn box</sub> = %4 · Σ|t̂ − t|₁ / N = "
-                   "%4 · %5 / %2 = %6<br>L<sub>cls</sub> = Σ −ln p<sub>c*</sub> / R = %7 / %8 = %9 &nbsp; "
+    return QString("L<sub>obj</sub> = Σ BCE / N = %1 / %2 = %3 &nbsp; L<sub>rpn box</sub> = %4 · Σ" +
+                   QString(v.rpn_smooth_l1 ? "smoothL1<sub>β=1/9</sub>(t̂ − t)" : "|t̂ − t|₁") +
+                   " / N = %4 · %5 / %2 = %6<br>L<sub>cls</sub> = Σ −ln p<sub>c*</sub> / R = %7 / %8 = %9 &nbsp; "
                    "L<sub>roi box</sub> = %10 · Σ smoothL1 / R = %10 · %11 / %8 = %12")
         .arg(num(rpn_cls))
         .arg(v.rpn_count)
@@ -148,7 +152,9 @@ class LossesStage : public StageView {
                     .arg(v.rpn_count)
                     .arg(num(s.cls / v.rpn_count));
     if (s.fg)
-      r += QString("<br>box: |t̂ − t|₁ = |%1 − %2|₁ = %3 → %4 · %3 / %5 = %6 of rpn_box (GT %7)")
+      r += QString(v.rpn_smooth_l1 ? "<br>box: Σ smoothL1<sub>β=1/9</sub>(%1 − %2) = %3 → %4 · %3 / %5 = %6 of "
+                                     "rpn_box (GT %7)"
+                                   : "<br>box: |t̂ − t|₁ = |%1 − %2|₁ = %3 → %4 · %3 / %5 = %6 of rpn_box (GT %7)")
                .arg(deltas(s.pred), deltas(s.target), num(s.box))
                .arg(v.rpn_box_weight)
                .arg(v.rpn_count)
