@@ -9,6 +9,7 @@
 #include <random>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 #include "detail/coverage_internal.h"
 #include "config/detector_config.h"
@@ -30,20 +31,16 @@ std::string num(double v) {
 }
 
 DetectorConfig with(DetectorConfig cfg, const AnchorSuggestion& s) {
-  cfg.anchors.stride_scale = s.stride_scale;
-  cfg.anchors.scales_per_octave = s.scales_per_octave;
-  cfg.anchors.aspect_ratios = s.aspect_ratios;
-  cfg.validate();
+  for (const auto& [key, value] : s.settings) apply_override(cfg, key + "=" + value);  // validates
   return cfg;
 }
 
 }  // namespace
 
 std::string AnchorSuggestion::overrides() const {
-  std::string ratios;
-  for (size_t i = 0; i < aspect_ratios.size(); ++i) ratios += (i ? "," : "") + num(aspect_ratios[i]);
-  return "anchors.stride_scale=" + num(stride_scale) + " anchors.scales_per_octave=" +
-         std::to_string(scales_per_octave) + " anchors.aspect_ratios=[" + ratios + "]";
+  std::string o;
+  for (const auto& [key, value] : settings) o += (o.empty() ? "" : " ") + key + "=" + value;
+  return o;
 }
 
 std::string config_with(const CoverageRequest& base, const AnchorSuggestion& s) {
@@ -66,15 +63,13 @@ SuggestReport suggest_anchors(const SuggestRequest& req, const std::function<voi
 SuggestReport suggest_on(const data::Dataset& ds, const DetectorConfig& cfg, int n, const SuggestRequest& req,
                          const std::function<void(int, int)>& progress) {
   const auto t0 = std::chrono::steady_clock::now();
-  if (!pipeline::make_anchor_model(cfg)->searchable())
-    throw std::runtime_error(cfg.name + ": the anchor search covers the seed's anchor options (anchors.stride_scale, "
-                             "scales_per_octave, aspect_ratios); `rcnn anchors` without --suggest reports this "
-                             "preset's coverage");
+  // The family's search space (pipeline/detector.h's AnchorModel).
+  const auto space = pipeline::make_anchor_model(cfg);
   SuggestReport out;
   // The current config on the whole split; also gives the GT aspect ratios.
   const auto full = coverage_on(ds, cfg, n, {});
-  out.current = {cfg.anchors.stride_scale, cfg.anchors.scales_per_octave, cfg.anchors.aspect_ratios,
-                 int(cfg.anchors.aspect_ratios.size()) * cfg.anchors.scales_per_octave, full.all};
+  out.current = space->current();
+  out.current.all = full.all;
   // Aspect-ratio sets: fixed ones and the split's own quantiles (10/50/90 %, 25/75 %).
   std::vector<float> aspects;
   for (const auto& g : full.gts) aspects.push_back(g.aspect);
@@ -98,19 +93,12 @@ SuggestReport suggest_on(const data::Dataset& ds, const DetectorConfig& cfg, int
     order.resize(size_t(req.search_images));
     std::sort(order.begin(), order.end());
   }
-  const std::vector<double> scales{1, 1.5, 2, 2.5, 3, 4, 5, 6, 8};
   struct Cand {
     AnchorSuggestion s;
     CoverageGroup score;
   };
   std::vector<Cand> cands;
-  for (double ss : scales)
-    for (int spo = 1; spo <= 4; ++spo)
-      for (const auto& rs : ratio_sets) {
-        const int per = int(rs.size()) * spo;
-        if (per > req.max_per_location) continue;
-        cands.push_back({{ss, spo, rs, per, {}}, {}});
-      }
+  for (auto& s : space->search_space(ratio_sets, req.max_per_location)) cands.push_back({std::move(s), {}});
   // Score every candidate on the sample, candidates spread over the threads
   // (each score lands in its own slot, so the result does not depend on them).
   std::atomic<size_t> next{0};

@@ -209,10 +209,10 @@ std::string coverage_to_json(const CoverageReport& r, const SuggestReport* sug) 
   j["gts"] = gts;
   if (sug) {
     auto one = [](const AnchorSuggestion& s) {
-      return J{{"anchors",
-                {{"stride_scale", s.stride_scale},
-                 {"scales_per_octave", s.scales_per_octave},
-                 {"aspect_ratios", s.aspect_ratios}}},
+      // The options it sets under their names in their section ("stride_scale", "anchor_sizes", ...).
+      J anchors = J::object();
+      for (const auto& [key, value] : s.settings) anchors[key.substr(key.rfind('.') + 1)] = J::parse(value);
+      return J{{"anchors", anchors},
                {"bpr", s.all.bpr()},
                {"bpr_without_low_quality", s.all.bpr_no_lq()},
                {"mean_positives", s.all.mean_positives()},

@@ -6,6 +6,7 @@
 #include <array>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "api/trace.h"
@@ -85,8 +86,14 @@ struct SuggestRequest {
   int top = 5;  // suggestions to report
 };
 
+// One candidate: the config keys it sets (JSON values) and, for the seed's
+// presets, the same as numbers. A torchvision preset's candidates set
+// torchvision.anchor_sizes (the preset's sizes of every level scaled, with
+// 1-3 sizes per octave) and torchvision.aspect_ratios, the same number of
+// anchors per location on every level (torchvision's RPN head is shared).
 struct AnchorSuggestion {
-  double stride_scale = 0;
+  std::vector<std::pair<std::string, std::string>> settings;  // e.g. {"anchors.stride_scale", "2"}
+  double stride_scale = 0;  // seed's presets
   int scales_per_octave = 1;
   std::vector<double> aspect_ratios;
   int per_location = 0;  // anchors per location

@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "api/coverage_job.h"
 #include "api/trace.h"
 #include "config/detector_config.h"
 #include "modeling/matcher.h"
@@ -111,9 +112,12 @@ class AnchorModel {
   // Whether every image has the same anchors (the windowed matcher needs
   // one fixed grid of square cells).
   virtual bool fixed_grid() const = 0;
-  // Whether the anchor search's space (anchors.stride_scale,
-  // anchors.scales_per_octave, anchors.aspect_ratios) is this family's.
-  virtual bool searchable() const = 0;
+  // The anchor search's candidates (api/coverage_job.h): each with its
+  // config settings and anchors per location (at most max_per_location),
+  // from these aspect-ratio sets; and the config's own as the first, "current".
+  virtual api::AnchorSuggestion current() const = 0;
+  virtual std::vector<api::AnchorSuggestion> search_space(const std::vector<std::vector<double>>& ratio_sets,
+                                                          int max_per_location) const = 0;
 };
 
 class Detector {

@@ -7,6 +7,7 @@
 #include "engine/checkpoint.h"
 #include "modeling/faster_rcnn.h"
 #include "modeling/sampling.h"
+#include "pipeline/anchor_search_space.h"
 #include "pipeline/families.h"
 #include "pipeline/tv_trace.h"
 
@@ -254,6 +255,18 @@ std::map<std::string, torch::Tensor> SeedDetector::batch_losses(const LossBatch&
 // The seed's anchors without weights: one grid per level (strides 8, 16, 32)
 // of the square input, the same for every image.
 class SeedAnchorModel final : public AnchorModel {
+  static api::AnchorSuggestion suggestion(double stride_scale, int spo, const std::vector<double>& ratios) {
+    api::AnchorSuggestion s;
+    s.stride_scale = stride_scale;
+    s.scales_per_octave = spo;
+    s.aspect_ratios = ratios;
+    s.per_location = int(ratios.size()) * spo;
+    s.settings = {{"anchors.stride_scale", json_number(stride_scale)},
+                  {"anchors.scales_per_octave", std::to_string(spo)},
+                  {"anchors.aspect_ratios", json_list(ratios)}};
+    return s;
+  }
+
  public:
   explicit SeedAnchorModel(const DetectorConfig& cfg) : cfg_(cfg) {
     const int S = cfg.input.size;
@@ -287,7 +300,20 @@ class SeedAnchorModel final : public AnchorModel {
     return {cfg_.rpn.iou_lo, cfg_.rpn.iou_hi, with_low_quality && cfg_.rpn.allow_low_quality_matches};
   }
   bool fixed_grid() const override { return true; }
-  bool searchable() const override { return true; }
+  api::AnchorSuggestion current() const override {
+    const auto& a = cfg_.anchors;
+    return suggestion(a.stride_scale, a.scales_per_octave, a.aspect_ratios);
+  }
+  std::vector<api::AnchorSuggestion> search_space(const std::vector<std::vector<double>>& ratio_sets,
+                                                  int max_per_location) const override {
+    // anchors.stride_scale x anchors.scales_per_octave x the ratio sets.
+    std::vector<api::AnchorSuggestion> out;
+    for (double ss : {1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0})
+      for (int spo = 1; spo <= 4; ++spo)
+        for (const auto& rs : ratio_sets)
+          if (int(rs.size()) * spo <= max_per_location) out.push_back(suggestion(ss, spo, rs));
+    return out;
+  }
 
  private:
   DetectorConfig cfg_;

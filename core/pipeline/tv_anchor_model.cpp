@@ -5,10 +5,12 @@
 // best GT). What `rcnn anchors` covers a split with under a torchvision preset.
 #include <torch/torch.h>
 
+#include <cmath>
 #include <map>
 
 #include "modeling/torchvision/tv_anchors.h"
 #include "modeling/torchvision/tv_transform.h"
+#include "pipeline/anchor_search_space.h"
 #include "pipeline/families.h"
 #include "pipeline/tv_levels.h"
 #include "pipeline/tv_trace.h"
@@ -43,6 +45,18 @@ std::vector<LevelInfo> tv_level_infos(const mt::TvOptions& o, const std::vector<
 namespace {
 
 class TvAnchorModel final : public pipeline::AnchorModel {
+  static AnchorSuggestion suggestion(const std::vector<std::vector<double>>& sizes,
+                                     const std::vector<std::vector<double>>& ratios) {
+    AnchorSuggestion s;
+    s.per_location = int(sizes[0].size() * ratios[0].size());
+    s.aspect_ratios = ratios[0];
+    std::string ls, lr;
+    for (const auto& l : sizes) ls += (ls.empty() ? "" : ",") + pipeline::json_list(l);
+    for (const auto& r : ratios) lr += (lr.empty() ? "" : ",") + pipeline::json_list(r);
+    s.settings = {{"torchvision.anchor_sizes", "[" + ls + "]"}, {"torchvision.aspect_ratios", "[" + lr + "]"}};
+    return s;
+  }
+
  public:
   explicit TvAnchorModel(const DetectorConfig& cfg) : o_(torchvision_options(cfg)) {
     for (size_t l = 0; l < o_.anchor_sizes.size(); ++l) base_.push_back(mt::base_anchors(o_.anchor_sizes[l], o_.ratios(l)));
@@ -76,7 +90,27 @@ class TvAnchorModel final : public pipeline::AnchorModel {
     return modeling::Matcher{o_.rpn_bg_iou_thresh, o_.rpn_fg_iou_thresh, with_low_quality, true};
   }
   bool fixed_grid() const override { return false; }
-  bool searchable() const override { return false; }
+  AnchorSuggestion current() const override { return suggestion(o_.anchor_sizes, o_.aspect_ratios); }
+  std::vector<AnchorSuggestion> search_space(const std::vector<std::vector<double>>& ratio_sets,
+                                             int max_per_location) const override {
+    // The preset's sizes of every level times m, each with k sizes per octave
+    // (s, s 2^(1/k), ...): every level keeps the same count, so the shared
+    // RPN head stays one shape for all of them.
+    std::vector<AnchorSuggestion> out;
+    for (double m : {0.5, 0.75, 1.0, 1.25, 1.5, 2.0})
+      for (int k = 1; k <= 3; ++k)
+        for (const auto& rs : ratio_sets) {
+          std::vector<std::vector<double>> sizes;
+          for (const auto& level : o_.anchor_sizes) {
+            std::vector<double> l;
+            for (double v : level)
+              for (int i = 0; i < k; ++i) l.push_back(std::round(v * m * std::pow(2.0, double(i) / k) * 10) / 10);
+            sizes.push_back(l);
+          }
+          if (int(sizes[0].size() * rs.size()) <= max_per_location) out.push_back(suggestion(sizes, {rs}));
+        }
+    return out;
+  }
 
  private:
   mt::TvOptions o_;

@@ -85,6 +85,7 @@ class TvDetector final : public pipeline::Detector {
   TvDetector(const DetectorConfig& cfg, const torch::Device& d, mt::TvFasterRCNN model)
       : cfg_(cfg), device_(d), model_(std::move(model)) {
     if (cfg_.class_names.empty()) cfg_.class_names = torchvision_class_names("", cfg_.num_classes + 1);
+    adopt_names();
     model_->to(device_);
     model_->eval();
   }
@@ -100,14 +101,18 @@ class TvDetector final : public pipeline::Detector {
   void configure(const DetectorConfig& next) override {
     model_->set_options(torchvision_options(next));
     cfg_ = next;
+    adopt_names();
   }
   void to(const torch::Device& d) override {
     device_ = d;
     model_->to(d);
     head_cache_.clear();  // its tensors live on the old device
   }
-  void set_dataset_names(const std::vector<std::string>& names) override { dataset_names_ = names; }
-  std::vector<std::string> class_names() const override;
+  void set_dataset_names(const std::vector<std::string>& names) override {
+    dataset_names_ = names;
+    adopt_names();
+  }
+  std::vector<std::string> class_names() const override { return names_; }
 
   torch::Tensor prepare(const Image& image, PipelineTrace& t) override;
   MappedGt map_gt(const GtObject& o) const override;
@@ -156,6 +161,7 @@ class TvDetector final : public pipeline::Detector {
 
  private:
   void run_box_head_cached();  // RoIAlign and the head for the RoIs the cache lacks
+  void adopt_names();          // names_ from the config's and the dataset's names
 
   DetectorConfig cfg_;
   torch::Device device_;
@@ -163,6 +169,7 @@ class TvDetector final : public pipeline::Detector {
   mt::TvInference r_;
   torch::Tensor image_;  // (3, H, W) float [0, 1]
   std::vector<std::string> dataset_names_;
+  std::vector<std::string> names_;  // the names of the model's labels (class_names)
   // The pooled features and head outputs of every RoI box seen on the
   // current features: a proposal-stage change mostly proposes the same boxes
   // again. RoIAlign computes each row alone (bit-equal); the head's matrix
@@ -177,15 +184,14 @@ class TvDetector final : public pipeline::Detector {
   } head_cache_;
 };
 
-std::vector<std::string> TvDetector::class_names() const {
+void TvDetector::adopt_names() {
   // A model without names of its own ("class N": not COCO's 91, no classes
   // file) with as many classes as the dataset takes the dataset's, index for
   // index: that is how `rcnn train` numbers them (label + 1).
   const int n = int(cfg_.class_names.size());
-  if (n != 90 && !dataset_names_.empty() && int(dataset_names_.size()) == n &&
-      cfg_.class_names == torchvision_class_names("", n + 1))
-    return dataset_names_;
-  return cfg_.class_names;
+  const bool adopt = n != 90 && !dataset_names_.empty() && int(dataset_names_.size()) == n &&
+                     cfg_.class_names == torchvision_class_names("", n + 1);
+  names_ = adopt ? dataset_names_ : cfg_.class_names;
 }
 
 torch::Tensor TvDetector::prepare(const Image& image, PipelineTrace& T) {
@@ -228,7 +234,7 @@ torch::Tensor TvDetector::prepare(const Image& image, PipelineTrace& T) {
 
 MappedGt TvDetector::map_gt(const GtObject& obj) const {
   // The dataset's labels mapped to the model's classes by name.
-  const auto names = class_names();
+  const auto& names = names_;
   int label = obj.label;
   if (!dataset_names_.empty()) {
     label = -1;

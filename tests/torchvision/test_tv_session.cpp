@@ -9,10 +9,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
 #include "../api/feature_map_rebuild.h"
 #include "api/analyze_job.h"
+#include "api/coverage_job.h"
 #include "api/eval_job.h"
 #include "api/session.h"
 #include "config/detector_config.h"
@@ -504,4 +506,49 @@ TEST(TvSession, LevelGridsWithoutTheBackboneAreTheBackbones) {
       }
     }
   }
+}
+
+// The anchor search under a torchvision preset: torchvision.anchor_sizes and
+// aspect_ratios with the same anchors per location on every level, scored
+// with the preset's own coverage; deterministic, ranked, and each
+// suggestion's settings reproduce its coverage when applied.
+TEST(TvSession, AnchorSuggestionsForATorchvisionPreset) {
+  SuggestRequest req;
+  req.coverage.config = "torchvision_resnet50_fpn";
+  req.coverage.split = "val";
+  req.coverage.max_images = 8;
+  req.coverage.overrides = {"torchvision.min_size=320", "torchvision.max_size=480"};
+  req.search_images = 8;
+  req.top = 3;
+  const auto a = suggest_anchors(req);
+  const auto b = suggest_anchors(req);
+  ASSERT_EQ(a.best.size(), 3u);
+  EXPECT_GT(a.candidates, 20);
+  EXPECT_EQ(a.current.settings.at(0).first, "torchvision.anchor_sizes");
+  EXPECT_EQ(a.current.per_location, 3);
+  for (size_t k = 0; k < a.best.size(); ++k) {
+    EXPECT_EQ(a.best[k].overrides(), b.best[k].overrides()) << k;
+    if (k) EXPECT_GE(a.best[k - 1].all.bpr(), a.best[k].all.bpr()) << k;
+    const auto cfg = config_from_json_string(config_with(req.coverage, a.best[k]), "suggestion");
+    const auto o = torchvision_options(cfg);
+    for (size_t l = 1; l < o.anchor_sizes.size(); ++l)
+      EXPECT_EQ(o.anchors_per_location(l), o.anchors_per_location(0)) << k << " level " << l;
+    EXPECT_EQ(o.anchors_per_location(0), a.best[k].per_location) << k;
+    // Applied, it covers the split as reported.
+    CoverageRequest cr = req.coverage;
+    cr.overrides.clear();
+    cr.config_json = config_with(req.coverage, a.best[k]);
+    const auto r = run_coverage(cr);
+    EXPECT_EQ(r.all.covered, a.best[k].all.covered) << k;
+    EXPECT_EQ(r.all.positives, a.best[k].all.positives) << k;
+  }
+  // The preset's own anchors are a candidate (m = 1, one size per octave, ratios 0.5, 1, 2) and the sample is the
+  // whole split here, so the best is at least as good by the ranking (BPR, then BPR without the low-quality rule).
+  const auto& best = a.best[0].all;
+  const auto& cur = a.current.all;
+  EXPECT_TRUE(best.bpr() > cur.bpr() || (best.bpr() == cur.bpr() && best.bpr_no_lq() >= cur.bpr_no_lq()))
+      << best.bpr() << " " << best.bpr_no_lq() << " vs " << cur.bpr() << " " << cur.bpr_no_lq();
+  const auto j = nlohmann::json::parse(coverage_to_json(run_coverage(req.coverage), &a));
+  EXPECT_TRUE(j["suggestions"][0]["anchors"].contains("anchor_sizes"));
+  EXPECT_TRUE(j["current"]["anchors"].contains("aspect_ratios"));
 }

@@ -334,6 +334,30 @@ class StudioTest : public QObject, StudioFixture {
     w->setStage(Stage::Anchors);
     settle();
     QVERIFY(w->grab().save(artifacts + "/torchvision_anchors.png"));
+    // The Anchors (dataset) panel covers the split with torchvision's anchors (five levels, each image's own
+    // grid), and a suggestion sets torchvision.anchor_sizes / aspect_ratios, asking once when the RPN head's
+    // shape (anchors per location) changes.
+    QVERIFY(pp->setValue("torchvision.min_size", "320"));
+    QVERIFY(pp->setValue("torchvision.max_size", "480"));
+    auto* cp = w->coveragePanel();
+    w->findChild<QDockWidget*>("Anchors (dataset)")->raise();
+    cp->run();
+    QTRY_VERIFY_WITH_TIMEOUT(!cp->busy() && cp->report() && cp->report()->levels.size() == 5, 120000);
+    QVERIFY(cp->report()->all.gts > 0);
+    cp->setSearch(10, 9);
+    cp->suggest();
+    QTRY_VERIFY_WITH_TIMEOUT(!cp->busy() && cp->suggestions(), 180000);
+    const auto sug = cp->suggestions()->best.at(0);
+    QCOMPARE(sug.settings.at(0).first, std::string("torchvision.anchor_sizes"));
+    settle();
+    QVERIFY(w->grab().save(artifacts + "/torchvision_anchor_suggestions.png"));
+    qApp->setProperty("rcnn_confirm_shape_change", true);
+    auto applied = pp->config();
+    cp->applySuggestion(0);
+    for (const auto& [key, value] : sug.settings) rcnn::apply_override(applied, key + "=" + value);
+    QCOMPARE(pp->config().torchvision.anchor_sizes, applied.torchvision.anchor_sizes);
+    QCOMPARE(pp->config().torchvision.aspect_ratios, applied.torchvision.aspect_ratios);
+    w->findChild<QDockWidget*>("Stage")->raise();
     // Back to the seed's preset and the bundled model.
     pp->loadPreset("default");
     QTRY_VERIFY_WITH_TIMEOUT(visible("rpn.iou_hi") && !visible("torchvision.rpn_nms_thresh"), 10000);

@@ -303,12 +303,13 @@ void CoveragePanel::setSearch(int images, int maxPerLocation) {
 
 void CoveragePanel::applySuggestion(int k) {
   if (!m_suggest || k < 0 || k >= int(m_suggest->best.size())) return;
-  const auto& s = m_suggest->best[size_t(k)];
-  QStringList ratios;
-  for (double r : s.aspect_ratios) ratios << QString::number(r, 'g', 10);
-  emit applyAnchors({"anchors.stride_scale", "anchors.scales_per_octave", "anchors.aspect_ratios"},
-                    {QString::number(s.stride_scale, 'g', 10), QString::number(s.scales_per_octave),
-                     "[" + ratios.join(", ") + "]"});
+  // The settings it makes (the Parameters panel asks once if they change the head's shape).
+  QStringList keys, values;
+  for (const auto& [key, value] : m_suggest->best[size_t(k)].settings) {
+    keys << QString::fromStdString(key);
+    values << QString::fromStdString(value);
+  }
+  emit applyAnchors(keys, values);
 }
 
 bool CoveragePanel::exportPlots(const QString& dir) {
