@@ -49,7 +49,13 @@ int run_detect(const DetectArgs& a) {
   std::vector<std::string> names;
   std::vector<rcnn::api::DetectResult> res;
   if (rcnn::is_torchvision(a.config)) {
-    rcnn::api::TorchvisionRequest tr{a.config, a.checkpoint, a.classes, a.score, a.exact, a.overrides};
+    rcnn::api::TorchvisionRequest tr;
+    tr.config = a.config;
+    tr.checkpoint = a.checkpoint;
+    tr.classes_file = a.classes;
+    tr.score_thresh = a.score;
+    tr.exact = a.exact;
+    tr.overrides = a.overrides;
     res = rcnn::api::detect_files_torchvision(tr, files, &names);
   } else {
     if (!a.overrides.empty()) throw std::runtime_error("detect: --set is for torchvision presets (--config torchvision_*)");

@@ -42,6 +42,7 @@ CLI::App* add_eval_command(CLI::App& app, EvalArgs& a) {
                    "torchvision_mobilenet_v3_large_fpn, torchvision_mobilenet_v3_large_320_fpn); without a "
                    "checkpoint, random weights of it")
       ->capture_default_str();
+  eval->add_option("--classes", a.req.classes_file, "the model's class names, one per line (torchvision models)");
   eval->add_option("--dataset", a.req.dataset, "dataset; default: the embedded dataset");
   eval->add_option("--split", a.req.split, "split")->capture_default_str();
   eval->add_option("--device", a.req.device)->capture_default_str();
@@ -83,6 +84,7 @@ CLI::App* add_analyze_command(CLI::App& app, AnalyzeArgs& a) {
                                      "account for the detections of this file instead of a model (any detector's, "
                                      "the format `rcnn eval --detections` reads); GT stages are then unavailable");
   an_ck->excludes(an_det);
+  analyze->add_option("--classes", a.req.classes_file, "the model's class names, one per line (torchvision models)");
   analyze->add_option("--dataset", a.req.dataset, "dataset; default: the embedded dataset");
   analyze->add_option("--split", a.req.split, "split")->capture_default_str();
   analyze->add_option("--device", a.req.device)->capture_default_str();

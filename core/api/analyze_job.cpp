@@ -236,7 +236,7 @@ AnalysisReport run_analysis(const AnalyzeRequest& req, const std::function<void(
     return r;
   }
   const auto ds = to_info(raw);
-  const auto session = open_job_session({req.config, req.config_json, req.checkpoint, req.device, req.score_thresh},
+  const auto session = open_job_session(req,
                                          ds.class_names);
   Session& s = *session;
   AnalysisReport r;

@@ -10,19 +10,14 @@
 
 #include "api/trace.h"
 
+#include "api/model_spec.h"
+
 namespace rcnn::api {
 
-struct AnalyzeRequest {
-  std::string checkpoint;  // empty: random weights of `config`
-  std::string config = "default";
+struct AnalyzeRequest : ModelSpec {  // the model (api/model_spec.h) and the split
   std::string dataset;  // empty: the embedded default
   std::string split = "val";
-  std::string device = "cpu";
-  int max_images = 0;        // 0: all
-  double score_thresh = -1;  // < 0: the checkpoint's roi.score_thresh
-  // Non-empty: analyse with these settings (a config JSON, e.g. the studio's
-  // Parameters panel) instead of the checkpoint's, as the studio would trace.
-  std::string config_json;
+  int max_images = 0;  // 0: all
   // Non-empty: account for the detections of this file (any detector's; the format `rcnn eval --detections`
   // reads) instead of running a model. The GT funnel's model stages are then unavailable: an undetected GT
   // is Funnel::Undetected.

@@ -99,7 +99,7 @@ EvalReport evaluate_with_session(const EvalRequest& req, const data::Dataset& ra
                                  const std::function<void(int, int)>& progress) {
   const auto t0 = std::chrono::steady_clock::now();
   const auto ds = to_info(raw);
-  const auto session = open_job_session({req.config, req.config_json, req.checkpoint, req.device, req.score_thresh},
+  const auto session = open_job_session(req,
                                          ds.class_names);
   Session& s = *session;
   EvalReport rep;

@@ -9,21 +9,17 @@
 #include "evaluation/coco_eval.h"
 #include "evaluation/voc_map.h"
 
+#include "api/model_spec.h"
+
 namespace rcnn::api {
 
-struct EvalRequest {
-  std::string checkpoint;  // empty: random weights of `config` (for smoke tests); a .pth: a torchvision model
-  // A torchvision preset (with a .pth): evaluated image by image through the Session, as `rcnn analyze` runs
-  // it, classes matched to the dataset's by name.
-  std::string config = "default";
+// The model (api/model_spec.h; a torchvision preset with a .pth is evaluated
+// image by image through the Session, as `rcnn analyze` runs it, classes
+// matched to the dataset's by name) and the split.
+struct EvalRequest : ModelSpec {
   std::string dataset;  // empty: the embedded default
   std::string split = "val";
-  std::string device = "auto";
-  int max_images = 0;        // 0: all
-  double score_thresh = -1;  // < 0: the config's roi.score_thresh
-  // Non-empty: evaluate with these settings (a config JSON, e.g. the studio's
-  // Parameters panel) instead of the checkpoint's; they must keep its shapes.
-  std::string config_json;
+  int max_images = 0;  // 0: all
   int batch_size = 8;
 };
 

@@ -2,12 +2,13 @@
 
 namespace rcnn::api {
 
-std::unique_ptr<Session> open_job_session(const JobModel& m, const std::vector<std::string>& class_names) {
-  DetectorConfig cfg = load_preset(m.preset);
+std::unique_ptr<Session> open_job_session(const ModelSpec& m, const std::vector<std::string>& class_names) {
+  DetectorConfig cfg = load_preset(m.config);
   cfg.num_classes = int(class_names.size());
   cfg.class_names = class_names;
   auto s = std::make_unique<Session>(cfg, m.device);
   if (!m.checkpoint.empty()) s->load_checkpoint(m.checkpoint);
+  if (!m.classes_file.empty()) s->load_class_names(m.classes_file);  // throws naming the file
   if (!m.config_json.empty()) {
     auto c = config_from_json_string(m.config_json, "the studio's config");
     c.num_classes = s->config().num_classes;

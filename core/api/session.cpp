@@ -79,8 +79,11 @@ void Session::set_config(const DetectorConfig& c) {
     return;
   }
   if (change == pipeline::ConfigChange::Reload && !D.random) {
-    // The same file read again under the new options.
-    D.use(pipeline::load_detector(D.checkpoint, c, D.device), false, D.checkpoint);
+    // The same file read again under the new options; then every setting of the new config, the model's class
+    // names included (a file holds weights only: reloading kept its default names).
+    auto det = pipeline::load_detector(D.checkpoint, c, D.device);
+    det->configure(c);
+    D.use(std::move(det), false, D.checkpoint);
     return;
   }
   D.dirty |= changed_stages(D.cfg(), c);  // from the field table

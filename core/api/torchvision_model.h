@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "api/eval_job.h"
+#include "api/model_spec.h"
 
 namespace rcnn::api {
 
@@ -14,13 +15,10 @@ namespace rcnn::api {
 // 91-class models, else "class N". Throws std::runtime_error naming the file.
 std::vector<std::string> torchvision_class_names(const std::string& classes_file, int num_classes);
 
-struct TorchvisionRequest {
-  std::string config;       // a torchvision preset
-  std::string checkpoint;   // .pth
-  std::string classes_file;  // one name per line for labels 1, 2, ... (a first line
-                             // "__background__" is skipped); empty: COCO's for
-                             // 91-class models, else "class N"
-  double score_thresh = -1;  // < 0: the preset's box_score_thresh (0.05)
+// The model (api/model_spec.h: config a torchvision preset, checkpoint a
+// .pth, classes_file its names: else COCO's for 91-class models, else
+// "class N"; score_thresh < 0: the preset's box_score_thresh, 0.05).
+struct TorchvisionRequest : ModelSpec {
   // false: BatchNorm folded into the convs and channels-last (faster; results
   // differ from torchvision's in the last bits). true: torchvision's op order.
   bool exact = false;

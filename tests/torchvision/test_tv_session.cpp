@@ -380,6 +380,32 @@ TEST(TvSession, EvaluationOfATorchvisionModel) {
   ar.config = "torchvision_resnet50_fpn";
   ar.config_json = er.config_json;
   EXPECT_DOUBLE_EQ(run_analysis(ar).map50, ev.result.map50);
+  // The model's names from a classes file (ModelSpec::classes_file): the dataset now has 7 classes, in another
+  // order, so the model (6 classes named "class N") cannot take the dataset's names index for index and, by
+  // name, has none of them: without the file no GT is the model's, with it every one is found again.
+  {
+    std::ofstream l(root / "labels.txt");
+    for (auto it = names.rbegin(); it != names.rend(); ++it) l << *it << "\n";
+    l << "other\n";
+    std::ofstream c(root / "classes.txt");
+    for (const auto& n : names) c << n << "\n";
+  }
+  EvalRequest named = er;
+  auto gts = [](const EvalReport& r) {
+    int n = 0;
+    for (const auto& c : r.result.classes) n += c.num_gt;
+    return n;
+  };
+  const auto unnamed = run_evaluation(named);
+  EXPECT_EQ(gts(unnamed), 0);  // every GT is of a class the model does not have
+  named.classes_file = (root / "classes.txt").string();
+  const auto with_names = run_evaluation(named);
+  EXPECT_EQ(with_names.class_names, names);
+  EXPECT_EQ(gts(with_names), int(dets.size()));
+  EXPECT_DOUBLE_EQ(with_names.result.map50, 1.0);
+  AnalyzeRequest an = ar;
+  an.classes_file = named.classes_file;
+  EXPECT_DOUBLE_EQ(run_analysis(an).map50, 1.0);
   // A .pth without its architecture is a clear error.
   EvalRequest bare = er;
   bare.config_json.clear();
