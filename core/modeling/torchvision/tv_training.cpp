@@ -131,53 +131,38 @@ void record_roi(RoiTrainStep& Q, const RoiCandidates& c, const PoolerLevels& poo
   Q.box_terms = torch::smooth_l1_loss(Q.box_pred, Q.box_targets, at::Reduction::None, 1.0 / 9).sum(1);
 }
 
-}  // namespace
+// The samplers' draws of one step: the replayed ones, or
+// BalancedPositiveNegativeSampler's from `gen`; each is recorded in `made`.
+struct Draws {
+  const TvSamples* replay;
+  std::optional<torch::Generator> gen;
+  TvSamples made;
+  std::pair<torch::Tensor, torch::Tensor> draw(bool rpn, int64_t i, const torch::Tensor& labels, int64_t batch,
+                                               double fraction) {
+    const auto* rp = replay ? (rpn ? &replay->rpn_pos : &replay->roi_pos) : nullptr;
+    const auto* rn = replay ? (rpn ? &replay->rpn_neg : &replay->roi_neg) : nullptr;
+    auto pn = rp ? std::make_pair((*rp)[size_t(i)], (*rn)[size_t(i)]) : balanced_sample(labels, batch, fraction, gen);
+    (rpn ? made.rpn_pos : made.roi_pos).push_back(pn.first);
+    (rpn ? made.rpn_neg : made.roi_neg).push_back(pn.second);
+    return pn;
+  }
+};
 
-TvLosses training_losses(TvFasterRCNNImpl& m, const std::vector<torch::Tensor>& images,
-                         const std::vector<TvTarget>& targets_in, const TvSamples* replay, TvSamples* drawn,
-                         std::optional<torch::Generator> gen, TrainStep* step) {
-  TORCH_CHECK(images.size() == targets_in.size(), "training_losses: one target per image");
-  TvInference r;
-  m.run_transform(r, images);
-  // Targets follow the resize, per axis.
-  std::vector<TvTarget> targets;
-  for (size_t i = 0; i < images.size(); ++i)
-    targets.push_back({resize_boxes(targets_in[i].boxes.to(torch::kFloat), r.batch.original[i], r.batch.sizes[i]),
-                       targets_in[i].labels.to(torch::kLong)});
-  // Backbone and RPN head, with gradients.
-  r.features = m.backbone->forward(r.batch.tensors);
-  auto [cls, reg] = m.rpn_head->forward(r.features);
-  for (const auto& c : cls) r.anchors_per_level.push_back(c.size(1) * c.size(2) * c.size(3));
-  std::tie(r.objectness, r.deltas) = concat_box_prediction_layers(cls, reg);
-  m.run_anchors(r);
-  return training_losses_on(m, r, targets, replay, drawn, gen, step);
+// filter_proposals at the training top-k, without gradient.
+std::vector<Proposals> training_proposals(const TvOptions& o, const TvInference& r, int64_t N, int64_t K) {
+  torch::NoGradGuard ng;
+  std::vector<torch::Tensor> all(size_t(N), r.anchors);
+  auto concat = torch::cat(all, 0);
+  auto dec = decode_boxes(r.deltas.detach().reshape({N * K, -1}), concat, {1, 1, 1, 1}, default_bbox_clip());
+  return filter_proposals(dec.reshape({N * K, -1, 4}).view({N, -1, 4}), r.objectness.detach(), r.batch.sizes,
+                          r.anchors_per_level, o, /*training=*/true);
 }
 
-TvLosses training_losses_on(TvFasterRCNNImpl& m, const TvInference& r, const std::vector<TvTarget>& targets,
-                            const TvSamples* replay, TvSamples* drawn, std::optional<torch::Generator> gen,
-                            TrainStep* step) {
-  const auto& o = m.opts;
+// The RPN's two losses: torchvision's Matcher and sampler over every image's anchors.
+void rpn_losses(const TvOptions& o, const TvInference& r, const std::vector<TvTarget>& targets, Draws& d,
+                TvLosses& L, TrainStep* step) {
   const int64_t N = int64_t(targets.size());
   const int64_t K = r.anchors.size(0);
-  // Proposals (no gradient), training top-k.
-  std::vector<Proposals> proposals;
-  {
-    torch::NoGradGuard ng;
-    std::vector<torch::Tensor> all(size_t(N), r.anchors);
-    auto concat = torch::cat(all, 0);
-    auto dec = decode_boxes(r.deltas.detach().reshape({N * K, -1}), concat, {1, 1, 1, 1}, default_bbox_clip());
-    proposals = filter_proposals(dec.reshape({N * K, -1, 4}).view({N, -1, 4}), r.objectness.detach(), r.batch.sizes,
-                                 r.anchors_per_level, o, /*training=*/true);
-  }
-  TvSamples made;
-  // Image i's draw: the replayed one, or the sampler's; recorded in (pos_out, neg_out).
-  auto draw = [&](const std::vector<torch::Tensor>* rp, const std::vector<torch::Tensor>* rn, int64_t i,
-                  const torch::Tensor& labels, int64_t batch, double fraction, std::vector<torch::Tensor>& pos_out,
-                  std::vector<torch::Tensor>& neg_out) {
-    auto pn = rp ? std::make_pair((*rp)[size_t(i)], (*rn)[size_t(i)]) : balanced_sample(labels, batch, fraction, gen);
-    pos_out.push_back(pn.first), neg_out.push_back(pn.second);
-    return pn;
-  };
   // RPN targets: torchvision's Matcher(fg, bg, allow_low_quality_matches=True).
   std::vector<torch::Tensor> rpn_labels, rpn_targets, rpn_matched;
   std::vector<int64_t> pos_all, neg_all;
@@ -197,15 +182,13 @@ TvLosses training_losses_on(TvFasterRCNNImpl& m, const TvInference& r, const std
     rpn_labels.push_back(labels);
     rpn_matched.push_back(matched);
     rpn_targets.push_back(encode_boxes(matched_boxes, r.anchors, {1, 1, 1, 1}));
-    const auto [pos, neg] = draw(replay ? &replay->rpn_pos : nullptr, replay ? &replay->rpn_neg : nullptr, i, labels,
-                                 o.rpn_batch_size_per_image, o.rpn_positive_fraction, made.rpn_pos, made.rpn_neg);
+    const auto [pos, neg] = d.draw(true, i, labels, o.rpn_batch_size_per_image, o.rpn_positive_fraction);
     for (int64_t k : sorted(pos)) pos_all.push_back(i * K + k);
     for (int64_t k : sorted(neg)) neg_all.push_back(i * K + k);
   }
   auto sampled_pos = torch::tensor(pos_all, torch::kLong), sampled_neg = torch::tensor(neg_all, torch::kLong);
   auto sampled = torch::cat({sampled_pos, sampled_neg});
   auto labels_all = torch::cat(rpn_labels), targets_all = torch::cat(rpn_targets);
-  TvLosses L;
   // F.smooth_l1_loss(beta=1/9, reduction="sum") through ATen directly.
   L.rpn_box_reg = torch::smooth_l1_loss(r.deltas.index({sampled_pos}), targets_all.index({sampled_pos}),
                                         at::Reduction::Sum, 1.0 / 9) /
@@ -213,6 +196,13 @@ TvLosses training_losses_on(TvFasterRCNNImpl& m, const TvInference& r, const std
   L.objectness = F::binary_cross_entropy_with_logits(r.objectness.flatten().index({sampled}),
                                                      labels_all.index({sampled}));
   if (step) record_rpn(step->rpn, r, L, labels_all, targets_all, torch::cat(rpn_matched), sampled_pos, sampled_neg);
+}
+
+// The RoI head's two losses (fastrcnn_loss) on the sampled proposals and GT boxes.
+void roi_losses(TvFasterRCNNImpl& m, const TvInference& r, const std::vector<TvTarget>& targets,
+                const std::vector<Proposals>& proposals, Draws& d, TvLosses& L, TrainStep* step) {
+  const auto& o = m.opts;
+  const int64_t N = int64_t(targets.size());
   // RoI heads: GT boxes join the proposals; Matcher(fg, bg, no low-quality).
   std::vector<torch::Tensor> roi_boxes, roi_labels, roi_targets;
   std::vector<torch::Tensor> q_boxes, q_image, q_from_gt, q_match, q_gt, q_iou, q_class, q_fg, q_bg;
@@ -238,8 +228,7 @@ TvLosses training_losses_on(TvFasterRCNNImpl& m, const TvInference& r, const std
       labels.masked_fill_(mr.labels == kBackground, 0);
       labels.masked_fill_(mr.labels == kNeutral, -1);
     }
-    const auto [pos, neg] = draw(replay ? &replay->roi_pos : nullptr, replay ? &replay->roi_neg : nullptr, i, labels,
-                                 o.box_batch_size_per_image, o.box_positive_fraction, made.roi_pos, made.roi_neg);
+    const auto [pos, neg] = d.draw(false, i, labels, o.box_batch_size_per_image, o.box_positive_fraction);
     // torchvision keeps where(pos | neg): ascending index order.
     auto keep = std::get<0>(torch::cat({pos, neg}).sort());
     auto p = props.index({keep});
@@ -275,12 +264,45 @@ TvLosses training_losses_on(TvFasterRCNNImpl& m, const TvInference& r, const std
                                     at::Reduction::Sum, 1.0 / 9) /
               double(labels.numel());
   if (step) {
-    record_roi(step->roi, {q_boxes, q_image, q_from_gt, q_match, q_gt, q_iou, q_class, q_fg, q_bg}, pooler, made,
+    record_roi(step->roi, {q_boxes, q_image, q_from_gt, q_match, q_gt, q_iou, q_class, q_fg, q_bg}, pooler, d.made,
                class_logits, br, labels, regression_targets);
+  }
+}
+
+}  // namespace
+
+TvLosses training_losses(TvFasterRCNNImpl& m, const std::vector<torch::Tensor>& images,
+                         const std::vector<TvTarget>& targets_in, const TvSamples* replay, TvSamples* drawn,
+                         std::optional<torch::Generator> gen, TrainStep* step) {
+  TORCH_CHECK(images.size() == targets_in.size(), "training_losses: one target per image");
+  TvInference r;
+  m.run_transform(r, images);
+  // Targets follow the resize, per axis.
+  std::vector<TvTarget> targets;
+  for (size_t i = 0; i < images.size(); ++i)
+    targets.push_back({resize_boxes(targets_in[i].boxes.to(torch::kFloat), r.batch.original[i], r.batch.sizes[i]),
+                       targets_in[i].labels.to(torch::kLong)});
+  // Backbone and RPN head, with gradients.
+  r.features = m.backbone->forward(r.batch.tensors);
+  auto [cls, reg] = m.rpn_head->forward(r.features);
+  for (const auto& c : cls) r.anchors_per_level.push_back(c.size(1) * c.size(2) * c.size(3));
+  std::tie(r.objectness, r.deltas) = concat_box_prediction_layers(cls, reg);
+  m.run_anchors(r);
+  return training_losses_on(m, r, targets, replay, drawn, gen, step);
+}
+
+TvLosses training_losses_on(TvFasterRCNNImpl& m, const TvInference& r, const std::vector<TvTarget>& targets,
+                            const TvSamples* replay, TvSamples* drawn, std::optional<torch::Generator> gen,
+                            TrainStep* step) {
+  const auto proposals = training_proposals(m.opts, r, int64_t(targets.size()), r.anchors.size(0));
+  Draws d{replay, gen, {}};
+  TvLosses L;
+  rpn_losses(m.opts, r, targets, d, L, step);  // the RPN sampler draws first, then the RoI sampler
+  roi_losses(m, r, targets, proposals, d, L, step);
+  if (step)
     step->losses = {{"rpn_obj", L.objectness}, {"rpn_box", L.rpn_box_reg}, {"roi_cls", L.classifier},
                     {"roi_box", L.box_reg}};
-  }
-  if (drawn) *drawn = made;
+  if (drawn) *drawn = d.made;
   return L;
 }
 
