@@ -9,12 +9,12 @@
 
 #include "detail/eval_internal.h"
 #include "detail/train_dist_internal.h"
-#include "detail/train_tv_internal.h"
 #include "data/loader.h"
 #include "engine/checkpoint.h"
 #include "engine/device.h"
 #include "engine/trainer.h"
 #include "distributed/process_group.h"
+#include "pipeline/families.h"
 
 namespace fs = std::filesystem;
 
@@ -25,6 +25,29 @@ TrainJob::TrainJob(TrainRequest req) : req_(std::move(req)) {}
 namespace {
 // Moves a deterministic fraction of `train` (by a hash of each image id) into
 // the returned validation set; at least one image each side.
+// A loader batch as the trainer's LossBatch: the seed's tensors, or the
+// decoded images and objects (LoaderOptions::decoded).
+pipeline::LossBatch loss_batch(const data::Batch& b) {
+  pipeline::LossBatch out;
+  if (!b.rgb.empty() || !b.images.defined()) {
+    for (size_t k = 0; k < b.rgb.size(); ++k) {
+      const cv::Mat& m = b.rgb[k];
+      Image im;
+      im.width = m.cols;
+      im.height = m.rows;
+      im.rgb.assign(m.data, m.data + m.total() * 3);
+      out.images.push_back(std::move(im));
+      std::vector<GtObject> objs;
+      for (const auto& a : b.objects[k]) objs.push_back({{a.x1, a.y1, a.x2, a.y2}, a.label, a.difficult, a.crowd});
+      out.objects.push_back(std::move(objs));
+    }
+    return out;
+  }
+  out.inputs = b.images;
+  out.gt = b.gt;
+  return out;
+}
+
 data::Dataset hold_out(data::Dataset& train, double fraction) {
   data::Dataset val = train;
   val.images.clear();
@@ -94,9 +117,11 @@ TrainOutcome TrainJob::run(const TrainEvents& ev) {
 
     DetectorConfig cfg;
     const std::string last = (fs::path(req_.run_dir) / "last.pt").string();
-    if (req_.resume && fs::exists(fs::path(req_.run_dir) / "run.json")) {
-      // a torchvision run: its config is in run.json (run_torchvision_training reads it)
-    } else if (req_.resume) {
+    if (req_.resume && fs::exists(fs::path(req_.run_dir) / "run.json") && !fs::exists(last))
+      throw engine::CheckpointError(req_.run_dir + ": a torchvision run of an older RCNN Studio (run.json, last.pth) "
+                                    "holds no optimizer state to resume; start a new run with --checkpoint " +
+                                    (fs::path(req_.run_dir) / "last.pth").string());
+    if (req_.resume) {
       cfg = config_from_json_string(engine::read_checkpoint_meta(last).config_json, last);
     } else {
       cfg = load_preset(req_.config);
@@ -104,15 +129,7 @@ TrainOutcome TrainJob::run(const TrainEvents& ev) {
       cfg.class_names = train.class_names;
       for (const auto& o : req_.overrides) apply_override(cfg, o);
     }
-    if (cfg.is_torchvision() || (!req_.resume && is_torchvision(req_.config)) ||
-        (req_.resume && fs::exists(fs::path(req_.run_dir) / "run.json"))) {
-      if (req_.nproc > 1 || req_.nnodes > 1 || dist::env_from_environment())
-        throw dist::DistError("data-parallel training (--nproc, --nnodes, torchrun) covers the seed's detectors "
-                              "(seed, default, fast presets); torchvision presets train on one process");
-      say("train: " + std::to_string(train.size()) + " images, " + std::to_string(train.num_objects()) +
-          " objects; " + std::to_string(torch::get_num_threads()) + " threads; BLAS " + engine::blas_name());
-      return run_torchvision_training(req_, cfg, train, val, ev, stop_);
-    }
+    const auto& family = pipeline::family_of(cfg);
     std::string device_spec = req_.device;
     ds = setup_distributed(req_, device_spec, say);
     const int world = ds.env ? ds.env->world_size : 1, rank = ds.env ? ds.env->rank : 0;
@@ -123,8 +140,8 @@ TrainOutcome TrainJob::run(const TrainEvents& ev) {
                             " images, fewer than one global batch (" + std::to_string(cfg.solver.batch_size) +
                             " per process x " + std::to_string(world) + " processes)");
     say("train: " + std::to_string(train.size()) + " images, " + std::to_string(train.num_objects()) + " objects, " +
-        std::to_string(cfg.num_classes) + " classes; " + std::to_string(torch::get_num_threads()) + " threads; BLAS " +
-        engine::blas_name());
+        std::to_string(cfg.num_classes) + " classes; " + family.name + " detector; " +
+        std::to_string(torch::get_num_threads()) + " threads; BLAS " + engine::blas_name());
 
     data::LoaderOptions L;
     L.batch_size = cfg.solver.batch_size;
@@ -141,16 +158,17 @@ TrainOutcome TrainJob::run(const TrainEvents& ev) {
     L.std = cfg.input.std;
     L.world_size = world;
     L.rank = rank;
+    L.decoded = family.train_input == pipeline::TrainInput::Decoded;
     data::DataLoader loader(train, L);
     int64_t max_iters = req_.max_iters;
     if (req_.epochs > 0) max_iters = int64_t(req_.epochs) * int64_t(loader.batches_per_epoch());
 
     engine::DataSource src;
     src.start_epoch = [&](int64_t epoch, int64_t first_image) { loader.start_epoch(epoch, first_image); };
-    src.next = [&]() -> std::optional<engine::TrainBatch> {
+    src.next = [&]() -> std::optional<pipeline::LossBatch> {
       auto b = loader.next();
       if (!b) return std::nullopt;
-      return engine::TrainBatch{b->images, b->gt};
+      return loss_batch(*b);
     };
     src.global_batch = loader.global_batch();
     {
@@ -167,10 +185,10 @@ TrainOutcome TrainJob::run(const TrainEvents& ev) {
     to.minutes = req_.minutes;
     to.device = device_spec;
     to.group = ds.group;
-    auto device = engine::resolve_device(device_spec);
+    to.init_weights = req_.init_checkpoint;
     if (val && ds.lead()) {
-      to.evaluate = [&](modeling::FasterRCNN& m, std::string* details) {
-        auto rep = evaluate_model(m, m->cfg, *val, device, req_.eval_max_images, 16);
+      to.evaluate = [&](pipeline::Detector& det, std::string* details) {
+        auto rep = evaluate_detector(det, *val, req_.eval_max_images, 16);
         if (details) *details = evaluation::eval_to_json(rep.result);
         return rep.result.map50;
       };

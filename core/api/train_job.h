@@ -29,7 +29,7 @@ struct TrainRequest {
   double val_fraction = 0;
   int eval_max_images = 0;  // 0: the whole val split
 
-  // Data parallelism (seed's detectors). nproc processes on this machine
+  // Data parallelism (every family). nproc processes on this machine
   // (this one is local rank 0; the others run the rcnn CLI), nnodes
   // machines, each started with its node_rank; master = "HOST:PORT" of node
   // 0's rendezvous (default with one node: a free local port). A process

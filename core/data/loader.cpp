@@ -4,6 +4,7 @@
 
 #include <numeric>
 #include <random>
+#include <tuple>
 
 #include <opencv2/imgproc.hpp>
 
@@ -17,6 +18,10 @@ DataLoader::DataLoader(const Dataset& ds, LoaderOptions opt) : ds_(ds), opt_(std
     throw DataError("loader: rank " + std::to_string(opt_.rank) + " outside world size " +
                     std::to_string(opt_.world_size));
   if (ds_.images.empty()) throw DataError(ds_.root + ": cannot load batches from an empty dataset");
+  if (opt_.decoded && opt_.scale_jitter > 0)
+    throw DataError("input.scale_jitter zooms the seed's square input; a detector with its own transform "
+                    "(torchvision) trains on the images as decoded: set input.scale_jitter=0");
+  if (opt_.decoded) opt_.cache = false;  // whole images: their own transform resizes them
 }
 
 DataLoader::~DataLoader() {
@@ -135,7 +140,7 @@ Batch DataLoader::make_batch(const std::vector<size_t>& idx, int64_t epoch) {
     ResizeTransform t;
     cv::Mat img;
     try {
-      img = load_resized(i, t);
+      img = opt_.decoded ? load_image_rgb(ds_.images[i].path) : load_resized(i, t);
     } catch (const DataError& e) {
       std::lock_guard<std::mutex> lk(mu_);
       issues_.push_back(std::string(e.what()) + " (left out of its batch)");
@@ -144,11 +149,23 @@ Batch DataLoader::make_batch(const std::vector<size_t>& idx, int64_t epoch) {
     // Every random choice of this image depends only on (seed, epoch, index).
     std::mt19937_64 rng(opt_.seed ^ (uint64_t(epoch) * 0x9E3779B97F4A7C15ULL) ^ (uint64_t(i) * 0xBF58476D1CE4E5B9ULL));
     std::uniform_real_distribution<double> U(0.0, 1.0);
-    if (opt_.hflip && (rng() & 1)) apply_hflip(img, t);
+    const bool flip = opt_.hflip && (rng() & 1);
     std::vector<Annotation> objs;
-    for (const auto& a : ds_.images[i].objects)
-      if (!a.crowd) objs.push_back(t.forward(a));
-    if (opt_.scale_jitter > 0) {
+    if (opt_.decoded) {
+      // The image's own frame: a flip mirrors x about its width.
+      if (flip) cv::flip(img, img, 1);
+      const float W = float(img.cols);
+      for (auto a : ds_.images[i].objects) {
+        if (a.crowd) continue;
+        if (flip) std::tie(a.x1, a.x2) = std::make_pair(W - a.x2, W - a.x1);
+        objs.push_back(a);
+      }
+    } else {
+      if (flip) apply_hflip(img, t);
+      for (const auto& a : ds_.images[i].objects)
+        if (!a.crowd) objs.push_back(t.forward(a));
+    }
+    if (opt_.scale_jitter > 0 && !opt_.decoded) {
       // Zoom out: shrink the whole input and place it at a random offset,
       // so objects appear at new sizes and positions (boxes follow exactly).
       const double s = 1.0 - opt_.scale_jitter * U(rng);
@@ -180,11 +197,17 @@ Batch DataLoader::make_batch(const std::vector<size_t>& idx, int64_t epoch) {
       }
       cv::merge(out, img);
     }
-    imgs.push_back(to_tensor(img, opt_.mean, opt_.std));
-    boxes.push_back(std::move(objs));
+    if (opt_.decoded) {
+      b.rgb.push_back(img);
+      b.objects.push_back(std::move(objs));
+    } else {
+      imgs.push_back(to_tensor(img, opt_.mean, opt_.std));
+      boxes.push_back(std::move(objs));
+    }
     b.indices.push_back(i);
     b.transforms.push_back(t);
   }
+  if (opt_.decoded) return b;
   size_t m = 1;
   for (const auto& v : boxes) m = std::max(m, v.size());
   const int64_t n = int64_t(imgs.size());

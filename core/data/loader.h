@@ -34,6 +34,11 @@ struct LoaderOptions {
   std::vector<float> mean{0.485f, 0.456f, 0.406f};
   std::vector<float> std{0.229f, 0.224f, 0.225f};
   bool cache = true;  // keep resized images in memory
+  // Keep each image as decoded (its own size, 8-bit RGB, objects in its
+  // pixels; flips and colour jitter applied there): Batch::rgb and
+  // Batch::objects instead of images and gt. For detectors whose own
+  // transform resizes (torchvision's). No scale jitter, no cache.
+  bool decoded = false;
   // Data parallelism (DistributedSampler semantics): every rank shuffles the
   // same epoch order; each global batch is batch_size * world_size
   // consecutive images of it, of which this rank takes the rank-th run of
@@ -48,6 +53,9 @@ struct Batch {
   torch::Tensor gt;                         // (N, M, 5) float, padded with -1 rows; crowd boxes excluded
   std::vector<size_t> indices;              // dataset indices
   std::vector<ResizeTransform> transforms;  // per image
+  // LoaderOptions::decoded: the images and their objects (crowd boxes excluded).
+  std::vector<cv::Mat> rgb;
+  std::vector<std::vector<Annotation>> objects;
 };
 
 class DataLoader {

@@ -8,11 +8,20 @@
 
 #include <opencv2/core.hpp>
 
+namespace rcnn::pipeline {
+class Detector;
+}
+
 namespace rcnn::api {
 
 EvalReport evaluate_model(modeling::FasterRCNN& model, const DetectorConfig& cfg, const data::Dataset& ds,
                           const torch::Device& device, int max_images, int batch_size,
                           const std::function<void(int, int)>& progress = {});
+
+// Any detector family through the stage contract (Detector::detect), in
+// batches of batch_size images (the family decides how it runs them):
+// what the trainer's periodic validation scores.
+EvalReport evaluate_detector(pipeline::Detector& det, const data::Dataset& ds, int max_images, int batch_size);
 
 // The per-image loop of the detect_files variants: each image decoded as
 // 8-bit RGB and given to `one`; an image that fails gets its error (and no

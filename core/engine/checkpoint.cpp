@@ -44,8 +44,22 @@ void atomic_write(const std::string& path, const std::string& bytes) {
   }
 }
 
+std::vector<NamedTensor> module_tensors(torch::nn::Module& module) {
+  std::vector<NamedTensor> out;
+  for (const auto& p : module.named_parameters()) out.push_back({p.key(), p.value(), false});
+  for (const auto& b : module.named_buffers()) out.push_back({b.key(), b.value(), true});
+  return out;
+}
+
 void save_checkpoint(const std::string& path, modeling::FasterRCNN& model, torch::optim::Optimizer* optimizer,
                      const CheckpointMeta& meta, torch::Generator* gen) {
+  CheckpointMeta m = meta;
+  if (m.config_json.empty()) m.config_json = config_to_json_string(model->cfg);
+  save_checkpoint(path, module_tensors(*model), optimizer, m, gen);
+}
+
+void save_checkpoint(const std::string& path, const std::vector<NamedTensor>& weights,
+                     torch::optim::Optimizer* optimizer, const CheckpointMeta& meta, torch::Generator* gen) {
   torch::serialize::OutputArchive ar;
   ar.write("format", c10::IValue(std::string("rcnn-studio-checkpoint-v1")));
   ar.write("iteration", c10::IValue(meta.iteration));
@@ -55,10 +69,9 @@ void save_checkpoint(const std::string& path, modeling::FasterRCNN& model, torch
   ar.write("world_size", c10::IValue(meta.world_size));
   ar.write("best_map", c10::IValue(meta.best_map));
   ar.write("last_map", c10::IValue(meta.last_map));
-  ar.write("config", c10::IValue(meta.config_json.empty() ? config_to_json_string(model->cfg) : meta.config_json));
+  ar.write("config", c10::IValue(meta.config_json));
   torch::serialize::OutputArchive m;
-  for (const auto& p : model->named_parameters()) m.write(p.key(), p.value().detach().cpu());
-  for (const auto& b : model->named_buffers()) m.write(b.key(), b.value().detach().cpu(), true);
+  for (const auto& w : weights) m.write(w.name, w.tensor.detach().cpu(), w.buffer);
   ar.write("model", m);
   if (optimizer) {
     torch::serialize::OutputArchive o;
@@ -139,13 +152,18 @@ CheckpointMeta read_checkpoint_meta(const std::string& path) {
 
 CheckpointMeta load_checkpoint(const std::string& path, modeling::FasterRCNN& model, torch::optim::Optimizer* optimizer,
                                torch::Generator* gen) {
+  return load_checkpoint(path, module_tensors(*model), optimizer, gen);
+}
+
+CheckpointMeta load_checkpoint(const std::string& path, const std::vector<NamedTensor>& weights,
+                               torch::optim::Optimizer* optimizer, torch::Generator* gen) {
   auto ar = open_archive(path);
   try {
     CheckpointMeta meta = read_meta(ar);
     torch::serialize::InputArchive m;
     ar.read("model", m);
     torch::NoGradGuard ng;
-    auto load_into = [&](const std::string& key, torch::Tensor& dst, bool buffer) {
+    auto load_into = [&](const std::string& key, torch::Tensor dst, bool buffer) {
       torch::Tensor t;
       if (!m.try_read(key, t, buffer)) throw CheckpointError(path + ": missing tensor '" + key + "'");
       if (t.sizes() != dst.sizes()) {
@@ -155,8 +173,7 @@ CheckpointMeta load_checkpoint(const std::string& path, modeling::FasterRCNN& mo
       }
       dst.copy_(t);
     };
-    for (auto& p : model->named_parameters()) load_into(p.key(), p.value(), false);
-    for (auto& b : model->named_buffers()) load_into(b.key(), b.value(), true);
+    for (const auto& w : weights) load_into(w.name, w.tensor, w.buffer);
     if (optimizer) {
       torch::serialize::InputArchive o;
       if (ar.try_read("optimizer", o)) optimizer->load(o);
@@ -175,6 +192,34 @@ CheckpointMeta load_checkpoint(const std::string& path, modeling::FasterRCNN& mo
   }
 }
 
+std::vector<std::string> checkpoint_tensor_names(const std::string& path) {
+  auto ar = open_archive(path);
+  try {
+    torch::serialize::InputArchive m;
+    ar.read("model", m);
+    return m.keys();
+  } catch (const c10::Error& e) {
+    throw CheckpointError(path + ": cannot read checkpoint (" + brief(e.what_without_backtrace()) + ")");
+  }
+}
+
+std::vector<NamedTensor> read_checkpoint_weights(const std::string& path) {
+  auto ar = open_archive(path);
+  try {
+    torch::serialize::InputArchive m;
+    ar.read("model", m);
+    std::vector<NamedTensor> out;
+    for (const auto& k : m.keys()) {
+      NamedTensor t{k, torch::Tensor(), false};
+      if (!m.try_read(k, t.tensor, false) && !m.try_read(k, t.tensor, true)) continue;
+      out.push_back(std::move(t));
+    }
+    return out;
+  } catch (const c10::Error& e) {
+    throw CheckpointError(path + ": cannot read checkpoint (" + brief(e.what_without_backtrace()) + ")");
+  }
+}
+
 modeling::FasterRCNN load_model(const std::string& path, const torch::Device& device, DetectorConfig* cfg_out) {
   auto meta = read_checkpoint_meta(path);
   DetectorConfig cfg;
@@ -183,6 +228,9 @@ modeling::FasterRCNN load_model(const std::string& path, const torch::Device& de
   } catch (const ConfigError& e) {
     throw CheckpointError(e.what());
   }
+  if (cfg.is_torchvision())
+    throw CheckpointError(path + ": a torchvision detector's training checkpoint (" + cfg.name +
+                          "), not one of the seed's detectors");
   modeling::FasterRCNN model(cfg);
   load_checkpoint(path, model);
   model->to(device);

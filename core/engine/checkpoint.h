@@ -6,6 +6,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "config/detector_config.h"
 #include "modeling/faster_rcnn.h"
@@ -32,6 +33,22 @@ struct CheckpointMeta {
   std::string class_names_json;
 };
 
+// One tensor of a model's weights, by name (buffer: a module buffer, such
+// as BatchNorm's running statistics, not a parameter).
+struct NamedTensor {
+  std::string name;
+  torch::Tensor tensor;
+  bool buffer = false;
+};
+// A module's parameters, then its buffers.
+std::vector<NamedTensor> module_tensors(torch::nn::Module& module);
+
+// Writes the weights, the optimizer's state (momentum, Adam's moments), the
+// meta block (meta.config_json: the config the weights belong to) and the
+// generator's state.
+void save_checkpoint(const std::string& path, const std::vector<NamedTensor>& weights,
+                     torch::optim::Optimizer* optimizer, const CheckpointMeta& meta, torch::Generator* gen);
+// The seed's model (config_json defaults to model->cfg's).
 void save_checkpoint(const std::string& path, modeling::FasterRCNN& model, torch::optim::Optimizer* optimizer,
                      const CheckpointMeta& meta, torch::Generator* gen);
 
@@ -39,9 +56,17 @@ void save_checkpoint(const std::string& path, modeling::FasterRCNN& model, torch
 // the file for a missing, truncated or foreign file.
 CheckpointMeta read_checkpoint_meta(const std::string& path);
 
-// Loads weights (shapes must match), and optimizer / RNG state when given.
+// Loads weights into `weights` (every name present, shapes must match), and
+// optimizer / RNG state when given.
+CheckpointMeta load_checkpoint(const std::string& path, const std::vector<NamedTensor>& weights,
+                               torch::optim::Optimizer* optimizer = nullptr, torch::Generator* gen = nullptr);
 CheckpointMeta load_checkpoint(const std::string& path, modeling::FasterRCNN& model,
                                torch::optim::Optimizer* optimizer = nullptr, torch::Generator* gen = nullptr);
+
+// The names of the weight tensors a checkpoint holds.
+std::vector<std::string> checkpoint_tensor_names(const std::string& path);
+// Every weight tensor a checkpoint holds, whatever its family (the file's own order of names).
+std::vector<NamedTensor> read_checkpoint_weights(const std::string& path);
 
 // Builds the model stored in a checkpoint (its own config) on `device`.
 modeling::FasterRCNN load_model(const std::string& path, const torch::Device& device,

@@ -1,32 +1,36 @@
 #pragma once
-// The training loop: SGD/AdamW, warmup + cosine/step schedule, gradient
-// clipping, hooks, stop flag, NaN guard, run directory with metrics.jsonl and
-// atomic `last`/`best` checkpoints, exact resume.
+// The training loop, one for every detector family: it trains through the
+// stage contract's batch losses (pipeline/detector.h), so the seed's
+// detector and a torchvision model get the same solver (SGD or AdamW,
+// warm-up and cosine/step schedule, weight decay, gradient clipping, the
+// --minutes budget fitted into the schedule), hooks, stop flag, NaN guard,
+// periodic validation with the best checkpoint, data parallelism, and a run
+// directory with metrics.jsonl and atomic `last`/`best` checkpoints that
+// resume exactly (weights, optimizer state, schedule position, data order,
+// sampler draws).
 #include <torch/torch.h>
 
 #include <atomic>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "config/detector_config.h"
 #include "distributed/process_group.h"
-#include "modeling/faster_rcnn.h"
+#include "pipeline/detector.h"
 
 namespace rcnn::engine {
 
-struct TrainBatch {
-  torch::Tensor images;  // (N, 3, S, S)
-  torch::Tensor gt;      // (N, M, 5)
-};
-
 // Epoch-based batch supply; deterministic for (epoch, position). With data
 // parallelism each rank's source yields its shard of every global batch.
+// Its batches are in the form the detector's family trains on
+// (pipeline::Family::train_input).
 struct DataSource {
   // Starts `epoch` at image `first_image` of its order (images all ranks consumed).
   std::function<void(int64_t epoch, int64_t first_image)> start_epoch;
-  std::function<std::optional<TrainBatch>()> next;  // nullopt: end of epoch
+  std::function<std::optional<pipeline::LossBatch>()> next;  // nullopt: end of epoch
   // Images one iteration consumes over all ranks (0: this rank's batch size).
   int64_t global_batch = 0;
   // Identifies the data (e.g. image count and a hash of the ids); ranks
@@ -57,9 +61,13 @@ struct TrainOptions {
   int64_t max_iters = -1;  // overrides solver.max_iters when > 0
   double minutes = 0;      // wall-clock budget; sets max_iters from the measured speed
   std::string device = "auto";
+  // A new run's start: a weights file of the family's own format to
+  // fine-tune (torchvision: a state dict .pth); empty: random weights from
+  // solver.seed.
+  std::string init_weights;
   // Val mAP@0.5 of the current model (eval mode set by the trainer); may
   // fill details (JSON). Empty: no periodic evaluation.
-  std::function<double(modeling::FasterRCNN&, std::string* details)> evaluate;
+  std::function<double(pipeline::Detector&, std::string* details)> evaluate;
   // Data parallelism: the group this process trains in (nullptr: alone).
   // Rank 0 alone writes checkpoints, metrics.jsonl and config.json and
   // evaluates; the others wait for it (up to eval_timeout_s).
@@ -77,18 +85,19 @@ struct TrainResult {
 class Trainer {
  public:
   Trainer(DetectorConfig cfg, TrainOptions opt);
+  ~Trainer();
   TrainResult run(DataSource& data, const TrainHooks& hooks, const std::atomic<bool>* stop = nullptr);
-  modeling::FasterRCNN& model() { return model_; }
+  // The detector being trained (after run(): its final weights).
+  pipeline::Detector& detector() { return *detector_; }
   const DetectorConfig& config() const { return cfg_; }
 
  private:
-  TrainResult run_loop(DataSource& data, const TrainHooks& hooks, const std::atomic<bool>* stop,
-                       const std::function<void(const std::string&)>& say);
+  class Run;  // one run's state, in named steps (trainer.cpp)
 
   DetectorConfig cfg_;
   TrainOptions opt_;
   torch::Device device_;
-  modeling::FasterRCNN model_{nullptr};
+  std::unique_ptr<pipeline::Detector> detector_;
 };
 
 }  // namespace rcnn::engine

@@ -13,6 +13,7 @@
 // docs/architecture.md says which files a new family or a new stage touches.
 #include <torch/torch.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -23,7 +24,9 @@
 #include "api/coverage_job.h"
 #include "api/trace.h"
 #include "config/detector_config.h"
+#include "engine/checkpoint.h"
 #include "modeling/matcher.h"
+#include "modeling/sampling.h"
 #include "modeling/train_step.h"
 
 namespace rcnn::pipeline {
@@ -88,13 +91,22 @@ struct FeatureLevels {
   float offset = 0;
 };
 
-// A training batch in the images' own frames: decoded 8-bit RGB images and
-// their objects (original pixels, the dataset's labels 0 .. C - 1). Each
-// family makes its own input from it, as its data path does.
+// A training batch, in one of two forms (Family::train_input says which
+// the training data path makes):
+// - decoded: 8-bit RGB images in their own frames and their objects
+//   (original pixels, the dataset's labels 0 .. C - 1); the family makes its
+//   own input from them (torchvision's transform; the seed's resize);
+// - resized: the seed's data loader's batch, `inputs` (N, 3, S, S) resized,
+//   augmented and normalised, `gt` (N, M, 5) rows in input pixels padded
+//   with class -1.
 struct LossBatch {
   std::vector<api::Image> images;
   std::vector<std::vector<api::GtObject>> objects;
+  torch::Tensor inputs, gt;
+  int64_t size() const { return inputs.defined() ? inputs.size(0) : int64_t(images.size()); }
 };
+
+using engine::NamedTensor;  // what a checkpoint holds of a detector's weights
 
 // A family's anchors and RPN matcher for a config, without weights: what
 // dataset-wide anchor coverage and the anchor search (api/coverage_job.h)
@@ -167,9 +179,35 @@ class Detector {
   // The settings the training-step view shows (TrainView without samples).
   virtual api::TrainView train_settings() const = 0;
   // The four losses of a batch ({"rpn_obj", "rpn_box", "roi_cls",
-  // "roi_box"}, box weights included), with autograd history.
+  // "roi_box"}, box weights included), with autograd history. The samplers
+  // draw from `gen`. `normalizer` (data-parallel ranks, see
+  // modeling::SampleNormalizer): what each loss's sum over its samples is
+  // divided by; empty: this batch's own sample counts.
   virtual std::map<std::string, torch::Tensor> batch_losses(const LossBatch& batch,
-                                                            std::optional<torch::Generator> gen) = 0;
+                                                            std::optional<torch::Generator> gen,
+                                                            const modeling::SampleNormalizer& normalizer = {}) = 0;
+
+  // --- what engine::Trainer needs besides the losses ---
+  // The network: its parameters (those requiring grad are the optimizer's) and buffers.
+  virtual torch::nn::Module& module() = 0;
+  // The start of a training run: the weights of `init` when given (a file of
+  // the family's own format to fine-tune; a head of another class count
+  // starts fresh), then which parameters train (torchvision's
+  // trainable_backbone_layers). `say` reports what was done.
+  virtual void start_training(const std::string& init, const std::function<void(const std::string&)>& say) = 0;
+  // Train or eval mode; freeze_norm (solver.freeze_bn): BatchNorm layers
+  // stay in eval mode (running statistics used, not updated).
+  virtual void set_training(bool on, bool freeze_norm) = 0;
+  // Every tensor of the weights a checkpoint holds, by name.
+  virtual std::vector<NamedTensor> checkpoint_tensors() = 0;
+  // The weights also written as the family's own tools read them, beside
+  // the checkpoint `checkpoint` (torchvision: <stem>.pth, a torch.save
+  // state dict); returns the file written, or "" (none: the seed's tools
+  // read the checkpoint itself).
+  virtual std::string export_weights(const std::string& checkpoint) = 0;
+  // Detections of images in their own frames (original pixels, the
+  // dataset's labels), in eval mode: what the trainer's validation scores.
+  virtual std::vector<std::vector<api::Detection>> detect(const std::vector<api::Image>& images) = 0;
 };
 
 }  // namespace rcnn::pipeline

@@ -11,8 +11,15 @@
 
 namespace rcnn::pipeline {
 
+// The form of LossBatch the training data path makes for a family.
+enum class TrainInput {
+  Resized,  // the seed's loader: resized, augmented, normalised tensors
+  Decoded,  // the images as decoded (the family's own transform resizes them)
+};
+
 struct Family {
   const char* name;
+  TrainInput train_input;
   // The family of every config no other family owns (the seed's).
   bool is_default;
   // Whether a config is this family's (its presets).

@@ -124,7 +124,29 @@ class SeedDetector final : public Detector {
     v.batchnorm = cfg_.backbone.norm == "batch" || cfg_.roi.norm == "batch";
     return v;
   }
-  std::map<std::string, torch::Tensor> batch_losses(const LossBatch& b, std::optional<torch::Generator> gen) override;
+  std::map<std::string, torch::Tensor> batch_losses(const LossBatch& b, std::optional<torch::Generator> gen,
+                                                    const modeling::SampleNormalizer& normalizer) override;
+  torch::nn::Module& module() override { return *model_; }
+  void start_training(const std::string& init, const std::function<void(const std::string&)>&) override {
+    if (!init.empty())
+      throw std::invalid_argument(init + ": the seed's detectors train from random weights (--checkpoint is for "
+                                  "torchvision presets; continue a seed run with --resume)");
+  }
+  void set_training(bool on, bool freeze_norm) override {
+    model_->train(on);
+    // BatchNorm layers to eval mode (solver.freeze_bn): running statistics used, not updated.
+    if (on && freeze_norm)
+      for (auto& c : model_->modules(/*include_self=*/false))
+        if (c->as<torch::nn::BatchNorm2d>() || c->as<torch::nn::BatchNorm1d>()) c->eval();
+  }
+  std::vector<NamedTensor> checkpoint_tensors() override {
+    std::vector<NamedTensor> out;
+    for (const auto& p : model_->named_parameters()) out.push_back({p.key(), p.value(), false});
+    for (const auto& b : model_->named_buffers()) out.push_back({b.key(), b.value(), true});
+    return out;
+  }
+  std::string export_weights(const std::string&) override { return {}; }
+  std::vector<std::vector<api::Detection>> detect(const std::vector<api::Image>& images) override;
 
  private:
   DetectorConfig cfg_;
@@ -229,9 +251,11 @@ void SeedDetector::predict(PipelineTrace& T) {
 }
 
 std::map<std::string, torch::Tensor> SeedDetector::batch_losses(const LossBatch& b,
-                                                                std::optional<torch::Generator> gen) {
-  // The data loader's path without its augmentation: resize, normalise, GT
-  // rows padded with class -1.
+                                                                std::optional<torch::Generator> gen,
+                                                                const modeling::SampleNormalizer& normalizer) {
+  if (b.inputs.defined()) return model_->forward_train(b.inputs.to(device_), b.gt.to(device_), gen, normalizer);
+  // Decoded images: the data loader's path without its augmentation:
+  // resize, normalise, GT rows padded with class -1.
   const int S = cfg_.input.size;
   std::vector<torch::Tensor> imgs;
   size_t m = 0;
@@ -249,7 +273,39 @@ std::map<std::string, torch::Tensor> SeedDetector::batch_losses(const LossBatch&
       gt[int64_t(i)][row++].copy_(torch::tensor({a.x1, a.y1, a.x2, a.y2, float(o.label)}));
     }
   }
-  return model_->forward_train(torch::stack(imgs).to(device_), gt.to(device_), gen);
+  return model_->forward_train(torch::stack(imgs).to(device_), gt.to(device_), gen, normalizer);
+}
+
+std::vector<std::vector<api::Detection>> SeedDetector::detect(const std::vector<api::Image>& images) {
+  // As the evaluation's loader feeds the model: resized, normalised, one batch.
+  torch::NoGradGuard ng;
+  std::vector<std::vector<api::Detection>> out(images.size());
+  if (images.empty()) return out;
+  const int S = cfg_.input.size;
+  std::vector<torch::Tensor> imgs;
+  std::vector<data::ResizeTransform> tfs;
+  for (const auto& im : images) {
+    cv::Mat rgb(im.height, im.width, CV_8UC3, const_cast<uint8_t*>(im.rgb.data()));
+    tfs.push_back(data::make_resize(im.width, im.height, S, cfg_.input.resize));
+    imgs.push_back(data::to_tensor(data::apply_resize(rgb, tfs.back()), cfg_.input.mean, cfg_.input.std));
+  }
+  const auto dets = model_->detect(torch::stack(imgs).to(device_));
+  for (size_t k = 0; k < images.size(); ++k) {
+    auto bx = dets[k].boxes.cpu().to(torch::kFloat).contiguous();
+    auto sc = dets[k].scores.cpu(), cl = dets[k].classes.cpu(), pr = dets[k].proposal.cpu();
+    auto acc = bx.accessor<float, 2>();
+    for (int64_t j = 0; j < bx.size(0); ++j) {
+      api::Detection d;
+      d.box = api::box_of(acc, j);
+      d.box_original = d.box;
+      tfs[k].backward(d.box_original.x1, d.box_original.y1, d.box_original.x2, d.box_original.y2);
+      d.score = sc[j].item<float>();
+      d.label = int(cl[j].item<int64_t>());
+      d.proposal = int(pr[j].item<int64_t>());
+      out[k].push_back(d);
+    }
+  }
+  return out;
 }
 
 // The seed's anchors without weights: one grid per level (strides 8, 16, 32)
@@ -325,6 +381,7 @@ class SeedAnchorModel final : public AnchorModel {
 Family seed_family() {
   Family f;
   f.name = "seed";
+  f.train_input = TrainInput::Resized;
   f.is_default = true;
   f.owns_config = [](const DetectorConfig& c) { return !c.is_torchvision(); };
   f.may_read = [](const std::string& path) {

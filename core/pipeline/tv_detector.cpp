@@ -21,9 +21,11 @@
 #include "modeling/matcher.h"
 #include "modeling/torchvision/tv_box_ops.h"
 #include "modeling/torchvision/tv_faster_rcnn.h"
+#include "modeling/torchvision/tv_layers.h"
 #include "modeling/torchvision/tv_training.h"
 #include "pipeline/families.h"
 #include "pipeline/tv_levels.h"
+#include "pipeline/tv_train_io.h"
 #include "pipeline/tv_trace.h"
 #include "serialize/state_dict.h"
 
@@ -156,8 +158,28 @@ class TvDetector final : public pipeline::Detector {
   pipeline::FeatureLevels features() const override;
   modeling::TrainStep train_step(const torch::Tensor& gt, torch::Generator& gen) override;
   TrainView train_settings() const override;
-  std::map<std::string, torch::Tensor> batch_losses(const pipeline::LossBatch& b,
-                                                    std::optional<torch::Generator> gen) override;
+  std::map<std::string, torch::Tensor> batch_losses(const pipeline::LossBatch& b, std::optional<torch::Generator> gen,
+                                                    const modeling::SampleNormalizer& normalizer) override;
+  torch::nn::Module& module() override { return *model_; }
+  void start_training(const std::string& init, const std::function<void(const std::string&)>& say) override {
+    pipeline::tv_train::start(*model_, init, say);
+    model_->to(device_);
+    head_cache_.clear();
+  }
+  void set_training(bool on, bool freeze_norm) override {
+    model_->train(on);
+    head_cache_.clear();  // the weights change under it
+    if (on && freeze_norm)
+      for (auto& c : model_->modules(/*include_self=*/false))
+        if (c->as<mt::Norm2d>()) c->eval();
+  }
+  std::vector<pipeline::NamedTensor> checkpoint_tensors() override { return pipeline::tv_train::state_tensors(*model_); }
+  std::string export_weights(const std::string& checkpoint) override {
+    return pipeline::tv_train::export_state_dict(*model_, checkpoint);
+  }
+  std::vector<std::vector<api::Detection>> detect(const std::vector<Image>& images) override {
+    return pipeline::tv_train::detect(*model_, images, device_);
+  }
 
  private:
   void run_box_head_cached();  // RoIAlign and the head for the RoIs the cache lacks
@@ -313,24 +335,12 @@ TrainView TvDetector::train_settings() const {
 }
 
 std::map<std::string, torch::Tensor> TvDetector::batch_losses(const pipeline::LossBatch& b,
-                                                              std::optional<torch::Generator> gen) {
+                                                              std::optional<torch::Generator> gen,
+                                                              const modeling::SampleNormalizer& normalizer) {
   std::vector<torch::Tensor> images;
   std::vector<mt::TvTarget> targets;
-  for (size_t i = 0; i < b.images.size(); ++i) {
-    const auto& im = b.images[i];
-    auto hwc = torch::from_blob(const_cast<uint8_t*>(im.rgb.data()), {im.height, im.width, 3}, torch::kByte);
-    images.push_back(mt::image_from_rgb8(hwc.clone()).to(device_));
-    std::vector<float> boxes;
-    std::vector<int64_t> labels;
-    for (const auto& o : b.objects[i]) {
-      if (o.crowd) continue;
-      boxes.insert(boxes.end(), {o.box.x1, o.box.y1, o.box.x2, o.box.y2});
-      labels.push_back(o.label + 1);  // torchvision's labels start after the background
-    }
-    targets.push_back({torch::tensor(boxes, torch::kFloat).view({-1, 4}).to(device_),
-                       torch::tensor(labels, torch::kLong).to(device_)});
-  }
-  const auto L = mt::training_losses(*model_, images, targets, nullptr, nullptr, gen);
+  pipeline::tv_train::to_tv_batch(b, device_, images, targets);
+  const auto L = mt::training_losses(*model_, images, targets, nullptr, nullptr, gen, nullptr, normalizer);
   return {{"rpn_obj", L.objectness}, {"rpn_box", L.rpn_box_reg}, {"roi_cls", L.classifier}, {"roi_box", L.box_reg}};
 }
 
@@ -389,6 +399,11 @@ namespace {
 
 std::unique_ptr<pipeline::Detector> load_tv(const std::string& path, const DetectorConfig& current,
                                             const torch::Device& d) {
+  if (pipeline::tv_train::is_training_checkpoint(path)) {  // a training run's last.pt / best.pt
+    DetectorConfig c;
+    auto m = pipeline::tv_train::load_training_checkpoint(path, c);
+    return std::make_unique<TvDetector>(c, d, m);
+  }
   const auto sd = serialize::read_state_dict(path);
   DetectorConfig c = torchvision_config_for(sd, path, current);
   mt::TvFasterRCNN m(torchvision_options(c));
@@ -405,11 +420,13 @@ namespace rcnn::pipeline {
 Family torchvision_family() {
   Family f;
   f.name = "torchvision";
+  f.train_input = TrainInput::Decoded;
   f.is_default = false;
   f.owns_config = [](const DetectorConfig& c) { return c.is_torchvision(); };
   // A .pth, or any file holding the predictor's key (tried after the seed's reader).
   f.may_read = [](const std::string& path) {
-    return (path.size() > 4 && path.compare(path.size() - 4, 4, ".pth") == 0) || api::is_torchvision_checkpoint(path);
+    return (path.size() > 4 && path.compare(path.size() - 4, 4, ".pth") == 0) || api::is_torchvision_checkpoint(path) ||
+           pipeline::tv_train::is_training_checkpoint(path);
   };
   f.build = [](const DetectorConfig& c, const torch::Device& d, uint64_t seed) -> std::unique_ptr<Detector> {
     torch::manual_seed(seed);

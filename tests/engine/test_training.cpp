@@ -133,11 +133,12 @@ TEST(Training, NanLossStopsAndKeepsLastCheckpoint) {
   int calls = 0;
   engine::DataSource src;
   src.start_epoch = [](int64_t, int64_t) {};
-  src.next = [&]() -> std::optional<engine::TrainBatch> {
-    auto gt = torch::tensor({20.f, 20.f, 120.f, 100.f, 1.f}).view({1, 1, 5}).repeat({2, 1, 1});
-    auto img = torch::randn({2, 3, 224, 224});
-    if (++calls == 4) img[0][0][0][0] = NAN;
-    return engine::TrainBatch{img, gt};
+  src.next = [&]() -> std::optional<pipeline::LossBatch> {
+    pipeline::LossBatch b;
+    b.gt = torch::tensor({20.f, 20.f, 120.f, 100.f, 1.f}).view({1, 1, 5}).repeat({2, 1, 1});
+    b.inputs = torch::randn({2, 3, 224, 224});
+    if (++calls == 4) b.inputs[0][0][0][0] = NAN;
+    return b;
   };
   auto r = tr.run(src, {});
   EXPECT_EQ(r.state, engine::TrainResult::State::Failed);

@@ -15,7 +15,8 @@ ARCHS = ["torchvision_resnet50_fpn", "torchvision_resnet50_fpn_v2",
          "torchvision_mobilenet_v3_large_fpn", "torchvision_mobilenet_v3_large_320_fpn"]
 torch.set_num_threads(int(__import__("os").environ.get("RCNN_TV_THREADS", "1")))
 NUM_CLASSES, MIN_SIZE, MAX_SIZE = 7, 320, 480
-TRAINED = ["torchvision_resnet50_fpn", "torchvision_mobilenet_v3_large_fpn"]
+# The training step's oracle: FrozenBatchNorm2d models, and v2 whose BatchNorm2d layers train their statistics.
+TRAINED = ["torchvision_resnet50_fpn", "torchvision_mobilenet_v3_large_fpn", "torchvision_resnet50_fpn_v2"]
 
 
 def randomise_norms(model, g):
@@ -97,6 +98,12 @@ def training_step(model, imgs, res):
     model.rpn.fg_bg_sampler, model.roi_heads.fg_bg_sampler = rpn.inner, roi.inner
     for k, v in losses.items():
         res[k] = v.detach()
+    # BatchNorm2d in train mode: the running statistics after the step (and its counter).
+    for k, v in model.state_dict().items():
+        if k.endswith(("running_mean", "running_var", "num_batches_tracked")) and any(
+                isinstance(m, torch.nn.BatchNorm2d) for n, m in model.named_modules() if k.startswith(n + ".")
+                and k.count(".") == n.count(".") + 1):
+            res[f"after.{k}"] = v.detach().clone()
     for i, t in enumerate(targets()):
         res[f"target_boxes{i}"], res[f"target_labels{i}"] = t["boxes"], t["labels"]
         res[f"rpn_pos{i}"], res[f"rpn_neg{i}"] = rpn.pos[i], rpn.neg[i]
@@ -135,7 +142,7 @@ def main(out, archs):
             res[f"single_{k}"] = single[k]
         for k, f in feats.items():
             res[f"feature_{k}"] = f
-        # Training (FrozenBatchNorm2d models: BatchNorm2d ones would train their statistics).
+        # Training: the four losses, the samplers' draws and (BatchNorm2d) the updated statistics.
         losses = training_step(model, imgs, res) if arch in TRAINED else {}
         torch.save(res, f"{out}/{arch}_outputs.pth")
         print(arch, "detections per image:", [len(d["boxes"]) for d in dets],

@@ -188,6 +188,37 @@ void check_training(const std::string& arch) {
   // Every fg RoI's class target is its GT's label, every bg RoI's the background.
   for (int64_t i = 0; i < Q.fg.numel(); ++i) EXPECT_GT(Q.class_target[Q.fg[i].item<int64_t>()].item<int64_t>(), 0);
   for (int64_t i = 0; i < Q.bg.numel(); ++i) EXPECT_EQ(Q.class_target[Q.bg[i].item<int64_t>()].item<int64_t>(), 0);
+  // BatchNorm2d layers (v2) trained their statistics as torch.nn.BatchNorm2d's train mode does: the running
+  // mean and variance (momentum 0.1, unbiased variance) and the counter equal the oracle's after its step.
+  const auto before = serialize::read_state_dict(dir() + "/" + arch + ".pth");
+  int trained_norms = 0;
+  double worst_stat = 0, moved = 0;
+  for (const auto& m : model->named_modules()) {
+    const auto* n = m.value()->as<Norm2d>();
+    if (!n || n->frozen) continue;
+    ++trained_norms;
+    for (const char* field : {"running_mean", "running_var"}) {
+      const std::string key = m.key() + "." + field;
+      const auto want = get("after." + key);
+      const auto& ours = std::string(field) == "running_mean" ? n->running_mean : n->running_var;
+      ASSERT_TRUE(want.defined()) << key;
+      worst_stat = std::max(worst_stat, max_abs(ours, want) / (1.0 + want.abs().max().item<double>()));
+      moved = std::max(moved, max_abs(want, *before.find(key)));
+    }
+    EXPECT_EQ(n->num_batches_tracked.item<int64_t>(), get("after." + m.key() + ".num_batches_tracked").item<int64_t>())
+        << m.key();
+  }
+  int oracle_norms = 0;
+  for (const auto& [k, v] : get.sd.entries)
+    oracle_norms += k.rfind("after.", 0) == 0 && k.size() > 13 && k.compare(k.size() - 13, 13, ".running_mean") == 0;
+  EXPECT_EQ(trained_norms, oracle_norms);
+  EXPECT_EQ(trained_norms > 0, arch == "torchvision_resnet50_fpn_v2");
+  if (trained_norms > 0) {
+    EXPECT_GT(moved, 1e-3);  // the oracle's statistics did move: a BatchNorm2d left in eval mode fails
+    EXPECT_LE(worst_stat, 1e-4);
+    std::cout << arch << ": " << trained_norms << " BatchNorm2d layers, running statistics moved up to " << moved
+              << ", |ours - torchvision| / (1 + |torchvision|) up to " << worst_stat << "\n";
+  }
   // The losses reach the trainable weights.
   L.total().backward();
   EXPECT_TRUE(model->box_predictor->cls_score->weight.grad().defined());
@@ -206,6 +237,10 @@ TEST(TorchvisionParity, TrainingStepResNet50FPN) {
 
 TEST(TorchvisionParity, TrainingStepMobileNetV3LargeFPN) {
   check_training("torchvision_mobilenet_v3_large_fpn");
+}
+
+TEST(TorchvisionParity, TrainingStepResNet50FPNv2WithBatchNormStatistics) {
+  check_training("torchvision_resnet50_fpn_v2");
 }
 
 TEST(TorchvisionParity, ResNet50FPN) {

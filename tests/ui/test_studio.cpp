@@ -456,22 +456,42 @@ class StudioTest : public QObject, StudioFixture {
   }
 
   void trainTorchvisionPresetWritesAPthFile() {
-    // A torchvision preset from the training panel: a run of its own kind
-    // (random weights here: the studio has one of our checkpoints open) that
-    // writes last.pth (torch.save format) and run.json.
+    // A torchvision preset from the training panel, on two processes: the
+    // same trainer as the seed's (random weights here: the studio has one of
+    // our checkpoints open). It writes last.pt (weights, SGD's momentum:
+    // what --resume reads) and last.pth beside it (torch.save format), and
+    // the log says whose losses run. "Inspect latest checkpoint" opens
+    // last.pth as a torchvision model.
     auto* tp = w->trainingPanel();
     auto* preset = w->findChild<QComboBox*>("trainPreset");
-    QVERIFY(preset);
+    auto* procs = w->findChild<QSpinBox*>("trainProcs");
+    QVERIFY(preset && procs);
     preset->setCurrentText("torchvision_mobilenet_v3_large_320_fpn");
+    procs->setValue(2);
     tp->setIterations(2);
     w->findChild<QLineEdit*>("runName")->setText(QString("ui-tv-%1").arg(QCoreApplication::applicationPid()));
     tp->start(false);
     QVERIFY(tp->running());
     QTRY_VERIFY_WITH_TIMEOUT(!tp->running(), 300000);
+    procs->setValue(1);
     auto* log = tp->findChild<QPlainTextEdit*>();
-    QVERIFY2(QFile::exists(tp->runDir() + "/last.pth"), qPrintable(log ? log->toPlainText().right(600) : tp->runDir()));
-    QVERIFY(QFile::exists(tp->runDir() + "/run.json"));
-    QVERIFY(!QFile::exists(tp->runDir() + "/last.pt"));
+    QVERIFY(log);
+    const QString text = log->toPlainText();
+    QVERIFY2(QFile::exists(tp->runDir() + "/last.pth"), qPrintable(text.right(800)));
+    QVERIFY(QFile::exists(tp->runDir() + "/last.pt"));
+    QVERIFY(!QFile::exists(tp->runDir() + "/run.json"));
+    QVERIFY2(text.contains("the torchvision detector's losses"), qPrintable(text.right(800)));
+    QVERIFY2(text.contains("data parallel: 2 processes (gloo)"), qPrintable(text.right(800)));
+    QVERIFY2(text.contains("FrozenBatchNorm2d layers (fixed statistics)"), qPrintable(text.right(800)));
+    auto* use = w->findChild<QPushButton*>("useCheckpoint");
+    QVERIFY(use && use->isEnabled());
+    use->click();
+    QTRY_VERIFY_WITH_TIMEOUT(w->trace()->torchvision && !w->trace()->random_weights, 60000);
+    if (auto* dock = qobject_cast<QDockWidget*>(tp->parentWidget())) dock->raise();
+    settle();
+    QVERIFY(w->grab().save(artifacts + "/training_torchvision.png"));
+    w->openCheckpoint(QString::fromStdString(rcnn::resource_dir()) + "/models/fashion_default.pt");
+    QTRY_VERIFY_WITH_TIMEOUT(!w->trace()->torchvision && !w->trace()->random_weights, 60000);
   }
 
   // A generated VOC set of RCNN_BIG_DATASET images (default 20000; one tiny

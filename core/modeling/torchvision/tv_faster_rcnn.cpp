@@ -25,6 +25,10 @@ TvFasterRCNNImpl::TvFasterRCNNImpl(const TvOptions& o) : opts(o) {
   box_head = roi->register_module("box_head", BoxHead(o.arch, 256, o.roi_output_size));
   box_predictor = roi->register_module("box_predictor", BoxPredictor(1024, o.num_classes));
   register_module("roi_heads", roi);
+  // Random weights: BatchNorm2d in v2 (its builder always uses it), else
+  // FrozenBatchNorm2d, as torchvision builds those around trained weights.
+  for (const auto& m : modules(/*include_self=*/false))
+    if (auto* n = m->as<Norm2d>()) n->set_frozen(!v2, 1e-5);
   eval();
 }
 
@@ -154,10 +158,9 @@ void TvFasterRCNNImpl::load(const serialize::StateDict& sd, const std::string& w
   // BatchNorm2d (a counter in the file) or FrozenBatchNorm2d (none).
   for (const auto& m : named_modules()) {
     if (auto* n = m.value()->as<Norm2d>()) {
-      const bool bn = sd.find(m.key() + ".num_batches_tracked") != nullptr;
-      n->frozen = !bn;
-      n->eps = bn ? 1e-5 : opts.frozen_bn_eps;
-      n->num_batches_tracked = bn ? sd.find(m.key() + ".num_batches_tracked")->clone() : torch::Tensor();
+      const auto* counter = sd.find(m.key() + ".num_batches_tracked");
+      n->num_batches_tracked = counter ? counter->to(torch::kLong).to(n->running_mean.device()).clone() : torch::Tensor();
+      n->set_frozen(!counter, opts.frozen_bn_eps);
     }
   }
 }

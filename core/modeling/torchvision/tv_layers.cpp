@@ -3,17 +3,36 @@
 namespace rcnn::modeling::tv {
 
 Norm2dImpl::Norm2dImpl(int64_t c) {
-  weight = register_buffer("weight", torch::ones({c}));
-  bias = register_buffer("bias", torch::zeros({c}));
+  weight = register_parameter("weight", torch::ones({c}), /*requires_grad=*/false);
+  bias = register_parameter("bias", torch::zeros({c}), /*requires_grad=*/false);
   running_mean = register_buffer("running_mean", torch::zeros({c}));
   running_var = register_buffer("running_var", torch::ones({c}));
 }
 
+void Norm2dImpl::set_frozen(bool f, double frozen_eps) {
+  frozen = f;
+  eps = f ? frozen_eps : 1e-5;
+  weight.set_requires_grad(!f);
+  bias.set_requires_grad(!f);
+  if (f) {
+    num_batches_tracked = torch::Tensor();
+  } else if (!num_batches_tracked.defined()) {
+    num_batches_tracked = torch::zeros({}, torch::TensorOptions().dtype(torch::kLong).device(running_mean.device()));
+  }
+}
+
 torch::Tensor Norm2dImpl::forward(const torch::Tensor& x) {
   if (folded) return x;
-  if (!frozen)
-    return torch::batch_norm(x, weight, bias, running_mean, running_var, /*training=*/false, 0.1, eps,
+  if (!frozen) {
+    const bool training = is_training();
+    if (training) {
+      torch::NoGradGuard ng;
+      if (num_batches_tracked.device() != running_mean.device()) num_batches_tracked = num_batches_tracked.to(running_mean.device());
+      num_batches_tracked.add_(1);
+    }
+    return torch::batch_norm(x, weight, bias, running_mean, running_var, training, 0.1, eps,
                              at::globalContext().userEnabledCuDNN());
+  }
   // torchvision.ops.FrozenBatchNorm2d.forward, op for op.
   auto w = weight.reshape({1, -1, 1, 1});
   auto b = bias.reshape({1, -1, 1, 1});

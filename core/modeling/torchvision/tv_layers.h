@@ -4,13 +4,21 @@
 
 namespace rcnn::modeling::tv {
 
-// BatchNorm2d in eval mode, or FrozenBatchNorm2d (frozen = true: the
-// statistics are folded as torchvision's FrozenBatchNorm2d folds them,
-// scale = w * rsqrt(var + eps), shift = b - mean * scale). Which one a
-// checkpoint holds is seen from num_batches_tracked (BatchNorm2d writes it).
+// BatchNorm2d, or FrozenBatchNorm2d (frozen = true: the statistics are
+// folded as torchvision's FrozenBatchNorm2d folds them, scale = w *
+// rsqrt(var + eps), shift = b - mean * scale). Which one a checkpoint holds
+// is seen from num_batches_tracked (BatchNorm2d writes it).
+//
+// A BatchNorm2d in train mode normalises with the batch's statistics and
+// updates its running ones (momentum 0.1, the unbiased variance) and its
+// num_batches_tracked, as torch.nn.BatchNorm2d does; in eval mode it uses
+// the running ones. weight and bias are parameters; a FrozenBatchNorm2d's
+// never take gradients (set_frozen), as torchvision keeps them buffers.
 struct Norm2dImpl : torch::nn::Module {
   explicit Norm2dImpl(int64_t channels);
   torch::Tensor forward(const torch::Tensor& x);
+  // BatchNorm2d (false, eps 1e-5, a counter) or FrozenBatchNorm2d (true, `frozen_eps`).
+  void set_frozen(bool frozen, double frozen_eps = 0.0);
   bool frozen = true;
   bool folded = false;  // folded into the preceding conv (fold_batchnorm): identity
   double eps = 1e-5;

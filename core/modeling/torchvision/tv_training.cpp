@@ -160,7 +160,7 @@ std::vector<Proposals> training_proposals(const TvOptions& o, const TvInference&
 
 // The RPN's two losses: torchvision's Matcher and sampler over every image's anchors.
 void rpn_losses(const TvOptions& o, const TvInference& r, const std::vector<TvTarget>& targets, Draws& d,
-                TvLosses& L, TrainStep* step) {
+                TvLosses& L, TrainStep* step, const SampleNormalizer& normalizer) {
   const int64_t N = int64_t(targets.size());
   const int64_t K = r.anchors.size(0);
   // RPN targets: torchvision's Matcher(fg, bg, allow_low_quality_matches=True).
@@ -190,17 +190,23 @@ void rpn_losses(const TvOptions& o, const TvInference& r, const std::vector<TvTa
   auto sampled = torch::cat({sampled_pos, sampled_neg});
   auto labels_all = torch::cat(rpn_labels), targets_all = torch::cat(rpn_targets);
   // F.smooth_l1_loss(beta=1/9, reduction="sum") through ATen directly.
+  const double divisor = normalizer ? normalizer(sampled.numel()) : double(sampled.numel());
   L.rpn_box_reg = torch::smooth_l1_loss(r.deltas.index({sampled_pos}), targets_all.index({sampled_pos}),
                                         at::Reduction::Sum, 1.0 / 9) /
-                  double(sampled.numel());
-  L.objectness = F::binary_cross_entropy_with_logits(r.objectness.flatten().index({sampled}),
-                                                     labels_all.index({sampled}));
+                  divisor;
+  L.objectness = normalizer ? F::binary_cross_entropy_with_logits(
+                                  r.objectness.flatten().index({sampled}), labels_all.index({sampled}),
+                                  F::BinaryCrossEntropyWithLogitsFuncOptions().reduction(torch::kSum)) /
+                                  divisor
+                            : F::binary_cross_entropy_with_logits(r.objectness.flatten().index({sampled}),
+                                                                  labels_all.index({sampled}));
   if (step) record_rpn(step->rpn, r, L, labels_all, targets_all, torch::cat(rpn_matched), sampled_pos, sampled_neg);
 }
 
 // The RoI head's two losses (fastrcnn_loss) on the sampled proposals and GT boxes.
 void roi_losses(TvFasterRCNNImpl& m, const TvInference& r, const std::vector<TvTarget>& targets,
-                const std::vector<Proposals>& proposals, Draws& d, TvLosses& L, TrainStep* step) {
+                const std::vector<Proposals>& proposals, Draws& d, TvLosses& L, TrainStep* step,
+                const SampleNormalizer& normalizer) {
   const auto& o = m.opts;
   const int64_t N = int64_t(targets.size());
   // RoI heads: GT boxes join the proposals; Matcher(fg, bg, no low-quality).
@@ -255,14 +261,18 @@ void roi_losses(TvFasterRCNNImpl& m, const TvInference& r, const std::vector<TvT
   auto [class_logits, box_regression] = m.box_predictor->forward(x);
   // fastrcnn_loss
   auto labels = torch::cat(roi_labels), regression_targets = torch::cat(roi_targets);
-  L.classifier = F::cross_entropy(class_logits, labels);
+  const int64_t R = class_logits.size(0);
+  const double divisor = normalizer ? normalizer(labels.numel()) : double(labels.numel());
+  L.classifier = normalizer ? F::cross_entropy(class_logits, labels,
+                                               F::CrossEntropyFuncOptions().reduction(torch::kSum)) /
+                                  divisor
+                            : F::cross_entropy(class_logits, labels);
   auto pos_subset = torch::where(labels > 0)[0];
   auto labels_pos = labels.index({pos_subset});
-  const int64_t R = class_logits.size(0);
   auto br = box_regression.reshape({R, box_regression.size(-1) / 4, 4});
   L.box_reg = torch::smooth_l1_loss(br.index({pos_subset, labels_pos}), regression_targets.index({pos_subset}),
                                     at::Reduction::Sum, 1.0 / 9) /
-              double(labels.numel());
+              divisor;
   if (step) {
     record_roi(step->roi, {q_boxes, q_image, q_from_gt, q_match, q_gt, q_iou, q_class, q_fg, q_bg}, pooler, d.made,
                class_logits, br, labels, regression_targets);
@@ -273,7 +283,7 @@ void roi_losses(TvFasterRCNNImpl& m, const TvInference& r, const std::vector<TvT
 
 TvLosses training_losses(TvFasterRCNNImpl& m, const std::vector<torch::Tensor>& images,
                          const std::vector<TvTarget>& targets_in, const TvSamples* replay, TvSamples* drawn,
-                         std::optional<torch::Generator> gen, TrainStep* step) {
+                         std::optional<torch::Generator> gen, TrainStep* step, const SampleNormalizer& normalizer) {
   TORCH_CHECK(images.size() == targets_in.size(), "training_losses: one target per image");
   TvInference r;
   m.run_transform(r, images);
@@ -288,17 +298,17 @@ TvLosses training_losses(TvFasterRCNNImpl& m, const std::vector<torch::Tensor>& 
   for (const auto& c : cls) r.anchors_per_level.push_back(c.size(1) * c.size(2) * c.size(3));
   std::tie(r.objectness, r.deltas) = concat_box_prediction_layers(cls, reg);
   m.run_anchors(r);
-  return training_losses_on(m, r, targets, replay, drawn, gen, step);
+  return training_losses_on(m, r, targets, replay, drawn, gen, step, normalizer);
 }
 
 TvLosses training_losses_on(TvFasterRCNNImpl& m, const TvInference& r, const std::vector<TvTarget>& targets,
                             const TvSamples* replay, TvSamples* drawn, std::optional<torch::Generator> gen,
-                            TrainStep* step) {
+                            TrainStep* step, const SampleNormalizer& normalizer) {
   const auto proposals = training_proposals(m.opts, r, int64_t(targets.size()), r.anchors.size(0));
   Draws d{replay, gen, {}};
   TvLosses L;
-  rpn_losses(m.opts, r, targets, d, L, step);  // the RPN sampler draws first, then the RoI sampler
-  roi_losses(m, r, targets, proposals, d, L, step);
+  rpn_losses(m.opts, r, targets, d, L, step, normalizer);  // the RPN sampler draws first, then the RoI sampler
+  roi_losses(m, r, targets, proposals, d, L, step, normalizer);
   if (step)
     step->losses = {{"rpn_obj", L.objectness}, {"rpn_box", L.rpn_box_reg}, {"roi_cls", L.classifier},
                     {"roi_box", L.box_reg}};
@@ -326,6 +336,12 @@ void freeze_backbone(TvFasterRCNNImpl& m, int layers) {
     for (size_t i = 0; i < n; ++i)
       for (auto& p : bb.mobilenet->features[i].ptr()->parameters()) p.set_requires_grad(i >= freeze_before);
   }
+  // FrozenBatchNorm2d's weight and bias never train (torchvision keeps them buffers).
+  for (const auto& mod : m.modules(/*include_self=*/false))
+    if (auto* n = mod->as<Norm2d>(); n && n->frozen) {
+      n->weight.set_requires_grad(false);
+      n->bias.set_requires_grad(false);
+    }
 }
 
 }  // namespace rcnn::modeling::tv

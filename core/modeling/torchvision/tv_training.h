@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "modeling/torchvision/tv_faster_rcnn.h"
+#include "modeling/sampling.h"
 #include "modeling/train_step.h"
 
 namespace rcnn::modeling::tv {
@@ -44,11 +45,11 @@ torch::Tensor encode_boxes(const torch::Tensor& reference, const torch::Tensor& 
 // The four losses of one step on images (3, H, W) in [0, 1]. `replay`: use
 // these draws instead of sampling (parity with torchvision's); `drawn`
 // receives the draws made. Gradients flow to the model's trainable parameters.
-// `step`: as in training_losses_on.
+// `step`, `normalizer`: as in training_losses_on.
 TvLosses training_losses(TvFasterRCNNImpl& model, const std::vector<torch::Tensor>& images,
                          const std::vector<TvTarget>& targets, const TvSamples* replay = nullptr,
                          TvSamples* drawn = nullptr, std::optional<torch::Generator> gen = std::nullopt,
-                         TrainStep* step = nullptr);
+                         TrainStep* step = nullptr, const SampleNormalizer& normalizer = {});
 
 // The same step on a first stage already run on these images (r:
 // run_transform, the backbone and RPN head, run_anchors), targets in the
@@ -56,9 +57,13 @@ TvLosses training_losses(TvFasterRCNNImpl& model, const std::vector<torch::Tenso
 // per-sample loss term as modeling::TrainStep's rows (the studio's RoI
 // sampling and Losses stages): the RPN rows index the batch's N * K anchors,
 // the RoI rows each image's proposals followed by its GT boxes.
+// `normalizer` (data-parallel ranks, modeling::SampleNormalizer): each
+// loss is its sum over the samples divided by normalizer(samples) instead
+// of torchvision's mean over this batch's samples (empty: the mean, op for op).
 TvLosses training_losses_on(TvFasterRCNNImpl& model, const TvInference& r, const std::vector<TvTarget>& targets,
                             const TvSamples* replay = nullptr, TvSamples* drawn = nullptr,
-                            std::optional<torch::Generator> gen = std::nullopt, TrainStep* step = nullptr);
+                            std::optional<torch::Generator> gen = std::nullopt, TrainStep* step = nullptr,
+                            const SampleNormalizer& normalizer = {});
 
 // torchvision's trainable_backbone_layers: the backbone's parameters outside
 // its top `layers` stages stop taking gradients (ResNet: layer4, layer3,
