@@ -64,10 +64,148 @@ data::Dataset hold_out(data::Dataset& train, double fraction) {
 }
 }  // namespace
 
+namespace {
+
+using Say = std::function<void(const std::string&)>;
+
+// Processes on this machine share its cores.
+void share_cores(const TrainRequest& req) {
+  const auto env = dist::env_from_environment();
+  const int local = env ? env->local_world_size : std::max(1, req.nproc);
+  const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+  engine::init_threads(local > 1 && !std::getenv("RCNN_THREADS") ? std::max(1, cores / local) : 0);
+}
+
+struct Splits {
+  std::string path;
+  data::Dataset train;
+  std::optional<data::Dataset> val;
+};
+
+// The train split and the validation set: the val split, a held-out fraction, or none.
+Splits open_splits(const TrainRequest& req, const Say& say) {
+  Splits s;
+  s.path = req.dataset.empty() ? data::default_dataset_dir() : req.dataset;
+  data::LoadOptions lo;
+  lo.split = req.train_split;
+  s.train = data::open_dataset(s.path, lo);
+  if (s.train.format == data::Format::Folder)
+    throw data::DataError(s.path + ": a folder of images has no annotations to train on");
+  for (const auto& i : s.train.issues) say("dataset: " + i);
+  const bool single_coco = fs::is_regular_file(s.path) && s.train.format == data::Format::COCO;
+  if (req.val_fraction > 0) {
+    if (req.val_fraction >= 1) throw data::DataError("--val-fraction must be in (0, 1)");
+    s.val = hold_out(s.train, req.val_fraction);
+    say("validation: " + std::to_string(s.val->size()) + " images held out of the train split (--val-fraction " +
+        std::to_string(req.val_fraction) + ")");
+  } else if (single_coco) {
+    // Its "val" split would be the same images: val mAP and best.pt would be chosen on training images.
+    throw data::DataError(s.path +
+                          ": a single COCO file has no separate val split (validation would reuse the training "
+                          "images); pass --val-fraction F to hold out a fraction, or use a directory with "
+                          "annotations/instances_train.json and instances_val.json");
+  } else {
+    try {
+      lo.split = req.val_split;
+      lo.class_names = s.train.class_names;
+      s.val = data::open_dataset(s.path, lo);
+    } catch (const data::DataError& e) {
+      say(std::string("no validation split, periodic evaluation off: ") + e.what());
+    }
+  }
+  return s;
+}
+
+// The run's config: the checkpoint's (--resume), or the preset with the dataset's classes and the overrides.
+DetectorConfig run_config(const TrainRequest& req, const data::Dataset& train) {
+  const std::string last = (fs::path(req.run_dir) / "last.pt").string();
+  if (req.resume && fs::exists(fs::path(req.run_dir) / "run.json") && !fs::exists(last))
+    throw engine::CheckpointError(req.run_dir + ": a torchvision run of an older RCNN Studio (run.json, last.pth) "
+                                  "holds no optimizer state to resume; start a new run with --checkpoint " +
+                                  (fs::path(req.run_dir) / "last.pth").string());
+  if (req.resume) return config_from_json_string(engine::read_checkpoint_meta(last).config_json, last);
+  DetectorConfig cfg = load_preset(req.config);
+  cfg.num_classes = int(train.class_names.size());
+  cfg.class_names = train.class_names;
+  for (const auto& o : req.overrides) apply_override(cfg, o);
+  return cfg;
+}
+
+// The loader for this rank's shard, in the form the family trains on.
+data::LoaderOptions loader_options(const DetectorConfig& cfg, int world, int rank, const pipeline::Family& family) {
+  data::LoaderOptions L;
+  L.batch_size = cfg.solver.batch_size;
+  L.shuffle = true;
+  L.drop_last = true;
+  L.hflip = cfg.input.hflip_train;
+  L.color_jitter = cfg.input.color_jitter;
+  L.scale_jitter = cfg.input.scale_jitter;
+  L.seed = cfg.solver.seed;
+  L.num_workers = cfg.solver.num_workers;
+  L.input_size = cfg.input.size;
+  L.resize = cfg.input.resize;
+  L.mean = cfg.input.mean;
+  L.std = cfg.input.std;
+  L.world_size = world;
+  L.rank = rank;
+  L.decoded = family.train_input == pipeline::TrainInput::Decoded;
+  return L;
+}
+
+engine::DataSource data_source(data::DataLoader& loader, const data::Dataset& train) {
+  engine::DataSource src;
+  src.start_epoch = [&loader](int64_t epoch, int64_t first_image) { loader.start_epoch(epoch, first_image); };
+  src.next = [&loader]() -> std::optional<pipeline::LossBatch> {
+    auto b = loader.next();
+    if (!b) return std::nullopt;
+    return loss_batch(*b);
+  };
+  src.global_batch = loader.global_batch();
+  uint64_t h = 1469598103934665603ULL;  // FNV-1a over the ids, in order
+  for (const auto& im : train.images)
+    for (unsigned char c : im.id + "\n") h = (h ^ c) * 1099511628211ULL;
+  src.fingerprint = std::to_string(train.size()) + " training images, ids hash " + std::to_string(h);
+  return src;
+}
+
+// The trainer's hooks as the job's events.
+engine::TrainHooks hooks_for(const TrainEvents& ev, const Say& say) {
+  auto conv = [](const engine::TrainStatus& s) {
+    TrainProgress p;
+    p.iter = s.iter;
+    p.max_iters = s.max_iters;
+    p.epoch = s.epoch;
+    p.losses = s.losses;
+    p.loss = s.loss;
+    p.lr = s.lr;
+    p.images_per_s = s.images_per_s;
+    p.eta_s = s.eta_s;
+    p.elapsed_s = s.elapsed_s;
+    return p;
+  };
+  engine::TrainHooks hooks;
+  if (ev.on_progress) hooks.after_step = [&ev, conv](const engine::TrainStatus& s) { ev.on_progress(conv(s)); };
+  if (ev.on_log) hooks.on_log = [&ev, conv](const engine::TrainStatus& s) { ev.on_log(conv(s)); };
+  hooks.on_message = say;
+  hooks.on_eval = [&ev](int64_t it, double m, const std::string&) {
+    if (ev.on_eval) ev.on_eval(it, m);
+  };
+  hooks.on_checkpoint = ev.on_checkpoint;
+  return hooks;
+}
+
+const char* state_name(engine::TrainResult::State s) {
+  return s == engine::TrainResult::State::Completed ? "completed"
+         : s == engine::TrainResult::State::Stopped ? "stopped"
+                                                    : "failed";
+}
+
+}  // namespace
+
 TrainOutcome TrainJob::run(const TrainEvents& ev) {
   TrainOutcome out;
   out.run_dir = req_.run_dir;
-  auto say = [&](const std::string& m) {
+  const Say say = [&](const std::string& m) {
     if (ev.on_message) ev.on_message(m);
   };
   DistSetup ds;
@@ -78,57 +216,10 @@ TrainOutcome TrainJob::run(const TrainEvents& ev) {
     ~RestoreThreads() { torch::set_num_threads(n); }
   } restore_threads;
   try {
-    {
-      // Processes on this machine share its cores.
-      const auto env = dist::env_from_environment();
-      const int local = env ? env->local_world_size : std::max(1, req_.nproc);
-      const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
-      engine::init_threads(local > 1 && !std::getenv("RCNN_THREADS") ? std::max(1, cores / local) : 0);
-    }
-    const std::string ds_path = req_.dataset.empty() ? data::default_dataset_dir() : req_.dataset;
-    data::LoadOptions lo;
-    lo.split = req_.train_split;
-    data::Dataset train = data::open_dataset(ds_path, lo);
-    if (train.format == data::Format::Folder)
-      throw data::DataError(ds_path + ": a folder of images has no annotations to train on");
-    for (const auto& i : train.issues) say("dataset: " + i);
-    std::optional<data::Dataset> val;
-    const bool single_coco = fs::is_regular_file(ds_path) && train.format == data::Format::COCO;
-    if (req_.val_fraction > 0) {
-      if (req_.val_fraction >= 1) throw data::DataError("--val-fraction must be in (0, 1)");
-      val = hold_out(train, req_.val_fraction);
-      say("validation: " + std::to_string(val->size()) + " images held out of the train split (--val-fraction " +
-          std::to_string(req_.val_fraction) + ")");
-    } else if (single_coco) {
-      // Its "val" split would be the same images: val mAP and best.pt would be chosen on training images.
-      throw data::DataError(ds_path +
-                            ": a single COCO file has no separate val split (validation would reuse the training "
-                            "images); pass --val-fraction F to hold out a fraction, or use a directory with "
-                            "annotations/instances_train.json and instances_val.json");
-    } else {
-      try {
-        lo.split = req_.val_split;
-        lo.class_names = train.class_names;
-        val = data::open_dataset(ds_path, lo);
-      } catch (const data::DataError& e) {
-        say(std::string("no validation split, periodic evaluation off: ") + e.what());
-      }
-    }
-
-    DetectorConfig cfg;
-    const std::string last = (fs::path(req_.run_dir) / "last.pt").string();
-    if (req_.resume && fs::exists(fs::path(req_.run_dir) / "run.json") && !fs::exists(last))
-      throw engine::CheckpointError(req_.run_dir + ": a torchvision run of an older RCNN Studio (run.json, last.pth) "
-                                    "holds no optimizer state to resume; start a new run with --checkpoint " +
-                                    (fs::path(req_.run_dir) / "last.pth").string());
-    if (req_.resume) {
-      cfg = config_from_json_string(engine::read_checkpoint_meta(last).config_json, last);
-    } else {
-      cfg = load_preset(req_.config);
-      cfg.num_classes = int(train.class_names.size());
-      cfg.class_names = train.class_names;
-      for (const auto& o : req_.overrides) apply_override(cfg, o);
-    }
+    share_cores(req_);
+    auto splits = open_splits(req_, say);
+    const auto& train = splits.train;
+    const DetectorConfig cfg = run_config(req_, train);
     const auto& family = pipeline::family_of(cfg);
     std::string device_spec = req_.device;
     ds = setup_distributed(req_, device_spec, say);
@@ -136,90 +227,34 @@ TrainOutcome TrainJob::run(const TrainEvents& ev) {
     out.rank = rank;
     out.world_size = world;
     if (world > 1 && train.size() < size_t(cfg.solver.batch_size) * size_t(world))
-      throw data::DataError(ds_path + ": the train split has " + std::to_string(train.size()) +
+      throw data::DataError(splits.path + ": the train split has " + std::to_string(train.size()) +
                             " images, fewer than one global batch (" + std::to_string(cfg.solver.batch_size) +
                             " per process x " + std::to_string(world) + " processes)");
     say("train: " + std::to_string(train.size()) + " images, " + std::to_string(train.num_objects()) + " objects, " +
         std::to_string(cfg.num_classes) + " classes; " + family.name + " detector; " +
         std::to_string(torch::get_num_threads()) + " threads; BLAS " + engine::blas_name());
 
-    data::LoaderOptions L;
-    L.batch_size = cfg.solver.batch_size;
-    L.shuffle = true;
-    L.drop_last = true;
-    L.hflip = cfg.input.hflip_train;
-    L.color_jitter = cfg.input.color_jitter;
-    L.scale_jitter = cfg.input.scale_jitter;
-    L.seed = cfg.solver.seed;
-    L.num_workers = cfg.solver.num_workers;
-    L.input_size = cfg.input.size;
-    L.resize = cfg.input.resize;
-    L.mean = cfg.input.mean;
-    L.std = cfg.input.std;
-    L.world_size = world;
-    L.rank = rank;
-    L.decoded = family.train_input == pipeline::TrainInput::Decoded;
-    data::DataLoader loader(train, L);
-    int64_t max_iters = req_.max_iters;
-    if (req_.epochs > 0) max_iters = int64_t(req_.epochs) * int64_t(loader.batches_per_epoch());
-
-    engine::DataSource src;
-    src.start_epoch = [&](int64_t epoch, int64_t first_image) { loader.start_epoch(epoch, first_image); };
-    src.next = [&]() -> std::optional<pipeline::LossBatch> {
-      auto b = loader.next();
-      if (!b) return std::nullopt;
-      return loss_batch(*b);
-    };
-    src.global_batch = loader.global_batch();
-    {
-      uint64_t h = 1469598103934665603ULL;  // FNV-1a over the ids, in order
-      for (const auto& im : train.images)
-        for (unsigned char c : im.id + "\n") h = (h ^ c) * 1099511628211ULL;
-      src.fingerprint = std::to_string(train.size()) + " training images, ids hash " + std::to_string(h);
-    }
-
+    data::DataLoader loader(train, loader_options(cfg, world, rank, family));
+    engine::DataSource src = data_source(loader, train);
     engine::TrainOptions to;
     to.run_dir = req_.run_dir;
     to.resume = req_.resume;
-    to.max_iters = max_iters;
+    to.max_iters = req_.epochs > 0 ? int64_t(req_.epochs) * int64_t(loader.batches_per_epoch()) : req_.max_iters;
     to.minutes = req_.minutes;
     to.device = device_spec;
     to.group = ds.group;
     to.init_weights = req_.init_checkpoint;
-    if (val && ds.lead()) {
+    if (splits.val && ds.lead()) {
       to.evaluate = [&](pipeline::Detector& det, std::string* details) {
-        auto rep = evaluate_detector(det, *val, req_.eval_max_images, 16);
+        auto rep = evaluate_detector(det, *splits.val, req_.eval_max_images, 16);
         if (details) *details = evaluation::eval_to_json(rep.result);
         return rep.result.map50;
       };
     }
     engine::Trainer trainer(cfg, to);
-    engine::TrainHooks hooks;
-    auto conv = [](const engine::TrainStatus& s) {
-      TrainProgress p;
-      p.iter = s.iter;
-      p.max_iters = s.max_iters;
-      p.epoch = s.epoch;
-      p.losses = s.losses;
-      p.loss = s.loss;
-      p.lr = s.lr;
-      p.images_per_s = s.images_per_s;
-      p.eta_s = s.eta_s;
-      p.elapsed_s = s.elapsed_s;
-      return p;
-    };
-    if (ev.on_progress) hooks.after_step = [&](const engine::TrainStatus& s) { ev.on_progress(conv(s)); };
-    if (ev.on_log) hooks.on_log = [&](const engine::TrainStatus& s) { ev.on_log(conv(s)); };
-    hooks.on_message = say;
-    hooks.on_eval = [&](int64_t it, double m, const std::string&) {
-      if (ev.on_eval) ev.on_eval(it, m);
-    };
-    hooks.on_checkpoint = ev.on_checkpoint;
-    auto r = trainer.run(src, hooks, &stop_);
+    const auto r = trainer.run(src, hooks_for(ev, say), &stop_);
     for (const auto& i : loader.issues()) say("loader: " + i);
-    out.state = r.state == engine::TrainResult::State::Completed ? "completed"
-                : r.state == engine::TrainResult::State::Stopped ? "stopped"
-                                                                 : "failed";
+    out.state = state_name(r.state);
     out.message = r.message;
     out.iterations = r.iterations;
     out.best_map = r.best_map;
