@@ -2,12 +2,31 @@
 // family through the stage contract's detect(), for the trainer.
 #include <chrono>
 
+#include "api/dataset.h"
 #include "api/dataset_convert.h"
 #include "data/image_io.h"
 #include "detail/eval_internal.h"
 #include "pipeline/detector.h"
 
 namespace rcnn::api {
+
+void score_report(EvalReport& rep, const std::vector<data::ImageRecord>& images,
+                  const std::vector<std::string>& class_names) {
+  const size_t n = images.size();
+  std::vector<std::vector<evaluation::EvalBox>> E(n), G(n);
+  for (size_t i = 0; i < n; ++i) {
+    rep.image_paths.push_back(images[i].path);
+    rep.gt.push_back(to_gt_objects(images[i]));
+    for (const auto& d : rep.detections[i])
+      E[i].push_back(
+          {d.box_original.x1, d.box_original.y1, d.box_original.x2, d.box_original.y2, d.label, d.score, false});
+    for (const auto& a : images[i].objects)
+      // COCO crowd regions are ignore regions, like VOC's difficult objects.
+      G[i].push_back({a.x1, a.y1, a.x2, a.y2, a.label, 1.f, a.difficult || a.crowd, a.area});
+  }
+  rep.result = evaluation::evaluate_detections(E, G, class_names);
+  rep.coco = evaluation::coco_evaluate(E, G, int(class_names.size()));
+}
 
 EvalReport evaluate_detector(pipeline::Detector& det, const data::Dataset& ds, int max_images, int batch_size) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -26,12 +45,7 @@ EvalReport evaluate_detector(pipeline::Detector& det, const data::Dataset& ds, i
   };
   for (size_t i = 0; i < n; ++i) {
     try {
-      const cv::Mat rgb = data::load_image_rgb(ds.images[i].path);
-      Image im;
-      im.width = rgb.cols;
-      im.height = rgb.rows;
-      im.rgb.assign(rgb.data, rgb.data + rgb.total() * 3);
-      batch.push_back(std::move(im));
+      batch.push_back(load_image(ds.images[i].path));
       which.push_back(i);
     } catch (const data::DataError& e) {
       rep.issues.push_back(std::string(e.what()) + " (no detections)");
@@ -39,19 +53,8 @@ EvalReport evaluate_detector(pipeline::Detector& det, const data::Dataset& ds, i
     if (int(batch.size()) >= std::max(1, batch_size)) flush();
   }
   if (!batch.empty()) flush();
-  std::vector<std::vector<evaluation::EvalBox>> E(n), G(n);
-  for (size_t i = 0; i < n; ++i) {
-    rep.image_paths.push_back(ds.images[i].path);
-    rep.gt.push_back(to_gt_objects(ds.images[i]));
-    for (const auto& d : rep.detections[i])
-      E[i].push_back(
-          {d.box_original.x1, d.box_original.y1, d.box_original.x2, d.box_original.y2, d.label, d.score, false});
-    for (const auto& a : ds.images[i].objects)
-      // COCO crowd regions are ignore regions, like VOC's difficult objects.
-      G[i].push_back({a.x1, a.y1, a.x2, a.y2, a.label, 1.f, a.difficult || a.crowd, a.area});
-  }
-  rep.result = evaluation::evaluate_detections(E, G, ds.class_names);
-  rep.coco = evaluation::coco_evaluate(E, G, int(ds.class_names.size()));
+  std::vector<data::ImageRecord> images(ds.images.begin(), ds.images.begin() + std::ptrdiff_t(n));
+  score_report(rep, images, ds.class_names);
   rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return rep;
 }

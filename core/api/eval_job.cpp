@@ -69,19 +69,7 @@ EvalReport evaluate_model(modeling::FasterRCNN& model, const DetectorConfig& cfg
     if (progress) progress(done, int(n));
   }
   rep.issues = loader.issues();
-  std::vector<std::vector<evaluation::EvalBox>> E(n), G(n);
-  for (size_t i = 0; i < n; ++i) {
-    rep.image_paths.push_back(sub.images[i].path);
-    rep.gt.push_back(to_gt_objects(sub.images[i]));
-    for (const auto& d : rep.detections[i])
-      E[i].push_back(
-          {d.box_original.x1, d.box_original.y1, d.box_original.x2, d.box_original.y2, d.label, d.score, false});
-    for (const auto& a : sub.images[i].objects)
-      // COCO crowd regions are ignore regions, like VOC's difficult objects.
-      G[i].push_back({a.x1, a.y1, a.x2, a.y2, a.label, 1.f, a.difficult || a.crowd, a.area});
-  }
-  rep.result = evaluation::evaluate_detections(E, G, ds.class_names);
-  rep.coco = evaluation::coco_evaluate(E, G, int(ds.class_names.size()));
+  score_report(rep, sub.images, ds.class_names);
   rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return rep;
 }

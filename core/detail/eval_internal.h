@@ -18,6 +18,12 @@ EvalReport evaluate_model(modeling::FasterRCNN& model, const DetectorConfig& cfg
                           const torch::Device& device, int max_images, int batch_size,
                           const std::function<void(int, int)>& progress = {});
 
+// Fills rep's image paths, GTs, VOC result and COCO summary from its
+// detections (rep.detections[i] for images[i]; crowd and difficult GTs are
+// ignore regions).
+void score_report(EvalReport& rep, const std::vector<data::ImageRecord>& images,
+                  const std::vector<std::string>& class_names);
+
 // Any detector family through the stage contract (Detector::detect), in
 // batches of batch_size images (the family decides how it runs them):
 // what the trainer's periodic validation scores.
