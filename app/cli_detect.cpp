@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "cli_util.h"
 #include "api/dataset.h"
 #include "api/eval_job.h"
 #include "api/torchvision_model.h"
@@ -33,6 +34,7 @@ CLI::App* add_detect_command(CLI::App& app, DetectArgs& a) {
   detect->add_option("--out", a.out, "output folder (detections.json + annotated PNGs)")->capture_default_str();
   detect->add_option("--score", a.score, "score threshold")->capture_default_str();
   detect->add_option("--device", a.device)->capture_default_str();
+  add_precision_option(*detect, a.precision);
   return detect;
 }
 
@@ -56,13 +58,14 @@ int run_detect(const DetectArgs& a) {
     tr.score_thresh = a.score;
     tr.exact = a.exact;
     tr.overrides = a.overrides;
+    tr.precision = a.precision;
     res = rcnn::api::detect_files_torchvision(tr, files, &names);
   } else {
     if (!a.overrides.empty()) throw std::runtime_error("detect: --set is for torchvision presets (--config torchvision_*)");
     if (!a.config.empty())
       throw std::runtime_error("detect: --config " + a.config +
                                " is not a torchvision preset (our checkpoints carry their own config)");
-    res = rcnn::api::detect_files(a.checkpoint, files, a.device, a.score, &names);
+    res = rcnn::api::detect_files(a.checkpoint, files, a.device, a.score, &names, a.precision);
   }
   fs::create_directories(a.out);
   json all = json::array();

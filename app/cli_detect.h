@@ -5,7 +5,7 @@
 #include <vector>
 
 struct DetectArgs {
-  std::string checkpoint, out = "detections", device = "auto", config, classes;
+  std::string checkpoint, out = "detections", device = "auto", config, classes, precision = "fp32";
   bool exact = false;
   double score = 0.5;
   std::vector<std::string> inputs;

@@ -46,6 +46,7 @@ CLI::App* add_eval_command(CLI::App& app, EvalArgs& a) {
   eval->add_option("--dataset", a.req.dataset, "dataset; default: the embedded dataset");
   eval->add_option("--split", a.req.split, "split")->capture_default_str();
   eval->add_option("--device", a.req.device)->capture_default_str();
+  add_precision_option(*eval, a.req.precision);
   eval->add_option("--max-images", a.req.max_images, "evaluate the first N images only");
   eval->add_option("--json", a.json, "write the full result as JSON here");
   eval->add_option("--detections", a.detections,
@@ -88,6 +89,7 @@ CLI::App* add_analyze_command(CLI::App& app, AnalyzeArgs& a) {
   analyze->add_option("--dataset", a.req.dataset, "dataset; default: the embedded dataset");
   analyze->add_option("--split", a.req.split, "split")->capture_default_str();
   analyze->add_option("--device", a.req.device)->capture_default_str();
+  add_precision_option(*analyze, a.req.precision);
   analyze->add_option("--max-images", a.req.max_images, "analyze the first N images only");
   analyze->add_option("--score", a.req.score_thresh,
                       "score threshold (default: the checkpoint's; with --detections, the file's detections below it "

@@ -22,6 +22,7 @@ CLI::App* add_inspect_command(CLI::App& app, InspectArgs& a) {
   inspect->add_option("--seed", a.seed, "sampling seed")->capture_default_str();
   inspect->add_option("--out", a.out, "write JSON here instead of stdout");
   inspect->add_option("--device", a.device)->capture_default_str();
+  add_precision_option(*inspect, a.precision);
   inspect->add_flag("--full", a.full, "include per-anchor arrays");
   return inspect;
 }
@@ -50,6 +51,7 @@ int run_inspect_command(const InspectArgs& a) {
     cfg.class_names = names;
   }
   rcnn::api::Session s(cfg, a.device);
+  s.set_precision(a.precision);
   if (!a.checkpoint.empty()) {
     s.load_checkpoint(a.checkpoint);
     if (!a.classes.empty()) s.load_class_names(a.classes);

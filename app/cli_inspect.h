@@ -8,7 +8,8 @@
 #include "api/dataset.h"
 
 struct InspectArgs {
-  std::string image, checkpoint, config = "default", dataset, split = "val", out, device = "cpu", classes;
+  std::string image, checkpoint, config = "default", dataset, split = "val", out, device = "cpu", classes,
+      precision = "fp32";
   int index = -1;
   bool full = false;
   uint64_t seed = 0;

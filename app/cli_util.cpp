@@ -39,3 +39,12 @@ std::string losses_str(const rcnn::api::TrainProgress& p) {
                 g("rpn_obj"), g("rpn_box"), g("roi_cls"), g("roi_box"), p.lr, p.images_per_s, hms(p.eta_s).c_str());
   return buf;
 }
+
+void add_precision_option(CLI::App& command, std::string& precision) {
+  command
+      .add_option("--precision", precision,
+                  "fp32, or bf16: convolutions and matrix products in bfloat16 (CPUs with AVX-512-BF16 or AMX; "
+                  "refused elsewhere); anchors, NMS, RoIAlign and post-processing stay fp32")
+      ->check(CLI::IsMember({"fp32", "bf16"}))
+      ->capture_default_str();
+}

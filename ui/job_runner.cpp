@@ -50,6 +50,7 @@ void JobRunner::post(const TraceRequest& r) {
     if (!r.config) p.config.reset();
   }
   if (r.device) p.device = r.device;
+  if (r.precision) p.precision = r.precision;
   if (r.classes_file) p.classes_file = r.classes_file;
   m_wake.wakeAll();
 }
@@ -79,9 +80,15 @@ std::string JobRunner::device() const {
   return m_device;
 }
 
+std::string JobRunner::precision() const {
+  QMutexLocker lk(&m_mutex);
+  return m_precision;
+}
+
 void JobRunner::postEvaluation(const rcnn::api::EvalRequest& req) {
   auto r = req;
   r.device = device();
+  r.precision = precision();
   queue(job<rcnn::api::EvalReport>([r] { return rcnn::api::run_evaluation(r); }, &JobRunner::evaluated,
                                    &JobRunner::evaluationFailed));
 }
@@ -89,6 +96,7 @@ void JobRunner::postEvaluation(const rcnn::api::EvalRequest& req) {
 void JobRunner::postCompare(const rcnn::api::CompareRequest& req) {
   auto r = req;
   r.a.device = r.b.device = device();
+  r.a.precision = r.b.precision = precision();
   queue(job<rcnn::api::CompareReport>([r] { return rcnn::api::run_compare(r); }, &JobRunner::compared,
                                       &JobRunner::compareFailed));
 }
@@ -96,6 +104,7 @@ void JobRunner::postCompare(const rcnn::api::CompareRequest& req) {
 void JobRunner::postAnalysis(const rcnn::api::AnalyzeRequest& req) {
   auto r = req;
   r.device = device();
+  r.precision = precision();
   queue(job<rcnn::api::AnalysisReport>([r] { return rcnn::api::run_analysis(r); }, &JobRunner::analyzed,
                                        &JobRunner::analysisFailed));
 }
@@ -186,6 +195,14 @@ void JobRunner::runTrace(const TraceRequest& req) {
       }
       emit deviceChanged(QString::fromStdString(m_session->device_name()));
     }
+    if (req.precision) {
+      m_session->set_precision(*req.precision);  // throws saying why (and nothing changes) where it cannot run
+      {
+        QMutexLocker lk(&m_mutex);
+        m_precision = m_session->precision();
+      }
+      emit precisionChanged(QString::fromStdString(m_session->precision()));
+    }
     auto& S = *m_session;
     if (req.checkpoint) {
       if (req.checkpoint->empty()) {
@@ -220,7 +237,7 @@ void JobRunner::runTrace(const TraceRequest& req) {
     // Only the training step switched off: the trace as it is stays right, nothing to re-run.
     const bool onlyTrainViewOff = req.train_view && !*req.train_view && !req.config && !req.image_path &&
                                   !req.sample_seed && !req.feature_channel && !req.checkpoint && !req.device &&
-                                  !req.classes_file;
+                                  !req.precision && !req.classes_file;
     if (onlyTrainViewOff) return;
     QElapsedTimer t;
     t.start();

@@ -38,6 +38,7 @@ struct TraceRequest {
   std::optional<int> feature_channel;  // the channel the feature-map images show
   std::optional<std::string> checkpoint;  // "" = random weights
   std::optional<std::string> device;
+  std::optional<std::string> precision;     // "fp32" | "bf16" (Model → Precision)
   std::optional<std::string> classes_file;  // the model's class names, one per line
   std::optional<bool> train_view;  // compute the training step (the RoI sampling and Losses stages show it)
 };
@@ -72,12 +73,14 @@ class JobRunner : public QThread {
   // The device the model runs on (Model → Device); evaluation, analysis and
   // comparison jobs run there too.
   std::string device() const;
+  std::string precision() const;  // Model → Precision: "fp32" or "bf16"
 
  signals:
   void traceReady(std::shared_ptr<const rcnn::api::PipelineTrace> trace, double ms);
   void failed(QString message);
   void modelChanged(QString label, bool random, QString configJson);
   void deviceChanged(QString device);  // the model and the trace now run there
+  void precisionChanged(QString precision);  // the trace (and jobs) now run at this precision
   void evaluated(std::shared_ptr<const rcnn::api::EvalReport> report);
   void evaluationFailed(QString message);
   void analyzed(std::shared_ptr<const rcnn::api::AnalysisReport> report);
@@ -105,6 +108,7 @@ class JobRunner : public QThread {
   std::optional<rcnn::api::CoverageRequest> m_coverage;
   bool m_quit = false;
   std::string m_device = "cpu";  // under m_mutex
+  std::string m_precision = "fp32";  // under m_mutex
   bool m_workedSinceTrim = false;  // this thread only
   rcnn::DetectorConfig m_cfg;
   std::unique_ptr<rcnn::api::Session> m_session;  // touched only on this thread

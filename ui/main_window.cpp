@@ -113,7 +113,10 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     m_ctx->setTrace(t, ms);
     QStringList parts;
     for (const auto& [k, v] : t->timings_ms) parts << QString("%1 %2").arg(QString::fromStdString(k)).arg(v, 0, 'f', 1);
-    m_timing->setText(QString("trace %1 ms (%2)").arg(ms, 0, 'f', 1).arg(parts.join(", ")));
+    m_timing->setText(QString("trace %1 ms (%2)%3")
+                          .arg(ms, 0, 'f', 1)
+                          .arg(parts.join(", "))
+                          .arg(t->precision == "fp32" ? QString() : QString(", %1").arg(QString::fromStdString(t->precision))));
   });
   connect(m_job, &JobRunner::failed, this, &MainWindow::showError);
   connect(m_job, &JobRunner::modelChanged, this, [this](QString label, bool random, QString json) {

@@ -127,6 +127,33 @@ void MainWindow::buildMenus() {
     for (auto* a : dev->actions())
       if (a->isCheckable()) a->setChecked(a->data().toString() == id);
   });
+  // fp32, or bf16 where the CPU has it (AVX-512-BF16 / AMX): the trace, evaluation, analysis and comparison.
+  auto* prec = model->addMenu("&Precision");
+  prec->setObjectName("precisionMenu");
+  auto* pgroup = new QActionGroup(prec);
+  const auto noBf16 = QString::fromStdString(rcnn::api::bf16_unavailable_reason());
+  for (const char* p : {"fp32", "bf16"}) {
+    const QString id = p;
+    auto* a = prec->addAction(id == "fp32" ? "fp32" : "bf16 (AVX-512-BF16 / AMX: convolutions and matrix products)",
+                              this, [this, id] {
+                                TraceRequest r;
+                                r.precision = id.toStdString();
+                                m_job->post(r);
+                              });
+    a->setData(id);
+    a->setCheckable(true);
+    a->setChecked(id == "fp32");
+    if (id == "bf16" && !noBf16.isEmpty()) {
+      a->setEnabled(false);
+      a->setToolTip(noBf16);
+      prec->addAction(QString("bf16: %1").arg(noBf16))->setEnabled(false);
+    }
+    pgroup->addAction(a);
+  }
+  connect(m_job, &JobRunner::precisionChanged, prec, [prec](QString id) {
+    for (auto* a : prec->actions())
+      if (a->isCheckable()) a->setChecked(a->data().toString() == id);
+  });
   auto* help = menuBar()->addMenu("&Help");
   help->addAction("&About", this, [this] {
     QMessageBox::about(

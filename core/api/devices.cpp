@@ -1,5 +1,7 @@
 #include "api/devices.h"
 
+#include "engine/precision.h"
+
 #include <malloc.h>
 #include <torch/torch.h>
 
@@ -28,4 +30,11 @@ std::string cuda_unavailable_reason() {
   return at::hasCUDA() ? "no CUDA device is visible" : "this LibTorch build has no CUDA";
 }
 
+}  // namespace rcnn::api
+
+namespace rcnn::api {
+std::string bf16_unavailable_reason() {
+  std::string why;
+  return engine::cpu_has_bf16(&why) ? std::string() : why;
+}
 }  // namespace rcnn::api

@@ -27,5 +27,8 @@ void release_free_memory();
 // Why there is no CUDA device: "this LibTorch build has no CUDA" or "no
 // CUDA device is visible"; empty when there is one.
 std::string cuda_unavailable_reason();
+// Why the bf16 inference path (Session::set_precision("bf16")) cannot run on
+// this CPU, or "" when it can (AVX-512-BF16 or AMX-BF16 present).
+std::string bf16_unavailable_reason();
 
 }  // namespace rcnn::api

@@ -16,6 +16,7 @@
 #include "data/loader.h"
 #include "engine/checkpoint.h"
 #include "engine/device.h"
+#include "engine/precision.h"
 
 namespace rcnn::api {
 
@@ -169,14 +170,20 @@ EvalReport run_evaluation(const EvalRequest& req, const std::function<void(int, 
     cfg.roi.score_thresh = req.score_thresh;
     model->update_config(cfg);
   }
+  const auto precision = engine::parse_precision(req.precision);
+  engine::check_precision(precision, device);
+  engine::PrecisionScope scope(precision);
   return evaluate_model(model, cfg, ds, device, req.max_images, req.batch_size, progress);
 }
 
 std::vector<DetectResult> detect_files(const std::string& checkpoint, const std::vector<std::string>& paths,
                                        const std::string& device_s, double score_thresh,
-                                       std::vector<std::string>* class_names) {
+                                       std::vector<std::string>* class_names, const std::string& precision_s) {
   engine::init_threads();
   auto device = engine::resolve_device(device_s);
+  const auto precision = engine::parse_precision(precision_s);
+  engine::check_precision(precision, device);
+  engine::PrecisionScope scope(precision);
   DetectorConfig cfg;
   auto model = engine::load_model(checkpoint, device, &cfg);
   if (score_thresh >= 0) {

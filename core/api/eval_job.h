@@ -61,8 +61,9 @@ struct DetectResult {
   std::string error;  // non-empty: this image failed (others still run)
 };
 
+// precision: "fp32" or "bf16" (engine/precision.h; refused where the CPU lacks it).
 std::vector<DetectResult> detect_files(const std::string& checkpoint, const std::vector<std::string>& paths,
                                        const std::string& device, double score_thresh,
-                                       std::vector<std::string>* class_names);
+                                       std::vector<std::string>* class_names, const std::string& precision = "fp32");
 
 }  // namespace rcnn::api

@@ -7,6 +7,7 @@ std::unique_ptr<Session> open_job_session(const ModelSpec& m, const std::vector<
   cfg.num_classes = int(class_names.size());
   cfg.class_names = class_names;
   auto s = std::make_unique<Session>(cfg, m.device);
+  s->set_precision(m.precision);  // throws saying why where it cannot run
   if (!m.checkpoint.empty()) s->load_checkpoint(m.checkpoint);
   if (!m.classes_file.empty()) s->load_class_names(m.classes_file);  // throws naming the file
   if (!m.config_json.empty()) {

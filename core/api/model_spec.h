@@ -12,6 +12,7 @@ struct ModelSpec {
   std::string device = "auto";
   double score_thresh = -1;         // >= 0: overrides the model's score threshold
   std::string classes_file;         // the model's class names, one per line (a first "__background__" skipped)
+  std::string precision = "fp32";   // "bf16": the opt-in bf16 inference path (CPUs with AVX-512-BF16 or AMX)
 };
 
 }  // namespace rcnn::api

@@ -10,6 +10,7 @@
 #include "api/torchvision_model.h"
 #include "data/image_io.h"
 #include "engine/device.h"
+#include "engine/precision.h"
 #include "pipeline/families.h"
 #include "pipeline/session_impl.h"
 #include "pipeline/stage_fills.h"
@@ -51,9 +52,21 @@ std::string Session::model_label() const {
 }
 void Session::set_device(const std::string& device) {
   const auto dev = engine::resolve_device(device);  // throws before touching state
+  engine::check_precision(d_->precision, dev);
   d_->det->to(dev);
   d_->device = dev;
   d_->dirty = kAll;
+}
+
+void Session::set_precision(const std::string& precision) {
+  const auto p = engine::parse_precision(precision);  // throws before touching state
+  engine::check_precision(p, d_->device);
+  if (p != d_->precision) d_->dirty = kAll;
+  d_->precision = p;
+}
+
+std::string Session::precision() const {
+  return engine::precision_name(d_->precision);
 }
 
 std::string Session::device_name() const {
@@ -149,6 +162,8 @@ const PipelineTrace& Session::run() {
   T.random_weights = D.random;
   T.model_label = model_label();
   T.device = D.device.str();
+  T.precision = engine::precision_name(D.precision);
+  engine::PrecisionScope precision(D.precision);
   D.run_stages(dirty, timed);
   D.dirty = 0;
   return T;

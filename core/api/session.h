@@ -36,6 +36,11 @@ class Session {
   // "cpu", "cuda", "cuda:N". Throws std::invalid_argument naming the device
   // when it is malformed or absent; nothing changes then.
   void set_device(const std::string& device);
+  // Inference precision: "fp32" (default) or "bf16" (CPUs with AVX-512-BF16
+  // or AMX; engine/precision.h). Throws std::invalid_argument saying why
+  // where it cannot run; nothing changes then. Every stage re-runs.
+  void set_precision(const std::string& precision);
+  std::string precision() const;
 
   // Config: validated (throws ConfigError). Changes that keep the weight
   // shapes re-run only the stages downstream of them; others rebuild the

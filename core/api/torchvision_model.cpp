@@ -8,6 +8,7 @@
 #include "config/detector_config.h"
 #include "data/image_io.h"
 #include "engine/device.h"
+#include "engine/precision.h"
 #include "modeling/torchvision/tv_faster_rcnn.h"
 #include "serialize/state_dict.h"
 
@@ -66,6 +67,9 @@ std::vector<DetectResult> detect_files_torchvision(const TorchvisionRequest& req
   if (!req.exact) model->optimize_for_inference();
   const auto names = torchvision_class_names(req.classes_file, opts.num_classes);
   if (class_names) *class_names = names;
+  const auto precision = engine::parse_precision(req.precision);
+  engine::check_precision(precision, torch::kCPU);
+  engine::PrecisionScope scope(precision);
   return detect_each(paths, [&](const cv::Mat& rgb, DetectResult& r) {
     auto hwc = torch::from_blob(rgb.data, {rgb.rows, rgb.cols, 3}, torch::kByte).clone();
     const auto res = model->infer({mt::image_from_rgb8(hwc)});

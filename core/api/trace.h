@@ -238,6 +238,7 @@ struct PipelineTrace {
   bool torchvision = false;  // a torchvision preset's semantics (anchors, transform, levels)
   std::string model_label;  // "random weights (seed 0)" or the checkpoint path
   std::string device;
+  std::string precision = "fp32";  // "bf16": the opt-in bf16 inference path (Session::set_precision)
 
   // Anchors
   std::vector<LevelInfo> levels;

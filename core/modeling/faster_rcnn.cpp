@@ -1,4 +1,5 @@
 #include "modeling/faster_rcnn.h"
+#include "modeling/precision.h"
 
 #include "config/config_fields.h"
 #include "modeling/matcher.h"
@@ -33,6 +34,9 @@ RPNState FasterRCNNImpl::run_rpn(const torch::Tensor& images) {
   RPNState s;
   s.feats = backbone->forward(images);
   std::tie(s.objectness, s.deltas) = rpn_head->forward(s.feats);
+  fp32(s.feats);  // bf16 inference (engine/precision.h): the stage's outputs back to fp32
+  fp32(s.objectness);
+  fp32(s.deltas);
   for (size_t l = 0; l < s.feats.size(); ++l)
     s.anchors.push_back(
         anchor_gen.level_anchors(s.feats[l].size(2), s.feats[l].size(3), backbone->strides[l], s.feats[l].options()));
@@ -67,8 +71,8 @@ SecondStage FasterRCNNImpl::run_second_stage(const RPNState& s, int64_t i, const
   ops::RoIAlignParams rp{cfg.roi.roi_size, cfg.roi.roi_size, 1.0, cfg.roi.sampling_ratio, cfg.roi.aligned};
   o.pooled = multilevel_roi_align(s.feats, o.rois, o.roi_levels, backbone->strides, rp);
   auto out = roi_head->forward(o.pooled);
-  o.probs = torch::softmax(out.first, 1);
-  o.box_deltas = out.second;
+  o.probs = torch::softmax(fp32(out.first), 1);
+  o.box_deltas = fp32(out.second);
   return o;
 }
 

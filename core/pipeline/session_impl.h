@@ -8,6 +8,7 @@
 
 #include "api/session.h"
 #include "config/config_fields.h"
+#include "engine/precision.h"
 #include "pipeline/detector.h"
 
 namespace rcnn::api {
@@ -50,6 +51,7 @@ using StageTimer = std::function<void(const char*, const std::function<void()>&)
 struct Session::Impl {
   std::unique_ptr<pipeline::Detector> det;
   torch::Device device{torch::kCPU};
+  engine::Precision precision = engine::Precision::FP32;
   bool random = true;
   uint64_t weight_seed = 0;
   std::string checkpoint;

@@ -18,6 +18,9 @@
 #include "api/session.h"
 #include "config/detector_config.h"
 #include "config/torchvision_options.h"
+#include "engine/precision.h"
+#include "modeling/torchvision/tv_faster_rcnn.h"
+#include "ops/box_iou.h"
 #include "modeling/torchvision/tv_anchors.h"
 #include "modeling/torchvision/tv_training.h"
 #include "modeling/torchvision/tv_transform.h"
@@ -198,4 +201,48 @@ TEST(TvSession, AnchorSuggestionsForATorchvisionPreset) {
   const auto j = nlohmann::json::parse(coverage_to_json(run_coverage(req.coverage), &a));
   EXPECT_TRUE(j["suggestions"][0]["anchors"].contains("anchor_sizes"));
   EXPECT_TRUE(j["current"]["anchors"].contains("aspect_ratios"));
+}
+
+// The bf16 path's drift on torchvision models (engine/precision.h), measured: each oracle architecture on the
+// oracle's three images, fp32 against bf16, the share of fp32's detections that bf16 reproduces (same label,
+// IoU >= 0.9, |score difference| <= 0.02). Skipped where the CPU has no bf16 arithmetic.
+TEST(TvSession, Bf16DetectionsAgreeWithFp32) {
+  std::string why;
+  if (!engine::cpu_has_bf16(&why)) GTEST_SKIP() << "no bf16 on this CPU: " << why;
+  ASSERT_FALSE(dir().empty());
+  for (const std::string arch : {"torchvision_resnet50_fpn", "torchvision_resnet50_fpn_v2",
+                                 "torchvision_mobilenet_v3_large_fpn"}) {
+    auto opts = modeling::tv::tv_preset(arch, 7);
+    opts.min_size = 320;
+    opts.max_size = 480;
+    opts.frozen_bn_eps = 1e-5;
+    opts.box_score_thresh = 0.05;
+    modeling::tv::TvFasterRCNN model(opts);
+    model->load(serialize::read_state_dict(dir() + "/" + arch + ".pth"), arch);
+    const auto out = serialize::read_state_dict(dir() + "/" + arch + "_outputs.pth");
+    int matched = 0, total = 0;
+    for (int i = 0; i < 3; ++i) {
+      const auto img = modeling::tv::image_from_rgb8(*out.find("image" + std::to_string(i)));
+      const auto a = model->infer({img}).detections[0];
+      modeling::tv::TvDetections b;
+      {
+        engine::PrecisionScope bf16(engine::Precision::BF16);
+        b = model->infer({img}).detections[0];
+      }
+      ASSERT_EQ(b.boxes.scalar_type(), torch::kFloat);
+      const auto iou = a.boxes.size(0) && b.boxes.size(0) ? ops::box_iou(a.boxes, b.boxes) : torch::zeros({0, 0});
+      for (int64_t j = 0; j < a.boxes.size(0); ++j) {
+        ++total;
+        for (int64_t k = 0; k < b.boxes.size(0); ++k)
+          if (b.labels[k].item<int64_t>() == a.labels[j].item<int64_t>() && iou[j][k].item<float>() >= 0.9f &&
+              std::abs(b.scores[k].item<float>() - a.scores[j].item<float>()) <= 0.02f) {
+            ++matched;
+            break;
+          }
+      }
+    }
+    std::printf("%s bf16: %d of %d fp32 detections reproduced (IoU >= 0.9, |d score| <= 0.02): %.1f %%\n",
+                arch.c_str(), matched, total, total ? 100.0 * matched / total : 0.0);
+    EXPECT_GT(total, 0) << arch;
+  }
 }

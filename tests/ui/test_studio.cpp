@@ -21,6 +21,7 @@
 
 #include "config/config_fields.h"
 #include "image_list.h"
+#include "api/devices.h"
 #include "api/dataset.h"
 #include "main_window.h"
 #include "panels/analysis_panel.h"
@@ -406,6 +407,32 @@ class StudioTest : public QObject, StudioFixture {
     QTRY_VERIFY_WITH_TIMEOUT(!tp->running(), 180000);
     QVERIFY(QFile::exists(tp->runDir() + "/last.pt"));
     QVERIFY(QFile::exists(tp->runDir() + "/metrics.jsonl"));
+  }
+
+  void modelPrecisionSwitchesTheTrace() {
+    // Model → Precision: bf16 where the CPU has it (the trace says so, the model stays), disabled with the
+    // reason where it does not; back to fp32.
+    auto* menu = w->findChild<QMenu*>("precisionMenu");
+    QVERIFY(menu);
+    QAction *fp32 = nullptr, *bf16 = nullptr;
+    for (auto* a : menu->actions()) {
+      if (a->data().toString() == "fp32") fp32 = a;
+      if (a->data().toString() == "bf16") bf16 = a;
+    }
+    QVERIFY(fp32 && bf16 && fp32->isChecked());
+    const QString why = QString::fromStdString(rcnn::api::bf16_unavailable_reason());
+    QCOMPARE(bf16->isEnabled(), why.isEmpty());
+    if (!why.isEmpty()) {
+      QVERIFY(bf16->toolTip().contains("neither AVX-512-BF16 nor AMX-BF16"));
+      return;
+    }
+    const bool wasRandom = w->trace()->random_weights;
+    bf16->trigger();
+    QTRY_VERIFY_WITH_TIMEOUT(w->trace()->precision == "bf16", 30000);
+    QVERIFY(bf16->isChecked());
+    QCOMPARE(w->trace()->random_weights, wasRandom);
+    fp32->trigger();
+    QTRY_VERIFY_WITH_TIMEOUT(w->trace()->precision == "fp32", 30000);
   }
 
   void trainTwoProcessesAndPickDevices() {

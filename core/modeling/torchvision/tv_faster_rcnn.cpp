@@ -1,5 +1,7 @@
 #include "modeling/torchvision/tv_faster_rcnn.h"
 
+#include "modeling/precision.h"
+
 #include <map>
 #include <set>
 #include <sstream>
@@ -67,6 +69,9 @@ void TvFasterRCNNImpl::run_backbone(TvInference& r) {
   TORCH_CHECK(r.features.size() == cell_anchors.size(), "torchvision model: ", r.features.size(),
               " feature maps but anchor sizes for ", cell_anchors.size());
   auto [cls, reg] = rpn_head->forward(r.features);
+  fp32(r.features);  // bf16 inference (engine/precision.h): the stage's outputs back to fp32
+  fp32(cls);
+  fp32(reg);
   r.anchors_per_level.clear();
   for (const auto& c : cls) r.anchors_per_level.push_back(c.size(1) * c.size(2) * c.size(3));
   std::tie(r.objectness, r.deltas) = concat_box_prediction_layers(cls, reg);
@@ -115,6 +120,8 @@ void TvFasterRCNNImpl::run_head(TvInference& r) {
   torch::NoGradGuard ng;
   auto x = box_head->forward(r.roi_features);
   std::tie(r.class_logits, r.box_regression) = box_predictor->forward(x);
+  r.class_logits = fp32(r.class_logits);
+  r.box_regression = fp32(r.box_regression);
 }
 
 void TvFasterRCNNImpl::run_postprocess(TvInference& r) const {

@@ -1,0 +1,58 @@
+#include "engine/precision.h"
+
+#include <ATen/autocast_mode.h>
+
+#include <fstream>
+#include <stdexcept>
+
+namespace rcnn::engine {
+
+Precision parse_precision(const std::string& name) {
+  if (name == "fp32") return Precision::FP32;
+  if (name == "bf16") return Precision::BF16;
+  throw std::invalid_argument("precision '" + name + "': expected fp32 or bf16");
+}
+
+const char* precision_name(Precision p) {
+  return p == Precision::BF16 ? "bf16" : "fp32";
+}
+
+bool cpu_has_bf16(std::string* why) {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line, model = "this CPU", flags;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) == 0 && model == "this CPU") model = line.substr(line.find(':') + 2);
+    if (line.rfind("flags", 0) == 0 && flags.empty()) flags = line.substr(line.find(':') + 1) + " ";
+  }
+  const bool has = flags.find(" avx512_bf16 ") != std::string::npos || flags.find(" amx_bf16 ") != std::string::npos;
+  if (!has && why)
+    *why = model + " has neither AVX-512-BF16 nor AMX-BF16 (its flags lack avx512_bf16 and amx_bf16): bf16 would be "
+                   "emulated, slower than fp32";
+  return has;
+}
+
+void check_precision(Precision p, const torch::Device& device) {
+  if (p == Precision::FP32) return;
+  if (!device.is_cpu()) throw std::invalid_argument("--precision bf16 is the CPU's path (oneDNN); on CUDA use fp32");
+  std::string why;
+  if (!cpu_has_bf16(&why)) throw std::invalid_argument("--precision bf16: " + why + "; use --precision fp32");
+}
+
+PrecisionScope::PrecisionScope(Precision p) {
+  if (p != Precision::BF16) return;
+  active_ = true;
+  was_enabled_ = at::autocast::is_cpu_enabled();
+  was_dtype_ = at::autocast::get_autocast_cpu_dtype();
+  at::autocast::set_cpu_enabled(true);
+  at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+  at::autocast::increment_nesting();
+}
+
+PrecisionScope::~PrecisionScope() {
+  if (!active_) return;
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  at::autocast::set_cpu_enabled(was_enabled_);
+  at::autocast::set_autocast_cpu_dtype(was_dtype_);
+}
+
+}  // namespace rcnn::engine
