@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "engine/device.h"
+#include "engine/precision.h"
 #include "modeling/anchor_generator.h"
 #include "modeling/faster_rcnn.h"
 #include "modeling/matcher.h"
@@ -112,12 +113,25 @@ static void BM_AnchorsAndMatching(benchmark::State& st) {
 }
 BENCHMARK(BM_AnchorsAndMatching)->Unit(benchmark::kMicrosecond);
 
-static void infer(benchmark::State& st, const std::string& name) {
+// Skips a bf16 case (with the reason) where the CPU has no bf16 arithmetic.
+static bool bf16_skipped(benchmark::State& st, engine::Precision p) {
+  std::string why;
+  if (p == engine::Precision::BF16 && !engine::cpu_has_bf16(&why)) {
+    st.SkipWithError(why.c_str());
+    return true;
+  }
+  return false;
+}
+
+static void infer(benchmark::State& st, const std::string& name,
+                  engine::Precision precision = engine::Precision::FP32) {
+  if (bf16_skipped(st, precision)) return;
   torch::manual_seed(0);
   modeling::FasterRCNN m(preset(name));
   m->to(g_device);
   m->eval();
   torch::NoGradGuard ng;
+  engine::PrecisionScope scope(precision);
   auto x = torch::randn({st.range(0), 3, 224, 224}).to(g_device);
   guarded(st, [&] {
     for (auto _ : st) {
@@ -139,6 +153,11 @@ static void BM_InferDefault(benchmark::State& st) {
 BENCHMARK(BM_InferSeed)->Arg(1)->Arg(16)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_InferFast)->Arg(1)->Arg(16)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_InferDefault)->Arg(1)->Unit(benchmark::kMillisecond);
+// The opt-in bf16 path (engine/precision.h) beside fp32 in the same run.
+static void BM_InferDefaultBf16(benchmark::State& st) {
+  infer(st, "default", engine::Precision::BF16);
+}
+BENCHMARK(BM_InferDefaultBf16)->Arg(1)->Arg(16)->Unit(benchmark::kMillisecond);
 
 static void train_step(benchmark::State& st, const std::string& name) {
   torch::manual_seed(0);
@@ -182,13 +201,20 @@ BENCHMARK(BM_TrainStepDefault)->Unit(benchmark::kMillisecond)->MinTime(5);
 // image: exact (torchvision's op order) and optimized for inference (folded
 // BatchNorm, channels-last). bench/compare_torchvision.py times torchvision's
 // fasterrcnn_resnet50_fpn on the same input size.
-static void tv_resnet_case(benchmark::State& st, bool optimized) {
+static void tv_resnet_case(benchmark::State& st, bool optimized,
+                           engine::Precision precision = engine::Precision::FP32) {
+  if (bf16_skipped(st, precision)) return;
   torch::manual_seed(0);
   modeling::tv::TvFasterRCNN m(modeling::tv::tv_preset("torchvision_resnet50_fpn", 91));
   if (optimized) m->optimize_for_inference();
+  engine::PrecisionScope scope(precision);
   auto img = torch::rand({3, 800, 1067});
   for (auto _ : st) benchmark::DoNotOptimize(m->infer({img}).detections);
 }
+static void BM_TvResNet50FPNBf16(benchmark::State& st) {
+  tv_resnet_case(st, true, engine::Precision::BF16);
+}
+BENCHMARK(BM_TvResNet50FPNBf16)->Unit(benchmark::kMillisecond)->MinTime(5);
 static void BM_TvResNet50FPN(benchmark::State& st) {
   tv_resnet_case(st, true);
 }

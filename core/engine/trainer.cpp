@@ -128,6 +128,7 @@ class Trainer::Run {
   TrainResult loop() {
     train_mode();
     data_.start_epoch(epoch_, images_in_epoch_);
+    t0_ = window_start_ = Clock::now();  // the budget counts training, not the start-up
     while (iter_ < cfg_.solver.max_iters) {
       const bool stop_requested = stop_ && stop_->load();
       if (!dist_ && stop_requested) {
@@ -380,7 +381,7 @@ class Trainer::Run {
   // --minutes
   bool budget_fixed_ = true;
   int64_t budget_start_iter_ = 0, pending_max_iters_ = 0;  // rank 0's fitted schedule, applied at the next step
-  const Clock::time_point t0_ = Clock::now();
+  Clock::time_point t0_ = Clock::now();
   Clock::time_point window_start_ = Clock::now();
   double window_imgs_ = 0, ips_ = 0;
 };
