@@ -77,6 +77,27 @@ class OneTrainer : public ::testing::TestWithParam<Family> {
     for (auto& t : engine::read_checkpoint_weights(ckpt)) w[t.name] = t.tensor;
     return w;
   }
+  // One iteration of `r`: each parameter's change from the run's initial weights (fp64); empty when the run
+  // did not complete (reported).
+  std::map<std::string, torch::Tensor> one_step(api::TrainRequest r) const {
+    r.max_iters = 1;
+    const auto out = train(r);
+    if (out.state != "completed") {
+      ADD_FAILURE() << out.message;
+      return {};
+    }
+    const std::string last = r.run_dir + "/last.pt";
+    const auto w0 = initial(last), w1 = weights(last);
+    std::map<std::string, torch::Tensor> delta;
+    for (const auto& [k, v] : w0) {
+      if (!w1.count(k)) {
+        ADD_FAILURE() << last << " lacks " << k;
+        return {};
+      }
+      delta[k] = w1.at(k).to(torch::kDouble) - v.to(torch::kDouble);
+    }
+    return delta;
+  }
   static std::vector<nlohmann::json> lines(const std::string& metrics, const std::string& type) {
     std::ifstream in(metrics);
     std::vector<nlohmann::json> out;
@@ -97,16 +118,10 @@ TEST_P(OneTrainer, GradClipBoundsTheStep) {
   auto r = request("clip", {"solver.momentum=0", "solver.weight_decay=0", "solver.schedule=constant",
                             "solver.warmup_iters=0", "solver.lr=0.1", "solver.grad_clip=0.001",
                             "solver.eval_period=0"});
-  r.max_iters = 1;
-  const auto out = train(r);
-  ASSERT_EQ(out.state, "completed") << out.message;
-  const std::string last = r.run_dir + "/last.pt";
-  const auto w0 = initial(last), w1 = weights(last);
+  const auto delta = one_step(r);
+  ASSERT_FALSE(delta.empty());
   double sq = 0;
-  for (const auto& [k, v] : w0) {
-    ASSERT_TRUE(w1.count(k)) << k;
-    sq += (w1.at(k).to(torch::kDouble) - v.to(torch::kDouble)).pow(2).sum().item<double>();
-  }
+  for (const auto& [k, d] : delta) sq += d.pow(2).sum().item<double>();
   const double step = std::sqrt(sq);
   std::printf("%s: one clipped step moved the weights by %.6g (lr x clip = 1e-4)\n", GetParam().name, step);
   EXPECT_NEAR(step, 1e-4, 1e-7);
@@ -119,15 +134,12 @@ TEST_P(OneTrainer, AdamWFirstStepMovesEachWeightByTheLearningRate) {
   auto r = request("adamw", {"solver.optimizer=adamw", "solver.weight_decay=0", "solver.schedule=constant",
                              "solver.warmup_iters=0", "solver.lr=0.001", "solver.grad_clip=0",
                              "solver.eval_period=0"});
-  r.max_iters = 1;
-  const auto out = train(r);
-  ASSERT_EQ(out.state, "completed") << out.message;
-  const std::string last = r.run_dir + "/last.pt";
-  const auto w0 = initial(last), w1 = weights(last);
+  const auto delta = one_step(r);
+  ASSERT_FALSE(delta.empty());
   double worst = 0;
   int64_t moved = 0, near_lr = 0;
-  for (const auto& [k, v] : w0) {
-    auto d = (w1.at(k).to(torch::kDouble) - v.to(torch::kDouble)).abs();
+  for (const auto& [k, signed_d] : delta) {
+    auto d = signed_d.abs();
     worst = std::max(worst, d.max().item<double>());
     moved += (d > 0).sum().item<int64_t>();
     near_lr += (d > 0.99e-3).sum().item<int64_t>();
