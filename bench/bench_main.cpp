@@ -14,6 +14,7 @@
 #include "ops/box_iou.h"
 #include "ops/nms.h"
 #include "ops/roi_align.h"
+#include "roofline.h"
 #ifdef RCNN_BENCH_HAS_API
 #include <cstdlib>
 
@@ -409,6 +410,15 @@ static int roi_align_check(const std::string& in, const std::string& out) {
 
 int main(int argc, char** argv) {
   if (argc == 4 && std::string(argv[1]) == "--roi-align-check") return roi_align_check(argv[2], argv[3]);
+  if (argc >= 2 && std::string(argv[1]) == "--roofline") {
+    engine::init_threads();
+    try {
+      return bench::roofline_main(argc, argv);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "rcnn_bench --roofline: %s\n", e.what());
+      return 2;
+    }
+  }
   // --device D (before Google Benchmark's own flags are read).
   for (int i = 1; i + 1 < argc; ++i)
     if (std::string(argv[i]) == "--device") {

@@ -243,6 +243,11 @@ void JobRunner::runTrace(const TraceRequest& req) {
     t.start();
     auto trace = std::make_shared<const rcnn::api::PipelineTrace>(S.run());
     emit traceReady(trace, double(t.nsecsElapsed()) / 1e6);
+    if (!m_peaks.count(trace->precision)) {  // measured once, after the first trace shows
+      const double peak = rcnn::api::measured_peak_gflops(trace->precision);
+      m_peaks.insert(trace->precision);
+      emit peakMeasured(QString::fromStdString(trace->precision), peak);
+    }
   } catch (const std::exception& e) {
     emit failed(QString::fromStdString(e.what()));
   }

@@ -18,6 +18,7 @@
 #include <thread>
 #include <memory>
 #include <optional>
+#include <set>
 
 #include "api/analyze_job.h"
 #include "api/compare_job.h"
@@ -81,6 +82,9 @@ class JobRunner : public QThread {
   void modelChanged(QString label, bool random, QString configJson);
   void deviceChanged(QString device);  // the model and the trace now run there
   void precisionChanged(QString precision);  // the trace (and jobs) now run at this precision
+  // The machine's measured compute peak at a precision (api::measured_peak_gflops),
+  // sent after the first trace at that precision.
+  void peakMeasured(QString precision, double gflops);
   void evaluated(std::shared_ptr<const rcnn::api::EvalReport> report);
   void evaluationFailed(QString message);
   void analyzed(std::shared_ptr<const rcnn::api::AnalysisReport> report);
@@ -110,6 +114,7 @@ class JobRunner : public QThread {
   std::string m_device = "cpu";  // under m_mutex
   std::string m_precision = "fp32";  // under m_mutex
   bool m_workedSinceTrim = false;  // this thread only
+  std::set<std::string> m_peaks;   // precisions whose peak was measured; this thread only
   rcnn::DetectorConfig m_cfg;
   std::unique_ptr<rcnn::api::Session> m_session;  // touched only on this thread
   std::unique_ptr<rcnn::api::TrainJob> m_train;

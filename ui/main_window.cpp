@@ -25,6 +25,7 @@
 #include "panels/analysis_panel.h"
 #include "panels/compare_panel.h"
 #include "side_by_side.h"
+#include "timing_text.h"
 #include "panels/coverage_panel.h"
 #include "panels/dataset_panel.h"
 #include "panels/eval_panel.h"
@@ -111,12 +112,13 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   connect(m_job, &JobRunner::traceReady, this, [this](std::shared_ptr<const rcnn::api::PipelineTrace> t, double ms) {
     ++m_traces;
     m_ctx->setTrace(t, ms);
-    QStringList parts;
-    for (const auto& [k, v] : t->timings_ms) parts << QString("%1 %2").arg(QString::fromStdString(k)).arg(v, 0, 'f', 1);
-    m_timing->setText(QString("trace %1 ms (%2)%3")
-                          .arg(ms, 0, 'f', 1)
-                          .arg(parts.join(", "))
-                          .arg(t->precision == "fp32" ? QString() : QString(", %1").arg(QString::fromStdString(t->precision))));
+    m_lastTrace = t;
+    m_lastTraceMs = ms;
+    updateTimingLabel();
+  });
+  connect(m_job, &JobRunner::peakMeasured, this, [this](QString precision, double gflops) {
+    m_peaks[precision] = gflops;
+    updateTimingLabel();
   });
   connect(m_job, &JobRunner::failed, this, &MainWindow::showError);
   connect(m_job, &JobRunner::modelChanged, this, [this](QString label, bool random, QString json) {
@@ -238,6 +240,16 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 
 MainWindow::~MainWindow() {
   m_job->shutdown();
+}
+
+QString MainWindow::timingText() const {
+  return m_timing->text();
+}
+
+void MainWindow::updateTimingLabel() {
+  if (!m_lastTrace) return;
+  const QString p = QString::fromStdString(m_lastTrace->precision);
+  m_timing->setText(timing_text(*m_lastTrace, m_lastTraceMs, m_peaks.value(p, 0.0)));
 }
 
 void MainWindow::updateModelLabel() {

@@ -1,5 +1,6 @@
 #pragma once
 #include <QMainWindow>
+#include <QMap>
 #include <memory>
 
 #include "api/trace.h"
@@ -63,6 +64,7 @@ class MainWindow : public QMainWindow {
   std::shared_ptr<const rcnn::api::PipelineTrace> trace() const;
   int tracesReceived() const { return m_traces; }
   QString lastError() const { return m_lastError; }
+  QString timingText() const;  // the status bar's trace summary
 
  protected:
   void keyPressEvent(QKeyEvent* e) override;
@@ -77,6 +79,7 @@ class MainWindow : public QMainWindow {
   void addRecent(const QString& key, const QString& path);
   void rebuildRecent();
   void updateModelLabel();
+  void updateTimingLabel();  // the last trace's timing_text
   void updateAnalysisSource();
   // Opens a dataset image by path at a stage with a GT selected (from the Analysis/Evaluation lists).
   void openAt(const QString& path, rcnn::api::Stage stage, int gt, const QString& split = QString());
@@ -103,6 +106,9 @@ class MainWindow : public QMainWindow {
   bool m_random = true;
   bool m_trainView = false;  // the model thread computes the training step (a stage that shows it is open)
   int m_traces = 0;
+  std::shared_ptr<const rcnn::api::PipelineTrace> m_lastTrace;
+  double m_lastTraceMs = 0;
+  QMap<QString, double> m_peaks;  // measured compute peak (GFLOP/s) per precision
   quint64 m_seed = 0;
 };
 

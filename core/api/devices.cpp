@@ -5,7 +5,11 @@
 #include <malloc.h>
 #include <torch/torch.h>
 
+#include <map>
+#include <mutex>
+
 #include "engine/device.h"
+#include "engine/peak.h"
 
 namespace rcnn::api {
 
@@ -33,6 +37,23 @@ std::string cuda_unavailable_reason() {
 }  // namespace rcnn::api
 
 namespace rcnn::api {
+double measured_peak_gflops(const std::string& precision) {
+  static std::mutex mu;
+  static std::map<std::string, double> cache;
+  std::lock_guard<std::mutex> lock(mu);
+  if (auto it = cache.find(precision); it != cache.end()) return it->second;
+  double gflops = 0;
+  try {
+    engine::PeakOptions o;
+    o.gemm_size = 1024;
+    o.conv_h = 50, o.conv_w = 68;  // P4 of an 800-px image
+    o.copy_mb = 8;  // the status bar shows the compute peak only
+    gflops = engine::measure_peak(engine::parse_precision(precision), o).compute_gflops();
+  } catch (const std::invalid_argument&) {  // bf16 on a CPU without it
+  }
+  return cache[precision] = gflops;
+}
+
 std::string bf16_unavailable_reason() {
   std::string why;
   return engine::cpu_has_bf16(&why) ? std::string() : why;

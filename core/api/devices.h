@@ -27,6 +27,12 @@ void release_free_memory();
 // Why there is no CUDA device: "this LibTorch build has no CUDA" or "no
 // CUDA device is visible"; empty when there is one.
 std::string cuda_unavailable_reason();
+// The fastest convolution or matrix product this machine ran at `precision`
+// ("fp32" or "bf16"), in GFLOP/s (engine/peak.h, a smaller problem than
+// rcnn_bench --roofline's): measured once per process and precision, about
+// 0.2 s on first use; 0 where the precision cannot run here.
+double measured_peak_gflops(const std::string& precision);
+
 // Why the bf16 inference path (Session::set_precision("bf16")) cannot run on
 // this CPU, or "" when it can (AVX-512-BF16 or AMX-BF16 present).
 std::string bf16_unavailable_reason();

@@ -6,10 +6,12 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <optional>
 
 #include "api/torchvision_model.h"
 #include "data/image_io.h"
 #include "engine/device.h"
+#include "engine/op_cost.h"
 #include "engine/precision.h"
 #include "pipeline/families.h"
 #include "pipeline/session_impl.h"
@@ -164,7 +166,10 @@ const PipelineTrace& Session::run() {
   T.device = D.device.str();
   T.precision = engine::precision_name(D.precision);
   engine::PrecisionScope precision(D.precision);
+  std::optional<engine::CostRecorder> cost;  // the trace's FLOPs (unless the caller records its own)
+  if (!engine::CostRecorder::active()) cost.emplace();
   D.run_stages(dirty, timed);
+  T.flops = cost ? cost->total().flops : 0;
   D.dirty = 0;
   return T;
 }

@@ -315,6 +315,10 @@ struct PipelineTrace {
   TrainView train;
 
   std::map<std::string, double> timings_ms;  // per recomputed stage
+  // The arithmetic those stages did: 2 FLOPs per multiply-add of their
+  // convolutions and matrix products (engine/op_cost.h); with timings_ms,
+  // the achieved GFLOP/s the status bar sets beside the measured peak.
+  double flops = 0;
   std::vector<std::string> recomputed;       // stages run for this trace
 
   int num_classes() const { return int(class_names.size()); }

@@ -118,6 +118,7 @@ std::string trace_to_json(const PipelineTrace& t, bool full) {
     j["training"] = {{"note", tv.note}};
   }
   j["timings_ms"] = t.timings_ms;
+  j["flops"] = t.flops;
   if (full) {
     J anchors = J::array();
     for (const auto& a : t.anchors) anchors.push_back(jbox(a));

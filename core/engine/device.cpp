@@ -95,6 +95,31 @@ int init_threads(int threads) {
   return threads;
 }
 
+namespace {
+// The first "model name" and "flags" lines of /proc/cpuinfo.
+std::pair<std::string, std::string> cpuinfo() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line, model, flags;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) == 0 && model.empty()) model = line.substr(line.find(':') + 2);
+    if (line.rfind("flags", 0) == 0 && flags.empty()) flags = line.substr(line.find(':') + 1) + " ";
+  }
+  return {model.empty() ? "this CPU" : model, flags};
+}
+}  // namespace
+
+std::string cpu_name() {
+  return cpuinfo().first;
+}
+
+std::string cpu_vector_flags() {
+  const auto flags = cpuinfo().second;
+  std::string out;
+  for (const char* f : {"avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16"})
+    if (flags.find(std::string(" ") + f + " ") != std::string::npos) out += (out.empty() ? "" : " ") + std::string(f);
+  return out;
+}
+
 std::string blas_name() {
   std::ifstream maps("/proc/self/maps");
   std::string line;

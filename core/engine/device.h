@@ -26,6 +26,12 @@ void tune_allocator();
 // OPENBLAS_NUM_THREADS or OMP_NUM_THREADS. No-op for other BLAS libraries.
 void tune_blas_threads();
 
+// /proc/cpuinfo's model name ("this CPU" when it has none) and the vector
+// flags that decide the kernels: avx2, avx512f, avx512_vnni, avx512_bf16,
+// amx_tile, amx_bf16 (those present, space-separated).
+std::string cpu_name();
+std::string cpu_vector_flags();
+
 // Which BLAS the process loaded (from /proc/self/maps), for benchmarks/logs.
 std::string blas_name();
 

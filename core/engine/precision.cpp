@@ -2,8 +2,9 @@
 
 #include <ATen/autocast_mode.h>
 
-#include <fstream>
 #include <stdexcept>
+
+#include "engine/device.h"
 
 namespace rcnn::engine {
 
@@ -18,15 +19,10 @@ const char* precision_name(Precision p) {
 }
 
 bool cpu_has_bf16(std::string* why) {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line, model = "this CPU", flags;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0 && model == "this CPU") model = line.substr(line.find(':') + 2);
-    if (line.rfind("flags", 0) == 0 && flags.empty()) flags = line.substr(line.find(':') + 1) + " ";
-  }
+  const std::string flags = " " + cpu_vector_flags() + " ";
   const bool has = flags.find(" avx512_bf16 ") != std::string::npos || flags.find(" amx_bf16 ") != std::string::npos;
   if (!has && why)
-    *why = model + " has neither AVX-512-BF16 nor AMX-BF16 (its flags lack avx512_bf16 and amx_bf16): bf16 would be "
+    *why = cpu_name() + " has neither AVX-512-BF16 nor AMX-BF16 (its flags lack avx512_bf16 and amx_bf16): bf16 would be "
                    "emulated, slower than fp32";
   return has;
 }

@@ -1,5 +1,9 @@
 #include "modeling/backbone.h"
 
+#include "engine/op_cost.h"
+
+#include <ATen/autocast_mode.h>
+
 #include <cstring>
 
 namespace rcnn::modeling {
@@ -15,6 +19,20 @@ nn::Sequential conv_norm_act(int64_t in, int64_t out, int64_t k, int64_t stride,
   if (act) s->push_back(nn::ReLU(nn::ReLUOptions(true)));
   return s;
 }
+
+namespace {
+// The folded convolution. On the CPU in fp32 it goes to oneDNN directly:
+// LibTorch sends small batch-1 layers (under 20480 input values, groups 1)
+// to its im2col path, whose GEMMs run on the BLAS the runtime settings keep
+// single-threaded (engine/device.h); oneDNN uses every intra-op thread.
+torch::Tensor folded_conv(const torch::Tensor& x, const FoldedConv& f, at::IntArrayRef stride, at::IntArrayRef padding,
+                          at::IntArrayRef dilation, int64_t groups) {
+  if (x.is_cpu() && x.scalar_type() == at::kFloat && f.weight.scalar_type() == at::kFloat && at::hasMKLDNN() &&
+      !at::autocast::is_cpu_enabled())
+    return at::mkldnn_convolution(x, f.weight, f.bias, padding, stride, dilation, groups);
+  return torch::conv2d(x, f.weight, f.bias, stride, padding, dilation, groups);
+}
+}  // namespace
 
 torch::Tensor run_conv_norm_act(nn::Sequential s, const torch::Tensor& x, std::vector<FoldedConv>& cache) {
   if (s->is_training() || torch::GradMode::is_enabled()) return s->forward(x);
@@ -57,8 +75,7 @@ torch::Tensor run_conv_norm_act(nn::Sequential s, const torch::Tensor& x, std::v
         f.key = std::move(key);
       }
       const auto& o = conv->options;
-      y = torch::conv2d(y, f.weight, f.bias, *o.stride(), c10::get<torch::ExpandingArray<2>>(o.padding()),
-                        *o.dilation(), o.groups());
+      y = folded_conv(y, f, *o.stride(), c10::get<torch::ExpandingArray<2>>(o.padding()), *o.dilation(), o.groups());
       ++i;  // the BatchNorm is folded in
     } else if (auto* relu = mods[i]->as<nn::ReLU>()) {
       (void)relu;
@@ -83,7 +100,10 @@ struct XBlockImpl : nn::Module {
   }
   torch::Tensor forward(const torch::Tensor& x) {
     auto y = run_conv_norm_act(c, run_conv_norm_act(b, run_conv_norm_act(a, x, fold[0]), fold[1]), fold[2]);
-    return torch::relu(y + (proj ? run_conv_norm_act(proj, x, fold[3]) : x));
+    auto skip = proj ? run_conv_norm_act(proj, x, fold[3]) : x;
+    // Inference: the residual add and its ReLU in one pass (y is this block's own tensor).
+    if (!torch::GradMode::is_enabled()) return at::_add_relu_(y, skip);
+    return torch::relu(y + skip);
   }
   nn::Sequential a{nullptr}, b{nullptr}, c{nullptr}, proj{nullptr};
   std::vector<FoldedConv> fold[4];
@@ -168,13 +188,23 @@ BackboneWithFPNImpl::BackboneWithFPNImpl(const BackboneOptions& o) {
   fpn = register_module("fpn", FPN(body->out_channels, o.fpn_channels));
 }
 
+std::vector<torch::Tensor> BackboneWithFPNImpl::pyramid(const torch::Tensor& images) {
+  std::vector<torch::Tensor> c;
+  {
+    engine::StageMark mark("backbone");
+    c = body->forward(images);
+  }
+  engine::StageMark mark("fpn");
+  return fpn->forward(c);
+}
+
 std::vector<torch::Tensor> BackboneWithFPNImpl::forward(const torch::Tensor& images) {
   if (!is_training() && !torch::GradMode::is_enabled() && images.is_cpu()) {
     // Inference on the CPU: channels-last activations let oneDNN run the
     // convolutions without reordering every input and output.
-    return fpn->forward(body->forward(images.contiguous(at::MemoryFormat::ChannelsLast)));
+    return pyramid(images.contiguous(at::MemoryFormat::ChannelsLast));
   }
-  return fpn->forward(body->forward(images));
+  return pyramid(images);
 }
 
 }  // namespace rcnn::modeling

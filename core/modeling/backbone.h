@@ -71,6 +71,9 @@ struct BackboneWithFPNImpl : torch::nn::Module {
   std::shared_ptr<BackboneImpl> body;
   FPN fpn{nullptr};
   std::vector<double> strides{8, 16, 32};
+
+ private:
+  std::vector<torch::Tensor> pyramid(const torch::Tensor& images);  // body, then FPN (two cost stages)
 };
 TORCH_MODULE(BackboneWithFPN);
 

@@ -1,4 +1,5 @@
 #include "modeling/faster_rcnn.h"
+#include "engine/op_cost.h"
 #include "modeling/precision.h"
 
 #include "config/config_fields.h"
@@ -33,10 +34,14 @@ Matcher FasterRCNNImpl::rpn_matcher() const {
 RPNState FasterRCNNImpl::run_rpn(const torch::Tensor& images) {
   RPNState s;
   s.feats = backbone->forward(images);
-  std::tie(s.objectness, s.deltas) = rpn_head->forward(s.feats);
-  fp32(s.feats);  // bf16 inference (engine/precision.h): the stage's outputs back to fp32
-  fp32(s.objectness);
-  fp32(s.deltas);
+  {
+    engine::StageMark mark("rpn_head");
+    std::tie(s.objectness, s.deltas) = rpn_head->forward(s.feats);
+    fp32(s.feats);  // bf16 inference (engine/precision.h): the stage's outputs back to fp32
+    fp32(s.objectness);
+    fp32(s.deltas);
+  }
+  engine::StageMark mark("anchors_decode");
   for (size_t l = 0; l < s.feats.size(); ++l)
     s.anchors.push_back(
         anchor_gen.level_anchors(s.feats[l].size(2), s.feats[l].size(3), backbone->strides[l], s.feats[l].options()));
@@ -45,6 +50,7 @@ RPNState FasterRCNNImpl::run_rpn(const torch::Tensor& images) {
 
 ImageProposals FasterRCNNImpl::propose(const RPNState& s, int64_t i, bool training) const {
   torch::NoGradGuard ng;
+  engine::StageMark mark("anchors_decode");  // decoding, top-k and clipping; the NMS kernel is "nms"
   ImageProposals r;
   const double size = cfg.input.size;
   std::vector<torch::Tensor> b, sc, lv;
@@ -64,12 +70,22 @@ ImageProposals FasterRCNNImpl::propose(const RPNState& s, int64_t i, bool traini
 }
 
 SecondStage FasterRCNNImpl::run_second_stage(const RPNState& s, int64_t i, const ImageProposals& props) {
-  SecondStage o;
   const int64_t P = props.boxes.size(0);
-  o.rois = torch::cat({torch::full({P, 1}, static_cast<double>(i), props.boxes.options()), props.boxes}, 1);
-  o.roi_levels = cfg.roi.level_assignment == "size" ? level_by_size(props.boxes) : props.level;
+  return second_stage_on(
+      s, torch::cat({torch::full({P, 1}, static_cast<double>(i), props.boxes.options()), props.boxes}, 1),
+      cfg.roi.level_assignment == "size" ? level_by_size(props.boxes) : props.level);
+}
+
+SecondStage FasterRCNNImpl::second_stage_on(const RPNState& s, const torch::Tensor& rois, const torch::Tensor& levels) {
+  SecondStage o;
+  o.rois = rois;
+  o.roi_levels = levels;
   ops::RoIAlignParams rp{cfg.roi.roi_size, cfg.roi.roi_size, 1.0, cfg.roi.sampling_ratio, cfg.roi.aligned};
-  o.pooled = multilevel_roi_align(s.feats, o.rois, o.roi_levels, backbone->strides, rp);
+  {
+    engine::StageMark mark("roi_align");
+    o.pooled = multilevel_roi_align(s.feats, o.rois, o.roi_levels, backbone->strides, rp);
+  }
+  engine::StageMark mark("box_head");
   auto out = roi_head->forward(o.pooled);
   o.probs = torch::softmax(fp32(out.first), 1);
   o.box_deltas = fp32(out.second);
@@ -78,12 +94,26 @@ SecondStage FasterRCNNImpl::run_second_stage(const RPNState& s, int64_t i, const
 
 std::vector<Detections> FasterRCNNImpl::detect(const torch::Tensor& images) {
   auto s = run_rpn(images);
+  const int64_t N = images.size(0);
+  std::vector<ImageProposals> props;
+  std::vector<torch::Tensor> rois, levels;
+  for (int64_t i = 0; i < N; ++i) {
+    props.push_back(propose(s, i, false));
+    const auto& b = props.back().boxes;
+    rois.push_back(torch::cat({torch::full({b.size(0), 1}, static_cast<double>(i), b.options()), b}, 1));
+    levels.push_back(cfg.roi.level_assignment == "size" ? level_by_size(b) : props.back().level);
+  }
+  // One RoIAlign and one head call for the whole batch's RoIs (each RoI's
+  // result does not depend on its neighbours), then each image's share.
+  auto ss = second_stage_on(s, torch::cat(rois), torch::cat(levels));
   std::vector<Detections> out;
-  for (int64_t i = 0; i < images.size(0); ++i) {
-    auto props = propose(s, i, false);
-    auto ss = run_second_stage(s, i, props);
-    out.push_back(
-        postprocess_detections(props.boxes, ss.probs, ss.box_deltas, cfg.roi, cfg.input.size, cfg.input.size));
+  engine::StageMark mark("postprocess");
+  for (int64_t i = 0, from = 0; i < N; ++i) {
+    const int64_t P = props[size_t(i)].boxes.size(0);
+    out.push_back(postprocess_detections(props[size_t(i)].boxes, ss.probs.narrow(0, from, P),
+                                         ss.box_deltas.defined() ? ss.box_deltas.narrow(0, from, P) : ss.box_deltas,
+                                         cfg.roi, cfg.input.size, cfg.input.size));
+    from += P;
   }
   return out;
 }

@@ -63,6 +63,8 @@ struct FasterRCNNImpl : torch::nn::Module {
   RPNState run_rpn(const torch::Tensor& images);
   ImageProposals propose(const RPNState& s, int64_t image, bool training) const;
   SecondStage run_second_stage(const RPNState& s, int64_t image, const ImageProposals& props);
+  // RoIAlign and the RoI head on `rois` (R, 5: batch index, box) at `levels`.
+  SecondStage second_stage_on(const RPNState& s, const torch::Tensor& rois, const torch::Tensor& levels);
   ProposalParams proposal_params(bool training) const;
   Matcher rpn_matcher() const;
 

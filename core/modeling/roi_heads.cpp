@@ -36,9 +36,20 @@ ROIHeadImpl::ROIHeadImpl(int64_t in_channels, const ROIHeadsOptions& o, int64_t 
 }
 
 std::pair<torch::Tensor, torch::Tensor> ROIHeadImpl::forward(const torch::Tensor& pooled) {
-  auto x = stem->is_empty() ? pooled : stem->forward(pooled);
-  x = x.flatten(1);
-  if (!fc->is_empty()) x = fc->forward(x);
+  // Inference on the CPU: BatchNorm folded into the stem's convs, which run
+  // channels-last (as the backbone's do); otherwise the modules' forward.
+  const bool infer = !is_training() && !torch::GradMode::is_enabled() && pooled.is_cpu();
+  auto x = stem->is_empty() ? pooled
+           : infer          ? run_conv_norm_act(stem, pooled.contiguous(at::MemoryFormat::ChannelsLast), stem_fold)
+                            : stem->forward(pooled);
+  if (infer && fc->size() == 2 && x.dim() == 4 && x.suggest_memory_format() == at::MemoryFormat::ChannelsLast) {
+    // The hidden layer (linear, ReLU) with its linear as a convolution over
+    // the channels-last RoI features (linear_as_conv.h).
+    x = torch::relu(fc_as_conv(nn::Linear(fc->ptr<nn::LinearImpl>(0)), x));
+  } else {
+    x = x.flatten(1);
+    if (!fc->is_empty()) x = fc->forward(x);
+  }
   return {cls->forward(x), box ? box->forward(x) : torch::Tensor()};
 }
 
@@ -53,14 +64,22 @@ torch::Tensor multilevel_roi_align(const std::vector<torch::Tensor>& feats, cons
                                    const torch::Tensor& levels, const std::vector<double>& strides,
                                    const ops::RoIAlignParams& base) {
   const int64_t R = rois.size(0);
-  auto out = torch::zeros({R, feats[0].size(1), base.pooled_h, base.pooled_w}, feats[0].options());
+  const int64_t first = R > 0 ? levels[0].item<int64_t>() : -1;
+  if (first >= 0 && first < int64_t(feats.size()) && (levels == first).all().item<bool>()) {
+    auto p = base;  // one level holds every RoI: no gather
+    p.spatial_scale = 1.0 / strides[size_t(first)];
+    return ops::roi_align(feats[size_t(first)], rois, p);
+  }
+  auto out = torch::empty({R, feats[0].size(1), base.pooled_h, base.pooled_w},
+                          feats[0].options().memory_format(feats[0].suggest_memory_format()))
+                 .zero_();  // in the features' layout (torch::zeros would ignore it)
   if (R == 0) return out;
   for (size_t l = 0; l < feats.size(); ++l) {
     auto idx = (levels == static_cast<int64_t>(l)).nonzero().squeeze(1);
     if (idx.numel() == 0) continue;
     auto p = base;
     p.spatial_scale = 1.0 / strides[l];
-    out = out.index_copy(0, idx, ops::roi_align(feats[l], rois.index_select(0, idx), p));
+    out.index_copy_(0, idx, ops::roi_align(feats[l], rois.index_select(0, idx), p));  // in place: no copy of `out` per level
   }
   return out;
 }

@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "config/detector_config.h"
+#include "modeling/backbone.h"
 #include "modeling/box_coder.h"
+#include "modeling/linear_as_conv.h"
 #include "ops/roi_align.h"
 
 namespace rcnn::modeling {
@@ -22,6 +24,8 @@ struct ROIHeadImpl : torch::nn::Module {
   // pooled (R, C_fpn, S, S) -> {class logits (R, C+1), box deltas (R, 4C) or undefined}
   std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& pooled);
   torch::nn::Sequential stem{nullptr}, fc{nullptr};
+  std::vector<FoldedConv> stem_fold;  // the stem's conv + BatchNorm folds for inference (backbone.h)
+  LinearAsConv fc_as_conv;            // the hidden linear layer at inference
   torch::nn::Linear cls{nullptr}, box{nullptr};
 };
 TORCH_MODULE(ROIHead);

@@ -1,5 +1,6 @@
 #include "ops/nms.h"
 
+#include <ATen/record_function.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -139,6 +140,8 @@ int64_t nms_kernel(const T* b, const int64_t* order, int64_t k, T thr, int64_t* 
 
 torch::Tensor nms_with_suppressor(const torch::Tensor& boxes_in, const torch::Tensor& scores_in, double iou_threshold,
                                   torch::Tensor* suppressed_by) {
+  // Seen by ATen's profiling hooks (engine/op_cost.h) as one operator.
+  RECORD_FUNCTION("rcnn::nms", std::vector<c10::IValue>({boxes_in, scores_in}));
   check_inputs(boxes_in, scores_in, iou_threshold);
   const auto device = boxes_in.device();
   const int64_t k = boxes_in.size(0);
@@ -162,7 +165,9 @@ torch::Tensor nms_with_suppressor(const torch::Tensor& boxes_in, const torch::Te
                                  suppressed_by ? sup.data_ptr<int64_t>() : nullptr);
   });
   if (suppressed_by) *suppressed_by = sup.to(device);
-  return keep.narrow(0, 0, nkeep).clone().to(device);
+  auto kept = keep.narrow(0, 0, nkeep).clone().to(device);
+  if (guard.isActive() && guard.needsOutputs()) guard.setOutputs(std::vector<c10::IValue>{kept});
+  return kept;
 }
 
 torch::Tensor nms(const torch::Tensor& boxes, const torch::Tensor& scores, double iou_threshold) {

@@ -4,6 +4,7 @@
 // geometry.
 #include "ops/roi_align.h"
 
+#include <ATen/record_function.h>
 #include <torch/torch.h>
 
 #include "ops/autograd/roi_align_autograd.h"
@@ -13,9 +14,13 @@
 namespace rcnn::ops {
 
 torch::Tensor roi_align(const torch::Tensor& features, const torch::Tensor& rois, const RoIAlignParams& p) {
+  // Seen by ATen's profiling hooks (engine/op_cost.h) as one operator.
+  RECORD_FUNCTION("rcnn::roi_align", std::vector<c10::IValue>({features, rois}));
   detail::check_roi_align_inputs(features, rois, p);
-  if (!features.device().is_cpu()) return roi_align_generic(features, rois, p);
-  return autograd::roi_align_autograd(features, rois, p);
+  auto out = features.device().is_cpu() ? autograd::roi_align_autograd(features, rois, p)
+                                        : roi_align_generic(features, rois, p);
+  if (guard.isActive() && guard.needsOutputs()) guard.setOutputs(std::vector<c10::IValue>{out});
+  return out;
 }
 
 RoISamplingGrid roi_align_sampling_points(float x1, float y1, float x2, float y2, const RoIAlignParams& p) {

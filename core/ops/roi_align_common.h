@@ -66,6 +66,56 @@ struct Tap {
   bool inside;
 };
 
+// One axis of a tap: make_tap's work on y (or x) alone. A tap's weights and
+// offsets are products and sums of its two axes' values, so a RoI's taps
+// can be made from pooled_h x grid_h rows and pooled_w x grid_w columns.
+template <typename T>
+struct AxisTap {
+  int64_t lo = 0, hi = 0;
+  T l = 0, h = 0;
+  bool inside = false;
+};
+
+template <typename T>
+AxisTap<T> make_axis_tap(int64_t n, T v) {
+  AxisTap<T> a;
+  // Written as !(in range) so NaN coordinates take this branch.
+  if (!(v >= T(-1) && v <= T(n))) return a;
+  if (v <= 0) v = 0;
+  a.lo = static_cast<int64_t>(v);
+  if (a.lo >= n - 1) {
+    a.hi = a.lo = n - 1;
+    v = static_cast<T>(a.lo);
+  } else {
+    a.hi = a.lo + 1;
+  }
+  a.l = v - a.lo;
+  a.h = T(1) - a.l;
+  a.inside = true;
+  return a;
+}
+
+// The tap of (y, x) from its axes: the same values as make_tap(H, W, y, x).
+template <typename T>
+Tap<T> combine_taps(int64_t W, const AxisTap<T>& y, const AxisTap<T>& x) {
+  Tap<T> t{};
+  if (!(y.inside && x.inside)) {
+    for (int i = 0; i < 4; ++i) t.o[i] = 0, t.w[i] = 0;
+    t.inside = false;
+    return t;
+  }
+  t.o[0] = y.lo * W + x.lo;
+  t.o[1] = y.lo * W + x.hi;
+  t.o[2] = y.hi * W + x.lo;
+  t.o[3] = y.hi * W + x.hi;
+  t.w[0] = y.h * x.h;
+  t.w[1] = y.h * x.l;
+  t.w[2] = y.l * x.h;
+  t.w[3] = y.l * x.l;
+  t.inside = true;
+  return t;
+}
+
 template <typename T>
 Tap<T> make_tap(int64_t H, int64_t W, T y, T x) {
   Tap<T> t{};

@@ -21,6 +21,7 @@
 
 #include "config/config_fields.h"
 #include "image_list.h"
+#include "timing_text.h"
 #include "api/devices.h"
 #include "api/dataset.h"
 #include "main_window.h"
@@ -46,6 +47,20 @@ class StudioTest : public QObject, StudioFixture {
     QTRY_VERIFY_WITH_TIMEOUT(w->trace() != nullptr, 60000);
     QCOMPARE(int(w->trace()->levels.size()), 3);
     QVERIFY(!w->trace()->gt.empty());
+  }
+
+  void statusBarShowsTheTracesRateAndTheMeasuredPeak() {
+    // The live window's first trace (every stage ran): its FLOPs, counted while it ran, and the peak
+    // measured after it. First in the suite, before any edit re-runs only part of the pipeline.
+    QTRY_VERIFY_WITH_TIMEOUT(w->timingText().contains("of a measured"), 30000);
+    const auto t = w->trace();
+    QVERIFY(t->flops > 0);
+    const QString text = w->timingText();
+    QVERIFY2(text.contains(QString("%1 GFLOP at").arg(t->flops / 1e9, 0, 'f', 2)), qPrintable(text));
+    const double peak = rcnn::api::measured_peak_gflops(t->precision);  // cached: the value the window got
+    QVERIFY(peak > 0);
+    QVERIFY2(text.contains(QString("measured %1 GFLOP/s %2 peak").arg(peak, 0, 'f', 0).arg(QString::fromStdString(t->precision))),
+             qPrintable(text));
   }
 
   void stepsThroughEveryStage() {
@@ -407,6 +422,20 @@ class StudioTest : public QObject, StudioFixture {
     QTRY_VERIFY_WITH_TIMEOUT(!tp->running(), 180000);
     QVERIFY(QFile::exists(tp->runDir() + "/last.pt"));
     QVERIFY(QFile::exists(tp->runDir() + "/metrics.jsonl"));
+  }
+
+  void timingTextPutsTheAchievedRateBesideThePeak() {
+    // Hand-computed: 4 GFLOP over the stages' own 20 ms is 200 GFLOP/s, half of a 400 GFLOP/s peak.
+    rcnn::api::PipelineTrace t;
+    t.timings_ms = {{"backbone", 12.5}, {"rpn", 7.5}};
+    t.flops = 4e9;
+    QCOMPARE(studio::timing_text(t, 25.04, 400),
+             QString("trace 25.0 ms (backbone 12.5, rpn 7.5), 4.00 GFLOP at 200 GFLOP/s of a measured 400 GFLOP/s "
+                     "fp32 peak (50 %)"));
+    QCOMPARE(studio::timing_text(t, 25.04, 0), QString("trace 25.0 ms (backbone 12.5, rpn 7.5), 4.00 GFLOP at 200 GFLOP/s"));
+    t.flops = 0;  // only post-processing re-ran: no rate to claim
+    t.precision = "bf16";
+    QCOMPARE(studio::timing_text(t, 1, 400), QString("trace 1.0 ms (backbone 12.5, rpn 7.5), bf16"));
   }
 
   void modelPrecisionSwitchesTheTrace() {

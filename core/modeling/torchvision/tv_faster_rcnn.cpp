@@ -1,5 +1,6 @@
 #include "modeling/torchvision/tv_faster_rcnn.h"
 
+#include "engine/op_cost.h"
 #include "modeling/precision.h"
 
 #include <map>
@@ -59,6 +60,7 @@ void TvFasterRCNNImpl::set_options(const TvOptions& o) {
 }
 
 void TvFasterRCNNImpl::run_transform(TvInference& r, const std::vector<torch::Tensor>& images) const {
+  engine::StageMark mark("transform");
   r.batch = transform_images(images, opts);
 }
 
@@ -68,6 +70,7 @@ void TvFasterRCNNImpl::run_backbone(TvInference& r) {
                                            : r.batch.tensors);
   TORCH_CHECK(r.features.size() == cell_anchors.size(), "torchvision model: ", r.features.size(),
               " feature maps but anchor sizes for ", cell_anchors.size());
+  engine::StageMark mark("rpn_head");
   auto [cls, reg] = rpn_head->forward(r.features);
   fp32(r.features);  // bf16 inference (engine/precision.h): the stage's outputs back to fp32
   fp32(cls);
@@ -78,6 +81,7 @@ void TvFasterRCNNImpl::run_backbone(TvInference& r) {
 }
 
 void TvFasterRCNNImpl::run_anchors(TvInference& r) const {
+  engine::StageMark mark("anchors_decode");
   std::vector<torch::Tensor> per_level;
   for (size_t l = 0; l < r.features.size(); ++l) {
     LevelGrid g{r.features[l].size(2), r.features[l].size(3), r.batch.tensors.size(2) / r.features[l].size(2),
@@ -89,6 +93,7 @@ void TvFasterRCNNImpl::run_anchors(TvInference& r) const {
 
 void TvFasterRCNNImpl::run_proposals(TvInference& r, bool keep_candidates) const {
   torch::NoGradGuard ng;
+  engine::StageMark mark("anchors_decode");  // decoding, top-k and clipping; the NMS kernel is "nms"
   const int64_t N = r.batch.tensors.size(0);
   std::vector<torch::Tensor> all(size_t(N), r.anchors);
   auto concat = torch::cat(all, 0);
@@ -107,6 +112,7 @@ void TvFasterRCNNImpl::run_box_head(TvInference& r) {
 
 void TvFasterRCNNImpl::run_roi_pool(TvInference& r) {
   torch::NoGradGuard ng;
+  engine::StageMark mark("roi_align");
   // RoI heads on the FPN levels named '0'-'3' (MultiScaleRoIAlign's
   // featmap_names): every level but 'pool', at most four.
   std::vector<torch::Tensor> pooled(r.features.begin(), r.features.begin() + std::min<size_t>(4, r.features.size() - 1));
@@ -118,6 +124,7 @@ void TvFasterRCNNImpl::run_roi_pool(TvInference& r) {
 
 void TvFasterRCNNImpl::run_head(TvInference& r) {
   torch::NoGradGuard ng;
+  engine::StageMark mark("box_head");
   auto x = box_head->forward(r.roi_features);
   std::tie(r.class_logits, r.box_regression) = box_predictor->forward(x);
   r.class_logits = fp32(r.class_logits);
@@ -126,6 +133,7 @@ void TvFasterRCNNImpl::run_head(TvInference& r) {
 
 void TvFasterRCNNImpl::run_postprocess(TvInference& r) const {
   torch::NoGradGuard ng;
+  engine::StageMark mark("postprocess");
   std::vector<torch::Tensor> boxes;
   for (const auto& p : r.proposals) boxes.push_back(p.boxes);
   r.detections_input = postprocess_detections(r.class_logits, r.box_regression, boxes, r.batch.sizes, opts);

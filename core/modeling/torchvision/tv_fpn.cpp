@@ -1,5 +1,7 @@
 #include "modeling/torchvision/tv_fpn.h"
 
+#include "engine/op_cost.h"
+
 namespace rcnn::modeling::tv {
 
 FPNImpl::FPNImpl(const std::vector<int64_t>& in_channels, int64_t out, bool norm) {
@@ -43,7 +45,13 @@ BackboneWithFPNImpl::BackboneWithFPNImpl(Arch arch) {
 }
 
 std::vector<torch::Tensor> BackboneWithFPNImpl::forward(const torch::Tensor& x) {
-  return fpn->forward(resnet ? resnet->forward(x) : mobilenet->forward(x));
+  std::vector<torch::Tensor> c;
+  {
+    engine::StageMark mark("backbone");
+    c = resnet ? resnet->forward(x) : mobilenet->forward(x);
+  }
+  engine::StageMark mark("fpn");
+  return fpn->forward(c);
 }
 
 }  // namespace rcnn::modeling::tv

@@ -24,6 +24,14 @@ BottleneckImpl::BottleneckImpl(int64_t in, int64_t width, int64_t stride, bool d
 }
 
 torch::Tensor BottleneckImpl::forward(const torch::Tensor& x) {
+  if (bn3->folded && !torch::GradMode::is_enabled()) {
+    // Optimized inference (BatchNorm folded): ReLUs in place and the residual
+    // add and its ReLU in one pass over the block's output.
+    auto out = conv1->forward(x).relu_();
+    out = conv2->forward(out).relu_();
+    out = conv3->forward(out);
+    return at::_add_relu_(out, downsample ? downsample->forward(x) : x);
+  }
   auto out = torch::relu(bn1->forward(conv1->forward(x)));
   out = torch::relu(bn2->forward(conv2->forward(out)));
   out = bn3->forward(conv3->forward(out));

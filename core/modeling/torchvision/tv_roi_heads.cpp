@@ -1,5 +1,7 @@
 #include "modeling/torchvision/tv_roi_heads.h"
 
+#include <ATen/autocast_mode.h>
+
 #include <cmath>
 
 #include "modeling/torchvision/tv_box_ops.h"
@@ -20,23 +22,43 @@ BoxHeadImpl::BoxHeadImpl(Arch a, int64_t c, int64_t res) : arch(a) {
 void BoxHeadImpl::use_onednn() {
   torch::NoGradGuard ng;
   onednn.clear();
+  onednn_bf16.clear();
   for (auto* l : arch != Arch::ResNet50FPNv2 ? std::vector<torch::nn::Linear*>{&fc6, &fc7}
                                              : std::vector<torch::nn::Linear*>{&fc})
     onednn.emplace_back((*l)->weight.contiguous().to_mkldnn(), (*l)->bias.contiguous().to_mkldnn());
 }
 
 torch::Tensor BoxHeadImpl::forward(torch::Tensor x) {
+  // Under bf16 inference (engine/precision.h) autocast does not reach
+  // oneDNN's inner product: the layers take bf16 copies of the reordered
+  // weights, made on first use.
+  const bool bf16 = at::autocast::is_cpu_enabled() && at::autocast::get_autocast_cpu_dtype() == at::kBFloat16;
+  if (bf16 && !onednn.empty() && onednn_bf16.empty()) {
+    torch::NoGradGuard ng;
+    for (const auto& [w, b] : onednn)
+      onednn_bf16.emplace_back(w.to_dense().to(at::kBFloat16).to_mkldnn(), b.to_dense().to(at::kBFloat16).to_mkldnn());
+  }
   auto linear = [&](torch::nn::Linear& l, size_t k, const torch::Tensor& in) {
     if (onednn.empty() || in.size(0) == 0) return l->forward(in);
+    if (bf16) {
+      const auto& [w, b] = onednn_bf16[k];
+      return torch::mkldnn_linear(in.to(at::kBFloat16).contiguous().to_mkldnn(), w, b).to_dense();
+    }
     return torch::mkldnn_linear(in.contiguous().to_mkldnn(), onednn[k].first, onednn[k].second).to_dense();
   };
+  // Optimized inference on channels-last RoI features: the first linear
+  // layer as a convolution that reads them in place (linear_as_conv.h).
+  const bool as_conv = !onednn.empty() && x.size(0) > 0;
+  auto first = [&](torch::nn::Linear& l, const torch::Tensor& in) {
+    if (as_conv && in.suggest_memory_format() == at::MemoryFormat::ChannelsLast) return first_as_conv(l, in);
+    return linear(l, 0, in.flatten(1));
+  };
   if (arch != Arch::ResNet50FPNv2) {
-    x = x.flatten(1);
-    x = torch::relu(linear(fc6, 0, x));
+    x = torch::relu(first(fc6, x));
     return torch::relu(linear(fc7, 1, x));
   }
   for (auto& c : convs) x = c->forward(x);
-  return torch::relu(linear(fc, 0, x.flatten(1)));
+  return torch::relu(first(fc, x));
 }
 
 BoxPredictorImpl::BoxPredictorImpl(int64_t in, int64_t n) {
@@ -86,8 +108,9 @@ torch::Tensor multiscale_roi_align(const std::vector<torch::Tensor>& feats, cons
   ops::RoIAlignParams rp{o.roi_output_size, o.roi_output_size, p.scales[0], o.roi_sampling_ratio, false};
   if (feats.size() == 1) return ops::roi_align(feats[0], rois, rp);
   auto levels = map_levels(boxes, p);
-  auto result = torch::zeros({rois.size(0), feats[0].size(1), o.roi_output_size, o.roi_output_size},
-                             feats[0].options());
+  auto result = torch::empty({rois.size(0), feats[0].size(1), o.roi_output_size, o.roi_output_size},
+                             feats[0].options().memory_format(feats[0].suggest_memory_format()))
+                    .zero_();  // in the features' layout (torch::zeros would ignore it)
   for (size_t l = 0; l < feats.size(); ++l) {
     auto idx = torch::where(levels == int64_t(l))[0];
     rp.spatial_scale = p.scales[l];

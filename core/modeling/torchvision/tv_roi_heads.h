@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "modeling/linear_as_conv.h"
 #include "modeling/torchvision/tv_layers.h"
 #include "modeling/torchvision/tv_options.h"
 
@@ -23,6 +24,8 @@ struct BoxHeadImpl : torch::nn::Module {
   // Results equal the BLAS path up to float rounding.
   void use_onednn();
   std::vector<std::pair<torch::Tensor, torch::Tensor>> onednn;  // (weight, bias) per layer, mkldnn
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> onednn_bf16;  // the same in bf16, for bf16 inference
+  LinearAsConv first_as_conv;  // fc6 (or v2's fc) on channels-last RoI features, once optimized
   Arch arch;
   torch::nn::Linear fc6{nullptr}, fc7{nullptr}, fc{nullptr};
   std::vector<ConvNorm> convs;

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <type_traits>
 
 #include "ops/roi_align_common.h"
 
@@ -21,6 +22,7 @@ struct RoITaps {
   int64_t batch = 0;
   int64_t per_bin = 0;  // samples per bin actually taken (grid_h * grid_w, >= 0)
   T count = 1;          // divisor: grid_h * grid_w (forward clamps it to >= 1)
+  std::vector<detail::AxisTap<T>> rows, cols;  // scratch of roi_taps
 };
 
 template <typename T>
@@ -31,13 +33,22 @@ void roi_taps(const T* roi, int64_t H, int64_t W, const RoIAlignParams& p, RoITa
   const int64_t ny = std::max<int64_t>(g.grid_h, 0), nx = std::max<int64_t>(g.grid_w, 0);
   out.per_bin = ny * nx;
   out.taps.resize(static_cast<size_t>(p.pooled_h * p.pooled_w * out.per_bin));
+  // Each axis once (detail::make_axis_tap), then every (row, column) pair:
+  // the values detail::make_tap gives, without its work per sample.
+  auto& ys = out.rows;
+  auto& xs = out.cols;
+  ys.resize(static_cast<size_t>(p.pooled_h * ny));
+  xs.resize(static_cast<size_t>(p.pooled_w * nx));
+  for (int64_t ph = 0; ph < p.pooled_h; ++ph)
+    for (int64_t iy = 0; iy < ny; ++iy) ys[size_t(ph * ny + iy)] = detail::make_axis_tap<T>(H, g.sample_y(ph, iy));
+  for (int64_t pw = 0; pw < p.pooled_w; ++pw)
+    for (int64_t ix = 0; ix < nx; ++ix) xs[size_t(pw * nx + ix)] = detail::make_axis_tap<T>(W, g.sample_x(pw, ix));
   size_t n = 0;
   for (int64_t ph = 0; ph < p.pooled_h; ++ph)
     for (int64_t pw = 0; pw < p.pooled_w; ++pw)
-      for (int64_t iy = 0; iy < ny; ++iy) {
-        const T y = g.sample_y(ph, iy);
-        for (int64_t ix = 0; ix < nx; ++ix) out.taps[n++] = detail::make_tap<T>(H, W, y, g.sample_x(pw, ix));
-      }
+      for (int64_t iy = 0; iy < ny; ++iy)
+        for (int64_t ix = 0; ix < nx; ++ix)
+          out.taps[n++] = detail::combine_taps<T>(W, ys[size_t(ph * ny + iy)], xs[size_t(pw * nx + ix)]);
 }
 
 // x / count. When count is a power of two, x * (1 / count) is the same
@@ -57,11 +68,13 @@ struct Divide {
 // sample are C contiguous values each, so the per-channel sum is a vector
 // loop. Per channel the arithmetic is torchvision's, in its order:
 // acc += w1*v1 + w2*v2 + w3*v3 + w4*v4 over the samples, then acc / count.
+// `out` is (R, C, bins) or, with out_nhwc, channels-last (R, bins, C).
 template <typename T>
-void forward_kernel(const T* feat_nhwc, int64_t C, int64_t H, int64_t W, const T* rois, int64_t R,
-                    const RoIAlignParams& p, T* out) {
+inline __attribute__((always_inline)) void forward_rois(const T* feat_nhwc, int64_t C, int64_t H, int64_t W,
+                                                        const T* rois, int64_t begin, int64_t end,
+                                                        const RoIAlignParams& p, T* out, bool out_nhwc) {
   const int64_t bins = p.pooled_h * p.pooled_w;
-  at::parallel_for(0, R, 1, [&](int64_t begin, int64_t end) {
+  {
     RoITaps<T> rt;
     std::vector<T> acc(static_cast<size_t>(C));
     for (int64_t r = begin; r < end; ++r) {
@@ -82,9 +95,32 @@ void forward_kernel(const T* feat_nhwc, int64_t C, int64_t H, int64_t W, const T
           const T w1 = t->w[0], w2 = t->w[1], w3 = t->w[2], w4 = t->w[3];
           for (int64_t c = 0; c < C; ++c) a[c] += w1 * v1[c] + w2 * v2[c] + w3 * v3[c] + w4 * v4[c];
         }
-        for (int64_t c = 0; c < C; ++c) o[c * bins + bin] = div(a[c]);
+        if (out_nhwc)
+          for (int64_t c = 0; c < C; ++c) o[bin * C + c] = div(a[c]);
+        else
+          for (int64_t c = 0; c < C; ++c) o[c * bins + bin] = div(a[c]);
       }
     }
+  }
+}
+
+// The float kernel is also built for AVX-512 and AVX2 and picked at load
+// time: the same IEEE operations in the same order per channel (no FMA
+// contraction in this file), so every CPU gives the same bits, faster.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void forward_rois_f32(
+    const float* feat_nhwc, int64_t C, int64_t H, int64_t W, const float* rois, int64_t begin, int64_t end,
+    const RoIAlignParams& p, float* out, bool out_nhwc) {
+  forward_rois<float>(feat_nhwc, C, H, W, rois, begin, end, p, out, out_nhwc);
+}
+
+template <typename T>
+void forward_kernel(const T* feat_nhwc, int64_t C, int64_t H, int64_t W, const T* rois, int64_t R,
+                    const RoIAlignParams& p, T* out, bool out_nhwc) {
+  at::parallel_for(0, R, 1, [&](int64_t begin, int64_t end) {
+    if constexpr (std::is_same_v<T, float>)
+      forward_rois_f32(feat_nhwc, C, H, W, rois, begin, end, p, out, out_nhwc);
+    else
+      forward_rois<T>(feat_nhwc, C, H, W, rois, begin, end, p, out, out_nhwc);
   });
 }
 
@@ -141,13 +177,19 @@ torch::Tensor roi_align_forward_kernel(const torch::Tensor& f_in, const torch::T
   const int64_t C = f_in.size(1), H = f_in.size(2), W = f_in.size(3);
   auto rois = rois_in.to(f_in.scalar_type()).contiguous();
   const int64_t R = rois.size(0);
-  auto out = torch::zeros({R, C, p.pooled_h, p.pooled_w}, f_in.options());
-  if (R == 0 || f_in.numel() == 0) return out;
+  // The output keeps the features' layout (as a convolution does): channels-
+  // last features, as the inference backbones make them, give channels-last
+  // RoI features for the heads' convolutions. The values are the same.
+  const bool nhwc = f_in.dim() == 4 && f_in.suggest_memory_format() == at::MemoryFormat::ChannelsLast;
+  // (torch::zeros ignores a memory format; the kernel writes every element.)
+  auto out = torch::empty({R, C, p.pooled_h, p.pooled_w},
+                          f_in.options().memory_format(nhwc ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous));
+  if (R == 0 || f_in.numel() == 0) return out.zero_();
   // (N, H, W, C) contiguous; free when the caller already holds channels-last.
   auto f = f_in.permute({0, 2, 3, 1}).contiguous();
   AT_DISPATCH_FLOATING_TYPES(f.scalar_type(), "roi_align_forward", [&] {
     forward_kernel<scalar_t>(f.data_ptr<scalar_t>(), C, H, W, rois.data_ptr<scalar_t>(), R, p,
-                             out.data_ptr<scalar_t>());
+                             out.data_ptr<scalar_t>(), nhwc);
   });
   return out;
 }
