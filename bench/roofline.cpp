@@ -5,7 +5,6 @@
 //   rcnn_bench --roofline [--reps N] [--precision fp32|bf16|both] [--only seed|tv] [--json FILE]
 #include "roofline.h"
 
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -13,6 +12,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 
 #include "config/detector_config.h"
 #include "engine/device.h"
@@ -71,8 +71,7 @@ std::vector<Case> cases(const std::string& only) {
   }
   if (only.empty() || only == "tv") {
     torch::manual_seed(0);
-    auto m = std::make_shared<modeling::tv::TvFasterRCNN>(
-        modeling::tv::tv_preset("torchvision_resnet50_fpn", 91));
+    auto m = std::make_shared<modeling::tv::TvFasterRCNN>(modeling::tv::tv_preset("torchvision_resnet50_fpn", 91));
     (*m)->optimize_for_inference();
     auto img = torch::rand({3, 800, 1067});
     out.push_back({"torchvision ResNet-50-FPN, 1 x 800x1067", "torchvision", [m, img] { (*m)->infer({img}); }});
@@ -81,20 +80,23 @@ std::vector<Case> cases(const std::string& only) {
 }
 
 void print_peak(const engine::MachinePeak& p) {
-  std::printf("| %s | %.0f | %.0f | %.0f | %.1f |\n", engine::precision_name(p.precision), p.gemm_gflops,
-              p.blas_gflops, p.conv_gflops, p.bandwidth_gbs);
+  std::printf("| %s | %.0f | %.0f | %.0f | %.1f |\n", engine::precision_name(p.precision), p.gemm_gflops, p.blas_gflops,
+              p.conv_gflops, p.bandwidth_gbs);
 }
 
 nlohmann::json report(const Case& c, const Measured& m, const engine::MachinePeak& peak) {
   const auto all = engine::roofline(m.total, peak);
   std::printf("\n### %s, %s: %.1f ms, %.1f GFLOP, %.0f GFLOP/s = %.0f %% of the %s compute peak (%.0f GFLOP/s)\n\n",
               c.name.c_str(), engine::precision_name(peak.precision), m.total.ms, m.total.flops / 1e9, all.gflops,
-              100 * all.gflops / peak.compute_gflops(), engine::precision_name(peak.precision),
-              peak.compute_gflops());
+              100 * all.gflops / peak.compute_gflops(), engine::precision_name(peak.precision), peak.compute_gflops());
   std::printf("| stage | ms | time | GFLOP | MB | GFLOP/s | GB/s | FLOP/B | roof | of roof | bound |\n");
   std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
-  nlohmann::json j = {{"case", c.name}, {"family", c.family}, {"precision", engine::precision_name(peak.precision)},
-                      {"ms", m.total.ms}, {"flops", m.total.flops}, {"gflops_per_s", all.gflops},
+  nlohmann::json j = {{"case", c.name},
+                      {"family", c.family},
+                      {"precision", engine::precision_name(peak.precision)},
+                      {"ms", m.total.ms},
+                      {"flops", m.total.flops},
+                      {"gflops_per_s", all.gflops},
                       {"share_of_compute_peak", all.gflops / peak.compute_gflops()}};
   std::vector<std::string> far;
   for (const auto& s : m.stages) {
@@ -102,13 +104,18 @@ nlohmann::json report(const Case& c, const Measured& m, const engine::MachinePea
     const auto r = engine::roofline(s, peak);
     const double time_share = s.ms / m.total.ms;
     std::printf("| %s | %.1f | %.0f %% | %.2f | %.1f | %.0f | %.1f | %.1f | %.0f %s | %.0f %% | %s |\n",
-                s.stage.c_str(), s.ms, 100 * time_share, s.flops / 1e9, s.bytes / 1e6, r.gflops, r.gbs,
-                r.intensity, r.attainable, s.flops > 0 ? "GFLOP/s" : "GB/s", 100 * r.share,
-                r.memory_bound ? "memory" : "compute");
+                s.stage.c_str(), s.ms, 100 * time_share, s.flops / 1e9, s.bytes / 1e6, r.gflops, r.gbs, r.intensity,
+                r.attainable, s.flops > 0 ? "GFLOP/s" : "GB/s", 100 * r.share, r.memory_bound ? "memory" : "compute");
     if (time_share >= 0.05 && r.share < 0.5) far.push_back(s.stage);
-    j["stages"].push_back({{"stage", s.stage}, {"ms", s.ms}, {"flops", s.flops}, {"bytes", s.bytes},
-                           {"ops", s.ops}, {"gflops_per_s", r.gflops}, {"gb_per_s", r.gbs},
-                           {"attainable", r.attainable}, {"share_of_roof", r.share},
+    j["stages"].push_back({{"stage", s.stage},
+                           {"ms", s.ms},
+                           {"flops", s.flops},
+                           {"bytes", s.bytes},
+                           {"ops", s.ops},
+                           {"gflops_per_s", r.gflops},
+                           {"gb_per_s", r.gbs},
+                           {"attainable", r.attainable},
+                           {"share_of_roof", r.share},
                            {"memory_bound", r.memory_bound}});
   }
   std::string names;
@@ -141,11 +148,16 @@ int roofline_main(int argc, char** argv) {
       if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
       return argv[++i];
     };
-    if (a == "--reps") reps = std::max(1, std::stoi(next()));
-    else if (a == "--only") only = next();
-    else if (a == "--json") json_path = next();
-    else if (a == "--precision") precision = next();
-    else throw std::invalid_argument("--roofline: unknown option " + a);
+    if (a == "--reps")
+      reps = std::max(1, std::stoi(next()));
+    else if (a == "--only")
+      only = next();
+    else if (a == "--json")
+      json_path = next();
+    else if (a == "--precision")
+      precision = next();
+    else
+      throw std::invalid_argument("--roofline: unknown option " + a);
   }
   if (only != "" && only != "seed" && only != "tv") throw std::invalid_argument("--only: expected seed or tv");
   std::vector<Precision> precisions;
@@ -154,16 +166,21 @@ int roofline_main(int argc, char** argv) {
   torch::NoGradGuard ng;
   std::printf("# Roofline on %s (%s), %d torch threads, BLAS %s\n\n", engine::cpu_name().c_str(),
               engine::cpu_vector_flags().c_str(), at::get_num_threads(), engine::blas_name().c_str());
-  std::printf("| precision | oneDNN GEMM 2048^3 (GFLOP/s) | BLAS mm (GFLOP/s) | conv 256->256 3x3 on 200x272 "
-              "(GFLOP/s) | copy 1 GB (GB/s) |\n|---|---:|---:|---:|---:|\n");
+  std::printf(
+      "| precision | oneDNN GEMM 2048^3 (GFLOP/s) | BLAS mm (GFLOP/s) | conv 256->256 3x3 on 200x272 "
+      "(GFLOP/s) | copy 1 GB (GB/s) |\n|---|---:|---:|---:|---:|\n");
   std::map<Precision, engine::MachinePeak> peaks;
-  nlohmann::json j = {{"cpu", engine::cpu_name()}, {"flags", engine::cpu_vector_flags()},
-                      {"threads", at::get_num_threads()}, {"blas", engine::blas_name()}};
+  nlohmann::json j = {{"cpu", engine::cpu_name()},
+                      {"flags", engine::cpu_vector_flags()},
+                      {"threads", at::get_num_threads()},
+                      {"blas", engine::blas_name()}};
   for (auto p : precisions) {
     peaks[p] = engine::measure_peak(p);
     print_peak(peaks[p]);
-    j["peaks"].push_back({{"precision", engine::precision_name(p)}, {"gemm", peaks[p].gemm_gflops},
-                          {"blas", peaks[p].blas_gflops}, {"conv", peaks[p].conv_gflops},
+    j["peaks"].push_back({{"precision", engine::precision_name(p)},
+                          {"gemm", peaks[p].gemm_gflops},
+                          {"blas", peaks[p].blas_gflops},
+                          {"conv", peaks[p].conv_gflops},
                           {"bandwidth_gbs", peaks[p].bandwidth_gbs}});
   }
   for (const auto& c : cases(only))

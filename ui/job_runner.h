@@ -15,17 +15,17 @@
 #include <atomic>
 #include <deque>
 #include <functional>
-#include <thread>
 #include <memory>
 #include <optional>
 #include <set>
+#include <thread>
 
 #include "api/analyze_job.h"
 #include "api/compare_job.h"
 #include "api/coverage_job.h"
 #include "api/eval_job.h"
-#include "api/train_job.h"
 #include "api/session.h"
+#include "api/train_job.h"
 
 namespace studio {
 

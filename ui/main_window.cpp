@@ -24,16 +24,16 @@
 #include "job_runner.h"
 #include "panels/analysis_panel.h"
 #include "panels/compare_panel.h"
-#include "side_by_side.h"
-#include "timing_text.h"
 #include "panels/coverage_panel.h"
 #include "panels/dataset_panel.h"
 #include "panels/eval_panel.h"
 #include "panels/params_panel.h"
 #include "panels/stage_panel.h"
 #include "panels/training_panel.h"
+#include "side_by_side.h"
 #include "stages/stage_view.h"
 #include "studio_context.h"
+#include "timing_text.h"
 
 namespace studio {
 using rcnn::api::Stage;

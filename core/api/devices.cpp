@@ -1,7 +1,5 @@
 #include "api/devices.h"
 
-#include "engine/precision.h"
-
 #include <malloc.h>
 #include <torch/torch.h>
 
@@ -10,6 +8,7 @@
 
 #include "engine/device.h"
 #include "engine/peak.h"
+#include "engine/precision.h"
 
 namespace rcnn::api {
 
@@ -47,7 +46,7 @@ double measured_peak_gflops(const std::string& precision) {
     engine::PeakOptions o;
     o.gemm_size = 1024;
     o.conv_h = 50, o.conv_w = 68;  // P4 of an 800-px image
-    o.copy_mb = 8;  // the status bar shows the compute peak only
+    o.copy_mb = 8;                 // the status bar shows the compute peak only
     gflops = engine::measure_peak(engine::parse_precision(precision), o).compute_gflops();
   } catch (const std::invalid_argument&) {  // bf16 on a CPU without it
   }

@@ -20,8 +20,12 @@ double prod(const std::vector<int64_t>& s, size_t from = 0) {
 }
 
 bool is_conv(const std::string& op) {
-  static const char* names[] = {"aten::conv1d",      "aten::conv2d",       "aten::conv3d",
-                                "aten::convolution", "aten::_convolution", "aten::_convolution_mode",
+  static const char* names[] = {"aten::conv1d",
+                                "aten::conv2d",
+                                "aten::conv3d",
+                                "aten::convolution",
+                                "aten::_convolution",
+                                "aten::_convolution_mode",
                                 "aten::mkldnn_convolution"};
   for (const char* n : names)
     if (op == n) return true;
@@ -53,10 +57,10 @@ double op_flops(const std::string& op, const std::vector<std::vector<int64_t>>& 
 }
 
 struct CostRecorder::State {
-  std::vector<StageCost> costs;          // in first-entered order
-  std::vector<size_t> open;              // the open stages (indices into costs), innermost last
+  std::vector<StageCost> costs;            // in first-entered order
+  std::vector<size_t> open;                // the open stages (indices into costs), innermost last
   Clock::time_point since = Clock::now();  // when the current stage's running time started
-  int depth = 0;                         // operators in flight on this thread
+  int depth = 0;                           // operators in flight on this thread
   std::vector<OpCost> per_op;
   OpCost& op(size_t stage, const std::string& name) {
     for (auto& o : per_op)
@@ -159,8 +163,8 @@ void on_end(const at::RecordFunction& fn, at::ObserverContext* base) {
 CostRecorder::CostRecorder() : s_(std::make_unique<State>()) {
   if (t_state) throw std::logic_error("CostRecorder: this thread already records its costs");
   t_state = s_.get();
-  s_->handle = at::addThreadLocalCallback(
-      at::RecordFunctionCallback(on_start, on_end).needsInputs(true).needsOutputs(true));
+  s_->handle =
+      at::addThreadLocalCallback(at::RecordFunctionCallback(on_start, on_end).needsInputs(true).needsOutputs(true));
 }
 
 CostRecorder::~CostRecorder() {

@@ -32,7 +32,7 @@ namespace rcnn::engine {
 struct StageCost {
   std::string stage;
   double ms = 0, flops = 0, bytes = 0;
-  int64_t ops = 0;  // outermost operators counted
+  int64_t ops = 0;     // outermost operators counted
   int64_t visits = 0;  // times the stage was entered
 };
 

@@ -12,10 +12,10 @@
 namespace rcnn::engine {
 
 struct PeakOptions {
-  int64_t gemm_size = 2048;                 // M = N = K of the matrix product
-  int64_t conv_h = 200, conv_w = 272;       // a 256 -> 256 3x3 convolution on this map (ResNet-50-FPN's P2 at 800 px)
-  int64_t copy_mb = 1024;                   // the copied buffer, past the caches (VMs report L3s of 480 MB)
-  int reps = 3;                             // best of, after one warm-up
+  int64_t gemm_size = 2048;            // M = N = K of the matrix product
+  int64_t conv_h = 200, conv_w = 272;  // a 256 -> 256 3x3 convolution on this map (ResNet-50-FPN's P2 at 800 px)
+  int64_t copy_mb = 1024;              // the copied buffer, past the caches (VMs report L3s of 480 MB)
+  int reps = 3;                        // best of, after one warm-up
 };
 
 struct MachinePeak {

@@ -22,8 +22,9 @@ bool cpu_has_bf16(std::string* why) {
   const std::string flags = " " + cpu_vector_flags() + " ";
   const bool has = flags.find(" avx512_bf16 ") != std::string::npos || flags.find(" amx_bf16 ") != std::string::npos;
   if (!has && why)
-    *why = cpu_name() + " has neither AVX-512-BF16 nor AMX-BF16 (its flags lack avx512_bf16 and amx_bf16): bf16 would be "
-                   "emulated, slower than fp32";
+    *why = cpu_name() +
+           " has neither AVX-512-BF16 nor AMX-BF16 (its flags lack avx512_bf16 and amx_bf16): bf16 would be "
+           "emulated, slower than fp32";
   return has;
 }
 

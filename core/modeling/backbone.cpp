@@ -1,10 +1,10 @@
 #include "modeling/backbone.h"
 
-#include "engine/op_cost.h"
-
 #include <ATen/autocast_mode.h>
 
 #include <cstring>
+
+#include "engine/op_cost.h"
 
 namespace rcnn::modeling {
 namespace nn = torch::nn;

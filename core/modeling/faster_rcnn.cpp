@@ -1,9 +1,9 @@
 #include "modeling/faster_rcnn.h"
-#include "engine/op_cost.h"
-#include "modeling/precision.h"
 
 #include "config/config_fields.h"
+#include "engine/op_cost.h"
 #include "modeling/matcher.h"
+#include "modeling/precision.h"
 #include "modeling/sampling.h"
 
 namespace rcnn::modeling {

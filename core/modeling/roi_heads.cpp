@@ -79,7 +79,8 @@ torch::Tensor multilevel_roi_align(const std::vector<torch::Tensor>& feats, cons
     if (idx.numel() == 0) continue;
     auto p = base;
     p.spatial_scale = 1.0 / strides[l];
-    out.index_copy_(0, idx, ops::roi_align(feats[l], rois.index_select(0, idx), p));  // in place: no copy of `out` per level
+    out.index_copy_(0, idx,
+                    ops::roi_align(feats[l], rois.index_select(0, idx), p));  // in place: no copy of `out` per level
   }
   return out;
 }

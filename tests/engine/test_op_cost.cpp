@@ -101,7 +101,7 @@ TEST(OpCost, TheProjectsKernelsAreStagesOfTheirOwnName) {
   const auto st = rec.stages();
   const auto* nms = find(st, "nms");
   ASSERT_NE(nms, nullptr);
-  EXPECT_EQ(nms->ops, 1);  // its own sort, copies and clone are inside it
+  EXPECT_EQ(nms->ops, 1);                                  // its own sort, copies and clone are inside it
   EXPECT_EQ(nms->bytes, 3 * 4 * 4.0 + 3 * 4.0 + 2 * 8.0);  // boxes, scores, the kept int64 indices
   const auto* post = find(st, "postprocess");
   ASSERT_NE(post, nullptr);

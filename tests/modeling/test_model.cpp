@@ -2,6 +2,7 @@
 #include <torch/torch.h>
 
 #include "modeling/faster_rcnn.h"
+#include "modeling/linear_as_conv.h"
 #include "ops/box_iou.h"
 
 using namespace rcnn;
@@ -135,6 +136,58 @@ TEST(Model, TinyOverfit) {
 // (a stale fold would differ by as much; "must matter" asks > 1e-3).
 double rel_diff(const torch::Tensor& a, const torch::Tensor& b) {
   return (a - b).abs().max().item<double>() / std::max(1e-30, b.abs().max().item<double>());
+}
+
+TEST(Model, LinearAsConvIsTheLinearLayerAndFollowsItsWeights) {
+  torch::manual_seed(2);
+  torch::nn::Linear l(3 * 4 * 5, 6);
+  modeling::LinearAsConv as_conv;
+  auto x = torch::randn({9, 3, 4, 5});
+  torch::NoGradGuard ng;
+  for (int round = 0; round < 2; ++round) {
+    const auto want = l->forward(x.flatten(1));
+    for (const auto& in : {x, x.contiguous(at::MemoryFormat::ChannelsLast)}) {
+      const auto got = as_conv(l, in);
+      ASSERT_EQ(got.sizes(), want.sizes());
+      EXPECT_LE((got - want).abs().max().item<double>() / want.abs().max().item<double>(), 1e-5) << round;
+    }
+    l->weight.mul_(-2).add_(0.25);  // in place, as an optimizer step: the cached weight must follow
+  }
+  EXPECT_THROW(as_conv(l, torch::randn({2, 3, 4, 4})), c10::Error);
+}
+
+TEST(Model, BatchedSecondStageEqualsOneImageAtATime) {
+  // detect() runs RoIAlign and the head once for the whole batch's RoIs; each image's share must be what
+  // its own second stage gives (up to the head's float rounding on a different batch size).
+  for (const std::string preset : {"seed", "default"}) {
+    auto cfg = load_preset(preset);
+    cfg.num_classes = 4;
+    torch::manual_seed(4);
+    modeling::FasterRCNN m(cfg);
+    m->eval();
+    torch::NoGradGuard ng;
+    const auto s = m->run_rpn(torch::rand({3, 3, 224, 224}));
+    std::vector<modeling::ImageProposals> props;
+    std::vector<torch::Tensor> rois, levels;
+    for (int64_t i = 0; i < 3; ++i) {
+      props.push_back(m->propose(s, i, false));
+      const auto one = m->run_second_stage(s, i, props.back());
+      rois.push_back(one.rois);
+      levels.push_back(one.roi_levels);
+    }
+    const auto all = m->second_stage_on(s, torch::cat(rois), torch::cat(levels));
+    for (int64_t i = 0, from = 0; i < 3; ++i) {
+      const auto one = m->run_second_stage(s, i, props[size_t(i)]);
+      const int64_t P = one.probs.size(0);
+      ASSERT_GT(P, 0);
+      EXPECT_TRUE(torch::equal(one.pooled, all.pooled.narrow(0, from, P))) << "RoIAlign is per RoI: the same bits";
+      EXPECT_TRUE(torch::allclose(one.probs, all.probs.narrow(0, from, P), 1e-4, 1e-6)) << "image " << i;
+      ASSERT_EQ(one.box_deltas.defined(), all.box_deltas.defined());  // the seed preset has no box regression
+      if (one.box_deltas.defined())
+        EXPECT_TRUE(torch::allclose(one.box_deltas, all.box_deltas.narrow(0, from, P), 1e-4, 1e-5)) << "image " << i;
+      from += P;
+    }
+  }
 }
 
 TEST(Model, FoldedInferenceMatchesModulesAndFollowsWeightChanges) {

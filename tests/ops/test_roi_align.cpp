@@ -45,6 +45,27 @@ TEST(RoIAlign, BatchIndexSelectsTheImage) {
   EXPECT_TRUE(torch::allclose(o[1], torch::full({1, 2, 2}, 1.f)));
 }
 
+TEST(RoIAlign, ChannelsLastFeaturesGiveTheSameBitsInChannelsLast) {
+  // The output follows the features' layout; every value and every gradient is the same float.
+  torch::manual_seed(5);
+  auto f = torch::randn({2, 24, 13, 17});
+  auto xy = torch::rand({40, 2}) * 120 - 10, wh = torch::rand({40, 2}) * 70;
+  auto rois = torch::cat({torch::randint(0, 2, {40, 1}).to(torch::kFloat), xy, xy + wh}, 1);
+  for (int sr : {2, 0}) {
+    RoIAlignParams p{7, 7, 1.0 / 8, sr, true};
+    auto f1 = f.clone().requires_grad_(true);
+    auto f2 = f.contiguous(at::MemoryFormat::ChannelsLast).requires_grad_(true);
+    auto o1 = roi_align(f1, rois, p), o2 = roi_align(f2, rois, p);
+    EXPECT_TRUE(o1.is_contiguous());
+    EXPECT_TRUE(o2.is_contiguous(at::MemoryFormat::ChannelsLast));
+    EXPECT_TRUE(torch::equal(o1, o2)) << "sampling ratio " << sr;
+    auto w = torch::randn_like(o1);
+    (o1 * w).sum().backward();
+    (o2 * w).sum().backward();
+    EXPECT_TRUE(torch::equal(f1.grad(), f2.grad())) << "sampling ratio " << sr;
+  }
+}
+
 TEST(RoIAlign, KernelMatchesTensorPathForwardAndBackward) {
   torch::manual_seed(11);
   for (int sr : {2, 0}) {

@@ -318,6 +318,10 @@ TEST(TorchvisionParity, OptimizedForInferenceAgreesUpToRounding) {
       const double scale = ha.abs().max().item<double>();
       EXPECT_GT(scale, 0.0);
       EXPECT_LE(max_abs(ha, hb) / scale, 1e-4) << arch << " box head";
+      // Channels-last RoI features (what the optimized model's RoIAlign gives) take fc6 as a 7x7 convolution.
+      const auto hc = fast->box_head->forward(a.roi_features.contiguous(at::MemoryFormat::ChannelsLast));
+      EXPECT_LE(max_abs(ha, hc) / scale, 1e-4) << arch << " box head, fc6 as a convolution";
+      EXPECT_TRUE(b.roi_features.is_contiguous(at::MemoryFormat::ChannelsLast)) << arch;
     }
     EXPECT_THROW(fast->state_dict(), c10::Error);
   }

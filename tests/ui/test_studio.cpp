@@ -4,37 +4,36 @@
 #include <QApplication>
 #include <QCheckBox>
 #include <QComboBox>
-#include <QDockWidget>
 #include <QDir>
+#include <QDockWidget>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QLabel>
 #include <QLineEdit>
-#include <QMenu>
 #include <QListView>
-#include <filesystem>
+#include <QMenu>
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QSpinBox>
 #include <QTableWidget>
 #include <QtTest>
+#include <filesystem>
 
+#include "api/dataset.h"
+#include "api/devices.h"
 #include "config/config_fields.h"
 #include "image_list.h"
-#include "timing_text.h"
-#include "api/devices.h"
-#include "api/dataset.h"
 #include "main_window.h"
 #include "panels/analysis_panel.h"
+#include "panels/coverage_panel.h"
 #include "panels/dataset_panel.h"
 #include "panels/eval_panel.h"
-#include "panels/coverage_panel.h"
 #include "panels/params_panel.h"
-#include "studio_context.h"
-#include <QTableWidget>
 #include "panels/stage_panel.h"
 #include "panels/training_panel.h"
+#include "studio_context.h"
 #include "studio_test_util.h"
+#include "timing_text.h"
 
 using rcnn::api::Stage;
 
@@ -59,7 +58,8 @@ class StudioTest : public QObject, StudioFixture {
     QVERIFY2(text.contains(QString("%1 GFLOP at").arg(t->flops / 1e9, 0, 'f', 2)), qPrintable(text));
     const double peak = rcnn::api::measured_peak_gflops(t->precision);  // cached: the value the window got
     QVERIFY(peak > 0);
-    QVERIFY2(text.contains(QString("measured %1 GFLOP/s %2 peak").arg(peak, 0, 'f', 0).arg(QString::fromStdString(t->precision))),
+    QVERIFY2(text.contains(
+                 QString("measured %1 GFLOP/s %2 peak").arg(peak, 0, 'f', 0).arg(QString::fromStdString(t->precision))),
              qPrintable(text));
   }
 
@@ -432,7 +432,8 @@ class StudioTest : public QObject, StudioFixture {
     QCOMPARE(studio::timing_text(t, 25.04, 400),
              QString("trace 25.0 ms (backbone 12.5, rpn 7.5), 4.00 GFLOP at 200 GFLOP/s of a measured 400 GFLOP/s "
                      "fp32 peak (50 %)"));
-    QCOMPARE(studio::timing_text(t, 25.04, 0), QString("trace 25.0 ms (backbone 12.5, rpn 7.5), 4.00 GFLOP at 200 GFLOP/s"));
+    QCOMPARE(studio::timing_text(t, 25.04, 0),
+             QString("trace 25.0 ms (backbone 12.5, rpn 7.5), 4.00 GFLOP at 200 GFLOP/s"));
     t.flops = 0;  // only post-processing re-ran: no rate to claim
     t.precision = "bf16";
     QCOMPARE(studio::timing_text(t, 1, 400), QString("trace 1.0 ms (backbone 12.5, rpn 7.5), bf16"));

@@ -1,13 +1,12 @@
 #include "modeling/torchvision/tv_faster_rcnn.h"
 
-#include "engine/op_cost.h"
-#include "modeling/precision.h"
-
 #include <map>
 #include <set>
 #include <sstream>
 #include <stdexcept>
 
+#include "engine/op_cost.h"
+#include "modeling/precision.h"
 #include "modeling/torchvision/tv_anchors.h"
 #include "modeling/torchvision/tv_box_ops.h"
 #include "serialize/state_dict.h"

@@ -107,9 +107,11 @@ inline __attribute__((always_inline)) void forward_rois(const T* feat_nhwc, int6
 // The float kernel is also built for AVX-512 and AVX2 and picked at load
 // time: the same IEEE operations in the same order per channel (no FMA
 // contraction in this file), so every CPU gives the same bits, faster.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void forward_rois_f32(
-    const float* feat_nhwc, int64_t C, int64_t H, int64_t W, const float* rois, int64_t begin, int64_t end,
-    const RoIAlignParams& p, float* out, bool out_nhwc) {
+__attribute__((target_clones("avx512f", "avx2", "default"))) void forward_rois_f32(const float* feat_nhwc, int64_t C,
+                                                                                   int64_t H, int64_t W,
+                                                                                   const float* rois, int64_t begin,
+                                                                                   int64_t end, const RoIAlignParams& p,
+                                                                                   float* out, bool out_nhwc) {
   forward_rois<float>(feat_nhwc, C, H, W, rois, begin, end, p, out, out_nhwc);
 }
 
@@ -182,14 +184,15 @@ torch::Tensor roi_align_forward_kernel(const torch::Tensor& f_in, const torch::T
   // RoI features for the heads' convolutions. The values are the same.
   const bool nhwc = f_in.dim() == 4 && f_in.suggest_memory_format() == at::MemoryFormat::ChannelsLast;
   // (torch::zeros ignores a memory format; the kernel writes every element.)
-  auto out = torch::empty({R, C, p.pooled_h, p.pooled_w},
-                          f_in.options().memory_format(nhwc ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous));
+  auto out =
+      torch::empty({R, C, p.pooled_h, p.pooled_w},
+                   f_in.options().memory_format(nhwc ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous));
   if (R == 0 || f_in.numel() == 0) return out.zero_();
   // (N, H, W, C) contiguous; free when the caller already holds channels-last.
   auto f = f_in.permute({0, 2, 3, 1}).contiguous();
   AT_DISPATCH_FLOATING_TYPES(f.scalar_type(), "roi_align_forward", [&] {
-    forward_kernel<scalar_t>(f.data_ptr<scalar_t>(), C, H, W, rois.data_ptr<scalar_t>(), R, p,
-                             out.data_ptr<scalar_t>(), nhwc);
+    forward_kernel<scalar_t>(f.data_ptr<scalar_t>(), C, H, W, rois.data_ptr<scalar_t>(), R, p, out.data_ptr<scalar_t>(),
+                             nhwc);
   });
   return out;
 }
