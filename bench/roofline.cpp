@@ -2,7 +2,8 @@
 // each family's inference on the roofline (engine/op_cost.h, engine/peak.h),
 // in one run, as Markdown tables (and JSON with --json FILE).
 //
-//   rcnn_bench --roofline [--reps N] [--precision fp32|bf16|both] [--only seed|tv] [--json FILE]
+//   rcnn_bench --roofline [--reps N] [--precision fp32|bf16|both] [--only seed|tv]
+//                         [--seed-preset NAME] [--json FILE]
 #include "roofline.h"
 
 #include <torch/torch.h>
@@ -52,18 +53,18 @@ Measured measure(const Case& c, Precision p, int reps) {
   return best;
 }
 
-std::vector<Case> cases(const std::string& only) {
+std::vector<Case> cases(const std::string& only, const std::string& seed_preset) {
   std::vector<Case> out;
   if (only.empty() || only == "seed") {
-    // The seed preset: the shape bench/compare_torchvision.py builds in torchvision (BM_InferSeed).
+    // By default the seed preset: the shape bench/compare_torchvision.py builds in torchvision (BM_InferSeed).
     for (int64_t n : {1, 16}) {
-      auto cfg = load_preset("seed");
+      auto cfg = load_preset(seed_preset);
       cfg.num_classes = 10;
       torch::manual_seed(0);
       auto m = std::make_shared<modeling::FasterRCNN>(cfg);
       (*m)->eval();
       auto x = torch::randn({n, 3, 224, 224});
-      out.push_back({"seed preset, " + std::to_string(n) + " x 224x224", "seed", [m, x] {
+      out.push_back({seed_preset + " preset, " + std::to_string(n) + " x 224x224", "seed", [m, x] {
                        torch::NoGradGuard ng;
                        (*m)->detect(x);
                      }});
@@ -141,7 +142,7 @@ nlohmann::json report(const Case& c, const Measured& m, const engine::MachinePea
 
 int roofline_main(int argc, char** argv) {
   int reps = 3;
-  std::string only, json_path, precision = "both";
+  std::string only, json_path, precision = "both", seed_preset = "seed";
   for (int i = 2; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -156,6 +157,8 @@ int roofline_main(int argc, char** argv) {
       json_path = next();
     else if (a == "--precision")
       precision = next();
+    else if (a == "--seed-preset")
+      seed_preset = next();
     else
       throw std::invalid_argument("--roofline: unknown option " + a);
   }
@@ -183,7 +186,7 @@ int roofline_main(int argc, char** argv) {
                           {"conv", peaks[p].conv_gflops},
                           {"bandwidth_gbs", peaks[p].bandwidth_gbs}});
   }
-  for (const auto& c : cases(only))
+  for (const auto& c : cases(only, seed_preset))
     for (auto p : precisions) j["cases"].push_back(report(c, measure(c, p, reps), peaks[p]));
   if (!json_path.empty()) std::ofstream(json_path) << j.dump(2) << "\n";
   return 0;

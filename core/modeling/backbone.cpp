@@ -102,7 +102,9 @@ struct XBlockImpl : nn::Module {
     auto y = run_conv_norm_act(c, run_conv_norm_act(b, run_conv_norm_act(a, x, fold[0]), fold[1]), fold[2]);
     auto skip = proj ? run_conv_norm_act(proj, x, fold[3]) : x;
     // Inference: the residual add and its ReLU in one pass (y is this block's own tensor).
-    if (!torch::GradMode::is_enabled()) return at::_add_relu_(y, skip);
+    // (fp32 only: LibTorch 1.13's add_relu has no bf16 kernel.)
+    if (!torch::GradMode::is_enabled() && y.scalar_type() == at::kFloat && skip.scalar_type() == at::kFloat)
+      return at::_add_relu_(y, skip);
     return torch::relu(y + skip);
   }
   nn::Sequential a{nullptr}, b{nullptr}, c{nullptr}, proj{nullptr};

@@ -11,6 +11,8 @@
 #include "api/session.h"
 #include "config/detector_config.h"
 #include "engine/precision.h"
+#include "modeling/faster_rcnn.h"
+#include "modeling/torchvision/tv_faster_rcnn.h"
 
 using namespace rcnn;
 
@@ -61,4 +63,47 @@ TEST(Precision, Bf16EvaluationOfTheBundledModelStaysWithinAHundredthOfFp32) {
   EXPECT_LE(std::abs(fp32.result.map50 - bf16.result.map50), 0.01);
   EXPECT_GT(fp32.result.map50, 0.5);  // a trained model, not noise
   EXPECT_LT(same, total);             // bf16 did run
+}
+
+TEST(Precision, Bf16RunsEveryFamilysOptimizedInference) {
+  // Every architecture's inference path under bf16, as `rcnn detect --precision bf16` runs it (folded,
+  // channels-last, the heads' oneDNN layers): it runs, its stage outputs come back as fp32, and bf16 did
+  // change the arithmetic. (LibTorch 1.13's fused add+ReLU has no bf16 kernel: the residual blocks must
+  // not reach it in bf16.)
+  std::string why;
+  if (!engine::cpu_has_bf16(&why)) GTEST_SKIP() << "no bf16 on this CPU: " << why;
+  torch::NoGradGuard ng;
+  for (const std::string preset : {"seed", "default", "fast"}) {
+    auto cfg = load_preset(preset);
+    cfg.num_classes = 3;
+    torch::manual_seed(1);
+    modeling::FasterRCNN m(cfg);
+    m->eval();
+    const auto x = torch::rand({2, 3, 224, 224});
+    const auto ref = m->run_rpn(x);
+    engine::PrecisionScope bf16(engine::Precision::BF16);
+    std::vector<modeling::Detections> dets;
+    ASSERT_NO_THROW(dets = m->detect(x)) << preset;
+    ASSERT_EQ(dets.size(), 2u);
+    EXPECT_EQ(dets[0].scores.scalar_type(), torch::kFloat) << preset;
+    const auto got = m->run_rpn(x);
+    EXPECT_EQ(got.feats[0].scalar_type(), torch::kFloat) << preset;
+    EXPECT_FALSE(torch::equal(got.feats[0], ref.feats[0])) << preset << ": bf16 changed nothing";
+  }
+  for (const char* arch : {"torchvision_resnet50_fpn", "torchvision_resnet50_fpn_v2",
+                           "torchvision_mobilenet_v3_large_fpn"}) {
+    auto opts = modeling::tv::tv_preset(arch, 5);
+    opts.min_size = 256;
+    opts.max_size = 320;
+    torch::manual_seed(2);
+    modeling::tv::TvFasterRCNN m(opts);
+    m->optimize_for_inference();
+    const auto img = torch::rand({3, 240, 320});
+    const auto ref = m->infer({img});
+    engine::PrecisionScope bf16(engine::Precision::BF16);
+    modeling::tv::TvInference r;
+    ASSERT_NO_THROW(r = m->infer({img})) << arch;
+    EXPECT_EQ(r.class_logits.scalar_type(), torch::kFloat) << arch;
+    EXPECT_FALSE(torch::equal(r.features[0], ref.features[0])) << arch << ": bf16 changed nothing";
+  }
 }

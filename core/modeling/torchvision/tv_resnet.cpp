@@ -30,7 +30,10 @@ torch::Tensor BottleneckImpl::forward(const torch::Tensor& x) {
     auto out = conv1->forward(x).relu_();
     out = conv2->forward(out).relu_();
     out = conv3->forward(out);
-    return at::_add_relu_(out, downsample ? downsample->forward(x) : x);
+    auto skip = downsample ? downsample->forward(x) : x;
+    // (LibTorch 1.13's add_relu has no bf16 kernel: bf16 inference adds, then ReLUs in place.)
+    if (out.scalar_type() != at::kFloat || skip.scalar_type() != at::kFloat) return out.add_(skip).relu_();
+    return at::_add_relu_(out, skip);
   }
   auto out = torch::relu(bn1->forward(conv1->forward(x)));
   out = torch::relu(bn2->forward(conv2->forward(out)));
