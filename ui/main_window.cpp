@@ -250,6 +250,7 @@ void MainWindow::updateTimingLabel() {
   if (!m_lastTrace) return;
   const QString p = QString::fromStdString(m_lastTrace->precision);
   m_timing->setText(timing_text(*m_lastTrace, m_lastTraceMs, m_peaks.value(p, 0.0)));
+  m_timing->setToolTip(timing_tooltip(*m_lastTrace));
 }
 
 void MainWindow::updateModelLabel() {

@@ -5,13 +5,9 @@
 namespace studio {
 
 QString timing_text(const rcnn::api::PipelineTrace& t, double ms, double peak_gflops) {
-  QStringList parts;
   double stage_ms = 0;
-  for (const auto& [k, v] : t.timings_ms) {
-    parts << QString("%1 %2").arg(QString::fromStdString(k)).arg(v, 0, 'f', 1);
-    stage_ms += v;
-  }
-  QString text = QString("trace %1 ms (%2)").arg(ms, 0, 'f', 1).arg(parts.join(", "));
+  for (const auto& [k, v] : t.timings_ms) stage_ms += v;
+  QString text = QString("trace %1 ms").arg(ms, 0, 'f', 1);
   const QString precision = QString::fromStdString(t.precision);
   if (t.flops > 0 && stage_ms > 0) {
     const double rate = t.flops / (stage_ms / 1e3) / 1e9;
@@ -24,6 +20,12 @@ QString timing_text(const rcnn::api::PipelineTrace& t, double ms, double peak_gf
   }
   if (precision != "fp32" && !(t.flops > 0 && peak_gflops > 0)) text += ", " + precision;
   return text;
+}
+
+QString timing_tooltip(const rcnn::api::PipelineTrace& t) {
+  QStringList parts;
+  for (const auto& [k, v] : t.timings_ms) parts << QString("%1 %2 ms").arg(QString::fromStdString(k)).arg(v, 0, 'f', 1);
+  return "Recomputed stages: " + parts.join(", ");
 }
 
 }  // namespace studio

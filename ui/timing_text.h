@@ -8,10 +8,12 @@
 
 namespace studio {
 
-// "trace 35.2 ms (backbone 20.1, ...), 2.10 GFLOP at 95 GFLOP/s of a
-// measured 305 GFLOP/s fp32 peak". The rate is FLOPs over the recomputed
-// stages' own time; it is left out when they did no convolution or matrix
-// product, the peak while it is unknown (peak_gflops <= 0).
+// "trace 35.2 ms, 2.10 GFLOP at 95 GFLOP/s of a measured 305 GFLOP/s fp32
+// peak (31 %)". The rate is FLOPs over the recomputed stages' own time; it
+// is left out when they did no convolution or matrix product, the peak
+// while it is unknown (peak_gflops <= 0).
 QString timing_text(const rcnn::api::PipelineTrace& t, double ms, double peak_gflops);
+// "Recomputed stages: backbone 20.1 ms, ..." (the label's tooltip).
+QString timing_tooltip(const rcnn::api::PipelineTrace& t);
 
 }  // namespace studio
