@@ -2,6 +2,8 @@
 
 #include <ATen/autocast_mode.h>
 
+#include <cctype>
+#include <cstdlib>
 #include <stdexcept>
 
 #include "engine/device.h"
@@ -18,6 +20,23 @@ const char* precision_name(Precision p) {
   return p == Precision::BF16 ? "bf16" : "fp32";
 }
 
+namespace {
+// oneDNN's ISA cap (ONEDNN_MAX_CPU_ISA, or its older name DNNL_MAX_CPU_ISA)
+// when it sits below the first ISA with bf16 kernels, else "".
+std::string isa_cap_below_bf16() {
+  for (const char* var : {"ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"}) {
+    const char* v = std::getenv(var);
+    if (!v || !*v) continue;
+    std::string isa = v;
+    for (auto& c : isa) c = char(std::toupper(static_cast<unsigned char>(c)));
+    const bool bf16 = isa == "ALL" || isa.rfind("AVX512_CORE_BF16", 0) == 0 || isa.rfind("AVX512_CORE_FP16", 0) == 0 ||
+                      isa.rfind("AVX512_CORE_AMX", 0) == 0 || isa.rfind("AVX10", 0) == 0;
+    if (!bf16) return std::string(var) + "=" + v;
+  }
+  return "";
+}
+}  // namespace
+
 bool cpu_has_bf16(std::string* why) {
   const std::string flags = " " + cpu_vector_flags() + " ";
   const bool has = flags.find(" avx512_bf16 ") != std::string::npos || flags.find(" amx_bf16 ") != std::string::npos;
@@ -25,6 +44,14 @@ bool cpu_has_bf16(std::string* why) {
     *why = cpu_name() +
            " has neither AVX-512-BF16 nor AMX-BF16 (its flags lack avx512_bf16 and amx_bf16): bf16 would be "
            "emulated, slower than fp32";
+  if (has) {
+    if (const auto cap = isa_cap_below_bf16(); !cap.empty()) {
+      if (why)
+        *why =
+            cap + " caps oneDNN below AVX512_CORE_BF16: to its kernels this CPU has neither AVX-512-BF16 nor AMX-BF16";
+      return false;
+    }
+  }
   return has;
 }
 
