@@ -41,14 +41,16 @@ void PrintTo(const Family& f, std::ostream* os) {
 
 class OneTrainer : public ::testing::TestWithParam<Family> {
  protected:
+  // This process's run directories (a torchvision run's checkpoints are hundreds of MB).
+  static fs::path scratch() { return fs::temp_directory_path() / ("rcnn_one_trainer_" + std::to_string(::getpid())); }
+  static void TearDownTestSuite() { fs::remove_all(scratch()); }
+
   api::TrainRequest request(const std::string& run, std::vector<std::string> extra) const {
     api::TrainRequest r;
     r.config = GetParam().preset;
     r.overrides = GetParam().overrides;
     r.overrides.insert(r.overrides.end(), extra.begin(), extra.end());
-    r.run_dir = (fs::temp_directory_path() /
-                 ("rcnn_one_trainer_" + std::to_string(::getpid())) / (std::string(GetParam().name) + "_" + run))
-                    .string();
+    r.run_dir = (scratch() / (std::string(GetParam().name) + "_" + run)).string();
     fs::remove_all(r.run_dir);
     r.device = "cpu";
     r.eval_max_images = 2;
