@@ -94,11 +94,14 @@ CLI::App* add_make_dataset_command(CLI::App& app, MakeDatasetArgs& a) {
   mk->add_option("--test", a.req.test)->capture_default_str();
   mk->add_option("--seed", a.req.seed)->capture_default_str();
   mk->add_option("--source", a.req.source_dir, "Fashion-MNIST directory")->capture_default_str();
+  mk->add_option("--corrupt", a.req.corrupt,
+                 "known label errors for the label doctor's benchmark: missing=R,swap=R,badloc=R,spurious=R"
+                 "[,duplicate=R] (per-object rates; every change is listed in OUT/corruptions.json)");
   return mk;
 }
 
 int run_make_dataset_command(MakeDatasetArgs& a) {
-  rcnn::api::make_fashion_dataset(a.req, [](int d, int t) {
+  const auto c = rcnn::api::make_fashion_dataset(a.req, [](int d, int t) {
     if (tty())
       bar("make-dataset", d, t, "");
     else if (d % 500 == 0 || d == t)
@@ -106,5 +109,10 @@ int run_make_dataset_command(MakeDatasetArgs& a) {
   });
   if (tty()) std::printf("\n");
   std::printf("wrote %s (%d train, %d val, %d test images)\n", a.req.out.c_str(), a.req.train, a.req.val, a.req.test);
+  if (!a.req.corrupt.empty())
+    std::printf(
+        "corrupted %d of %d images: %d missing, %d swapped, %d badloc, %d spurious, %d duplicate "
+        "(%s/corruptions.json)\n",
+        c.corrupted_images, c.images, c.missing, c.swap, c.badloc, c.spurious, c.duplicate, a.req.out.c_str());
   return 0;
 }

@@ -9,6 +9,7 @@
 #include "cli_detect.h"
 #include "cli_eval.h"
 #include "cli_inspect.h"
+#include "cli_label_issues.h"
 #include "cli_train.h"
 #include "cli_util.h"
 
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
   InspectArgs inspect;
   ExportArgs exp;
   MakeDatasetArgs mk;
+  LabelIssuesArgs li;
   auto* train_cmd = add_train_command(app, train);
   auto* eval_cmd = add_eval_command(app, eval);
   auto* analyze_cmd = add_analyze_command(app, analyze);
@@ -34,6 +36,7 @@ int main(int argc, char** argv) {
   auto* inspect_cmd = add_inspect_command(app, inspect);
   auto* export_cmd = add_export_command(app, exp);
   auto* mk_cmd = add_make_dataset_command(app, mk);
+  auto* li_cmd = add_label_issues_command(app, li);
   CLI11_PARSE(app, argc, argv);
   try {
     if (*train_cmd) return run_train_command(train);
@@ -45,6 +48,7 @@ int main(int argc, char** argv) {
     if (*inspect_cmd) return run_inspect_command(inspect);
     if (*export_cmd) return run_export_command(exp);
     if (*mk_cmd) return run_make_dataset_command(mk);
+    if (*li_cmd) return run_label_issues_command(li);
   } catch (const std::exception& e) {
     if (tty()) std::printf("\n");
     std::fprintf(stderr, "rcnn: %s\n", e.what());

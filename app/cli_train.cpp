@@ -27,6 +27,10 @@ CLI::App* add_train_command(CLI::App& app, TrainArgs& a) {
   train->add_option("--eval-images", tr.eval_max_images, "limit periodic evaluation to N val images");
   train->add_option("--val-fraction", tr.val_fraction,
                     "hold out this fraction of the train split for validation (needed for a single COCO file)");
+  train->add_option("--folds", tr.folds, "with --fold: split the train split into K folds (by image id) ...")
+      ->check(CLI::Range(2, 100));
+  train->add_option("--fold", tr.fold, "... and train on every fold but this one (0-based), as label-issues does")
+      ->check(CLI::Range(0, 99));
   train->add_option("--nproc", tr.nproc,
                     "data-parallel processes on this machine (Gloo on the CPU, NCCL with one GPU each); "
                     "solver.batch_size images each")

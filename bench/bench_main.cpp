@@ -16,6 +16,9 @@
 #include "ops/roi_align.h"
 #include "roofline.h"
 #ifdef RCNN_BENCH_HAS_API
+#include "label_doctor.h"
+#endif
+#ifdef RCNN_BENCH_HAS_API
 #include <cstdlib>
 
 #include "api/analyze_job.h"
@@ -419,6 +422,17 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+#ifdef RCNN_BENCH_HAS_API
+  if (argc >= 2 && std::string(argv[1]) == "--label-doctor") {
+    engine::init_threads();
+    try {
+      return bench::label_doctor_main(argc, argv);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "rcnn_bench --label-doctor: %s\n", e.what());
+      return 2;
+    }
+  }
+#endif
   // --device D (before Google Benchmark's own flags are read).
   for (int i = 1; i + 1 < argc; ++i)
     if (std::string(argv[i]) == "--device") {

@@ -27,6 +27,7 @@
 #include "panels/coverage_panel.h"
 #include "panels/dataset_panel.h"
 #include "panels/eval_panel.h"
+#include "panels/label_issues_panel.h"
 #include "panels/params_panel.h"
 #include "panels/stage_panel.h"
 #include "panels/training_panel.h"
@@ -81,6 +82,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   m_training = new TrainingPanel(*m_job, this);
   m_eval = new EvalPanel(this);
   m_analysis = new AnalysisPanel(this);
+  m_labels = new LabelIssuesPanel(this);
   m_coverage = new CoveragePanel(this);
   m_compare = new ComparePanel(this);
   auto* dData = dock("Dataset", m_datasetPanel, Qt::LeftDockWidgetArea);
@@ -89,13 +91,15 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   auto* dTrain = dock("Training", m_training, Qt::RightDockWidgetArea);
   auto* dEval = dock("Evaluation", m_eval, Qt::RightDockWidgetArea);
   auto* dAnalysis = dock("Analysis", m_analysis, Qt::RightDockWidgetArea);
+  auto* dLabels = dock("Label issues", m_labels, Qt::RightDockWidgetArea);
   auto* dCoverage = dock("Anchors (dataset)", m_coverage, Qt::RightDockWidgetArea);
   auto* dCompare = dock("Compare", m_compare, Qt::RightDockWidgetArea);
   tabifyDockWidget(dStage, dParams);
   tabifyDockWidget(dParams, dTrain);
   tabifyDockWidget(dTrain, dEval);
   tabifyDockWidget(dEval, dAnalysis);
-  tabifyDockWidget(dAnalysis, dCoverage);
+  tabifyDockWidget(dAnalysis, dLabels);
+  tabifyDockWidget(dLabels, dCoverage);
   tabifyDockWidget(dCoverage, dCompare);
   dStage->raise();
   resizeDocks({dData, dStage}, {220, 460}, Qt::Horizontal);
@@ -222,6 +226,12 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
           [this](const QStringList& keys, const QStringList& values) { m_params->setValues(keys, values); });
   connect(m_analysis, &AnalysisPanel::openAt, this,
           [this](const QString& path, int stage, int gt, const QString& split) { openAt(path, Stage(stage), gt, split); });
+  connect(m_labels, &LabelIssuesPanel::message, this, &MainWindow::showError);
+  connect(m_labels, &LabelIssuesPanel::openIssue, this,
+          [this](const QString& path, const QString& split, const LabelMark& mark) {
+            openAt(path, Stage::Image, -1, split);  // the labels and the fix, without the model's other boxes
+            m_ctx->setLabelMark(mark);
+          });
   connect(m_training, &TrainingPanel::useCheckpoint, this, &MainWindow::openCheckpoint);
   connect(m_training, &TrainingPanel::message, this, &MainWindow::showError);
   connect(m_eval, &EvalPanel::message, this, &MainWindow::showError);
@@ -268,6 +278,7 @@ void MainWindow::updateAnalysisSource() {
   // Evaluation and analysis measure the model and the settings the user is looking at.
   const QString cfg = QString::fromStdString(rcnn::config_to_json_string(m_params->config()));
   m_analysis->setSource(m_datasetPath, m_checkpoint, cfg);
+  m_labels->setSource(m_datasetPath, m_checkpoint);
   m_compare->setSource(m_datasetPath, m_checkpoint, cfg);
   m_coverage->setSource(m_datasetPath, cfg);
   m_eval->setSource(m_datasetPath, m_checkpoint, cfg);

@@ -23,6 +23,7 @@ class DatasetPanel;
 class TrainingPanel;
 class EvalPanel;
 class AnalysisPanel;
+class LabelIssuesPanel;
 class ComparePanel;
 class SideBySide;
 class CoveragePanel;
@@ -58,6 +59,7 @@ class MainWindow : public QMainWindow {
   TrainingPanel* trainingPanel() const { return m_training; }
   EvalPanel* evalPanel() const { return m_eval; }
   AnalysisPanel* analysisPanel() const { return m_analysis; }
+  LabelIssuesPanel* labelIssuesPanel() const { return m_labels; }
   ComparePanel* comparePanel() const { return m_compare; }
   CoveragePanel* coveragePanel() const { return m_coverage; }
   StudioContext* context() const { return m_ctx; }
@@ -95,6 +97,7 @@ class MainWindow : public QMainWindow {
   TrainingPanel* m_training;
   EvalPanel* m_eval;
   AnalysisPanel* m_analysis;
+  LabelIssuesPanel* m_labels;
   ComparePanel* m_compare;
   CoveragePanel* m_coverage;
   QLabel* m_modelLabel;

@@ -79,6 +79,7 @@ void MainWindow::showImage(int index) {
   const auto& ds = m_ctx->dataset();
   if (index < 0 || index >= int(ds.images.size())) return;
   const auto& rec = ds.images[size_t(index)];
+  if (m_ctx->labelMark().path != QString::fromStdString(rec.path)) m_ctx->setLabelMark({});  // another image
   TraceRequest r;
   r.image_path = rec.path;
   r.gt = rec.objects;

@@ -4,11 +4,13 @@
 // and dataset. Widgets change it through its setters; it emits one signal per
 // kind of change. It owns no model: model work goes through the JobRunner.
 #include <QObject>
+#include <QString>
 #include <memory>
+#include <optional>
 #include <vector>
 
-#include "api/trace.h"
 #include "api/dataset.h"
+#include "api/trace.h"
 #include "stages/hit.h"
 
 namespace studio {
@@ -22,6 +24,14 @@ struct ViewOptions {
   std::vector<bool> shapes;  // per anchor shape (scale x ratio); empty = all on
   bool levelOn(int l) const { return l >= 0 && (levels.empty() || (l < int(levels.size()) && levels[size_t(l)])); }
   bool shapeOn(int s) const { return shapes.empty() || (s < int(shapes.size()) && shapes[size_t(s)]); }
+};
+
+// A label doctor issue drawn over every stage (original-image pixels): the
+// object as labelled, the suggested fix, and a caption.
+struct LabelMark {
+  QString path;  // the image it belongs to (empty: none)
+  std::optional<rcnn::api::Box> box, fix;
+  QString caption;
 };
 
 class StudioContext : public QObject {
@@ -43,6 +53,7 @@ class StudioContext : public QObject {
   const Hit& hover() const { return m_hover; }
   const ViewOptions& view() const { return m_view; }
   const rcnn::api::DatasetInfo& dataset() const { return m_dataset; }
+  const LabelMark& labelMark() const { return m_labelMark; }
 
   void setTrace(std::shared_ptr<const rcnn::api::PipelineTrace> t, double ms);
   void setStage(rcnn::api::Stage s);
@@ -51,6 +62,10 @@ class StudioContext : public QObject {
   void setHover(const Hit& h);
   void setView(const ViewOptions& v);
   void setDataset(const rcnn::api::DatasetInfo& ds);
+  void setLabelMark(const LabelMark& m) {
+    m_labelMark = m;
+    emit viewChanged();
+  }
   // A stage's own drawing option changed: repaint.
   void touch() { emit viewChanged(); }
 
@@ -80,6 +95,7 @@ class StudioContext : public QObject {
   Hit m_hover;
   ViewOptions m_view;
   rcnn::api::DatasetInfo m_dataset;
+  LabelMark m_labelMark;
 };
 
 }  // namespace studio

@@ -1,10 +1,10 @@
 #include "api/dataset.h"
 
+#include <cstdio>
 #include <opencv2/imgproc.hpp>
 
-#include <cstdio>
-
 #include "api/dataset_convert.h"
+#include "data/corrupt.h"
 #include "data/dataset.h"
 #include "data/fashion_synth.h"
 #include "data/image_io.h"
@@ -19,7 +19,8 @@ size_t DatasetInfo::num_objects() const {
 
 std::vector<GtObject> to_gt_objects(const data::ImageRecord& r) {
   std::vector<GtObject> out;
-  for (const auto& a : r.objects) out.push_back({{a.x1, a.y1, a.x2, a.y2}, a.label, a.difficult, a.crowd});
+  for (const auto& a : r.objects)
+    out.push_back({{a.x1, a.y1, a.x2, a.y2}, a.label, a.difficult, a.crowd, a.source_index});
   return out;
 }
 
@@ -88,7 +89,7 @@ void save_annotated_png(const std::string& image_path, const std::vector<Detecti
   data::save_image_rgb(img, png);
 }
 
-void make_fashion_dataset(const FashionRequest& req, const std::function<void(int, int)>& progress) {
+CorruptionCounts make_fashion_dataset(const FashionRequest& req, const std::function<void(int, int)>& progress) {
   data::FashionOptions fo;
   fo.out = req.out;
   fo.train = req.train;
@@ -96,7 +97,13 @@ void make_fashion_dataset(const FashionRequest& req, const std::function<void(in
   fo.test = req.test;
   fo.seed = req.seed;
   fo.source_dir = req.source_dir;
+  data::CorruptOptions co;
+  if (!req.corrupt.empty()) data::parse_corruption_rates(req.corrupt, co);  // before writing anything
   data::make_fashion_dataset(fo, progress);
+  if (req.corrupt.empty()) return {};
+  co.seed = req.seed;
+  const auto s = data::corrupt_voc_annotations(req.out, co);
+  return {s.images, s.corrupted_images, s.missing, s.swap, s.badloc, s.spurious, s.duplicate};
 }
 
 }  // namespace rcnn::api

@@ -55,7 +55,14 @@ struct FashionRequest {
   int train = 4000, val = 500, test = 500;
   uint64_t seed = 1;
   std::string source_dir = "/usr/share/datasets/fashion-mnist";
+  // Non-empty: "missing=R,swap=R,badloc=R,spurious=R[,duplicate=R]": known label errors written into the
+  // annotations (drawn from `seed`), each recorded in <out>/corruptions.json (data/corrupt.h has the rules).
+  std::string corrupt;
 };
-void make_fashion_dataset(const FashionRequest& req, const std::function<void(int done, int total)>& progress = {});
+struct CorruptionCounts {
+  int images = 0, corrupted_images = 0, missing = 0, swap = 0, badloc = 0, spurious = 0, duplicate = 0;
+};
+CorruptionCounts make_fashion_dataset(const FashionRequest& req,
+                                      const std::function<void(int done, int total)>& progress = {});
 
 }  // namespace rcnn::api

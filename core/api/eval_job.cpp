@@ -7,13 +7,14 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "api/dataset_convert.h"
-#include "detail/eval_internal.h"
 #include "api/job_session.h"
 #include "data/image_io.h"
 #include "data/json_numbers.h"
 #include "data/loader.h"
+#include "detail/eval_internal.h"
 #include "engine/checkpoint.h"
 #include "engine/device.h"
 #include "engine/precision.h"
@@ -129,6 +130,14 @@ EvalReport run_evaluation(const EvalRequest& req, const std::function<void(int, 
   data::LoadOptions lo;
   lo.split = req.split;
   auto ds = data::open_dataset(req.dataset.empty() ? data::default_dataset_dir() : req.dataset, lo);
+  if (!req.image_ids.empty()) {
+    const std::set<std::string> want(req.image_ids.begin(), req.image_ids.end());
+    std::vector<data::ImageRecord> keep;
+    for (auto& im : ds.images)
+      if (want.count(im.id)) keep.push_back(std::move(im));
+    ds.images = std::move(keep);
+    if (ds.images.empty()) throw std::runtime_error(ds.root + ": none of the requested images is in the split");
+  }
   bool torchvision = is_torchvision(req.config) || ends_with(req.checkpoint, ".pth");
   if (!req.config_json.empty() && !torchvision)
     torchvision = config_from_json_string(req.config_json, "the studio's config").is_torchvision();

@@ -21,6 +21,7 @@ struct EvalRequest : ModelSpec {
   std::string split = "val";
   int max_images = 0;  // 0: all
   int batch_size = 8;
+  std::vector<std::string> image_ids;  // non-empty: only these images of the split (by id), in split order
 };
 
 struct EvalReport {

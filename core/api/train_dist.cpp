@@ -24,6 +24,7 @@ std::vector<std::string> train_worker_args(const TrainRequest& r) {
   if (r.minutes > 0) a.insert(a.end(), {"--minutes", std::to_string(r.minutes)});
   if (r.eval_max_images > 0) a.insert(a.end(), {"--eval-images", std::to_string(r.eval_max_images)});
   if (r.val_fraction > 0) a.insert(a.end(), {"--val-fraction", std::to_string(r.val_fraction)});
+  if (r.folds >= 2) a.insert(a.end(), {"--folds", std::to_string(r.folds), "--fold", std::to_string(r.fold)});
   a.insert(a.end(), {"--dist-timeout", std::to_string(r.dist_timeout_s)});
   return a;
 }

@@ -4,16 +4,17 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <thread>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
+#include "data/loader.h"
 #include "detail/eval_internal.h"
 #include "detail/train_dist_internal.h"
-#include "data/loader.h"
+#include "distributed/process_group.h"
 #include "engine/checkpoint.h"
 #include "engine/device.h"
 #include "engine/trainer.h"
-#include "distributed/process_group.h"
 #include "pipeline/families.h"
 
 namespace fs = std::filesystem;
@@ -64,9 +65,59 @@ data::Dataset hold_out(data::Dataset& train, double fraction) {
 }
 }  // namespace
 
+int fold_of(const std::string& image_id, int folds) {
+  uint64_t h = 1469598103934665603ULL;  // FNV-1a
+  for (unsigned char c : image_id) h = (h ^ c) * 1099511628211ULL;
+  return folds > 0 ? int(h % uint64_t(folds)) : 0;
+}
+
+RunData read_run_data(const std::string& run_dir) {
+  RunData d;
+  std::ifstream in(fs::path(run_dir) / "data.json");
+  if (!in) return d;
+  try {
+    const auto j = nlohmann::json::parse(in);
+    d.dataset = j.at("dataset").get<std::string>();
+    d.train_split = j.at("train_split").get<std::string>();
+    d.folds = j.value("folds", 0);
+    d.fold = j.value("fold", -1);
+    d.images = j.value("images", 0);
+    d.found = true;
+  } catch (const nlohmann::json::exception&) {
+    d.found = false;  // not ours: as if absent
+  }
+  return d;
+}
+
 namespace {
 
 using Say = std::function<void(const std::string&)>;
+
+// Keeps the images of the train split outside the fold the run leaves out.
+void leave_out_fold(const TrainRequest& req, data::Dataset& train, const Say& say) {
+  if (req.folds < 2) return;
+  if (req.fold < 0 || req.fold >= req.folds)
+    throw data::DataError("--fold must be in 0.." + std::to_string(req.folds - 1));
+  const size_t before = train.images.size();
+  std::vector<data::ImageRecord> keep;
+  for (auto& im : train.images)
+    if (fold_of(im.id, req.folds) != req.fold) keep.push_back(std::move(im));
+  train.images = std::move(keep);
+  if (train.images.empty())
+    throw data::DataError(train.root + ": no images left outside fold " + std::to_string(req.fold));
+  say("fold " + std::to_string(req.fold) + " of " + std::to_string(req.folds) + " left out: training on " +
+      std::to_string(train.images.size()) + " of " + std::to_string(before) + " images");
+}
+
+void write_run_data(const TrainRequest& req, const std::string& dataset, const data::Dataset& train) {
+  fs::create_directories(req.run_dir);
+  nlohmann::json j{{"dataset", fs::weakly_canonical(fs::absolute(dataset)).string()},
+                   {"train_split", req.train_split},
+                   {"folds", req.folds >= 2 ? req.folds : 0},
+                   {"fold", req.folds >= 2 ? req.fold : -1},
+                   {"images", train.size()}};
+  std::ofstream(fs::path(req.run_dir) / "data.json") << j.dump(1) << "\n";
+}
 
 // Processes on this machine share its cores.
 void share_cores(const TrainRequest& req) {
@@ -92,6 +143,7 @@ Splits open_splits(const TrainRequest& req, const Say& say) {
   if (s.train.format == data::Format::Folder)
     throw data::DataError(s.path + ": a folder of images has no annotations to train on");
   for (const auto& i : s.train.issues) say("dataset: " + i);
+  leave_out_fold(req, s.train, say);
   const bool single_coco = fs::is_regular_file(s.path) && s.train.format == data::Format::COCO;
   if (req.val_fraction > 0) {
     if (req.val_fraction >= 1) throw data::DataError("--val-fraction must be in (0, 1)");
@@ -230,6 +282,7 @@ TrainOutcome TrainJob::run(const TrainEvents& ev) {
       throw data::DataError(splits.path + ": the train split has " + std::to_string(train.size()) +
                             " images, fewer than one global batch (" + std::to_string(cfg.solver.batch_size) +
                             " per process x " + std::to_string(world) + " processes)");
+    if (ds.lead()) write_run_data(req_, splits.path, train);
     say("train: " + std::to_string(train.size()) + " images, " + std::to_string(train.num_objects()) + " objects, " +
         std::to_string(cfg.num_classes) + " classes; " + family.name + " detector; " +
         std::to_string(torch::get_num_threads()) + " threads; BLAS " + engine::blas_name());

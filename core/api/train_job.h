@@ -28,6 +28,9 @@ struct TrainRequest {
   // no val split of its own and needs it.
   double val_fraction = 0;
   int eval_max_images = 0;  // 0: the whole val split
+  // folds >= 2: train on the images of train_split outside fold `fold` (fold_of below), as the label
+  // doctor's out-of-sample predictions need; recorded in the run's data.json.
+  int folds = 0, fold = -1;
 
   // Data parallelism (every family). nproc processes on this machine
   // (this one is local rank 0; the others run the rcnn CLI), nnodes
@@ -41,6 +44,18 @@ struct TrainRequest {
   std::string master;
   double dist_timeout_s = 120;  // a rank waiting longer for the others fails, naming them
 };
+
+// The fold (0 .. folds-1) of an image id: FNV-1a of the id modulo folds, the same on every run.
+int fold_of(const std::string& image_id, int folds);
+
+// A run directory's data.json (written when a run starts): the dataset (absolute path), the split it trained
+// on and the fold it left out (-1: none). found = false where the run has none (older runs, foreign files).
+struct RunData {
+  bool found = false;
+  std::string dataset, train_split;
+  int folds = 0, fold = -1, images = 0;
+};
+RunData read_run_data(const std::string& run_dir);
 
 // The `rcnn train` arguments that make a worker process run `req` (absolute
 // paths; what the launcher passes to ranks 1..N-1).

@@ -19,6 +19,7 @@ struct GtObject {
   int label = 0;
   bool difficult = false;
   bool crowd = false;
+  int source_index = -1;  // its 0-based position in the annotation file (data/dataset.h), -1 where unknown
 };
 
 // 8-bit RGB, row-major, width * height * 3 bytes.

@@ -172,7 +172,11 @@ Dataset read_coco(const std::string& json_path, const std::string& image_dir_in,
       skip_image(e.what());
     }
   }
+  std::vector<int> per_image(ds.images.size(), 0);  // each image's annotations so far, in file order
   for (const auto& a : anns) {
+    // Counted before the annotation's own problems are looked at: an unreadable one still takes its place.
+    const auto known = img_index.find(a.image_id);
+    const int source_index = known != img_index.end() ? per_image[known->second]++ : -1;
     try {
       if (a.error >= 0) throw DataError(ann_errors[size_t(a.error)]);
       const std::string where = json_path + ": annotation " + a.id;
@@ -189,6 +193,7 @@ Dataset read_coco(const std::string& json_path, const std::string& image_dir_in,
       o.y2 = o.y1 + a.box[3];
       o.crowd = a.crowd;
       o.area = a.area;
+      o.source_index = source_index;
       auto& rec = ds.images[it->second];
       if (validate_box(o, rec.width, rec.height, where, opt, ds)) rec.objects.push_back(o);
     } catch (const DataError& e) {

@@ -27,6 +27,10 @@ struct Annotation {
   // COCO's `area` (the segmentation's area on real COCO; what pycocotools' area ranges use), or < 0 where
   // the annotation has none (the box's area stands in, as pycocotools' loadRes fills it).
   float area = -1;
+  // The object's 0-based position in its annotation file (VOC: among the
+  // <object>s; COCO: among the image's annotations, in file order), counting
+  // objects the reader skipped; -1 where unknown.
+  int source_index = -1;
 };
 
 struct ImageRecord {

@@ -163,6 +163,7 @@ Dataset read_voc(const std::string& root_s, const LoadOptions& opt) {
       a.y2 = float(v[3]);
       a.difficult = difficult != 0;
       a.truncated = truncated != 0;
+      a.source_index = index;
       if (validate_box(a, rec.width, rec.height, xml.string(), opt, ds)) rec.objects.push_back(a);
     }
     if (!bad) ds.images.push_back(std::move(rec));

@@ -17,6 +17,7 @@ struct ImGuiContext;
 namespace studio {
 
 class StudioContext;
+struct DrawContext;
 
 class CanvasWidget : public QOpenGLWidget, protected QOpenGLFunctions {
   Q_OBJECT
@@ -60,6 +61,7 @@ class CanvasWidget : public QOpenGLWidget, protected QOpenGLFunctions {
   void onTrace();
   void uploadImage();
   void drawOverlays();
+  void drawLabelMark(DrawContext& dc, const rcnn::api::PipelineTrace& t);
   void updateHover(const QPointF& pos);
   QPointF toImage(const QPointF& screen) const;
 

@@ -2,6 +2,7 @@
 // stage's own drawing (ui/stages/), and the tooltip of the hovered box.
 #include <imgui.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "canvas_widget.h"
@@ -111,11 +112,42 @@ void CanvasWidget::drawOverlays() {
     }
   }
   stage.draw(dc, t);
+  drawLabelMark(dc, t);
   m_drawn = dc.drawn;
   if (t.random_weights && m_studio.stage() >= Stage::Proposals)
     dc.dl->AddText(ImGui::GetFont(), 18.f, ImVec2(float(m_offX) + 8, float(m_offY) + 6), IM_COL32(255, 70, 70, 255),
                    "RANDOM WEIGHTS: proposals and predictions are noise");
   if (dc.hover.kind != HitKind::None && m_mouse.x() >= 0) tooltip(t, dc.hover);
+}
+
+// The label doctor's issue: the object as labelled (red, dashed by corners) and the suggested fix (green).
+void CanvasWidget::drawLabelMark(DrawContext& dc, const rcnn::api::PipelineTrace& t) {
+  const LabelMark& m = m_studio.labelMark();
+  if (m.path.isEmpty()) return;
+  auto input = [&](const rcnn::api::Box& b) {
+    return rcnn::api::Box{b.x1 * t.scale_x + t.pad_x, b.y1 * t.scale_y + t.pad_y, b.x2 * t.scale_x + t.pad_x,
+                          b.y2 * t.scale_y + t.pad_y};
+  };
+  const ImU32 red = IM_COL32(255, 40, 40, 255), green = IM_COL32(40, 255, 90, 255);
+  std::optional<rcnn::api::Box> at;
+  if (m.box) {
+    at = input(*m.box);
+    dc.rect(*at, red, 3.f);
+  }
+  if (m.fix) {
+    const auto f = input(*m.fix);
+    dc.rect(f, green, 3.f);
+    if (!at) at = f;
+  }
+  if (at) {
+    const QByteArray text = m.caption.toUtf8();
+    const ImVec2 sz = ImGui::CalcTextSize(text.constData());
+    ImVec2 q = dc.p(at->x1, at->y2);
+    q.x = std::max(2.f, std::min(q.x, float(width()) - sz.x - 8));  // the whole caption inside the canvas
+    q.y = std::min(q.y, float(height()) - sz.y - 8);
+    dc.dl->AddRectFilled(ImVec2(q.x, q.y + 2), ImVec2(q.x + sz.x + 6, q.y + sz.y + 6), IM_COL32(20, 20, 20, 220));
+    dc.dl->AddText(ImVec2(q.x + 3, q.y + 4), IM_COL32(255, 255, 255, 255), text.constData());
+  }
 }
 
 }  // namespace studio
