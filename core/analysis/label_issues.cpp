@@ -5,8 +5,11 @@
 //   missing    s of the unmatched confident prediction (the most confident of
 //              overlapping ones: a lower one of another class on the same spot
 //              is no second box to add);
-//   swapped    s_other * (1 - s_own), s_own the best score of the GT's own
-//              class among predictions covering it (only where s_other > s_own);
+//   swapped    s_other * (1 - s_own) / (1 + q / swap_pair_prior), s_own the
+//              best score of the GT's own class among predictions covering it
+//              (only where s_other > s_own), q the share of the label's GTs in
+//              the set for which the model proposes the same swap: a swap it
+//              proposes often is likelier its own confusion (shirt / t-shirt);
 //   badloc     s * (1 - IoU / badloc_max_iou): the further off, the likelier;
 //   spurious   (1 - e) * r, e the best score of any prediction at least
 //              spurious_near_iou close, r the class's recall (the share of
@@ -247,6 +250,28 @@ std::vector<float> class_recall(const std::vector<ImageFacts>& facts, size_t num
   return r;
 }
 
+// swapped: score / (1 + q / prior), q = (swaps labelled a -> b proposed) / (a's reportable GTs).
+void discount_common_swaps(std::vector<LabelIssue>& issues, const std::vector<LabeledImage>& images, size_t classes,
+                           float prior) {
+  if (prior <= 0 || classes == 0) return;
+  std::vector<double> gts(classes, 0), pairs(classes * classes, 0);
+  for (const auto& im : images)
+    for (const auto& g : im.gt)
+      if (reportable(g) && g.label >= 0 && size_t(g.label) < classes) gts[size_t(g.label)] += 1;
+  auto in_range = [&](const LabelIssue& is) {
+    return is.kind == LabelIssueKind::Swapped && is.label >= 0 && size_t(is.label) < classes &&
+           is.suggested_label >= 0 && size_t(is.suggested_label) < classes;
+  };
+  for (const auto& is : issues)
+    if (in_range(is)) pairs[size_t(is.label) * classes + size_t(is.suggested_label)] += 1;
+  for (auto& is : issues) {
+    if (!in_range(is)) continue;
+    const double q = pairs[size_t(is.label) * classes + size_t(is.suggested_label)] / gts[size_t(is.label)];
+    is.score = float(is.score / (1 + q / prior));
+    is.why += fmt("; the model proposes this swap on %.1f %% of the label's GTs", 100 * q);
+  }
+}
+
 }  // namespace
 
 LabelIssueReport find_label_issues(const std::vector<LabeledImage>& images, const std::vector<std::string>& class_names,
@@ -266,6 +291,7 @@ LabelIssueReport find_label_issues(const std::vector<LabeledImage>& images, cons
     }
     finder.duplicates(int(i), f, rep.issues);
   }
+  discount_common_swaps(rep.issues, images, class_names.size(), opt.swap_pair_prior);
   std::stable_sort(rep.issues.begin(), rep.issues.end(), [](const LabelIssue& a, const LabelIssue& b) {
     if (a.score != b.score) return a.score > b.score;
     if (a.image != b.image) return a.image < b.image;

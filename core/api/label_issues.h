@@ -46,6 +46,9 @@ struct LabelIssueOptions {
   float spurious_near_iou = 0.1f;  // spurious: no confident prediction at least this close
   float duplicate_iou = 0.7f;      // duplicate: two GTs this close
   float class_recall_iou = 0.5f;   // "finds the class well": a confident same-class box at this IoU
+  // swapped: a class pair (labelled a, predicted b) the model proposes on a share q of a's GTs is likelier
+  // its own confusion than a label error: the score is divided by 1 + q / swap_pair_prior (0: off).
+  float swap_pair_prior = 0.05f;
 };
 
 // One image: its GTs (original pixels, in annotation-file order) and a

@@ -40,8 +40,11 @@ LabeledImage image(std::vector<GtObject> g, std::vector<Detection> p, const std:
   return im;
 }
 
+// The finder without the common-swap discount (tested on its own below).
 LabelIssueReport find(const std::vector<LabeledImage>& ims) {
-  return find_label_issues(ims, kNames);
+  LabelIssueOptions o;
+  o.swap_pair_prior = 0;
+  return find_label_issues(ims, kNames, o);
 }
 
 void expect_box(const std::optional<Box>& b, float x1, float y1, float x2, float y2) {
@@ -102,6 +105,9 @@ TEST(LabelIssues, SwappedIsAnotherClassCoveringTheGt) {
 TEST(LabelIssues, SwappedRaisesNothingWhenTheClassIsRight) {
   const auto r = find({image({gt(0, 0, 20, 20, 1)}, {det(1, 0, 20, 20, 1, 0.9f), det(0, 0, 20, 20, 0, 0.2f)})});
   EXPECT_TRUE(r.issues.empty());
+  // A confident other class, but its own class is surer there: the model hesitates, the label stands.
+  const auto h = find({image({gt(0, 0, 20, 20, 1)}, {det(1, 0, 20, 20, 1, 0.9f), det(0, 0, 20, 20, 0, 0.6f)})});
+  EXPECT_TRUE(h.issues.empty());
 }
 
 TEST(LabelIssues, BadlocIsASameClassBoxOverlappingOnlyPartly) {
@@ -199,6 +205,7 @@ TEST(LabelIssues, ImageScoreCombinesItsIssuesAndTheListIsRanked) {
 TEST(LabelIssues, ThresholdsAreOptions) {
   const auto im = image({gt(0, 0, 20, 20, 0)}, {det(10, 0, 30, 20, 0, 0.9f)});  // badloc at IoU 1/3
   LabelIssueOptions o;
+  o.swap_pair_prior = 0;
   o.badloc_max_iou = 0.3f;
   EXPECT_TRUE(find_label_issues({im}, kNames, o).issues.empty());
   o = {};
@@ -241,4 +248,19 @@ TEST(LabelIssues, JsonRoundTripsEveryField) {
         << e.what();
   }
   std::filesystem::remove(path);
+}
+
+TEST(LabelIssues, ASwapTheModelProposesOftenIsDiscounted) {
+  // Four a-labelled GTs: three with a confident b box over them (a -> b on 3 / 4 of a's GTs), one with a c box
+  // (a -> c on 1 / 4). Raw scores 0.9 each; with the prior 0.05: 0.9 / (1 + 15) and 0.9 / (1 + 5).
+  std::vector<LabeledImage> ims;
+  for (int k = 0; k < 4; ++k)
+    ims.push_back(image({gt(0, 0, 20, 20, 0)}, {det(0, 0, 20, 20, k < 3 ? 1 : 2, 0.9f)}, "i" + std::to_string(k)));
+  const auto r = find_label_issues(ims, kNames);
+  ASSERT_EQ(r.issues.size(), 4u);
+  EXPECT_EQ(r.issues[0].image, 3);  // the rare swap first
+  EXPECT_EQ(r.issues[0].suggested_label, 2);
+  EXPECT_NEAR(r.issues[0].score, 0.9 / (1 + 0.25 / 0.05), 1e-6);
+  for (size_t k = 1; k < 4; ++k) EXPECT_NEAR(r.issues[k].score, 0.9 / (1 + 0.75 / 0.05), 1e-6);
+  EXPECT_NE(r.issues[0].why.find("25.0 % of the label's GTs"), std::string::npos) << r.issues[0].why;
 }

@@ -116,4 +116,36 @@ grep -q "state_dict.pth: no roi_heads.box_predictor.cls_score.weight" err3.txt |
 if "$RCNN" detect --config torchvision_nope --checkpoint "$FIX/state_dict.pth" "$IMG" --out tvdet 2> err4.txt; then
   fail "an unknown --config was accepted"; fi
 grep -q "torchvision_nope" err4.txt || fail "config error does not name it: $(cat err4.txt)"
+# The label doctor: a corrupted copy with its record, then label-issues' JSON in the documented shape.
+"$RCNN" make-dataset fashion --out bad --train 6 --val 3 --test 0 --seed 3 \
+  --corrupt missing=0.2,swap=0.2,badloc=0.2,spurious=0.2 > bad.log
+grep -q "corrupted" bad.log || fail "make-dataset --corrupt said nothing: $(cat bad.log)"
+python3 -c "import json; c=json.load(open('bad/corruptions.json'))['corruptions']; assert c and all(r['kind'] in ('missing','swapped','badloc','spurious','duplicate') for r in c)" || fail "corruptions.json"
+cp -r bad/Annotations bad_annotations_before
+"$RCNN" label-issues --checkpoint runs/t/last.pt --dataset bad --split train --min-score 0.0 --confident 0.0 \
+  --json issues.json --device cpu > li.log
+grep -q "issues:" li.log || fail "label-issues printed no summary: $(cat li.log)"
+grep -q "was trained on this split" li.log && fail "warned about a model that never saw this dataset"
+python3 - <<'PY' || fail "issues.json"
+import json
+j = json.load(open("issues.json"))
+kinds = {"missing", "swapped", "badloc", "spurious", "duplicate"}
+assert set(j) >= {"issues", "images"}, j.keys()
+assert j["issues"], "no issues at all with --confident 0"
+for i in j["issues"]:
+    assert set(i) >= {"image", "kind", "score", "gt_index", "class", "box", "suggested_class", "suggested_box"}, i
+    assert i["kind"] in kinds and 0 <= i["score"] <= 1
+    if i["kind"] == "missing":
+        assert i["gt_index"] is None and i["box"] is None and len(i["suggested_box"]) == 4
+    else:
+        assert isinstance(i["gt_index"], int) and len(i["box"]) == 4
+ids = {l.strip() for l in open("bad/ImageSets/Main/train.txt")}
+assert {m["image"] for m in j["images"]} == ids
+PY
+diff -r bad/Annotations bad_annotations_before > /dev/null || fail "label-issues changed the annotations"
+# The run trained on data's train split: using it there is warned about.
+"$RCNN" label-issues --checkpoint runs/t/last.pt --dataset data --split train --device cpu > li2.log 2>&1
+grep -q "was trained on this split" li2.log || fail "no warning for an in-sample model: $(cat li2.log)"
+if "$RCNN" label-issues --dataset data --split train 2> err5.txt; then fail "label-issues without a model ran"; fi
+grep -q -- "--folds K" err5.txt || fail "label-issues error: $(cat err5.txt)"
 echo "cli end-to-end OK"
