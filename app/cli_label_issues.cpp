@@ -57,6 +57,12 @@ CLI::App* add_label_issues_command(CLI::App& app, LabelIssuesArgs& a) {
   c->add_option("--spurious-iou", o.spurious_near_iou, "spurious: no prediction at least this close")
       ->capture_default_str();
   c->add_option("--duplicate-iou", o.duplicate_iou, "duplicate: two GTs at least this close")->capture_default_str();
+  c->add_option("--recall-iou", o.class_recall_iou, "a class is found where a confident same-class box has this IoU")
+      ->capture_default_str();
+  c->add_option("--swap-pair-prior", o.swap_pair_prior,
+                "swapped: divide by 1 + q / this, q the share of the label's GTs the model proposes the same swap "
+                "on (0: off)")
+      ->capture_default_str();
   c->add_option("--json", a.json, "write {issues: [...], images: [...]} here");
   c->add_option("--top", a.top, "print this many issues")->capture_default_str();
   return c;

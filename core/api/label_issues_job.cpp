@@ -64,122 +64,131 @@ bool fold_done(const fs::path& dir, size_t images) {
 
 }  // namespace
 
+// Trains fold k (every fold of the split but k) unless a finished run is there; false (res says why) when
+// the run did not complete.
+bool LabelIssuesJob::train_fold(int k, const fs::path& dir, size_t train_images, const LabelIssuesEvents& ev,
+                                LabelIssuesResult& res) {
+  auto say = [&](const std::string& m) {
+    if (ev.on_message) ev.on_message("fold " + std::to_string(k) + ": " + m);
+  };
+  if (fold_done(dir, train_images)) {
+    say("trained before (" + dir.string() + "), reused");
+    return true;
+  }
+  TrainRequest tr;
+  tr.dataset = req_.dataset;
+  tr.config = req_.config;
+  tr.overrides = req_.overrides;
+  tr.run_dir = dir.string();
+  tr.resume = fs::exists(dir / "last.pt");
+  tr.max_iters = req_.max_iters;
+  tr.minutes = req_.minutes > 0 ? req_.minutes / req_.folds : 0;
+  tr.device = req_.device;
+  tr.train_split = req_.split;
+  tr.folds = req_.folds;
+  tr.fold = k;
+  tr.eval_max_images = req_.eval_max_images;
+  TrainJob job(tr);
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    current_ = &job;
+  }
+  if (stop_) job.request_stop();
+  TrainEvents te;
+  te.on_message = say;
+  te.on_progress = [&](const TrainProgress& p) {
+    if (ev.on_train_progress) ev.on_train_progress(k, req_.folds, p);
+  };
+  const auto out = job.run(te);
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    current_ = nullptr;
+  }
+  if (out.state != "completed") {
+    res.state = out.state;
+    res.message = "fold " + std::to_string(k) + ": " + (out.message.empty() ? out.state : out.message) +
+                  " (run the same command again to resume)";
+    return false;
+  }
+  const nlohmann::json done{{"state", "completed"},
+                            {"fold", k},
+                            {"folds", req_.folds},
+                            {"images", train_images},
+                            {"iterations", out.iterations}};
+  std::ofstream(dir / "fold.json") << done.dump(1) << "\n";
+  return true;
+}
+
+// K fold models, each fold predicted by the one that did not see it; false when a fold did not complete.
+bool LabelIssuesJob::predict_out_of_sample(const DatasetInfo& ds, const LabelIssuesEvents& ev, LabelIssuesResult& res,
+                                           double* seconds_predicting) {
+  if (!req_.checkpoint.empty()) throw std::runtime_error("--folds trains its own models: leave out --checkpoint");
+  const fs::path root =
+      req_.run_root.empty() ? fs::path("runs") / ("label-issues-" + req_.split) : fs::path(req_.run_root);
+  for (int k = 0; k < req_.folds && !stop_; ++k) {
+    std::vector<std::string> ids;
+    for (const auto& im : ds.images)
+      if (fold_of(im.id, req_.folds) == k) ids.push_back(im.id);
+    const fs::path dir = root / ("fold" + std::to_string(k));
+    if (!train_fold(k, dir, ds.size() - ids.size(), ev, res)) return false;
+    const auto t0 = Clock::now();
+    ModelSpec m = req_;
+    m.checkpoint = (dir / "last.pt").string();
+    m.config_json.clear();
+    if (!ids.empty())
+      predict(req_, m, ids, res.images, [&](int d, int) {
+        if (ev.on_predict) ev.on_predict(d, int(ids.size()));
+      });
+    *seconds_predicting += since(t0);
+  }
+  if (!stop_) return true;
+  res.state = "stopped";
+  res.message = "stopped; run the same command again to resume";
+  return false;
+}
+
+// One given model on the whole split, with a warning when its run trained on this split.
+void LabelIssuesJob::predict_with_checkpoint(const DatasetInfo& ds, const LabelIssuesEvents& ev,
+                                             LabelIssuesResult& res) {
+  if (req_.checkpoint.empty())
+    throw std::runtime_error("label-issues needs --checkpoint C (a trained model) or --folds K (train K models)");
+  const RunData rd = read_run_data(fs::path(req_.checkpoint).parent_path().string());
+  if (rd.found && rd.train_split == req_.split && rd.dataset == canonical(ds.root)) {
+    const std::string but =
+        rd.folds >= 2 ? " (all but fold " + std::to_string(rd.fold) + " of " + std::to_string(rd.folds) + ")" : "";
+    res.warnings.push_back(req_.checkpoint + " was trained on this split" + but + " (" + rd.dataset + ", " +
+                           rd.train_split +
+                           "): it has memorised these labels, their errors too, and will miss many; use --folds K "
+                           "for out-of-sample predictions");
+  }
+  predict(req_, req_, {}, res.images, ev.on_predict);
+}
+
 LabelIssuesResult LabelIssuesJob::run(const LabelIssuesEvents& ev) {
   LabelIssuesResult res;
-  auto say = [&](const std::string& m) {
-    if (ev.on_message) ev.on_message(m);
-  };
   try {
     OpenOptions oo;
     oo.split = req_.split;
     const DatasetInfo ds = open_dataset(req_.dataset.empty() ? default_dataset_dir() : req_.dataset, oo);
     if (ds.format == "folder") throw std::runtime_error(ds.root + ": a folder of images has no labels to check");
     res.class_names = ds.class_names;
-    for (const auto& im : ds.images) {
-      LabeledImage li;
-      li.id = fs::path(im.path).stem().string();
-      li.path = im.path;
-      li.width = im.width;
-      li.height = im.height;
-      li.gt = im.objects;
-      res.images.push_back(std::move(li));
-    }
-    const auto t_train = Clock::now();
-    double t_predict = 0;
-    if (req_.folds >= 2) {
-      if (!req_.checkpoint.empty()) throw std::runtime_error("--folds trains its own models: leave out --checkpoint");
-      const fs::path root =
-          req_.run_root.empty() ? fs::path("runs") / ("label-issues-" + req_.split) : fs::path(req_.run_root);
-      for (int k = 0; k < req_.folds && !stop_; ++k) {
-        std::vector<std::string> ids;
-        for (const auto& im : ds.images)
-          if (fold_of(im.id, req_.folds) == k) ids.push_back(im.id);
-        const fs::path dir = root / ("fold" + std::to_string(k));
-        const size_t train_images = ds.size() - ids.size();
-        if (fold_done(dir, train_images)) {
-          say("fold " + std::to_string(k) + ": trained before (" + dir.string() + "), reused");
-        } else {
-          TrainRequest tr;
-          tr.dataset = req_.dataset;
-          tr.config = req_.config;
-          tr.overrides = req_.overrides;
-          tr.run_dir = dir.string();
-          tr.resume = fs::exists(dir / "last.pt");
-          tr.max_iters = req_.max_iters;
-          tr.minutes = req_.minutes > 0 ? req_.minutes / req_.folds : 0;
-          tr.device = req_.device;
-          tr.train_split = req_.split;
-          tr.folds = req_.folds;
-          tr.fold = k;
-          tr.eval_max_images = req_.eval_max_images;
-          TrainJob job(tr);
-          {
-            std::lock_guard<std::mutex> lk(mu_);
-            current_ = &job;
-          }
-          if (stop_) job.request_stop();
-          TrainEvents te;
-          te.on_message = [&](const std::string& m) { say("fold " + std::to_string(k) + ": " + m); };
-          te.on_progress = [&](const TrainProgress& p) {
-            if (ev.on_train_progress) ev.on_train_progress(k, req_.folds, p);
-          };
-          const auto out = job.run(te);
-          {
-            std::lock_guard<std::mutex> lk(mu_);
-            current_ = nullptr;
-          }
-          if (out.state != "completed") {
-            res.state = out.state;
-            res.message = "fold " + std::to_string(k) + ": " + (out.message.empty() ? out.state : out.message) +
-                          " (run the same command again to resume)";
-            return res;
-          }
-          std::ofstream(dir / "fold.json") << nlohmann::json{{"state", "completed"},
-                                                             {"fold", k},
-                                                             {"folds", req_.folds},
-                                                             {"images", train_images},
-                                                             {"iterations", out.iterations}}
-                                                  .dump(1)
-                                           << "\n";
-        }
-        const auto t0 = Clock::now();
-        ModelSpec m = req_;
-        m.checkpoint = (dir / "last.pt").string();
-        m.config_json.clear();
-        if (!ids.empty())
-          predict(req_, m, ids, res.images, [&](int d, int) {
-            if (ev.on_predict) ev.on_predict(d, int(ids.size()));
-          });
-        t_predict += since(t0);
-      }
-      if (stop_) {
-        res.state = "stopped";
-        res.message = "stopped; run the same command again to resume";
-        return res;
-      }
-    } else {
-      if (req_.checkpoint.empty())
-        throw std::runtime_error("label-issues needs --checkpoint C (a trained model) or --folds K (train K models)");
-      const RunData rd = read_run_data(fs::path(req_.checkpoint).parent_path().string());
-      if (rd.found && rd.train_split == req_.split && rd.dataset == canonical(ds.root)) {
-        const std::string but =
-            rd.folds >= 2 ? " (all but fold " + std::to_string(rd.fold) + " of " + std::to_string(rd.folds) + ")" : "";
-        res.warnings.push_back(req_.checkpoint + " was trained on this split" + but + " (" + rd.dataset + ", " +
-                               rd.train_split +
-                               "): it has memorised these labels, their errors too, and will miss "
-                               "many; use --folds K for out-of-sample predictions");
-      }
-      const auto t0 = Clock::now();
-      std::vector<std::string> ids;
-      predict(req_, req_, ids, res.images, ev.on_predict);
-      t_predict = since(t0);
-    }
-    res.seconds_predicting = t_predict;
-    res.seconds_training = since(t_train) - t_predict;
-    for (const auto& w : res.warnings) say("warning: " + w);
+    for (const auto& im : ds.images)
+      res.images.push_back({fs::path(im.path).stem().string(), im.path, im.width, im.height, im.objects, {}});
     const auto t0 = Clock::now();
+    double predicting = 0;
+    if (req_.folds >= 2) {
+      if (!predict_out_of_sample(ds, ev, res, &predicting)) return res;
+    } else {
+      predict_with_checkpoint(ds, ev, res);
+      predicting = since(t0);
+    }
+    res.seconds_predicting = predicting;
+    res.seconds_training = since(t0) - predicting;
+    for (const auto& w : res.warnings)
+      if (ev.on_message) ev.on_message("warning: " + w);
+    const auto t1 = Clock::now();
     res.report = find_label_issues(res.images, res.class_names, req_.options);
-    res.seconds_scoring = since(t0);
+    res.seconds_scoring = since(t1);
   } catch (const std::exception& e) {
     res.state = "failed";
     res.message = e.what();

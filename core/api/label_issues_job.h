@@ -8,11 +8,13 @@
 // whole split (and the job warns when the run says it trained on it).
 // No torch types here.
 #include <atomic>
+#include <filesystem>
 #include <functional>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "api/dataset.h"
 #include "api/label_issues.h"
 #include "api/model_spec.h"
 #include "api/train_job.h"
@@ -55,6 +57,12 @@ class LabelIssuesJob {
   void request_stop();
 
  private:
+  bool train_fold(int k, const std::filesystem::path& dir, size_t train_images, const LabelIssuesEvents& ev,
+                  LabelIssuesResult& res);
+  bool predict_out_of_sample(const DatasetInfo& ds, const LabelIssuesEvents& ev, LabelIssuesResult& res,
+                             double* seconds_predicting);
+  void predict_with_checkpoint(const DatasetInfo& ds, const LabelIssuesEvents& ev, LabelIssuesResult& res);
+
   LabelIssuesRequest req_;
   std::atomic<bool> stop_{false};
   std::mutex mu_;

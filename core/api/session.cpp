@@ -114,6 +114,7 @@ void Session::set_image(const Image& image, const std::vector<GtObject>& gt, con
   d_->dataset_names = names;
   d_->det->set_dataset_names(names);
   d_->has_image = true;
+  d_->image_path.clear();
   d_->dirty |= kImage;
 }
 
@@ -125,6 +126,7 @@ void Session::open_image(const std::string& path, const std::vector<GtObject>& g
   im.height = rgb.rows;
   im.rgb.assign(rgb.data, rgb.data + rgb.total() * 3);
   set_image(im, gt, names);
+  d_->image_path = path;
 }
 
 void Session::set_display_outputs(bool on) {
@@ -162,6 +164,7 @@ const PipelineTrace& Session::run() {
     T.recomputed.push_back(name);
   };
   T.random_weights = D.random;
+  T.image_path = D.image_path;
   T.model_label = model_label();
   T.device = D.device.str();
   T.precision = engine::precision_name(D.precision);

@@ -227,6 +227,7 @@ struct TrainView {
 struct PipelineTrace {
   // Image
   int image_width = 0, image_height = 0;  // original
+  std::string image_path;                 // the file it was read from (empty: an image given as pixels)
   int input_size = 224;                   // the larger side of the input
   int input_width = 224, input_height = 224;  // the model input (padded), what input_rgb holds
   float scale_x = 1, scale_y = 1, pad_x = 0, pad_y = 0;  // original -> input

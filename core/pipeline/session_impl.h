@@ -67,6 +67,7 @@ struct Session::Impl {
   // Image
   Image image;
   bool has_image = false;
+  std::string image_path;  // open_image's file (set_image: empty)
   std::vector<GtObject> gt_orig;
   std::vector<std::string> dataset_names;
   // What the stages hand on to each other (the detector keeps its own tensors).

@@ -9,6 +9,7 @@
 #include <QTemporaryDir>
 #include <map>
 
+#include "panels/dataset_panel.h"
 #include "panels/label_issues_panel.h"
 #include "studio_test_util.h"
 
@@ -64,6 +65,7 @@ class LabelIssuesTest : public QObject, StudioFixture {
     QCOMPARE(w->context()->stage(), Stage::Image);
     waitNewTrace(traces);
     quiesce();
+    QCOMPARE(QString::fromStdString(w->context()->trace()->image_path), w->context()->labelMark().path);
     settle();
     QVERIFY(w->grab().save(artifacts + "/label_issue.png"));
 
@@ -77,6 +79,9 @@ class LabelIssuesTest : public QObject, StudioFixture {
     QTest::keyClick(t, Qt::Key_Z, Qt::ControlModifier);
     QCOMPARE(int(dec[1].state), int(LabelDecisionState::Undecided));
     QCOMPARE(t->item(1, 6)->text(), QString());
+    quiesce();  // row 1's image, its trace, then its mark
+    QCOMPARE(QString::fromStdString(w->context()->trace()->image_path), w->context()->labelMark().path);
+    settle();
     QVERIFY(w->grab().save(artifacts + "/label_issue_accepted.png"));
 
     // Filtering by kind hides every other kind.
@@ -120,11 +125,16 @@ class LabelIssuesTest : public QObject, StudioFixture {
       default:
         QCOMPARE(b->objects.size() + 1, a->objects.size());
     }
-    // The corrected folder opens in the studio.
-    const int t2 = w->tracesReceived();
+    // The corrected folder opens in the studio, at the fixed image.
     QVERIFY(w->openDataset(out, "val"));
+    quiesce();
+    const int t2 = w->tracesReceived();
+    w->findChild<studio::DatasetPanel*>()->select(int(b - fixed.images.data()));
     waitNewTrace(t2);
     quiesce();
+    QCOMPARE(int(w->context()->trace()->gt.size()), int(b->objects.size()));
+    QVERIFY(w->context()->labelMark().path.isEmpty());  // the mark belonged to the original image
+    settle();
     QVERIFY(w->grab().save(artifacts + "/label_exported.png"));
     qApp->setProperty("rcnn_export_path", QVariant());
   }

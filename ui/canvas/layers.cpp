@@ -123,7 +123,8 @@ void CanvasWidget::drawOverlays() {
 // The label doctor's issue: the object as labelled (red, dashed by corners) and the suggested fix (green).
 void CanvasWidget::drawLabelMark(DrawContext& dc, const rcnn::api::PipelineTrace& t) {
   const LabelMark& m = m_studio.labelMark();
-  if (m.path.isEmpty()) return;
+  // Only over its own image: the previous image's trace may still be showing while this one's is computed.
+  if (m.path.isEmpty() || m.path.toStdString() != t.image_path) return;
   auto input = [&](const rcnn::api::Box& b) {
     return rcnn::api::Box{b.x1 * t.scale_x + t.pad_x, b.y1 * t.scale_y + t.pad_y, b.x2 * t.scale_x + t.pad_x,
                           b.y2 * t.scale_y + t.pad_y};
