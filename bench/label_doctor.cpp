@@ -107,9 +107,8 @@ int gt_file_index(const api::GtObject& g, size_t k) {
 
 using Rankings = std::map<std::string, std::vector<Candidate>>;
 
-Rankings ours(const api::LabelIssueReport& r, const std::vector<LabeledImage>& ims) {
+Rankings ours(const api::LabelIssueReport& r) {
   Rankings out;
-  (void)ims;
   for (const auto& is : r.issues) {
     Candidate c{is.score, is.image, is.gt_index, is.suggested_box.value_or(api::Box{})};
     out[api::label_issue_kind_name(is.kind)].push_back(c);
@@ -245,7 +244,7 @@ int label_doctor_main(int argc, char** argv) {
   const auto fo = fiftyone_mistakenness(ims);
   const auto ol = objectlab_scores(ims);
   const std::map<std::string, Rankings> methods{
-      {"ours", ours(rep, ims)}, {"fiftyone", fiftyone(fo, ims)}, {"objectlab", objectlab(ol, ims)}};
+      {"ours", ours(rep)}, {"fiftyone", fiftyone(fo, ims)}, {"objectlab", objectlab(ol, ims)}};
   const char* order[] = {"ours", "fiftyone", "objectlab"};
   json doc;
   std::printf(

@@ -297,11 +297,16 @@ LabelIssueReport find_label_issues(const std::vector<LabeledImage>& images, cons
     if (a.image != b.image) return a.image < b.image;
     return a.gt_index < b.gt_index;
   });
-  std::vector<double> clean(images.size(), 1.0);
-  for (const auto& is : rep.issues) clean[size_t(is.image)] *= 1.0 - double(is.score);
-  rep.image_scores.resize(images.size());
-  for (size_t i = 0; i < images.size(); ++i) rep.image_scores[i] = float(1.0 - clean[i]);
+  rep.image_scores = label_image_scores(rep.issues, images.size());
   return rep;
+}
+
+std::vector<float> label_image_scores(const std::vector<LabelIssue>& issues, size_t num_images) {
+  std::vector<double> clean(num_images, 1.0);
+  for (const auto& is : issues) clean.at(size_t(is.image)) *= 1.0 - double(is.score);
+  std::vector<float> out(num_images);
+  for (size_t i = 0; i < num_images; ++i) out[i] = float(1.0 - clean[i]);
+  return out;
 }
 
 }  // namespace rcnn::api

@@ -85,6 +85,9 @@ struct LabelIssueReport {
 LabelIssueReport find_label_issues(const std::vector<LabeledImage>& images, const std::vector<std::string>& class_names,
                                    const LabelIssueOptions& opt = {});
 
+// Each image's score from its issues: 1 - prod(1 - s).
+std::vector<float> label_image_scores(const std::vector<LabelIssue>& issues, size_t num_images);
+
 // The `rcnn label-issues --json` document:
 // {"issues": [{"image", "kind", "score", "gt_index", "class", "box", "suggested_class", "suggested_box"}],
 //  "images": [{"image", "score"}]} with class names, boxes [x1, y1, x2, y2] in original pixels, null where

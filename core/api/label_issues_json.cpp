@@ -147,10 +147,7 @@ LabelIssueReport read_label_issues_json(const std::string& path, const std::vect
       rd.fail(e, ex.what());
     }
   }
-  rep.image_scores.assign(images.size(), 0.f);
-  std::vector<double> clean(images.size(), 1.0);
-  for (const auto& is : rep.issues) clean[size_t(is.image)] *= 1.0 - double(is.score);
-  for (size_t i = 0; i < images.size(); ++i) rep.image_scores[i] = float(1.0 - clean[i]);
+  rep.image_scores = label_image_scores(rep.issues, images.size());
   return rep;
 }
 
