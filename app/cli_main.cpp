@@ -8,6 +8,7 @@
 #include "cli_compare.h"
 #include "cli_detect.h"
 #include "cli_eval.h"
+#include "cli_explain.h"
 #include "cli_inspect.h"
 #include "cli_label_issues.h"
 #include "cli_train.h"
@@ -27,6 +28,7 @@ int main(int argc, char** argv) {
   ExportArgs exp;
   MakeDatasetArgs mk;
   LabelIssuesArgs li;
+  ExplainArgs ex;
   auto* train_cmd = add_train_command(app, train);
   auto* eval_cmd = add_eval_command(app, eval);
   auto* analyze_cmd = add_analyze_command(app, analyze);
@@ -37,6 +39,7 @@ int main(int argc, char** argv) {
   auto* export_cmd = add_export_command(app, exp);
   auto* mk_cmd = add_make_dataset_command(app, mk);
   auto* li_cmd = add_label_issues_command(app, li);
+  auto* ex_cmd = add_explain_command(app, ex);
   CLI11_PARSE(app, argc, argv);
   try {
     if (*train_cmd) return run_train_command(train);
@@ -49,6 +52,7 @@ int main(int argc, char** argv) {
     if (*export_cmd) return run_export_command(exp);
     if (*mk_cmd) return run_make_dataset_command(mk);
     if (*li_cmd) return run_label_issues_command(li);
+    if (*ex_cmd) return run_explain_command(ex);
   } catch (const std::exception& e) {
     if (tty()) std::printf("\n");
     std::fprintf(stderr, "rcnn: %s\n", e.what());

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "api/explain.h"
 #include "api/trace.h"
 #include "api/types.h"
 #include "config/detector_config.h"
@@ -70,6 +71,10 @@ class Session {
 
   // Recomputes the dirty stages and returns the trace.
   const PipelineTrace& run();
+  // Which pixels and features made a detection (or a GT's best RoI) score what it scores, on the current
+  // image (api/explain.h). Runs the trace first if it is stale. Throws std::invalid_argument for a target or
+  // method it cannot explain.
+  ExplainResult explain(const ExplainRequest& req);
 
   // RoIAlign sampling points of kept proposal r, (x, y) pairs in input-image
   // coordinates; grid_h/grid_w receive the per-bin sample counts.

@@ -87,7 +87,8 @@ SecondStage FasterRCNNImpl::second_stage_on(const RPNState& s, const torch::Tens
   }
   engine::StageMark mark("box_head");
   auto out = roi_head->forward(o.pooled);
-  o.probs = torch::softmax(fp32(out.first), 1);
+  o.logits = fp32(out.first);
+  o.probs = torch::softmax(o.logits, 1);
   o.box_deltas = fp32(out.second);
   return o;
 }

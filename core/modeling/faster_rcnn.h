@@ -39,6 +39,7 @@ struct SecondStage {
   torch::Tensor rois;        // (P, 5)
   torch::Tensor roi_levels;  // (P,)
   torch::Tensor pooled;      // (P, C, S, S)
+  torch::Tensor logits;      // (P, C+1), before the softmax
   torch::Tensor probs;       // (P, C+1)
   torch::Tensor box_deltas;  // (P, 4 num_classes) or undefined
 };

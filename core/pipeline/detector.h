@@ -91,6 +91,18 @@ struct FeatureLevels {
   float offset = 0;
 };
 
+// Attribution (api/explain.h): one scalar of the RoI head on a box of the
+// last prepare()'s input, and its gradient with respect to that input and to
+// every FPN level. The box is pooled at `level` as the head pools it.
+struct RoiGradients {
+  double value = 0;                         // the scalar: the RoI's logit (or softmax probability) of `target`
+  double probability = 0;                   // the RoI's softmax probability of `target`
+  torch::Tensor input, input_grad;          // (1, 3, h, w): the normalised input and d value / d input
+  std::vector<torch::Tensor> feats, grads;  // per level (1, C, H_l, W_l): activations and d value / d them
+  std::vector<float> steps;                 // input pixels per cell of each level
+  float offset = 0;                         // feature coordinate v sits at input pixel (v + offset) * step
+};
+
 // A training batch, in one of two forms (Family::train_input says which
 // the training data path makes):
 // - decoded: 8-bit RGB images in their own frames and their objects
@@ -169,6 +181,10 @@ class Detector {
   // Post-processing: fills t.detections and the head's deltas and boxes.
   virtual void predict(api::PipelineTrace& t) = 0;
   virtual FeatureLevels features() const = 0;
+  // `target`: a column of RoiOutputs::probs (0 = background, c + 1 = class c); logit: differentiate its
+  // logit (Grad-CAM's y^c, before the softmax), else its probability. Runs the network again with autograd
+  // on (the inference shortcuts are off then); the trace's stages are untouched.
+  virtual RoiGradients roi_gradients(const api::Box& box, int level, int target, bool logit) = 0;
 
   // --- training ---
   // The training step on the current image (its GT rows `gt` (M, 5) in input

@@ -156,6 +156,11 @@ class TvDetector final : public pipeline::Detector {
     fill_tv_predictions(t, r_, model_->opts);
   }
   pipeline::FeatureLevels features() const override;
+  pipeline::RoiGradients roi_gradients(const api::Box&, int, int, bool) override {
+    // torchvision's inference runs under NoGradGuard with fused in-place layers; its differentiable path
+    // is not wired to attribution yet.
+    throw std::invalid_argument("explain: not available for torchvision models yet (seed-family models only)");
+  }
   modeling::TrainStep train_step(const torch::Tensor& gt, torch::Generator& gen) override;
   TrainView train_settings() const override;
   std::map<std::string, torch::Tensor> batch_losses(const pipeline::LossBatch& b, std::optional<torch::Generator> gen,

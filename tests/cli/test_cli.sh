@@ -148,4 +148,11 @@ diff -r bad/Annotations bad_annotations_before > /dev/null || fail "label-issues
 grep -q "was trained on this split" li2.log || fail "no warning for an in-sample model: $(cat li2.log)"
 if "$RCNN" label-issues --dataset data --split train 2> err5.txt; then fail "label-issues without a model ran"; fi
 grep -q -- "--folds K" err5.txt || fail "label-issues error: $(cat err5.txt)"
+# Explain a detection: a PNG and the map in the image's own pixels.
+"$RCNN" explain --checkpoint runs/t/last.pt "$IMG" --target det:0 --score 0.0 --method inputgrad --out heat.png \
+  --json heat.json --device cpu > ex.log || fail "explain: $(cat ex.log)"
+[ -f heat.png ] || fail "explain wrote no PNG"
+python3 -c "import json; e=json.load(open('heat.json')); assert set(e) >= {'target','method','width','height','map'}; assert len(e['map']) == e['height'] and all(len(r) == e['width'] for r in e['map']); assert set(e['target']) >= {'kind','index','class','score','box'}" || fail "heat.json"
+if "$RCNN" explain --checkpoint runs/t/last.pt "$IMG" --target gt:0 --out x.png 2> err6.txt; then fail "gt:K without --dataset ran"; fi
+grep -q -- "--dataset" err6.txt || fail "explain error: $(cat err6.txt)"
 echo "cli end-to-end OK"

@@ -1,0 +1,86 @@
+#include "cli_explain.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "api/dataset.h"
+#include "api/explain.h"
+#include "api/session.h"
+#include "cli_util.h"
+#include "config/detector_config.h"
+
+namespace fs = std::filesystem;
+
+CLI::App* add_explain_command(CLI::App& app, ExplainArgs& a) {
+  auto* c = app.add_subcommand("explain",
+                               "which pixels and features made a detection, or a missed GT's best RoI "
+                               "(Grad-CAM on an FPN level, or input x gradient)");
+  c->add_option("image", a.image, "the image")->required();
+  c->add_option("--checkpoint", a.model.checkpoint, "the model (.pt; seed-family models)")->required();
+  c->add_option("--config", a.model.config, "preset (for a checkpoint its own config is used)")->capture_default_str();
+  c->add_option("--target", a.target,
+                "det:K (the K-th detection, as `rcnn detect` lists them at --score) or gt:K "
+                "(the K-th object of the image's annotation, with --dataset)")
+      ->capture_default_str();
+  c->add_option("--method", a.method, "gradcam | inputgrad")->capture_default_str();
+  c->add_option("--level", a.level, "gradcam: the FPN level, p3.. or a 0-based index (default: the RoI's own)");
+  c->add_option("--score", a.score, "score threshold of the detections det:K counts")->capture_default_str();
+  c->add_option("--dataset", a.dataset, "the dataset the image belongs to (its GTs; needed for gt:K)");
+  c->add_option("--split", a.split, "that dataset's split")->capture_default_str();
+  c->add_option("--device", a.model.device)->capture_default_str();
+  c->add_option("--out", a.out, "the image with the map blended over it (PNG)")->required();
+  c->add_option("--json", a.json, "{target, method, width, height, map} with the map in the image's pixels");
+  return c;
+}
+
+int run_explain_command(ExplainArgs& a) {
+  rcnn::api::ExplainRequest req;
+  const auto colon = a.target.find(':');
+  if (colon == std::string::npos) throw std::runtime_error("--target: '" + a.target + "' is not det:K or gt:K");
+  req.target = a.target.substr(0, colon);
+  try {
+    req.index = std::stoi(a.target.substr(colon + 1));
+  } catch (const std::exception&) {
+    throw std::runtime_error("--target: '" + a.target + "' has no index K");
+  }
+  req.method = a.method;
+  if (!a.level.empty()) {
+    try {
+      // "pN": the seed's levels start at p3 (stride 8).
+      req.level = a.level[0] == 'p' ? std::stoi(a.level.substr(1)) - 3 : std::stoi(a.level);
+    } catch (const std::exception&) {
+      throw std::runtime_error("--level: '" + a.level + "' is not pN or a level index");
+    }
+  }
+  std::vector<rcnn::api::GtObject> gt;
+  std::vector<std::string> names;
+  if (!a.dataset.empty()) {
+    rcnn::api::OpenOptions oo;
+    oo.split = a.split;
+    const auto ds = rcnn::api::open_dataset(a.dataset, oo);
+    names = ds.class_names;
+    bool found = false;
+    for (const auto& im : ds.images)
+      if (fs::path(im.path).filename() == fs::path(a.image).filename()) gt = im.objects, found = true;
+    if (!found) throw std::runtime_error(a.image + ": not an image of " + a.dataset + " (" + a.split + " split)");
+  } else if (req.target == "gt") {
+    throw std::runtime_error("--target gt:K needs --dataset D (the image's annotation)");
+  }
+  rcnn::api::Session s(rcnn::load_preset(a.model.config), a.model.device);
+  s.load_checkpoint(a.model.checkpoint);
+  auto cfg = s.config();
+  cfg.roi.score_thresh = a.score;  // det:K counts what `rcnn detect --score` lists
+  s.set_config(cfg);
+  s.open_image(a.image, gt, names.empty() ? s.config().class_names : names);
+  const auto r = s.explain(req);
+  rcnn::api::save_explain_png(a.image, r, a.out);
+  std::printf("%s:%d %s, score %.4f, %s%s -> %s\n", r.target_kind.c_str(), r.index, r.class_name.c_str(), r.score,
+              r.method.c_str(), r.level >= 0 ? (" on level " + std::to_string(r.level)).c_str() : "", a.out.c_str());
+  if (!a.json.empty()) {
+    std::ofstream out(a.json);
+    out << rcnn::api::explain_to_json(r) << "\n";
+    if (!out) throw std::runtime_error(a.json + ": cannot write");
+  }
+  return 0;
+}
