@@ -23,7 +23,16 @@ CLI::App* add_explain_command(CLI::App& app, ExplainArgs& a) {
                 "det:K (the K-th detection, as `rcnn detect` lists them at --score) or gt:K "
                 "(the K-th object of the image's annotation, with --dataset)")
       ->capture_default_str();
-  c->add_option("--method", a.method, "gradcam | inputgrad")->capture_default_str();
+  c->add_option("--method", a.method, "gradcam | inputgrad | drise")->capture_default_str();
+  c->add_option("--masks", a.req.masks, "drise: number of random masks")->capture_default_str();
+  c->add_option("--grid", a.req.grid, "drise: cells per side of a mask")->capture_default_str();
+  c->add_option("--prob", a.req.prob, "drise: the probability a cell is kept")->capture_default_str();
+  c->add_option("--seed", a.req.seed, "drise: the masks' seed")->capture_default_str();
+  c->add_option("--fill", a.req.fill,
+                "drise: what a mask hides the image with: mean (its mean colour) or black (the paper)")
+      ->capture_default_str();
+  c->add_option("--explained", a.req.score, "gradcam / inputgrad: differentiate the class logit or prob")
+      ->capture_default_str();
   c->add_option("--level", a.level, "gradcam: the FPN level, p3.. or a 0-based index (default: the RoI's own)");
   c->add_option("--score", a.score, "score threshold of the detections det:K counts")->capture_default_str();
   c->add_option("--dataset", a.dataset, "the dataset the image belongs to (its GTs; needed for gt:K)");
@@ -35,7 +44,11 @@ CLI::App* add_explain_command(CLI::App& app, ExplainArgs& a) {
 }
 
 int run_explain_command(ExplainArgs& a) {
-  rcnn::api::ExplainRequest req;
+  rcnn::api::ExplainRequest req = a.req;
+  req.progress = [](int d, int t) {
+    bar("drise", d, t, "");
+    return true;
+  };
   const auto colon = a.target.find(':');
   if (colon == std::string::npos) throw std::runtime_error("--target: '" + a.target + "' is not det:K or gt:K");
   req.target = a.target.substr(0, colon);
@@ -74,6 +87,7 @@ int run_explain_command(ExplainArgs& a) {
   s.set_config(cfg);
   s.open_image(a.image, gt, names.empty() ? s.config().class_names : names);
   const auto r = s.explain(req);
+  if (tty()) std::printf("\n");
   rcnn::api::save_explain_png(a.image, r, a.out);
   std::printf("%s:%d %s, score %.4f, %s%s -> %s\n", r.target_kind.c_str(), r.index, r.class_name.c_str(), r.score,
               r.method.c_str(), r.level >= 0 ? (" on level " + std::to_string(r.level)).c_str() : "", a.out.c_str());

@@ -31,7 +31,51 @@ std::vector<float> gradcam_map(const std::vector<float>& A, const std::vector<fl
   return cam;
 }
 
+double drise_similarity(const Box& tb, const std::vector<float>& tp, const Box& b, const std::vector<float>& p) {
+  if (tp.size() != p.size()) throw std::invalid_argument("drise_similarity: probability vectors differ in length");
+  double dot = 0, na = 0, nb = 0;
+  for (size_t i = 0; i < p.size(); ++i)
+    dot += double(tp[i]) * p[i], na += double(tp[i]) * tp[i], nb += double(p[i]) * p[i];
+  const double cos = na > 0 && nb > 0 ? dot / std::sqrt(na * nb) : 0.0;
+  return double(box_iou(tb, b)) * cos;
+}
+
 namespace {
+
+// D-RISE's saliency in the input frame (h x w): sum_i w_i M_i / N (the masks drawn on the CPU from `seed`).
+torch::Tensor drise_map(pipeline::Detector& det, const ExplainRequest& q, int h, int w, const Box& tbox,
+                        const std::vector<float>& tprobs) {
+  if (q.masks < 1 || q.grid < 1 || q.batch < 1 || !(q.prob > 0 && q.prob <= 1))
+    throw std::invalid_argument("drise: need masks, grid and batch >= 1 and 0 < prob <= 1");
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(q.seed);
+  const int ch = (h + q.grid - 1) / q.grid, cw = (w + q.grid - 1) / q.grid;
+  torch::Tensor sum = torch::zeros({h, w});
+  for (int done = 0; done < q.masks;) {
+    const int n = std::min(q.batch, q.masks - done);
+    const auto cells = (torch::rand({n, 1, q.grid, q.grid}, gen) < q.prob).to(torch::kFloat);
+    const auto up = torch::nn::functional::interpolate(
+        cells, torch::nn::functional::InterpolateFuncOptions()
+                   .size(std::vector<int64_t>{int64_t(q.grid + 1) * ch, int64_t(q.grid + 1) * cw})
+                   .mode(torch::kBilinear)
+                   .align_corners(false));
+    std::vector<torch::Tensor> crops;
+    for (int i = 0; i < n; ++i) {
+      const int64_t dy = torch::randint(ch, {1}, gen).item<int64_t>(),
+                    dx = torch::randint(cw, {1}, gen).item<int64_t>();
+      crops.push_back(up[i].narrow(1, dy, h).narrow(2, dx, w));
+    }
+    auto masks = torch::stack(crops);  // (n, 1, h, w)
+    const auto dets = det.detect_masked(masks, q.fill == "mean");
+    for (int i = 0; i < n; ++i) {
+      double best = 0;
+      for (const auto& d : dets[size_t(i)]) best = std::max(best, drise_similarity(tbox, tprobs, d.box, d.probs));
+      if (best > 0) sum += masks[i][0] * best;
+    }
+    done += n;
+    if (q.progress && !q.progress(done, q.masks)) throw std::runtime_error("explain: cancelled");
+  }
+  return sum / double(q.masks);
+}
 
 std::vector<float> to_vec(const torch::Tensor& t) {
   auto c = t.detach().to(torch::kCPU, torch::kFloat).contiguous();
@@ -107,6 +151,24 @@ ExplainResult Session::explain(const ExplainRequest& req) {
   const Box roi_box = t.proposals[size_t(t.kept[size_t(roi)])].box;
   r.roi = to_original_box(roi_box, t);
   const int roi_level = size_t(roi) < t.roi_level.size() ? t.roi_level[size_t(roi)] : 0;
+  if (req.method == "drise") {
+    const int C1 = t.num_classes() + 1;
+    std::vector<float> tp(size_t(C1), 0.f);
+    Box tbox;
+    if (req.target == "det") {
+      const auto& d = t.detections[size_t(req.index)];
+      tbox = d.box;
+      tp.assign(t.class_probs.begin() + ptrdiff_t(roi) * C1, t.class_probs.begin() + ptrdiff_t(roi + 1) * C1);
+    } else {
+      tbox = t.gt[size_t(req.index)].box;
+      tp[size_t(r.label + 1)] = 1.f;
+    }
+    r.score = t.class_probs[size_t(roi) * size_t(C1) + size_t(r.label) + 1];
+    r.score_space = "drise";
+    const auto m = drise_map(*D.det, req, t.input_height, t.input_width, tbox, tp);
+    r.map = to_original(to_vec(m), int(m.size(0)), int(m.size(1)), 1.f, 0.5f, t);
+    return r;
+  }
   const auto g = D.det->roi_gradients(roi_box, roi_level, r.label + 1, req.score == "logit");
   r.score = g.probability;
   r.value = g.value;
@@ -123,7 +185,7 @@ ExplainResult Session::explain(const ExplainRequest& req) {
     const auto m = (g.input * g.input_grad).sum(1)[0].abs();
     r.map = to_original(to_vec(m), int(m.size(0)), int(m.size(1)), 1.f, 0.5f, t);
   } else {
-    throw std::invalid_argument("--method: '" + req.method + "' is not gradcam or inputgrad");
+    throw std::invalid_argument("--method: '" + req.method + "' is not gradcam, inputgrad or drise");
   }
   return r;
 }

@@ -14,11 +14,17 @@
 //   gradcam    Grad-CAM on one FPN level: w_c = mean over the level of
 //              d score / d A_c, map = ReLU(sum_c w_c A_c);
 //   inputgrad  input x gradient: |sum over RGB of x * d score / d x| on the
-//              normalised input.
+//              normalised input;
+//   drise      D-RISE, black box: the mean of the masks, each weighted by the
+//              best similarity of a detection of the masked image to the
+//              target, IoU(box) x cos(class probabilities). Two-stage models
+//              have no objectness, so that factor is 1. The target's vector
+//              is its RoI's softmax (det) or the GT's class, one-hot (gt).
 // Both maps are resampled to the original image's pixels: pixel (X, Y)'s
 // centre goes to the input frame by the trace's scale and pad, and the map
 // is read there bilinearly (a level's cell v sits at input (v + offset) * step).
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -34,6 +40,16 @@ struct ExplainRequest {
   // The scalar differentiated: "logit" (Grad-CAM's y^c, before the softmax: a confident RoI's probability
   // saturates and its gradient vanishes) or "prob" (the probability itself).
   std::string score = "logit";
+  // drise (Petsiuk et al., CVPR 2021): `masks` random masks, each an s x s grid (s = grid) of cells kept with
+  // probability `prob`, upsampled bilinearly and shifted by a random fraction of a cell; deterministic for
+  // `seed`; run `batch` masked images at a time. progress(done, total) after each batch; false cancels.
+  int masks = 1000, grid = 16, batch = 16;
+  double prob = 0.5;
+  uint64_t seed = 0;
+  // What a mask's 0 shows: "mean" (the image's mean colour) or "black" (the paper's product). On the bundled
+  // model black patches make objects of their own and the target is lost under almost every mask.
+  std::string fill = "mean";
+  std::function<bool(int done, int total)> progress;
 };
 
 struct ExplainResult {
@@ -57,9 +73,14 @@ struct ExplainResult {
 std::vector<float> gradcam_map(const std::vector<float>& activations, const std::vector<float>& gradients, int channels,
                                int height, int width);
 
+// D-RISE's similarity of a detection to the target: IoU(boxes) x cosine(probability vectors).
+double drise_similarity(const Box& target_box, const std::vector<float>& target_probs, const Box& box,
+                        const std::vector<float>& probs);
+
 // {"target": {"kind", "index", "class", "score", "box"}, "method", "width", "height", "map"} (+ "level", "roi").
 std::string explain_to_json(const ExplainResult& r);
-// The image with the map (scaled to its maximum) blended over it in a colour scale, the target's box drawn.
+// The image with the map (scaled from its minimum to its maximum) blended over it in a colour scale, the
+// target's box drawn.
 void save_explain_png(const std::string& image_path, const ExplainResult& r, const std::string& png_path);
 
 }  // namespace rcnn::api

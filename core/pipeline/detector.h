@@ -103,6 +103,15 @@ struct RoiGradients {
   float offset = 0;                         // feature coordinate v sits at input pixel (v + offset) * step
 };
 
+// One detection of a masked copy of the input (D-RISE): input coordinates,
+// and its RoI's whole softmax (background first).
+struct MaskedDetection {
+  api::Box box;
+  int label = 0;
+  float score = 0;
+  std::vector<float> probs;
+};
+
 // A training batch, in one of two forms (Family::train_input says which
 // the training data path makes):
 // - decoded: 8-bit RGB images in their own frames and their objects
@@ -185,6 +194,10 @@ class Detector {
   // logit (Grad-CAM's y^c, before the softmax), else its probability. Runs the network again with autograd
   // on (the inference shortcuts are off then); the trace's stages are untouched.
   virtual RoiGradients roi_gradients(const api::Box& box, int level, int target, bool logit) = 0;
+  // Detections of masked copies of the last prepare()'s input: each mask m (N, 1, h, w) in [0, 1] blends the
+  // image (in [0, 1], before normalisation) with black, x m (mean_fill: with the image's mean colour,
+  // x m + mean (1 - m)); per mask, its detections with their RoIs' class probabilities.
+  virtual std::vector<std::vector<MaskedDetection>> detect_masked(const torch::Tensor& masks, bool mean_fill) = 0;
 
   // --- training ---
   // The training step on the current image (its GT rows `gt` (M, 5) in input

@@ -9,6 +9,7 @@
 #include "modeling/sampling.h"
 #include "pipeline/anchor_search_space.h"
 #include "pipeline/families.h"
+#include "pipeline/seed_explain.h"
 #include "pipeline/tv_trace.h"
 
 namespace rcnn::pipeline {
@@ -108,32 +109,10 @@ class SeedDetector final : public Detector {
     return f;
   }
   RoiGradients roi_gradients(const api::Box& box, int level, int target, bool logit) override {
-    torch::AutoGradMode grad(true);
-    RoiGradients g;
-    g.input = input_.detach().clone().requires_grad_(true);
-    auto s = model_->run_rpn(g.input);
-    for (auto& f : s.feats) f.retain_grad();
-    const int L = int(s.feats.size());
-    auto rois =
-        torch::tensor({0.f, box.x1, box.y1, box.x2, box.y2}, g.input.options().requires_grad(false)).view({1, 5});
-    auto lv = torch::full({1}, std::clamp(level, 0, L - 1), torch::dtype(torch::kLong).device(device_));
-    auto ss = model_->second_stage_on(s, rois, lv);
-    TORCH_CHECK(target >= 0 && target < ss.probs.size(1), "roi_gradients: target ", target, " is not a column of the ",
-                ss.probs.size(1), " class probabilities");
-    auto v = (logit ? ss.logits : ss.probs).select(0, 0).select(0, target);
-    v.backward();
-    g.value = v.item<double>();
-    g.probability = ss.probs[0][target].item<double>();
-    g.input_grad = g.input.grad().detach();
-    g.input = g.input.detach();
-    for (int l = 0; l < L; ++l) {
-      g.feats.push_back(s.feats[size_t(l)].detach());
-      const auto gr = s.feats[size_t(l)].grad();
-      g.grads.push_back(gr.defined() ? gr.detach() : torch::zeros_like(g.feats.back()));
-      g.steps.push_back(float(model_->backbone->strides[size_t(l)]));
-    }
-    g.offset = cfg_.roi.aligned ? 0.5f : 0.f;
-    return g;
+    return seed_roi_gradients(*model_, cfg_, input_, box, level, target, logit);
+  }
+  std::vector<std::vector<MaskedDetection>> detect_masked(const torch::Tensor& masks, bool mean_fill) override {
+    return seed_detect_masked(*model_, cfg_, input_, masks, mean_fill);
   }
   modeling::TrainStep train_step(const torch::Tensor& gt, torch::Generator& gen) override {
     return model_->train_step(rpn_, gt.unsqueeze(0), gen);

@@ -161,6 +161,10 @@ class TvDetector final : public pipeline::Detector {
     // is not wired to attribution yet.
     throw std::invalid_argument("explain: not available for torchvision models yet (seed-family models only)");
   }
+  std::vector<std::vector<pipeline::MaskedDetection>> detect_masked(const torch::Tensor&, bool) override {
+    throw std::invalid_argument(
+        "explain: D-RISE is not available for torchvision models yet (seed-family models only)");
+  }
   modeling::TrainStep train_step(const torch::Tensor& gt, torch::Generator& gen) override;
   TrainView train_settings() const override;
   std::map<std::string, torch::Tensor> batch_losses(const pipeline::LossBatch& b, std::optional<torch::Generator> gen,

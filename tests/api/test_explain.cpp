@@ -133,3 +133,37 @@ TEST(Explain, SessionExplainsADetectionAndAGtInTheOriginalPixels) {
   bad.method = "saliency";
   EXPECT_THROW(b.s->explain(bad), std::invalid_argument);
 }
+
+TEST(Explain, DriseSimilarityIsIouTimesTheCosineOfTheProbabilities) {
+  // IoU([0,0,10,10], [5,0,15,10]) = 50 / 150; cos([0, 0.6, 0.8], [0, 0.8, 0.6]) = 0.96.
+  EXPECT_NEAR(api::drise_similarity({0, 0, 10, 10}, {0, 0.6f, 0.8f}, {5, 0, 15, 10}, {0, 0.8f, 0.6f}), 0.96 / 3, 1e-6);
+  EXPECT_DOUBLE_EQ(api::drise_similarity({0, 0, 10, 10}, {0, 1, 0}, {0, 0, 10, 10}, {0, 0, 1}), 0.0);
+  EXPECT_THROW(api::drise_similarity({0, 0, 1, 1}, {1, 0}, {0, 0, 1, 1}, {1, 0, 0}), std::invalid_argument);
+}
+
+TEST(Explain, DriseIsTheSameForASeedAndCancels) {
+  auto b = bundled();
+  api::ExplainRequest q;
+  q.method = "drise";
+  q.masks = 32;
+  q.batch = 8;
+  int calls = 0;
+  q.progress = [&](int done, int total) {
+    EXPECT_EQ(total, 32);
+    EXPECT_EQ(done, 8 * ++calls);
+    return true;
+  };
+  const auto a = b.s->explain(q);
+  EXPECT_EQ(calls, 4);
+  q.progress = {};
+  const auto again = b.s->explain(q);
+  ASSERT_EQ(a.map.size(), size_t(a.width) * size_t(a.height));
+  EXPECT_EQ(a.map, again.map);
+  float mx = 0;
+  for (float v : a.map) mx = std::max(mx, v);
+  EXPECT_GT(mx, 0.f);  // some masked image still finds the object
+  q.seed = 1;
+  EXPECT_NE(b.s->explain(q).map, a.map);
+  q.progress = [](int, int) { return false; };
+  EXPECT_THROW(b.s->explain(q), std::runtime_error);
+}
