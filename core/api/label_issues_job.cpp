@@ -169,7 +169,8 @@ LabelIssuesResult LabelIssuesJob::run(const LabelIssuesEvents& ev) {
   try {
     OpenOptions oo;
     oo.split = req_.split;
-    const DatasetInfo ds = open_dataset(req_.dataset.empty() ? default_dataset_dir() : req_.dataset, oo);
+    res.dataset = open_dataset(req_.dataset.empty() ? default_dataset_dir() : req_.dataset, oo);
+    const DatasetInfo& ds = res.dataset;
     if (ds.format == "folder") throw std::runtime_error(ds.root + ": a folder of images has no labels to check");
     res.class_names = ds.class_names;
     for (const auto& im : ds.images)

@@ -45,6 +45,7 @@ struct LabelIssuesResult {
   std::string message;
   std::vector<std::string> warnings;
   std::vector<std::string> class_names;
+  DatasetInfo dataset;               // the split as read (what export_corrected copies)
   std::vector<LabeledImage> images;  // the split, with the out-of-sample predictions
   LabelIssueReport report;
   double seconds_training = 0, seconds_predicting = 0, seconds_scoring = 0;

@@ -220,13 +220,7 @@ void LabelIssuesPanel::showResult(std::shared_ptr<const LabelIssuesResult> r) {
     emit finished();
     return;
   }
-  try {
-    OpenOptions oo;
-    oo.split = m_split->currentText().toStdString();
-    m_ds = open_dataset(m_datasetPath.isEmpty() ? default_dataset_dir() : m_datasetPath.toStdString(), oo);
-  } catch (const std::exception& e) {
-    emit message(QString("Label issues: ") + e.what());
-  }
+  m_ds = r->dataset;  // the split the job read (export writes a corrected copy of it)
   m_result = r;
   for (const auto& w : r->warnings) emit message("Label issues: " + QString::fromStdString(w));
   fill();
