@@ -1,5 +1,6 @@
 #include "cli_explain.h"
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -14,14 +15,16 @@ namespace fs = std::filesystem;
 
 CLI::App* add_explain_command(CLI::App& app, ExplainArgs& a) {
   auto* c = app.add_subcommand("explain",
-                               "which pixels and features made a detection, or a missed GT's best RoI "
-                               "(Grad-CAM on an FPN level, or input x gradient)");
+                               "which pixels and features made a detection, a missed GT's best RoI, a proposal or "
+                               "an anchor score what it scores (Grad-CAM on an FPN or backbone level, input x "
+                               "gradient, or the black-box D-RISE); both detector families");
   c->add_option("image", a.image, "the image")->required();
-  c->add_option("--checkpoint", a.model.checkpoint, "the model (.pt; seed-family models)")->required();
+  c->add_option("--checkpoint", a.model.checkpoint, "the model (a seed-family .pt or a torchvision .pth)")->required();
   c->add_option("--config", a.model.config, "preset (for a checkpoint its own config is used)")->capture_default_str();
   c->add_option("--target", a.target,
-                "det:K (the K-th detection, as `rcnn detect` lists them at --score) or gt:K "
-                "(the K-th object of the image's annotation, with --dataset)")
+                "det:K (the K-th detection, as `rcnn detect` lists them at --score), gt:K "
+                "(the K-th object of the image's annotation, with --dataset: its class at the RoI that covered it "
+                "best), proposal:K (the K-th RPN proposal, before NMS: its objectness) or anchor:K (global index)")
       ->capture_default_str();
   c->add_option("--method", a.method, "gradcam | inputgrad | drise")->capture_default_str();
   c->add_option("--masks", a.req.masks, "drise: number of random masks")->capture_default_str();
@@ -33,7 +36,10 @@ CLI::App* add_explain_command(CLI::App& app, ExplainArgs& a) {
       ->capture_default_str();
   c->add_option("--explained", a.req.score, "gradcam / inputgrad: differentiate the class logit or prob")
       ->capture_default_str();
-  c->add_option("--level", a.level, "gradcam: the FPN level, p3.. or a 0-based index (default: the RoI's own)");
+  c->add_option("--level", a.level,
+                "gradcam: an FPN level (p3, p4, ... as the trace names them by stride), the backbone output of "
+                "that stride (c3, c4, ...), or a 0-based FPN level index (default: the RoI's or anchor's own)");
+  c->add_option("--delta", a.req.delta, "det / gt: explain this box delta of the class instead: dx, dy, dw or dh");
   c->add_option("--score", a.score, "score threshold of the detections det:K counts")->capture_default_str();
   c->add_option("--dataset", a.dataset, "the dataset the image belongs to (its GTs; needed for gt:K)");
   c->add_option("--split", a.split, "that dataset's split")->capture_default_str();
@@ -43,6 +49,26 @@ CLI::App* add_explain_command(CLI::App& app, ExplainArgs& a) {
   return c;
 }
 
+namespace {
+
+// --level pN / cN (by stride 2^N) or an FPN level index, on the model's levels.
+void resolve_level(const std::string& level, const rcnn::api::PipelineTrace& t, rcnn::api::ExplainRequest& req) {
+  std::string names;
+  for (size_t l = 0; l < t.levels.size(); ++l) {
+    const std::string n = std::to_string(int(std::lround(std::log2(double(t.levels[l].stride)))));
+    names += (l ? ", p" : "p") + n;
+    if (level == "p" + n || level == "c" + n || level == std::to_string(l)) {
+      req.level = int(l);
+      req.backbone = level[0] == 'c';
+      return;
+    }
+  }
+  throw std::runtime_error("--level: '" + level + "' is not one of this model's levels (" + names +
+                           ", their backbone outputs c.., or an index)");
+}
+
+}  // namespace
+
 int run_explain_command(ExplainArgs& a) {
   rcnn::api::ExplainRequest req = a.req;
   req.progress = [](int d, int t) {
@@ -50,7 +76,8 @@ int run_explain_command(ExplainArgs& a) {
     return true;
   };
   const auto colon = a.target.find(':');
-  if (colon == std::string::npos) throw std::runtime_error("--target: '" + a.target + "' is not det:K or gt:K");
+  if (colon == std::string::npos)
+    throw std::runtime_error("--target: '" + a.target + "' is not det:K, gt:K, proposal:K or anchor:K");
   req.target = a.target.substr(0, colon);
   try {
     req.index = std::stoi(a.target.substr(colon + 1));
@@ -58,14 +85,6 @@ int run_explain_command(ExplainArgs& a) {
     throw std::runtime_error("--target: '" + a.target + "' has no index K");
   }
   req.method = a.method;
-  if (!a.level.empty()) {
-    try {
-      // "pN": the seed's levels start at p3 (stride 8).
-      req.level = a.level[0] == 'p' ? std::stoi(a.level.substr(1)) - 3 : std::stoi(a.level);
-    } catch (const std::exception&) {
-      throw std::runtime_error("--level: '" + a.level + "' is not pN or a level index");
-    }
-  }
   std::vector<rcnn::api::GtObject> gt;
   std::vector<std::string> names;
   if (!a.dataset.empty()) {
@@ -86,11 +105,13 @@ int run_explain_command(ExplainArgs& a) {
   cfg.roi.score_thresh = a.score;  // det:K counts what `rcnn detect --score` lists
   s.set_config(cfg);
   s.open_image(a.image, gt, names.empty() ? s.config().class_names : names);
+  if (!a.level.empty()) resolve_level(a.level, s.run(), req);
   const auto r = s.explain(req);
   if (tty()) std::printf("\n");
   rcnn::api::save_explain_png(a.image, r, a.out);
-  std::printf("%s:%d %s, score %.4f, %s%s -> %s\n", r.target_kind.c_str(), r.index, r.class_name.c_str(), r.score,
-              r.method.c_str(), r.level >= 0 ? (" on level " + std::to_string(r.level)).c_str() : "", a.out.c_str());
+  std::printf("%s:%d %s%s, score %.4f, %s%s -> %s\n", r.target_kind.c_str(), r.index, r.class_name.c_str(),
+              r.delta.empty() ? "" : (" " + r.delta).c_str(), r.score, r.method.c_str(),
+              r.level >= 0 ? (" on " + r.level_name).c_str() : "", a.out.c_str());
   if (!a.json.empty()) {
     std::ofstream out(a.json);
     out << rcnn::api::explain_to_json(r) << "\n";

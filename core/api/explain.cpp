@@ -1,46 +1,24 @@
-// Session::explain and the maps (api/explain.h).
+// Session::explain and the deletion curve (api/explain.h): the target on the
+// trace, the detector's gradients or masked detections, the map in the
+// original image's pixels.
 #include "api/explain.h"
 
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <cmath>
-#include <nlohmann/json.hpp>
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
+#include <numeric>
+#include <random>
 #include <stdexcept>
 
 #include "api/session.h"
-#include "data/image_io.h"
 #include "pipeline/session_impl.h"
 
 namespace rcnn::api {
 
-std::vector<float> gradcam_map(const std::vector<float>& A, const std::vector<float>& G, int C, int H, int W) {
-  const size_t hw = size_t(H) * size_t(W);
-  if (A.size() != size_t(C) * hw || G.size() != A.size())
-    throw std::invalid_argument("gradcam_map: activations and gradients must both be C x H x W");
-  std::vector<float> cam(hw, 0.f);
-  for (int c = 0; c < C; ++c) {
-    double w = 0;
-    for (size_t i = 0; i < hw; ++i) w += G[size_t(c) * hw + i];
-    w /= double(hw);
-    for (size_t i = 0; i < hw; ++i) cam[i] += float(w * A[size_t(c) * hw + i]);
-  }
-  for (auto& v : cam) v = std::max(v, 0.f);
-  return cam;
-}
-
-double drise_similarity(const Box& tb, const std::vector<float>& tp, const Box& b, const std::vector<float>& p) {
-  if (tp.size() != p.size()) throw std::invalid_argument("drise_similarity: probability vectors differ in length");
-  double dot = 0, na = 0, nb = 0;
-  for (size_t i = 0; i < p.size(); ++i)
-    dot += double(tp[i]) * p[i], na += double(tp[i]) * tp[i], nb += double(p[i]) * p[i];
-  const double cos = na > 0 && nb > 0 ? dot / std::sqrt(na * nb) : 0.0;
-  return double(box_iou(tb, b)) * cos;
-}
-
 namespace {
+
+using Kind = pipeline::GradientTarget::Kind;
 
 // D-RISE's saliency in the input frame (h x w): sum_i w_i M_i / N (the masks drawn on the CPU from `seed`).
 torch::Tensor drise_map(pipeline::Detector& det, const ExplainRequest& q, int h, int w, const Box& tbox,
@@ -109,6 +87,96 @@ Box to_original_box(const Box& b, const PipelineTrace& t) {
           (b.y2 - t.pad_y) / t.scale_y};
 }
 
+std::string level_name(char prefix, float step) {
+  return prefix + std::to_string(int(std::lround(std::log2(double(step)))));
+}
+
+// The target on the trace: what gradients() differentiates, and for D-RISE the box and class vector a masked
+// image's detections are compared with (input coordinates).
+struct Resolved {
+  pipeline::GradientTarget g;
+  Box input_box;
+  std::vector<float> probs;  // det: its RoI's softmax; gt: one-hot of its class
+  int level = 0;             // the RoI's pooling level, or the anchor's level
+};
+
+Resolved resolve(const ExplainRequest& req, const PipelineTrace& t, ExplainResult& r) {
+  auto out_of = [&](size_t n, const char* what) {
+    if (req.index < 0 || size_t(req.index) >= n)
+      throw std::invalid_argument(req.target + ":" + std::to_string(req.index) + ": the image has " +
+                                  std::to_string(n) + " " + what);
+  };
+  Resolved s;
+  const int C1 = t.num_classes() + 1;
+  if (req.target == "det" || req.target == "gt") {
+    int roi = -1;
+    if (req.target == "det") {
+      out_of(t.detections.size(), "detections");
+      const auto& d = t.detections[size_t(req.index)];
+      roi = d.proposal;
+      r.label = d.label;
+      r.box = d.box_original;
+      s.input_box = d.box;
+    } else {
+      out_of(t.gt.size(), "GTs");
+      const auto& g = t.gt[size_t(req.index)];
+      float best = -1;
+      for (size_t k = 0; k < t.kept.size(); ++k) {
+        const float iou = box_iou(t.proposals[size_t(t.kept[k])].box, g.box);
+        if (iou > best) best = iou, roi = int(k);
+      }
+      r.label = g.label;
+      r.box = g.box_original;
+      s.input_box = g.box;
+    }
+    if (roi < 0 || size_t(roi) >= t.kept.size()) throw std::invalid_argument("the target has no RoI to explain");
+    if (r.label < 0) throw std::invalid_argument("the target's class is not one the model has");
+    r.class_name = size_t(r.label) < t.class_names.size() ? t.class_names[size_t(r.label)] : "";
+    s.g.box = t.proposals[size_t(t.kept[size_t(roi)])].box;
+    s.g.column = r.label + 1;
+    r.roi = to_original_box(s.g.box, t);
+    s.level = s.g.level = size_t(roi) < t.roi_level.size() ? t.roi_level[size_t(roi)] : 0;
+    r.score = t.class_probs[size_t(roi) * size_t(C1) + size_t(r.label) + 1];
+    if (req.target == "det")
+      s.probs.assign(t.class_probs.begin() + ptrdiff_t(roi) * C1, t.class_probs.begin() + ptrdiff_t(roi + 1) * C1);
+    else
+      s.probs.assign(size_t(C1), 0.f), s.probs[size_t(r.label + 1)] = 1.f;
+    if (!req.delta.empty()) {
+      static const char* names[] = {"dx", "dy", "dw", "dh"};
+      const auto* it = std::find(std::begin(names), std::end(names), req.delta);
+      if (it == std::end(names)) throw std::invalid_argument("--delta: '" + req.delta + "' is not dx, dy, dw or dh");
+      s.g.kind = Kind::RoiDelta;
+      s.g.delta = int(it - std::begin(names));
+      r.delta = req.delta;
+    }
+  } else if (req.target == "proposal" || req.target == "anchor") {
+    if (!req.delta.empty()) throw std::invalid_argument("--delta: only a det or gt target has box deltas");
+    int anchor = req.index;
+    if (req.target == "proposal") {
+      out_of(t.proposals.size(), "proposals");
+      const auto& p = t.proposals[size_t(req.index)];
+      anchor = p.anchor;
+      r.box = to_original_box(p.box, t);
+      s.input_box = p.box;
+    } else {
+      out_of(t.anchors.size(), "anchors");
+    }
+    if (anchor < 0 || size_t(anchor) >= t.anchors.size())
+      throw std::invalid_argument(req.target + ":" + std::to_string(req.index) + " has no anchor");
+    const Box& a = t.anchors[size_t(anchor)];
+    if (req.target == "anchor") r.box = to_original_box(a, t), s.input_box = a;
+    r.roi = to_original_box(a, t);
+    r.class_name = "object";
+    s.g.kind = Kind::Objectness;
+    s.g.anchor = anchor;
+    for (size_t l = 0; l < t.levels.size(); ++l)
+      if (anchor >= t.levels[l].offset) s.level = int(l);
+  } else {
+    throw std::invalid_argument("--target: '" + req.target + "' is not det:K, gt:K, proposal:K or anchor:K");
+  }
+  return s;
+}
+
 }  // namespace
 
 ExplainResult Session::explain(const ExplainRequest& req) {
@@ -120,116 +188,95 @@ ExplainResult Session::explain(const ExplainRequest& req) {
   r.method = req.method;
   r.width = t.image_width;
   r.height = t.image_height;
-  int roi = -1;
-  if (req.target == "det") {
-    if (req.index < 0 || size_t(req.index) >= t.detections.size())
-      throw std::invalid_argument("det:" + std::to_string(req.index) + ": the image has " +
-                                  std::to_string(t.detections.size()) + " detections");
-    const auto& d = t.detections[size_t(req.index)];
-    roi = d.proposal;
-    r.label = d.label;
-    r.box = d.box_original;
-  } else if (req.target == "gt") {
-    if (req.index < 0 || size_t(req.index) >= t.gt.size())
-      throw std::invalid_argument("gt:" + std::to_string(req.index) + ": the image has " + std::to_string(t.gt.size()) +
-                                  " GTs");
-    const auto& g = t.gt[size_t(req.index)];
-    float best = -1;
-    for (size_t k = 0; k < t.kept.size(); ++k) {
-      const float iou = box_iou(t.proposals[size_t(t.kept[k])].box, g.box);
-      if (iou > best) best = iou, roi = int(k);
-    }
-    r.label = g.label;
-    r.box = g.box_original;
-  } else {
-    throw std::invalid_argument("--target: '" + req.target + "' is not det:K or gt:K");
-  }
   if (req.score != "logit" && req.score != "prob")
-    throw std::invalid_argument("--score-space: '" + req.score + "' is not logit or prob");
-  if (roi < 0 || size_t(roi) >= t.kept.size()) throw std::invalid_argument("the target has no RoI to explain");
-  r.class_name = r.label >= 0 && size_t(r.label) < t.class_names.size() ? t.class_names[size_t(r.label)] : "";
-  const Box roi_box = t.proposals[size_t(t.kept[size_t(roi)])].box;
-  r.roi = to_original_box(roi_box, t);
-  const int roi_level = size_t(roi) < t.roi_level.size() ? t.roi_level[size_t(roi)] : 0;
+    throw std::invalid_argument("--explained: '" + req.score + "' is not logit or prob");
+  auto s = resolve(req, t, r);
   if (req.method == "drise") {
-    const int C1 = t.num_classes() + 1;
-    std::vector<float> tp(size_t(C1), 0.f);
-    Box tbox;
-    if (req.target == "det") {
-      const auto& d = t.detections[size_t(req.index)];
-      tbox = d.box;
-      tp.assign(t.class_probs.begin() + ptrdiff_t(roi) * C1, t.class_probs.begin() + ptrdiff_t(roi + 1) * C1);
-    } else {
-      tbox = t.gt[size_t(req.index)].box;
-      tp[size_t(r.label + 1)] = 1.f;
-    }
-    r.score = t.class_probs[size_t(roi) * size_t(C1) + size_t(r.label) + 1];
+    if (s.g.kind != Kind::RoiClass)
+      throw std::invalid_argument("drise explains a detection or a GT's class (black box: no deltas, no objectness)");
     r.score_space = "drise";
-    const auto m = drise_map(*D.det, req, t.input_height, t.input_width, tbox, tp);
+    const auto m = drise_map(*D.det, req, t.input_height, t.input_width, s.input_box, s.probs);
     r.map = to_original(to_vec(m), int(m.size(0)), int(m.size(1)), 1.f, 0.5f, t);
     return r;
   }
-  const auto g = D.det->roi_gradients(roi_box, roi_level, r.label + 1, req.score == "logit");
-  r.score = g.probability;
+  if (req.method != "gradcam" && req.method != "inputgrad")
+    throw std::invalid_argument("--method: '" + req.method + "' is not gradcam, inputgrad or drise");
+  s.g.logit = req.score == "logit";
+  const auto g = D.det->gradients(s.g);
+  if (s.g.kind == Kind::Objectness) r.score = g.probability;
   r.value = g.value;
-  r.score_space = req.score;
-  if (req.method == "gradcam") {
-    r.level = req.level >= 0 ? req.level : roi_level;
-    if (r.level >= int(g.feats.size()))
-      throw std::invalid_argument("--level: the model has " + std::to_string(g.feats.size()) + " levels");
-    const auto& A = g.feats[size_t(r.level)];
-    const int C = int(A.size(1)), H = int(A.size(2)), W = int(A.size(3));
-    const auto cam = gradcam_map(to_vec(A[0]), to_vec(g.grads[size_t(r.level)][0]), C, H, W);
-    r.map = to_original(cam, H, W, g.steps[size_t(r.level)], g.offset, t);
-  } else if (req.method == "inputgrad") {
+  r.score_space = s.g.kind == Kind::RoiDelta ? "delta" : req.score;
+  if (req.method == "inputgrad") {
     const auto m = (g.input * g.input_grad).sum(1)[0].abs();
     r.map = to_original(to_vec(m), int(m.size(0)), int(m.size(1)), 1.f, 0.5f, t);
-  } else {
-    throw std::invalid_argument("--method: '" + req.method + "' is not gradcam, inputgrad or drise");
+    return r;
   }
+  r.level = req.level >= 0 ? req.level : s.level;
+  if (r.level >= int(g.feats.size()))
+    throw std::invalid_argument("--level: the model has " + std::to_string(g.feats.size()) + " FPN levels");
+  const float step = g.steps[size_t(r.level)];
+  const torch::Tensor *A = &g.feats[size_t(r.level)], *G = &g.grads[size_t(r.level)];
+  r.level_name = level_name('p', step);
+  if (req.backbone) {
+    const auto it = std::find(g.body_steps.begin(), g.body_steps.end(), step);
+    if (it == g.body_steps.end())
+      throw std::invalid_argument("--level " + r.level_name + ": no backbone output has its stride (" +
+                                  std::to_string(int(step)) + "); the FPN makes it");
+    const size_t b = size_t(it - g.body_steps.begin());
+    A = &g.body[b], G = &g.body_grads[b];
+    r.level_name = level_name('c', step);
+  }
+  const int C = int(A->size(1)), H = int(A->size(2)), W = int(A->size(3));
+  const auto cam = gradcam_map(to_vec((*A)[0]), to_vec((*G)[0]), C, H, W);
+  r.map = to_original(cam, H, W, step, g.offset, t);
   return r;
 }
 
-std::string explain_to_json(const ExplainResult& r) {
-  nlohmann::json j;
-  j["target"] = {{"kind", r.target_kind},
-                 {"index", r.index},
-                 {"class", r.class_name},
-                 {"score", r.score},
-                 {"explained", r.score_space},
-                 {"value", r.value},
-                 {"box", {r.box.x1, r.box.y1, r.box.x2, r.box.y2}}};
-  j["roi"] = {r.roi.x1, r.roi.y1, r.roi.x2, r.roi.y2};
-  j["method"] = r.method;
-  if (r.level >= 0) j["level"] = r.level;
-  j["width"] = r.width;
-  j["height"] = r.height;
-  nlohmann::json rows = nlohmann::json::array();
-  for (int y = 0; y < r.height; ++y)
-    rows.push_back(
-        std::vector<float>(r.map.begin() + ptrdiff_t(y) * r.width, r.map.begin() + ptrdiff_t(y + 1) * r.width));
-  j["map"] = std::move(rows);
-  return j.dump();
-}
-
-void save_explain_png(const std::string& image_path, const ExplainResult& r, const std::string& png_path) {
-  cv::Mat rgb = data::load_image_rgb(image_path);
-  if (rgb.cols != r.width || rgb.rows != r.height)
-    throw std::invalid_argument(image_path + ": the map is " + std::to_string(r.width) + "x" +
-                                std::to_string(r.height));
-  const float mx = r.map.empty() ? 0.f : *std::max_element(r.map.begin(), r.map.end());
-  cv::Mat m8(r.height, r.width, CV_8UC1);
-  for (int y = 0; y < r.height; ++y)
-    for (int x = 0; x < r.width; ++x)
-      m8.at<uint8_t>(y, x) =
-          uint8_t(mx > 0 ? std::lround(255.f * r.map[size_t(y) * size_t(r.width) + size_t(x)] / mx) : 0);
-  cv::Mat heat, bgr, out;
-  cv::applyColorMap(m8, heat, cv::COLORMAP_JET);
-  cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
-  cv::addWeighted(bgr, 0.5, heat, 0.5, 0, out);
-  cv::rectangle(out, cv::Point(int(r.box.x1), int(r.box.y1)), cv::Point(int(r.box.x2), int(r.box.y2)),
-                cv::Scalar(255, 255, 255), 2);
-  if (!cv::imwrite(png_path, out)) throw std::runtime_error(png_path + ": cannot write");
+std::vector<double> Session::deletion_curve(const ExplainRequest& req, const std::vector<float>& map, int steps,
+                                            uint64_t seed) {
+  const PipelineTrace& t = run();
+  ExplainResult r;
+  const auto s = resolve(req, t, r);
+  if (s.g.kind != Kind::RoiClass) throw std::invalid_argument("deletion: a det or gt target's class score only");
+  const int W = t.image_width, H = t.image_height, w = t.input_width, h = t.input_height;
+  if (map.size() != size_t(W) * size_t(H) || steps < 1)
+    throw std::invalid_argument("deletion: the map must have the image's " + std::to_string(W) + "x" +
+                                std::to_string(H) + " pixels, steps >= 1");
+  // Most salient first; equal values in a random order (a map of zeros removes nothing in particular).
+  std::vector<uint32_t> order(map.size());
+  std::iota(order.begin(), order.end(), 0u);
+  std::shuffle(order.begin(), order.end(), std::mt19937_64(seed));
+  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return map[a] > map[b]; });
+  // Each input pixel reads the original pixel under its centre (the padding is never removed).
+  std::vector<int64_t> src(size_t(w) * size_t(h), -1);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      const int X = int(std::floor((float(x) + 0.5f - t.pad_x) / t.scale_x));
+      const int Y = int(std::floor((float(y) + 0.5f - t.pad_y) / t.scale_y));
+      if (X >= 0 && X < W && Y >= 0 && Y < H) src[size_t(y) * size_t(w) + size_t(x)] = int64_t(Y) * W + X;
+    }
+  std::vector<float> rank(map.size());
+  for (size_t k = 0; k < order.size(); ++k) rank[order[k]] = float(k);
+  std::vector<float> rank_in(src.size(), -1.f);
+  for (size_t i = 0; i < src.size(); ++i) rank_in[i] = src[i] < 0 ? -1.f : rank[size_t(src[i])];
+  const auto R = torch::from_blob(rank_in.data(), {1, 1, h, w}, torch::kFloat).clone();
+  std::vector<double> curve;
+  for (int from = 0; from <= steps;) {
+    const int n = std::min(8, steps + 1 - from);
+    std::vector<torch::Tensor> masks;
+    for (int k = from; k < from + n; ++k) {
+      const double removed = double(k) / steps * double(map.size());  // pixels removed after part k
+      masks.push_back(((R < 0) | (R >= float(removed))).to(torch::kFloat));
+    }
+    const auto dets = d_->det->detect_masked(torch::cat(masks), /*mean_fill=*/true);
+    for (const auto& list : dets) {
+      double best = 0;
+      for (const auto& d : list) best = std::max(best, drise_similarity(s.input_box, s.probs, d.box, d.probs));
+      curve.push_back(best);
+    }
+    from += n;
+  }
+  return curve;
 }
 
 }  // namespace rcnn::api

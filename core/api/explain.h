@@ -5,14 +5,20 @@
 // on the Session's current image (api/session.h: Session::explain).
 //
 // Targets, on the Session's last trace:
-//   det:K  the K-th detection of the trace (the order `rcnn detect` lists):
-//          its RoI's score of its class, before NMS (the class logit, as
-//          Grad-CAM differentiates y^c, or the softmax probability);
-//   gt:K   the K-th GT: the probability of its own class at the kept RoI that
-//          covers it best (highest IoU), what it "would have needed to see".
+//   det:K       the K-th detection of the trace (the order `rcnn detect`
+//               lists): its RoI's score of its class, before NMS (the class
+//               logit, as Grad-CAM differentiates y^c, or the softmax
+//               probability); with `delta`, one of the RoI's box deltas for
+//               that class instead (dx, dy, dw, dh, as the head predicts them);
+//   gt:K        the K-th GT: the same of its own class at the kept RoI that
+//               covers it best (highest IoU), what it "would have needed to see";
+//   proposal:K  the K-th proposal of the trace (PipelineTrace::proposals, any
+//               fate): the RPN's objectness logit (or sigmoid) of its anchor;
+//   anchor:K    the K-th anchor (global index): its objectness.
 // Methods:
-//   gradcam    Grad-CAM on one FPN level: w_c = mean over the level of
-//              d score / d A_c, map = ReLU(sum_c w_c A_c);
+//   gradcam    Grad-CAM on one FPN level, or on the backbone level of the
+//              same stride it is built from (`backbone`): w_c = mean over the
+//              level of d score / d A_c, map = ReLU(sum_c w_c A_c);
 //   inputgrad  input x gradient: |sum over RGB of x * d score / d x| on the
 //              normalised input;
 //   drise      D-RISE, black box: the mean of the masks, each weighted by the
@@ -33,10 +39,14 @@
 namespace rcnn::api {
 
 struct ExplainRequest {
-  std::string target = "det";  // "det" | "gt"
+  std::string target = "det";  // "det" | "gt" | "proposal" | "anchor"
   int index = 0;
-  std::string method = "gradcam";  // "gradcam" | "inputgrad"
-  int level = -1;                  // gradcam: FPN level index (0 = the finest); -1: the RoI's own pooling level
+  std::string delta;               // det / gt: "" (the class score) or "dx" | "dy" | "dw" | "dh"
+  std::string method = "gradcam";  // "gradcam" | "inputgrad" | "drise"
+  // gradcam: FPN level index (0 = the finest, PipelineTrace::levels' order); -1: the RoI's own pooling level
+  // (proposal / anchor: the anchor's level).
+  int level = -1;
+  bool backbone = false;  // gradcam: the backbone's output of that level's stride (c3 under p3) instead
   // The scalar differentiated: "logit" (Grad-CAM's y^c, before the softmax: a confident RoI's probability
   // saturates and its gradient vanishes) or "prob" (the probability itself).
   std::string score = "logit";
@@ -53,17 +63,19 @@ struct ExplainRequest {
 };
 
 struct ExplainResult {
-  std::string target_kind;  // "det" | "gt"
+  std::string target_kind;  // "det" | "gt" | "proposal" | "anchor"
   int index = 0;
-  int label = -1;  // the class explained
-  std::string class_name;
-  double score = 0;         // the RoI's probability of the class (what ranks the detection)
-  std::string score_space;  // what was differentiated: "logit" | "prob"
+  int label = -1;           // the class explained (-1: objectness)
+  std::string class_name;   // its name ("object" for proposal / anchor)
+  std::string delta;        // the box delta explained, if one
+  double score = 0;         // the RoI's probability of the class (proposal / anchor: sigmoid objectness)
+  std::string score_space;  // what was differentiated: "logit" | "prob" | "delta" | "drise"
   double value = 0;         // its value
   Box box;                  // the target's box, original pixels (det: the detection; gt: the GT)
-  Box roi;                  // the RoI whose score it is, original pixels
+  Box roi;                  // the RoI (proposal / anchor: the anchor) whose score it is, original pixels
   std::string method;
   int level = -1;             // gradcam: the level used
+  std::string level_name;     // gradcam: "p4" (FPN) or "c4" (backbone)
   int width = 0, height = 0;  // original image
   std::vector<float> map;     // height * width, row-major, >= 0
 };
@@ -76,6 +88,16 @@ std::vector<float> gradcam_map(const std::vector<float>& activations, const std:
 // D-RISE's similarity of a detection to the target: IoU(boxes) x cosine(probability vectors).
 double drise_similarity(const Box& target_box, const std::vector<float>& target_probs, const Box& box,
                         const std::vector<float>& probs);
+
+// The deletion metric (Petsiuk et al., RISE, 2018; D-RISE's detector form):
+// the original pixels are removed most salient first (ties in a seeded random
+// order), a removed pixel showing the image's mean colour; after each of
+// `steps` equal parts, the score is the best D-RISE similarity of a detection
+// of the image to the target (det: its box and RoI softmax; gt: its box and
+// class). Returns steps + 1 scores, the first on the whole image. A map that
+// explains the target drops the score fastest; deletion_auc is the curve's
+// area (trapezoids over the removed fraction 0 .. 1).
+double deletion_auc(const std::vector<double>& curve);
 
 // {"target": {"kind", "index", "class", "score", "box"}, "method", "width", "height", "map"} (+ "level", "roi").
 std::string explain_to_json(const ExplainResult& r);

@@ -75,6 +75,9 @@ class Session {
   // image (api/explain.h). Runs the trace first if it is stale. Throws std::invalid_argument for a target or
   // method it cannot explain.
   ExplainResult explain(const ExplainRequest& req);
+  // The deletion metric of a map (api/explain.h: deletion_curve) for req's target (det or gt).
+  std::vector<double> deletion_curve(const ExplainRequest& req, const std::vector<float>& map, int steps,
+                                     uint64_t seed = 0);
 
   // RoIAlign sampling points of kept proposal r, (x, y) pairs in input-image
   // coordinates; grid_h/grid_w receive the per-bin sample counts.

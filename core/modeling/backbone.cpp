@@ -190,23 +190,24 @@ BackboneWithFPNImpl::BackboneWithFPNImpl(const BackboneOptions& o) {
   fpn = register_module("fpn", FPN(body->out_channels, o.fpn_channels));
 }
 
-std::vector<torch::Tensor> BackboneWithFPNImpl::pyramid(const torch::Tensor& images) {
+std::vector<torch::Tensor> BackboneWithFPNImpl::pyramid(const torch::Tensor& images, std::vector<torch::Tensor>* out) {
   std::vector<torch::Tensor> c;
   {
     engine::StageMark mark("backbone");
     c = body->forward(images);
   }
+  if (out) *out = c;
   engine::StageMark mark("fpn");
   return fpn->forward(c);
 }
 
-std::vector<torch::Tensor> BackboneWithFPNImpl::forward(const torch::Tensor& images) {
+std::vector<torch::Tensor> BackboneWithFPNImpl::forward(const torch::Tensor& images, std::vector<torch::Tensor>* out) {
   if (!is_training() && !torch::GradMode::is_enabled() && images.is_cpu()) {
     // Inference on the CPU: channels-last activations let oneDNN run the
     // convolutions without reordering every input and output.
-    return pyramid(images.contiguous(at::MemoryFormat::ChannelsLast));
+    return pyramid(images.contiguous(at::MemoryFormat::ChannelsLast), out);
   }
-  return pyramid(images);
+  return pyramid(images, out);
 }
 
 }  // namespace rcnn::modeling

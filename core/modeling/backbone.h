@@ -67,13 +67,15 @@ TORCH_MODULE(FPN);
 // Backbone + FPN; strides 8, 16, 32.
 struct BackboneWithFPNImpl : torch::nn::Module {
   explicit BackboneWithFPNImpl(const BackboneOptions& options);
-  std::vector<torch::Tensor> forward(const torch::Tensor& images);
+  // body (optional): receives the body's outputs (c3, c4, c5) the FPN read.
+  std::vector<torch::Tensor> forward(const torch::Tensor& images, std::vector<torch::Tensor>* body = nullptr);
   std::shared_ptr<BackboneImpl> body;
   FPN fpn{nullptr};
   std::vector<double> strides{8, 16, 32};
 
  private:
-  std::vector<torch::Tensor> pyramid(const torch::Tensor& images);  // body, then FPN (two cost stages)
+  // body, then FPN (two cost stages)
+  std::vector<torch::Tensor> pyramid(const torch::Tensor& images, std::vector<torch::Tensor>* body);
 };
 TORCH_MODULE(BackboneWithFPN);
 

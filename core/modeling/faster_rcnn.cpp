@@ -31,9 +31,9 @@ Matcher FasterRCNNImpl::rpn_matcher() const {
   return Matcher{cfg.rpn.iou_lo, cfg.rpn.iou_hi, cfg.rpn.allow_low_quality_matches};
 }
 
-RPNState FasterRCNNImpl::run_rpn(const torch::Tensor& images) {
+RPNState FasterRCNNImpl::run_rpn(const torch::Tensor& images, std::vector<torch::Tensor>* body) {
   RPNState s;
-  s.feats = backbone->forward(images);
+  s.feats = backbone->forward(images, body);
   {
     engine::StageMark mark("rpn_head");
     std::tie(s.objectness, s.deltas) = rpn_head->forward(s.feats);

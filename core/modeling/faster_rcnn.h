@@ -61,7 +61,8 @@ struct FasterRCNNImpl : torch::nn::Module {
   std::vector<Detections> detect(const torch::Tensor& images);
 
   // Building blocks (also used by the trace).
-  RPNState run_rpn(const torch::Tensor& images);
+  // body (optional): receives the backbone's outputs (BackboneWithFPN::forward).
+  RPNState run_rpn(const torch::Tensor& images, std::vector<torch::Tensor>* body = nullptr);
   ImageProposals propose(const RPNState& s, int64_t image, bool training) const;
   SecondStage run_second_stage(const RPNState& s, int64_t image, const ImageProposals& props);
   // RoIAlign and the RoI head on `rois` (R, 5: batch index, box) at `levels`.

@@ -91,16 +91,35 @@ struct FeatureLevels {
   float offset = 0;
 };
 
-// Attribution (api/explain.h): one scalar of the RoI head on a box of the
-// last prepare()'s input, and its gradient with respect to that input and to
-// every FPN level. The box is pooled at `level` as the head pools it.
-struct RoiGradients {
-  double value = 0;                         // the scalar: the RoI's logit (or softmax probability) of `target`
-  double probability = 0;                   // the RoI's softmax probability of `target`
+// Attribution (api/explain.h): what Detector::gradients differentiates, on
+// the last prepare()'s input.
+struct GradientTarget {
+  enum class Kind {
+    RoiClass,    // one column of the RoI head's class scores on `box`
+    RoiDelta,    // one of the RoI head's box deltas of a class on `box`
+    Objectness,  // one anchor's RPN objectness
+  };
+  Kind kind = Kind::RoiClass;
+  api::Box box;       // RoiClass / RoiDelta: the RoI, input coordinates
+  int level = 0;      // its pooling level (the seed family's RoI level; torchvision's pooler assigns its own)
+  int column = 0;     // RoiClass: a column of RoiOutputs::probs (0 = background); RoiDelta: that class's deltas
+  int delta = 0;      // RoiDelta: 0 .. 3 = dx, dy, dw, dh
+  int anchor = 0;     // Objectness: the global anchor index (AnchorSet order)
+  bool logit = true;  // RoiClass: the logit (else the softmax probability); Objectness: the logit (else sigmoid)
+};
+
+// The target's value and its gradient with respect to the input, every FPN
+// level and every backbone output.
+struct Gradients {
+  double value = 0;                         // the scalar differentiated
+  double probability = 0;                   // RoiClass / RoiDelta: the RoI's softmax probability of `column`;
+                                            // Objectness: sigmoid(logit)
   torch::Tensor input, input_grad;          // (1, 3, h, w): the normalised input and d value / d input
-  std::vector<torch::Tensor> feats, grads;  // per level (1, C, H_l, W_l): activations and d value / d them
+  std::vector<torch::Tensor> feats, grads;  // per FPN level (1, C, H_l, W_l): activations and d value / d them
   std::vector<float> steps;                 // input pixels per cell of each level
-  float offset = 0;                         // feature coordinate v sits at input pixel (v + offset) * step
+  std::vector<torch::Tensor> body, body_grads;  // the backbone's outputs the FPN reads, finest first
+  std::vector<float> body_steps;
+  float offset = 0;  // feature coordinate v sits at input pixel (v + offset) * step
 };
 
 // One detection of a masked copy of the input (D-RISE): input coordinates,
@@ -190,10 +209,9 @@ class Detector {
   // Post-processing: fills t.detections and the head's deltas and boxes.
   virtual void predict(api::PipelineTrace& t) = 0;
   virtual FeatureLevels features() const = 0;
-  // `target`: a column of RoiOutputs::probs (0 = background, c + 1 = class c); logit: differentiate its
-  // logit (Grad-CAM's y^c, before the softmax), else its probability. Runs the network again with autograd
-  // on (the inference shortcuts are off then); the trace's stages are untouched.
-  virtual RoiGradients roi_gradients(const api::Box& box, int level, int target, bool logit) = 0;
+  // Runs the network again with autograd on (the inference shortcuts are off then) and differentiates the
+  // target; the trace's stages are untouched.
+  virtual Gradients gradients(const GradientTarget& target) = 0;
   // Detections of masked copies of the last prepare()'s input: each mask m (N, 1, h, w) in [0, 1] blends the
   // image (in [0, 1], before normalisation) with black, x m (mean_fill: with the image's mean colour,
   // x m + mean (1 - m)); per mask, its detections with their RoIs' class probabilities.

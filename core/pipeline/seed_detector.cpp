@@ -108,9 +108,7 @@ class SeedDetector final : public Detector {
     f.offset = cfg_.roi.aligned ? 0.5f : 0.f;
     return f;
   }
-  RoiGradients roi_gradients(const api::Box& box, int level, int target, bool logit) override {
-    return seed_roi_gradients(*model_, cfg_, input_, box, level, target, logit);
-  }
+  Gradients gradients(const GradientTarget& target) override { return seed_gradients(*model_, cfg_, input_, target); }
   std::vector<std::vector<MaskedDetection>> detect_masked(const torch::Tensor& masks, bool mean_fill) override {
     return seed_detect_masked(*model_, cfg_, input_, masks, mean_fill);
   }

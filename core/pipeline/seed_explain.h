@@ -1,5 +1,5 @@
 #pragma once
-// The seed family's attribution hooks (pipeline::Detector::roi_gradients and
+// The seed family's attribution hooks (pipeline::Detector::gradients and
 // detect_masked, api/explain.h): on its model, config and normalised input.
 #include <torch/torch.h>
 
@@ -11,8 +11,8 @@
 
 namespace rcnn::pipeline {
 
-RoiGradients seed_roi_gradients(modeling::FasterRCNNImpl& model, const DetectorConfig& cfg, const torch::Tensor& input,
-                                const api::Box& box, int level, int target, bool logit);
+Gradients seed_gradients(modeling::FasterRCNNImpl& model, const DetectorConfig& cfg, const torch::Tensor& input,
+                         const GradientTarget& target);
 std::vector<std::vector<MaskedDetection>> seed_detect_masked(modeling::FasterRCNNImpl& model, const DetectorConfig& cfg,
                                                              const torch::Tensor& input, const torch::Tensor& masks,
                                                              bool mean_fill);

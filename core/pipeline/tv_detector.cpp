@@ -24,9 +24,10 @@
 #include "modeling/torchvision/tv_layers.h"
 #include "modeling/torchvision/tv_training.h"
 #include "pipeline/families.h"
+#include "pipeline/tv_explain.h"
 #include "pipeline/tv_levels.h"
-#include "pipeline/tv_train_io.h"
 #include "pipeline/tv_trace.h"
+#include "pipeline/tv_train_io.h"
 #include "serialize/state_dict.h"
 
 namespace rcnn::api {
@@ -156,14 +157,12 @@ class TvDetector final : public pipeline::Detector {
     fill_tv_predictions(t, r_, model_->opts);
   }
   pipeline::FeatureLevels features() const override;
-  pipeline::RoiGradients roi_gradients(const api::Box&, int, int, bool) override {
-    // torchvision's inference runs under NoGradGuard with fused in-place layers; its differentiable path
-    // is not wired to attribution yet.
-    throw std::invalid_argument("explain: not available for torchvision models yet (seed-family models only)");
+  pipeline::Gradients gradients(const pipeline::GradientTarget& q) override {
+    return pipeline::tv_gradients(*model_, r_, q);
   }
-  std::vector<std::vector<pipeline::MaskedDetection>> detect_masked(const torch::Tensor&, bool) override {
-    throw std::invalid_argument(
-        "explain: D-RISE is not available for torchvision models yet (seed-family models only)");
+  std::vector<std::vector<pipeline::MaskedDetection>> detect_masked(const torch::Tensor& masks,
+                                                                    bool mean_fill) override {
+    return pipeline::tv_detect_masked(*model_, r_, masks, mean_fill);
   }
   modeling::TrainStep train_step(const torch::Tensor& gt, torch::Generator& gen) override;
   TrainView train_settings() const override;

@@ -5,12 +5,14 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <functional>
 
 #include "api/dataset.h"
 #include "api/explain.h"
 #include "api/session.h"
 #include "config/detector_config.h"
 #include "modeling/faster_rcnn.h"
+#include "pipeline/seed_explain.h"
 
 using namespace rcnn;
 
@@ -24,43 +26,89 @@ TEST(Explain, GradCamIsTheMeanGradientWeightedActivationsReLUed) {
   EXPECT_THROW(api::gradcam_map({1, 2, 3}, {1, 2, 3}, 2, 1, 2), std::invalid_argument);
 }
 
-TEST(Explain, TheRoiScoresGradientEqualsCentralDifferences) {
-  // The path Session::explain differentiates (run_rpn, then RoIAlign and the head on one box), in double so
-  // the differences are exact enough: d p_c / d x at the input pixels with the largest gradients.
-  torch::manual_seed(3);
-  auto cfg = load_preset("fast");
-  cfg.num_classes = 3;
-  cfg.class_names = {"a", "b", "c"};
-  modeling::FasterRCNN model(cfg);
-  model->eval();
-  model->to(torch::kDouble);
-  const int S = cfg.input.size;
-  auto x = torch::rand({1, 3, S, S}, torch::kDouble);
-  auto rois = torch::tensor({0.0, 20.0, 30.0, 90.0, 110.0}, torch::kDouble).view({1, 5});
-  auto level = torch::zeros({1}, torch::kLong);
-  auto value = [&](const torch::Tensor& in) {
-    auto s = model->run_rpn(in);
-    return model->second_stage_on(s, rois, level).probs[0][2];
-  };
-  torch::Tensor grad;
-  {
-    torch::AutoGradMode on(true);
-    auto xi = x.clone().requires_grad_(true);
-    value(xi).backward();
-    grad = xi.grad();
-  }
+namespace {
+// Central differences of f at the 5 elements of x where `grad` is largest: f(x + e) - f(x - e) / 2e.
+void expect_central_differences(const std::function<double(const torch::Tensor&)>& f, const torch::Tensor& x,
+                                const torch::Tensor& grad, const std::string& what) {
   torch::NoGradGuard ng;
-  auto flat = grad.abs().flatten();
-  auto top = std::get<1>(flat.topk(5));
+  ASSERT_EQ(x.sizes(), grad.sizes()) << what;
+  ASSERT_GT(grad.abs().max().item<double>(), 0) << what << ": the gradient is zero";
+  const auto top = std::get<1>(grad.abs().flatten().topk(5));
   for (int k = 0; k < 5; ++k) {
     const int64_t i = top[k].item<int64_t>();
     const double eps = 1e-5;
     auto xp = x.clone(), xm = x.clone();
     xp.view(-1)[i] += eps;
     xm.view(-1)[i] -= eps;
-    const double fd = (value(xp).item<double>() - value(xm).item<double>()) / (2 * eps);
-    const double g = grad.view(-1)[i].item<double>();
-    EXPECT_NEAR(g, fd, 1e-6 + 1e-3 * std::abs(fd)) << "input element " << i;
+    const double fd = (f(xp) - f(xm)) / (2 * eps);
+    EXPECT_NEAR(grad.reshape(-1)[i].item<double>(), fd, 1e-6 + 1e-3 * std::abs(fd)) << what << ", element " << i;
+  }
+}
+}  // namespace
+
+TEST(Explain, EveryTargetsGradientEqualsCentralDifferences) {
+  // The seed family's hook (Detector::gradients) on a small model in double, for each kind of target: its
+  // gradients with respect to the input, an FPN level and a backbone output each equal central differences
+  // of the same scalar computed independently (run_rpn, then RoIAlign and the head on one box; or the RPN's
+  // objectness of one anchor).
+  torch::manual_seed(3);
+  auto cfg = load_preset("fast");
+  cfg.num_classes = 3;
+  cfg.class_names = {"a", "b", "c"};
+  cfg.roi.box_regression = true;
+  modeling::FasterRCNN model(cfg);
+  model->eval();
+  model->to(torch::kDouble);
+  const int S = cfg.input.size;
+  const auto x = torch::rand({1, 3, S, S}, torch::kDouble);
+  auto& body = dynamic_cast<modeling::FastBackboneImpl&>(*model->backbone->body);
+  const auto rois = torch::tensor({0.0, 20.0, 30.0, 90.0, 110.0}, torch::kDouble).view({1, 5});
+  const auto level = torch::zeros({1}, torch::kLong);
+  using Kind = pipeline::GradientTarget::Kind;
+  pipeline::GradientTarget cls, delta, obj;
+  cls.box = delta.box = {20, 30, 90, 110};
+  cls.column = delta.column = 2;
+  cls.logit = false;  // the probability
+  delta.kind = Kind::RoiDelta;
+  delta.delta = 3;  // dh
+  obj.kind = Kind::Objectness;
+  obj.anchor = 777;
+  // Each target's scalar from the FPN levels (second stage) or the whole input.
+  auto head = [&](const pipeline::GradientTarget& q, const std::vector<torch::Tensor>& feats) {
+    modeling::RPNState s;
+    s.feats = feats;
+    const auto ss = model->second_stage_on(s, rois, level);
+    return q.kind == Kind::RoiClass ? ss.probs[0][2].item<double>() : ss.box_deltas[0][4 * 1 + 3].item<double>();
+  };
+  auto from_input = [&](const pipeline::GradientTarget& q, const torch::Tensor& in) {
+    if (q.kind != Kind::Objectness) return head(q, model->run_rpn(in).feats);
+    std::vector<torch::Tensor> o;
+    for (const auto& l : model->run_rpn(in).objectness) o.push_back(l[0]);
+    return torch::cat(o)[q.anchor].item<double>();
+  };
+  for (const auto* q : {&cls, &delta, &obj}) {
+    const std::string what = q == &cls ? "class probability" : q == &delta ? "box delta dh" : "objectness";
+    const auto g = pipeline::seed_gradients(*model, cfg, x, *q);
+    EXPECT_NEAR(g.value, from_input(*q, x), 1e-9) << what;
+    expect_central_differences([&](const torch::Tensor& in) { return from_input(*q, in); }, x, g.input_grad,
+                               what + " / input");
+    ASSERT_EQ(g.body.size(), 3u);
+    ASSERT_EQ(g.feats.size(), 3u);
+    EXPECT_EQ(g.body_steps, (std::vector<float>{8, 16, 32}));
+    if (q->kind == Kind::Objectness) continue;
+    // d value / d p3 (what Grad-CAM on p3 weights), and d value / d c4 through the FPN and through c5 (the
+    // body's next stage reads c4: Grad-CAM weights the whole derivative).
+    expect_central_differences(
+        [&](const torch::Tensor& p3) {
+          return head(*q, {p3, g.feats[1], g.feats[2]});
+        },
+        g.feats[0], g.grads[0], what + " / p3");
+    expect_central_differences(
+        [&](const torch::Tensor& c4) {
+          const auto c5 = modeling::run_conv_norm_act(body.s5, c4, body.fold[4]);
+          return head(*q, model->backbone->fpn->forward({g.body[0], c4, c5}));
+        },
+        g.body[1], g.body_grads[1], what + " / c4");
   }
 }
 
@@ -105,7 +153,7 @@ TEST(Explain, SessionExplainsADetectionAndAGtInTheOriginalPixels) {
     api::ExplainRequest qp = q;
     qp.score = "prob";
     const auto rp = b.s->explain(qp);
-    EXPECT_DOUBLE_EQ(rp.value, rp.score);  // differentiating the probability: the value is the probability
+    EXPECT_NEAR(rp.value, rp.score, 1e-6);  // differentiating the probability: the value is the probability
     EXPECT_DOUBLE_EQ(rp.score, r.score);
     float mx = 0;
     for (float v : r.map) mx = std::max(mx, v);
@@ -132,6 +180,83 @@ TEST(Explain, SessionExplainsADetectionAndAGtInTheOriginalPixels) {
   bad = {};
   bad.method = "saliency";
   EXPECT_THROW(b.s->explain(bad), std::invalid_argument);
+}
+
+TEST(Explain, ProposalsAnchorsDeltasAndBackboneLevels) {
+  auto b = bundled();
+  const auto& t = b.s->run();
+  // proposal:K is its anchor's objectness: the logit whose sigmoid the trace shows, the same as anchor:A's.
+  size_t k = 0;
+  while (k < t.proposals.size() && t.proposals[k].state != api::ProposalState::Kept) ++k;
+  ASSERT_LT(k, t.proposals.size());
+  const auto& p = t.proposals[k];
+  api::ExplainRequest q;
+  q.target = "proposal";
+  q.index = int(k);
+  const auto rp = b.s->explain(q);
+  EXPECT_EQ(rp.class_name, "object");
+  EXPECT_NEAR(1 / (1 + std::exp(-rp.value)), p.objectness, 1e-4);
+  EXPECT_NEAR(rp.score, p.objectness, 1e-4);
+  EXPECT_EQ(rp.level, p.level);  // Grad-CAM on the anchor's own level
+  EXPECT_EQ(rp.level_name, t.levels[size_t(p.level)].name);
+  q.target = "anchor";
+  q.index = p.anchor;
+  const auto ra = b.s->explain(q);
+  EXPECT_DOUBLE_EQ(ra.value, rp.value);
+  EXPECT_EQ(ra.map, rp.map);
+  EXPECT_THROW(b.s->explain([&] {
+    auto w = q;
+    w.index = int(t.anchors.size());
+    return w;
+  }()),
+               std::invalid_argument);
+  // The backbone's output under p4 (c4), and a box delta of a detection.
+  api::ExplainRequest c;
+  c.level = 1;
+  c.backbone = true;
+  const auto rc = b.s->explain(c);
+  EXPECT_EQ(rc.level_name, "c4");
+  c.backbone = false;
+  EXPECT_EQ(b.s->explain(c).level_name, "p4");
+  api::ExplainRequest d;
+  d.delta = "dw";
+  const auto rd = b.s->explain(d);
+  EXPECT_EQ(rd.score_space, "delta");
+  EXPECT_EQ(rd.delta, "dw");
+  d.delta = "dz";
+  EXPECT_THROW(b.s->explain(d), std::invalid_argument);
+  d.delta = "";
+  d.method = "drise";
+  d.target = "proposal";
+  EXPECT_THROW(b.s->explain(d), std::invalid_argument);  // black box: class targets only
+}
+
+TEST(Explain, DeletionRemovesTheMostSalientPixelsFirst) {
+  EXPECT_DOUBLE_EQ(api::deletion_auc({1, 0.5, 0}), 0.5);  // (0.75 + 0.25) / 2
+  EXPECT_DOUBLE_EQ(api::deletion_auc({1, 1, 1, 1}), 1.0);
+  auto b = bundled();
+  const auto& t = b.s->run();
+  api::ExplainRequest q;  // det:0
+  const size_t n = size_t(t.image_width) * size_t(t.image_height);
+  // A map that is 1 inside the detection's box: removing a quarter of the pixels, salient first, takes the
+  // box (if it is under a quarter of the image) and the object with it; the reverse map keeps it.
+  const auto& box = t.detections[0].box_original;
+  std::vector<float> in_box(n), outside(n);
+  for (int y = 0; y < t.image_height; ++y)
+    for (int x = 0; x < t.image_width; ++x) {
+      const bool in = x + 0.5f > box.x1 && x + 0.5f < box.x2 && y + 0.5f > box.y1 && y + 0.5f < box.y2;
+      in_box[size_t(y) * size_t(t.image_width) + size_t(x)] = in ? 1.f : 0.f;
+      outside[size_t(y) * size_t(t.image_width) + size_t(x)] = in ? 0.f : 1.f;
+    }
+  ASSERT_LT((box.x2 - box.x1) * (box.y2 - box.y1), 0.25f * float(n));
+  const auto a = b.s->deletion_curve(q, in_box, 4);
+  ASSERT_EQ(a.size(), 5u);
+  EXPECT_GT(a[0], 0.95);  // the whole image: the detection itself
+  EXPECT_LT(a[1], 0.5);
+  const auto o = b.s->deletion_curve(q, outside, 4);
+  EXPECT_GT(o[1], 0.8);  // a quarter of the background removed: the object stays
+  EXPECT_LT(api::deletion_auc(a), api::deletion_auc(o));
+  EXPECT_THROW(b.s->deletion_curve(q, std::vector<float>(3), 4), std::invalid_argument);
 }
 
 TEST(Explain, DriseSimilarityIsIouTimesTheCosineOfTheProbabilities) {

@@ -155,4 +155,10 @@ grep -q -- "--folds K" err5.txt || fail "label-issues error: $(cat err5.txt)"
 python3 -c "import json; e=json.load(open('heat.json')); assert set(e) >= {'target','method','width','height','map'}; assert len(e['map']) == e['height'] and all(len(r) == e['width'] for r in e['map']); assert set(e['target']) >= {'kind','index','class','score','box'}" || fail "heat.json"
 if "$RCNN" explain --checkpoint runs/t/last.pt "$IMG" --target gt:0 --out x.png 2> err6.txt; then fail "gt:K without --dataset ran"; fi
 grep -q -- "--dataset" err6.txt || fail "explain error: $(cat err6.txt)"
+# A proposal's objectness on the backbone output under p4, by name.
+"$RCNN" explain --checkpoint runs/t/last.pt "$IMG" --target proposal:0 --level c4 --out heat2.png --json heat2.json \
+  --device cpu > ex2.log || fail "explain proposal: $(cat ex2.log)"
+python3 -c "import json; e=json.load(open('heat2.json')); assert e['target']['kind'] == 'proposal' and e['target']['class'] == 'object' and e['level_name'] == 'c4', e['target']" || fail "heat2.json"
+if "$RCNN" explain --checkpoint runs/t/last.pt "$IMG" --target proposal:0 --level q9 --out x.png 2> err7.txt; then fail "--level q9 ran"; fi
+grep -q "p3, p4, p5" err7.txt || fail "explain --level error: $(cat err7.txt)"
 echo "cli end-to-end OK"

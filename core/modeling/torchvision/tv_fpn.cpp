@@ -44,12 +44,13 @@ BackboneWithFPNImpl::BackboneWithFPNImpl(Arch arch) {
   }
 }
 
-std::vector<torch::Tensor> BackboneWithFPNImpl::forward(const torch::Tensor& x) {
+std::vector<torch::Tensor> BackboneWithFPNImpl::forward(const torch::Tensor& x, std::vector<torch::Tensor>* body) {
   std::vector<torch::Tensor> c;
   {
     engine::StageMark mark("backbone");
     c = resnet ? resnet->forward(x) : mobilenet->forward(x);
   }
+  if (body) *body = c;
   engine::StageMark mark("fpn");
   return fpn->forward(c);
 }

@@ -22,7 +22,8 @@ TORCH_MODULE(FPN);
 
 struct BackboneWithFPNImpl : torch::nn::Module {
   explicit BackboneWithFPNImpl(Arch arch);
-  std::vector<torch::Tensor> forward(const torch::Tensor& x);  // the FPN levels, finest first, then 'pool'
+  // The FPN levels, finest first, then 'pool'; body (optional) receives the body's outputs the FPN read.
+  std::vector<torch::Tensor> forward(const torch::Tensor& x, std::vector<torch::Tensor>* body = nullptr);
   ResNet50Body resnet{nullptr};
   MobileNetV3Body mobilenet{nullptr};
   FPN fpn{nullptr};

@@ -39,7 +39,8 @@ torch::Tensor BoxHeadImpl::forward(torch::Tensor x) {
       onednn_bf16.emplace_back(w.to_dense().to(at::kBFloat16).to_mkldnn(), b.to_dense().to(at::kBFloat16).to_mkldnn());
   }
   auto linear = [&](torch::nn::Linear& l, size_t k, const torch::Tensor& in) {
-    if (onednn.empty() || in.size(0) == 0) return l->forward(in);
+    // (Autograd, as attribution runs it, goes through the plain layers.)
+    if (onednn.empty() || in.size(0) == 0 || torch::GradMode::is_enabled()) return l->forward(in);
     if (bf16) {
       const auto& [w, b] = onednn_bf16[k];
       return torch::mkldnn_linear(in.to(at::kBFloat16).contiguous().to_mkldnn(), w, b).to_dense();
@@ -48,7 +49,7 @@ torch::Tensor BoxHeadImpl::forward(torch::Tensor x) {
   };
   // Optimized inference on channels-last RoI features: the first linear
   // layer as a convolution that reads them in place (linear_as_conv.h).
-  const bool as_conv = !onednn.empty() && x.size(0) > 0;
+  const bool as_conv = !onednn.empty() && x.size(0) > 0 && !torch::GradMode::is_enabled();
   auto first = [&](torch::nn::Linear& l, const torch::Tensor& in) {
     if (as_conv && in.suggest_memory_format() == at::MemoryFormat::ChannelsLast) return first_as_conv(l, in);
     return linear(l, 0, in.flatten(1));
