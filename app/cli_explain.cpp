@@ -34,6 +34,10 @@ CLI::App* add_explain_command(CLI::App& app, ExplainArgs& a) {
   c->add_option("--fill", a.req.fill,
                 "drise: what a mask hides the image with: mean (its mean colour) or black (the paper)")
       ->capture_default_str();
+  c->add_option("--baseline", a.req.baseline,
+                "drise: mean (subtract the mean mask weight: the same map without the masks' own pattern) or "
+                "none (the paper's weighted sum)")
+      ->capture_default_str();
   c->add_option("--explained", a.req.score, "gradcam / inputgrad: differentiate the class logit or prob")
       ->capture_default_str();
   c->add_option("--level", a.level,

@@ -20,14 +20,18 @@ namespace {
 
 using Kind = pipeline::GradientTarget::Kind;
 
-// D-RISE's saliency in the input frame (h x w): sum_i w_i M_i / N (the masks drawn on the CPU from `seed`).
+// D-RISE's saliency in the input frame (h x w): sum_i (w_i - mean w) M_i / N, or the paper's sum_i w_i M_i / N
+// (baseline "none"); the masks drawn on the CPU from `seed`.
 torch::Tensor drise_map(pipeline::Detector& det, const ExplainRequest& q, int h, int w, const Box& tbox,
                         const std::vector<float>& tprobs) {
   if (q.masks < 1 || q.grid < 1 || q.batch < 1 || !(q.prob > 0 && q.prob <= 1))
     throw std::invalid_argument("drise: need masks, grid and batch >= 1 and 0 < prob <= 1");
   auto gen = at::make_generator<at::CPUGeneratorImpl>(q.seed);
   const int ch = (h + q.grid - 1) / q.grid, cw = (w + q.grid - 1) / q.grid;
-  torch::Tensor sum = torch::zeros({h, w});
+  if (q.baseline != "mean" && q.baseline != "none")
+    throw std::invalid_argument("drise: baseline '" + q.baseline + "' is not mean or none");
+  torch::Tensor sum = torch::zeros({h, w}), mask_sum = torch::zeros({h, w});
+  double weight_sum = 0;
   for (int done = 0; done < q.masks;) {
     const int n = std::min(q.batch, q.masks - done);
     const auto cells = (torch::rand({n, 1, q.grid, q.grid}, gen) < q.prob).to(torch::kFloat);
@@ -48,10 +52,13 @@ torch::Tensor drise_map(pipeline::Detector& det, const ExplainRequest& q, int h,
       double best = 0;
       for (const auto& d : dets[size_t(i)]) best = std::max(best, drise_similarity(tbox, tprobs, d.box, d.probs));
       if (best > 0) sum += masks[i][0] * best;
+      mask_sum += masks[i][0];
+      weight_sum += best;
     }
     done += n;
     if (q.progress && !q.progress(done, q.masks)) throw std::runtime_error("explain: cancelled");
   }
+  if (q.baseline == "mean") sum -= mask_sum * (weight_sum / double(q.masks));
   return sum / double(q.masks);
 }
 

@@ -23,7 +23,8 @@
 //              normalised input;
 //   drise      D-RISE, black box: the mean of the masks, each weighted by the
 //              best similarity of a detection of the masked image to the
-//              target, IoU(box) x cos(class probabilities). Two-stage models
+//              target, IoU(box) x cos(class probabilities), less the mean
+//              weight (ExplainRequest::baseline). Two-stage models
 //              have no objectness, so that factor is 1. The target's vector
 //              is its RoI's softmax (det) or the GT's class, one-hot (gt).
 // Both maps are resampled to the original image's pixels: pixel (X, Y)'s
@@ -59,6 +60,10 @@ struct ExplainRequest {
   // What a mask's 0 shows: "mean" (the image's mean colour) or "black" (the paper's product). On the bundled
   // model black patches make objects of their own and the target is lost under almost every mask.
   std::string fill = "mean";
+  // "mean": each mask's weight less the mean weight, sum_i (w_i - mean w) M_i / N (a control variate: the
+  // same map in expectation, without the masks' own pattern, which at 1000 masks is most of the paper's
+  // sum; negative where keeping a pixel lowers the similarity); "none": the paper's sum_i w_i M_i / N.
+  std::string baseline = "mean";
   std::function<bool(int done, int total)> progress;
 };
 
@@ -77,7 +82,7 @@ struct ExplainResult {
   int level = -1;             // gradcam: the level used
   std::string level_name;     // gradcam: "p4" (FPN) or "c4" (backbone)
   int width = 0, height = 0;  // original image
-  std::vector<float> map;     // height * width, row-major, >= 0
+  std::vector<float> map;     // height * width, row-major; >= 0 but D-RISE's centred map (baseline "mean")
 };
 
 // Grad-CAM of one level: activations and gradients (C, H, W) row-major ->
