@@ -26,7 +26,7 @@ CLI::App* add_explain_command(CLI::App& app, ExplainArgs& a) {
                 "(the K-th object of the image's annotation, with --dataset: its class at the RoI that covered it "
                 "best), proposal:K (the K-th RPN proposal, before NMS: its objectness) or anchor:K (global index)")
       ->capture_default_str();
-  c->add_option("--method", a.method, "gradcam | inputgrad | drise")->capture_default_str();
+  c->add_option("--method", a.method, "gradcam | hirescam | inputgrad | drise")->capture_default_str();
   c->add_option("--masks", a.req.masks, "drise: number of random masks")->capture_default_str();
   c->add_option("--grid", a.req.grid, "drise: cells per side of a mask")->capture_default_str();
   c->add_option("--prob", a.req.prob, "drise: the probability a cell is kept")->capture_default_str();
@@ -38,11 +38,12 @@ CLI::App* add_explain_command(CLI::App& app, ExplainArgs& a) {
                 "drise: mean (subtract the mean mask weight: the same map without the masks' own pattern) or "
                 "none (the paper's weighted sum)")
       ->capture_default_str();
-  c->add_option("--explained", a.req.score, "gradcam / inputgrad: differentiate the class logit or prob")
+  c->add_option("--explained", a.req.score, "gradcam / hirescam / inputgrad: differentiate the class logit or prob")
       ->capture_default_str();
-  c->add_option("--level", a.level,
-                "gradcam: an FPN level (p3, p4, ... as the trace names them by stride), the backbone output of "
-                "that stride (c3, c4, ...), or a 0-based FPN level index (default: the RoI's or anchor's own)");
+  c->add_option(
+      "--level", a.level,
+      "gradcam / hirescam: an FPN level (p3, p4, ... as the trace names them by stride), the backbone output of "
+      "that stride (c3, c4, ...), or a 0-based FPN level index (default: the RoI's or anchor's own)");
   c->add_option("--delta", a.req.delta, "det / gt: explain this box delta of the class instead: dx, dy, dw or dh");
   c->add_option("--score", a.score, "score threshold of the detections det:K counts")->capture_default_str();
   c->add_option("--dataset", a.dataset, "the dataset the image belongs to (its GTs; needed for gt:K)");

@@ -8,7 +8,7 @@
 
 struct ExplainArgs {
   rcnn::api::ModelSpec model;
-  std::string image, target = "det:0", method = "gradcam", level, dataset, split = "val", out, json;
+  std::string image, target = "det:0", method = "hirescam", level, dataset, split = "val", out, json;
   double score = 0.5;  // as `rcnn detect`: det:K counts the detections at or above it
   rcnn::api::ExplainRequest req;  // drise's and the score space's settings
 };

@@ -16,6 +16,7 @@
 #include "ops/roi_align.h"
 #include "roofline.h"
 #ifdef RCNN_BENCH_HAS_API
+#include "explain_eval.h"
 #include "label_doctor.h"
 #endif
 #ifdef RCNN_BENCH_HAS_API
@@ -423,6 +424,15 @@ int main(int argc, char** argv) {
     }
   }
 #ifdef RCNN_BENCH_HAS_API
+  if (argc >= 2 && std::string(argv[1]) == "--explain") {
+    engine::init_threads();
+    try {
+      return bench::explain_main(argc, argv);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "rcnn_bench --explain: %s\n", e.what());
+      return 2;
+    }
+  }
   if (argc >= 2 && std::string(argv[1]) == "--label-doctor") {
     engine::init_threads();
     try {

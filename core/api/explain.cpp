@@ -206,8 +206,8 @@ ExplainResult Session::explain(const ExplainRequest& req) {
     r.map = to_original(to_vec(m), int(m.size(0)), int(m.size(1)), 1.f, 0.5f, t);
     return r;
   }
-  if (req.method != "gradcam" && req.method != "inputgrad")
-    throw std::invalid_argument("--method: '" + req.method + "' is not gradcam, inputgrad or drise");
+  if (req.method != "gradcam" && req.method != "hirescam" && req.method != "inputgrad")
+    throw std::invalid_argument("--method: '" + req.method + "' is not gradcam, hirescam, inputgrad or drise");
   s.g.logit = req.score == "logit";
   const auto g = D.det->gradients(s.g);
   if (s.g.kind == Kind::Objectness) r.score = g.probability;
@@ -234,7 +234,7 @@ ExplainResult Session::explain(const ExplainRequest& req) {
     r.level_name = level_name('c', step);
   }
   const int C = int(A->size(1)), H = int(A->size(2)), W = int(A->size(3));
-  const auto cam = gradcam_map(to_vec((*A)[0]), to_vec((*G)[0]), C, H, W);
+  const auto cam = gradcam_map(to_vec((*A)[0]), to_vec((*G)[0]), C, H, W, req.method == "hirescam");
   r.map = to_original(cam, H, W, step, g.offset, t);
   return r;
 }

@@ -19,6 +19,11 @@
 //   gradcam    Grad-CAM on one FPN level, or on the backbone level of the
 //              same stride it is built from (`backbone`): w_c = mean over the
 //              level of d score / d A_c, map = ReLU(sum_c w_c A_c);
+//   hirescam   HiResCAM (Draelos & Carin, 2020), Grad-CAM with the gradient
+//              kept per cell: map = ReLU(sum_c dv/dA_c * A_c). For a detector
+//              this is the instance's own map (ODAM, Zhao et al., ICLR 2023):
+//              Grad-CAM's level-wide mean weights the channels the RoI used
+//              wherever they fire, border cells and other objects included;
 //   inputgrad  input x gradient: |sum over RGB of x * d score / d x| on the
 //              normalised input;
 //   drise      D-RISE, black box: the mean of the masks, each weighted by the
@@ -43,11 +48,13 @@ struct ExplainRequest {
   std::string target = "det";  // "det" | "gt" | "proposal" | "anchor"
   int index = 0;
   std::string delta;               // det / gt: "" (the class score) or "dx" | "dy" | "dw" | "dh"
-  std::string method = "gradcam";  // "gradcam" | "inputgrad" | "drise"
-  // gradcam: FPN level index (0 = the finest, PipelineTrace::levels' order); -1: the RoI's own pooling level
+  // "hirescam" | "gradcam" | "inputgrad" | "drise" (rcnn_bench --explain: HiResCAM points at the object on the
+  // bundled model, Grad-CAM's level-wide weights do not; docs/explain.md)
+  std::string method = "hirescam";
+  // gradcam / hirescam: FPN level index (0 = the finest, PipelineTrace::levels' order); -1: the RoI's own pooling level
   // (proposal / anchor: the anchor's level).
   int level = -1;
-  bool backbone = false;  // gradcam: the backbone's output of that level's stride (c3 under p3) instead
+  bool backbone = false;  // gradcam / hirescam: the backbone's output of that level's stride (c3 under p3) instead
   // The scalar differentiated: "logit" (Grad-CAM's y^c, before the softmax: a confident RoI's probability
   // saturates and its gradient vanishes) or "prob" (the probability itself).
   std::string score = "logit";
@@ -86,9 +93,9 @@ struct ExplainResult {
 };
 
 // Grad-CAM of one level: activations and gradients (C, H, W) row-major ->
-// ReLU(sum_c mean(G_c) A_c), H * W. Exposed for tests.
+// ReLU(sum_c mean(G_c) A_c), H * W; elementwise (HiResCAM): ReLU(sum_c G_c * A_c). Exposed for tests.
 std::vector<float> gradcam_map(const std::vector<float>& activations, const std::vector<float>& gradients, int channels,
-                               int height, int width);
+                               int height, int width, bool elementwise = false);
 
 // D-RISE's similarity of a detection to the target: IoU(boxes) x cosine(probability vectors).
 double drise_similarity(const Box& target_box, const std::vector<float>& target_probs, const Box& box,

@@ -12,19 +12,27 @@
 
 namespace rcnn::api {
 
-std::vector<float> gradcam_map(const std::vector<float>& A, const std::vector<float>& G, int C, int H, int W) {
+std::vector<float> gradcam_map(const std::vector<float>& A, const std::vector<float>& G, int C, int H, int W,
+                               bool elementwise) {
   const size_t hw = size_t(H) * size_t(W);
   if (A.size() != size_t(C) * hw || G.size() != A.size())
     throw std::invalid_argument("gradcam_map: activations and gradients must both be C x H x W");
-  std::vector<float> cam(hw, 0.f);
+  std::vector<double> cam(hw, 0.0);
   for (int c = 0; c < C; ++c) {
+    const float* a = A.data() + size_t(c) * hw;
+    const float* g = G.data() + size_t(c) * hw;
+    if (elementwise) {
+      for (size_t i = 0; i < hw; ++i) cam[i] += double(g[i]) * a[i];
+      continue;
+    }
     double w = 0;
-    for (size_t i = 0; i < hw; ++i) w += G[size_t(c) * hw + i];
+    for (size_t i = 0; i < hw; ++i) w += g[i];
     w /= double(hw);
-    for (size_t i = 0; i < hw; ++i) cam[i] += float(w * A[size_t(c) * hw + i]);
+    for (size_t i = 0; i < hw; ++i) cam[i] += w * a[i];
   }
-  for (auto& v : cam) v = std::max(v, 0.f);
-  return cam;
+  std::vector<float> out(hw);
+  for (size_t i = 0; i < hw; ++i) out[i] = float(std::max(cam[i], 0.0));
+  return out;
 }
 
 double drise_similarity(const Box& tb, const std::vector<float>& tp, const Box& b, const std::vector<float>& p) {
