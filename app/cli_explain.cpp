@@ -21,10 +21,12 @@ CLI::App* add_explain_command(CLI::App& app, ExplainArgs& a) {
   c->add_option("image", a.image, "the image")->required();
   c->add_option("--checkpoint", a.model.checkpoint, "the model (a seed-family .pt or a torchvision .pth)")->required();
   c->add_option("--config", a.model.config, "preset (for a checkpoint its own config is used)")->capture_default_str();
-  c->add_option("--target", a.target,
-                "det:K (the K-th detection, as `rcnn detect` lists them at --score), gt:K "
-                "(the K-th object of the image's annotation, with --dataset: its class at the RoI that covered it "
-                "best), proposal:K (the K-th RPN proposal, before NMS: its objectness) or anchor:K (global index)")
+  c->add_option(
+       "--target", a.target,
+       "det:K (the K-th detection, as `rcnn detect` lists them at --score), gt:K "
+       "(the K-th object of the image's annotation, with --dataset: its class at the RoI that covered it "
+       "best), roi:K (the K-th kept RoI: its most probable class), proposal:K (the K-th RPN proposal, before NMS: its "
+       "objectness) or anchor:K (global index)")
       ->capture_default_str();
   c->add_option("--method", a.method, "gradcam | hirescam | inputgrad | drise")->capture_default_str();
   c->add_option("--masks", a.req.masks, "drise: number of random masks")->capture_default_str();
@@ -82,7 +84,7 @@ int run_explain_command(ExplainArgs& a) {
   };
   const auto colon = a.target.find(':');
   if (colon == std::string::npos)
-    throw std::runtime_error("--target: '" + a.target + "' is not det:K, gt:K, proposal:K or anchor:K");
+    throw std::runtime_error("--target: '" + a.target + "' is not det:K, gt:K, roi:K, proposal:K or anchor:K");
   req.target = a.target.substr(0, colon);
   try {
     req.index = std::stoi(a.target.substr(colon + 1));

@@ -13,6 +13,7 @@ JobRunner::JobRunner(const rcnn::DetectorConfig& cfg, QObject* parent) : QThread
   qRegisterMetaType<std::shared_ptr<const rcnn::api::CoverageReport>>(
       "std::shared_ptr<const rcnn::api::CoverageReport>");
   qRegisterMetaType<std::shared_ptr<const rcnn::api::SuggestReport>>("std::shared_ptr<const rcnn::api::SuggestReport>");
+  qRegisterMetaType<std::shared_ptr<const rcnn::api::ExplainResult>>("std::shared_ptr<const rcnn::api::ExplainResult>");
 }
 
 JobRunner::~JobRunner() {
@@ -25,6 +26,7 @@ void JobRunner::shutdown() {
   {
     QMutexLocker lk(&m_mutex);
     m_quit = true;
+    ++m_explainSerial;  // a running D-RISE stops at its next batch
   }
   m_wake.wakeAll();
   wait();
@@ -52,7 +54,51 @@ void JobRunner::post(const TraceRequest& r) {
   if (r.device) p.device = r.device;
   if (r.precision) p.precision = r.precision;
   if (r.classes_file) p.classes_file = r.classes_file;
+  // Anything but the training step switched off makes a new trace: an explanation of this one is moot.
+  const bool onlyTrainViewOff = r.train_view && !*r.train_view && !r.config && !r.image_path && !r.sample_seed &&
+                                !r.feature_channel && !r.checkpoint && !r.device && !r.precision && !r.classes_file;
+  if (!onlyTrainViewOff) ++m_explainSerial;
   m_wake.wakeAll();
+}
+
+void JobRunner::postExplain(const rcnn::api::ExplainRequest& r, const QString& key,
+                            std::shared_ptr<const rcnn::api::PipelineTrace> onTrace) {
+  QMutexLocker lk(&m_mutex);
+  ExplainJob j;
+  j.req = r;
+  j.key = key;
+  j.on = onTrace;
+  j.checkTrace = bool(onTrace);
+  j.serial = ++m_explainSerial;  // cancels the running one
+  m_explain = std::move(j);
+  m_wake.wakeAll();
+}
+
+void JobRunner::cancelExplain() {
+  QMutexLocker lk(&m_mutex);
+  m_explain.reset();
+  ++m_explainSerial;
+}
+
+void JobRunner::runExplain(const ExplainJob& job) {
+  if (job.serial != m_explainSerial) {
+    emit explainFailed("explain: cancelled", job.key);
+    return;
+  }
+  if (job.checkTrace && (job.on.expired() || job.on.lock() != m_lastTrace.lock())) {
+    emit explainFailed("explain: the trace changed before it ran", job.key);
+    return;
+  }
+  auto req = job.req;
+  req.progress = [this, serial = job.serial, key = job.key](int done, int total) {
+    emit explainProgress(done, total, key);
+    return serial == m_explainSerial;
+  };
+  try {
+    emit explained(std::make_shared<const rcnn::api::ExplainResult>(m_session->explain(req)), job.key);
+  } catch (const std::exception& e) {
+    emit explainFailed(QString::fromStdString(e.what()), job.key);
+  }
 }
 
 // A job that makes a report on this thread and hands it to `done`, or the
@@ -152,10 +198,11 @@ void JobRunner::run() {
                     QString::fromStdString(rcnn::config_to_json_string(m_session->config())));
   for (;;) {
     std::optional<TraceRequest> req;
+    std::optional<ExplainJob> explain;
     std::function<void()> next;
     {
       QMutexLocker lk(&m_mutex);
-      while (!m_pending && !m_coverage && m_queued.empty() && !m_quit) {
+      while (!m_pending && !m_explain && !m_coverage && m_queued.empty() && !m_quit) {
         // Idle for 2 s after some work: give the memory it freed back to the
         // system (the allocator keeps it otherwise; see api::release_free_memory).
         if (!m_wake.wait(&m_mutex, QDeadlineTimer(2000)) && m_workedSinceTrim) {
@@ -171,6 +218,9 @@ void JobRunner::run() {
       if (m_pending) {
         req = std::move(m_pending);
         m_pending.reset();
+      } else if (m_explain) {
+        explain = std::move(m_explain);
+        m_explain.reset();
       } else if (m_coverage) {
         next = job<rcnn::api::CoverageReport>([r = *m_coverage] { return rcnn::api::run_coverage(r); },
                                               &JobRunner::covered, &JobRunner::coverageFailed);
@@ -181,6 +231,7 @@ void JobRunner::run() {
       }
     }
     if (req) runTrace(*req);
+    if (explain) runExplain(*explain);
     if (next) next();
   }
 }
@@ -242,6 +293,7 @@ void JobRunner::runTrace(const TraceRequest& req) {
     QElapsedTimer t;
     t.start();
     auto trace = std::make_shared<const rcnn::api::PipelineTrace>(S.run());
+    m_lastTrace = trace;
     emit traceReady(trace, double(t.nsecsElapsed()) / 1e6);
     if (!m_peaks.count(trace->precision)) {  // measured once, after the first trace shows
       const double peak = rcnn::api::measured_peak_gflops(trace->precision);

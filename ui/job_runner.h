@@ -24,6 +24,7 @@
 #include "api/compare_job.h"
 #include "api/coverage_job.h"
 #include "api/eval_job.h"
+#include "api/explain.h"
 #include "api/session.h"
 #include "api/train_job.h"
 
@@ -62,6 +63,15 @@ class JobRunner : public QThread {
   void postCoverage(const rcnn::api::CoverageRequest& r);
   // Tag Suggest: queued; the result comes back as suggested().
   void postSuggest(const rcnn::api::SuggestRequest& r);
+  // Tag Explain: Session::explain of the current image (api/explain.h). A newer request replaces a pending one
+  // and cancels a running one (D-RISE checks between batches), as does a Trace request that re-runs the trace.
+  // `onTrace` (optional): the trace the request's indices address; when the session's last trace is another
+  // one by the time it runs, it fails as stale without computing. The result (or the error's text) comes back
+  // as explained() (explainFailed()) with `key`; D-RISE reports explainProgress() after each batch.
+  void postExplain(const rcnn::api::ExplainRequest& r, const QString& key,
+                   std::shared_ptr<const rcnn::api::PipelineTrace> onTrace = nullptr);
+  // Drops a pending explain request (silently) and cancels a running one (it fails with "explain: cancelled").
+  void cancelExplain();
   void shutdown();
 
   // Tag Train: starts a run unless one is running (returns false then).
@@ -94,12 +104,23 @@ class JobRunner : public QThread {
   void covered(std::shared_ptr<const rcnn::api::CoverageReport> report);
   void suggested(std::shared_ptr<const rcnn::api::SuggestReport> report);
   void coverageFailed(QString message);
+  void explained(std::shared_ptr<const rcnn::api::ExplainResult> result, QString key);
+  void explainFailed(QString message, QString key);
+  void explainProgress(int done, int total, QString key);
 
  protected:
   void run() override;
 
  private:
+  struct ExplainJob {
+    rcnn::api::ExplainRequest req;
+    QString key;
+    std::weak_ptr<const rcnn::api::PipelineTrace> on;
+    bool checkTrace = false;
+    quint64 serial = 0;
+  };
   void runTrace(const TraceRequest& req);
+  void runExplain(const ExplainJob& job);
   template <typename Report, typename Make>
   std::function<void()> job(Make make, void (JobRunner::*done)(std::shared_ptr<const Report>),
                             void (JobRunner::*failed)(QString));
@@ -110,6 +131,9 @@ class JobRunner : public QThread {
   std::optional<TraceRequest> m_pending;
   std::deque<std::function<void()>> m_queued;  // Evaluate / Analyze / Suggest jobs, in order
   std::optional<rcnn::api::CoverageRequest> m_coverage;
+  std::optional<ExplainJob> m_explain;
+  std::atomic<quint64> m_explainSerial{0};  // bumped by a newer explain, a re-tracing request and shutdown
+  std::weak_ptr<const rcnn::api::PipelineTrace> m_lastTrace;  // the last one emitted; this thread only
   bool m_quit = false;
   std::string m_device = "cpu";  // under m_mutex
   std::string m_precision = "fp32";  // under m_mutex

@@ -21,6 +21,7 @@
 #include <fstream>
 
 #include "api/session.h"
+#include "explain/explain_controller.h"
 #include "job_runner.h"
 #include "panels/analysis_panel.h"
 #include "panels/compare_panel.h"
@@ -125,6 +126,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     updateTimingLabel();
   });
   connect(m_job, &JobRunner::failed, this, &MainWindow::showError);
+  m_explain = new ExplainController(*m_ctx, *m_job, this);  // Explain a box: the map off the GUI thread
+  connect(m_explain, &ExplainController::message, this, &MainWindow::showError);
   connect(m_job, &JobRunner::modelChanged, this, [this](QString label, bool random, QString json) {
     m_random = random;
     m_modelText = label;

@@ -27,6 +27,7 @@ class LabelIssuesPanel;
 class ComparePanel;
 class SideBySide;
 class CoveragePanel;
+class ExplainController;
 
 class MainWindow : public QMainWindow {
   Q_OBJECT
@@ -63,6 +64,7 @@ class MainWindow : public QMainWindow {
   ComparePanel* comparePanel() const { return m_compare; }
   CoveragePanel* coveragePanel() const { return m_coverage; }
   StudioContext* context() const { return m_ctx; }
+  ExplainController* explainController() const { return m_explain; }
   std::shared_ptr<const rcnn::api::PipelineTrace> trace() const;
   int tracesReceived() const { return m_traces; }
   QString lastError() const { return m_lastError; }
@@ -88,6 +90,7 @@ class MainWindow : public QMainWindow {
 
   StudioContext* m_ctx;
   JobRunner* m_job = nullptr;
+  ExplainController* m_explain = nullptr;
   CanvasWidget* m_canvas;
   SideBySide* m_side;
   TraceRequest m_lastImage;  // A's current image request (B opens on it)

@@ -11,6 +11,7 @@ StudioContext::~StudioContext() = default;
 void StudioContext::setTrace(std::shared_ptr<const rcnn::api::PipelineTrace> t, double ms) {
   m_trace = std::move(t);
   m_traceMs = ms;
+  ++m_traceGeneration;
   // A hover made on the previous trace may not address anything in this one.
   if (m_hover.kind != HitKind::None && (!m_trace || !hitValid(m_hover, *m_trace))) m_hover = Hit{};
   if (m_trace && m_selectedGt >= int(m_trace->gt.size())) m_selectedGt = -1;
@@ -42,6 +43,17 @@ void StudioContext::setHover(const Hit& h) {
 void StudioContext::setView(const ViewOptions& v) {
   m_view = v;
   emit viewChanged();
+}
+
+void StudioContext::setExplainSettings(const ExplainSettings& s) {
+  if (s == m_explainSettings) return;
+  m_explainSettings = s;
+  emit explainSettingsChanged();
+}
+
+void StudioContext::setExplainShown(const ExplainShown& s) {
+  m_explainShown = s;
+  emit explainShownChanged();
 }
 
 void StudioContext::setDataset(const rcnn::api::DatasetInfo& ds) {

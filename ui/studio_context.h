@@ -11,6 +11,8 @@
 
 #include "api/dataset.h"
 #include "api/trace.h"
+#include "explain/explain_cache.h"
+#include "explain/explain_state.h"
 #include "stages/hit.h"
 
 namespace studio {
@@ -66,6 +68,18 @@ class StudioContext : public QObject {
     m_labelMark = m;
     emit viewChanged();
   }
+  // Explain a box (ui/explain/): the pickers, what is shown and the results cache. The ExplainController
+  // (ui/explain/explain_controller.h) requests what the current stage points at and fills the shown map.
+  const ExplainSettings& explainSettings() const { return m_explainSettings; }
+  void setExplainSettings(const ExplainSettings& s);
+  const ExplainShown& explainShown() const { return m_explainShown; }
+  void setExplainShown(const ExplainShown& s);
+  ExplainCache& explainCache() { return m_explainCache; }
+  // A stage's explain target (StageView::explainTarget) changed.
+  void touchExplainTarget() { emit explainTargetChanged(); }
+  // Counts the traces set (an explain result names the one it was computed on).
+  quint64 traceGeneration() const { return m_traceGeneration; }
+
   // A stage's own drawing option changed: repaint.
   void touch() { emit viewChanged(); }
 
@@ -85,6 +99,9 @@ class StudioContext : public QObject {
   void sampleSeedRequested(quint64 seed);
   void featureChannelRequested(int channel);
   void configValueRequested(const QString& key, const QString& json);
+  void explainSettingsChanged();
+  void explainTargetChanged();
+  void explainShownChanged();
 
  private:
   std::vector<std::unique_ptr<StageView>> m_stages;
@@ -96,6 +113,10 @@ class StudioContext : public QObject {
   ViewOptions m_view;
   rcnn::api::DatasetInfo m_dataset;
   LabelMark m_labelMark;
+  quint64 m_traceGeneration = 0;
+  ExplainSettings m_explainSettings;
+  ExplainShown m_explainShown;
+  ExplainCache m_explainCache;
 };
 
 }  // namespace studio

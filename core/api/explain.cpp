@@ -115,9 +115,17 @@ Resolved resolve(const ExplainRequest& req, const PipelineTrace& t, ExplainResul
   };
   Resolved s;
   const int C1 = t.num_classes() + 1;
-  if (req.target == "det" || req.target == "gt") {
+  if (req.target == "det" || req.target == "gt" || req.target == "roi") {
     int roi = -1;
-    if (req.target == "det") {
+    if (req.target == "roi") {
+      out_of(t.kept.size(), "kept RoIs");
+      roi = req.index;
+      // Its most probable class (not the background): what the head would call it.
+      const float* p = t.class_probs.data() + size_t(roi) * size_t(C1);
+      r.label = int(std::max_element(p + 1, p + C1) - (p + 1));
+      s.input_box = t.proposals[size_t(t.kept[size_t(roi)])].box;
+      r.box = to_original_box(s.input_box, t);
+    } else if (req.target == "det") {
       out_of(t.detections.size(), "detections");
       const auto& d = t.detections[size_t(req.index)];
       roi = d.proposal;
@@ -144,7 +152,7 @@ Resolved resolve(const ExplainRequest& req, const PipelineTrace& t, ExplainResul
     r.roi = to_original_box(s.g.box, t);
     s.level = s.g.level = size_t(roi) < t.roi_level.size() ? t.roi_level[size_t(roi)] : 0;
     r.score = t.class_probs[size_t(roi) * size_t(C1) + size_t(r.label) + 1];
-    if (req.target == "det")
+    if (req.target != "gt")
       s.probs.assign(t.class_probs.begin() + ptrdiff_t(roi) * C1, t.class_probs.begin() + ptrdiff_t(roi + 1) * C1);
     else
       s.probs.assign(size_t(C1), 0.f), s.probs[size_t(r.label + 1)] = 1.f;
@@ -179,7 +187,7 @@ Resolved resolve(const ExplainRequest& req, const PipelineTrace& t, ExplainResul
     for (size_t l = 0; l < t.levels.size(); ++l)
       if (anchor >= t.levels[l].offset) s.level = int(l);
   } else {
-    throw std::invalid_argument("--target: '" + req.target + "' is not det:K, gt:K, proposal:K or anchor:K");
+    throw std::invalid_argument("--target: '" + req.target + "' is not det:K, gt:K, roi:K, proposal:K or anchor:K");
   }
   return s;
 }
@@ -209,13 +217,16 @@ ExplainResult Session::explain(const ExplainRequest& req) {
   if (req.method != "gradcam" && req.method != "hirescam" && req.method != "inputgrad")
     throw std::invalid_argument("--method: '" + req.method + "' is not gradcam, hirescam, inputgrad or drise");
   s.g.logit = req.score == "logit";
+  s.g.from = req.method == "inputgrad" ? pipeline::GradientTarget::From::Input
+             : req.backbone            ? pipeline::GradientTarget::From::Backbone
+                                       : pipeline::GradientTarget::From::Fpn;
   const auto g = D.det->gradients(s.g);
   if (s.g.kind == Kind::Objectness) r.score = g.probability;
   r.value = g.value;
   r.score_space = s.g.kind == Kind::RoiDelta ? "delta" : req.score;
   if (req.method == "inputgrad") {
-    const auto m = (g.input * g.input_grad).sum(1)[0].abs();
-    r.map = to_original(to_vec(m), int(m.size(0)), int(m.size(1)), 1.f, 0.5f, t);
+    const int C = int(g.input.size(1)), H = int(g.input.size(2)), W = int(g.input.size(3));
+    r.map = to_original(inputgrad_map(to_vec(g.input[0]), to_vec(g.input_grad[0]), C, H, W), H, W, 1.f, 0.5f, t);
     return r;
   }
   r.level = req.level >= 0 ? req.level : s.level;

@@ -1,8 +1,9 @@
 #pragma once
-// Explain a box (issue #31, first part): which pixels and features made a
-// detection, or would have had to for a missed GT. Plain C++ types; the
-// gradients come from the detector contract (pipeline::Detector::roi_gradients)
-// on the Session's current image (api/session.h: Session::explain).
+// Explain a box (issue #31, docs/explain.md): which pixels and features made
+// a detection, a proposal or an anchor score, or would have had to for a
+// missed GT. Plain C++ types; the gradients come from the detector contract
+// (pipeline::Detector::gradients) on the Session's current image
+// (api/session.h: Session::explain).
 //
 // Targets, on the Session's last trace:
 //   det:K       the K-th detection of the trace (the order `rcnn detect`
@@ -12,6 +13,8 @@
 //               that class instead (dx, dy, dw, dh, as the head predicts them);
 //   gt:K        the K-th GT: the same of its own class at the kept RoI that
 //               covers it best (highest IoU), what it "would have needed to see";
+//   roi:K       the K-th kept RoI (PipelineTrace::kept order, the RoIAlign
+//               stage's): its most probable class (not the background);
 //   proposal:K  the K-th proposal of the trace (PipelineTrace::proposals, any
 //               fate): the RPN's objectness logit (or sigmoid) of its anchor;
 //   anchor:K    the K-th anchor (global index): its objectness.
@@ -45,9 +48,9 @@
 namespace rcnn::api {
 
 struct ExplainRequest {
-  std::string target = "det";  // "det" | "gt" | "proposal" | "anchor"
+  std::string target = "det";  // "det" | "gt" | "roi" | "proposal" | "anchor"
   int index = 0;
-  std::string delta;               // det / gt: "" (the class score) or "dx" | "dy" | "dw" | "dh"
+  std::string delta;  // det / gt / roi: "" (the class score) or "dx" | "dy" | "dw" | "dh"
   // "hirescam" | "gradcam" | "inputgrad" | "drise" (rcnn_bench --explain: HiResCAM points at the object on the
   // bundled model, Grad-CAM's level-wide weights do not; docs/explain.md)
   std::string method = "hirescam";
@@ -75,7 +78,7 @@ struct ExplainRequest {
 };
 
 struct ExplainResult {
-  std::string target_kind;  // "det" | "gt" | "proposal" | "anchor"
+  std::string target_kind;  // "det" | "gt" | "roi" | "proposal" | "anchor"
   int index = 0;
   int label = -1;           // the class explained (-1: objectness)
   std::string class_name;   // its name ("object" for proposal / anchor)
@@ -96,6 +99,10 @@ struct ExplainResult {
 // ReLU(sum_c mean(G_c) A_c), H * W; elementwise (HiResCAM): ReLU(sum_c G_c * A_c). Exposed for tests.
 std::vector<float> gradcam_map(const std::vector<float>& activations, const std::vector<float>& gradients, int channels,
                                int height, int width, bool elementwise = false);
+
+// Input x gradient: the input and its gradient (C, H, W) row-major -> |sum_c X_c * G_c|, H * W.
+std::vector<float> inputgrad_map(const std::vector<float>& input, const std::vector<float>& gradients, int channels,
+                                 int height, int width);
 
 // D-RISE's similarity of a detection to the target: IoU(boxes) x cosine(probability vectors).
 double drise_similarity(const Box& target_box, const std::vector<float>& target_probs, const Box& box,

@@ -35,6 +35,18 @@ std::vector<float> gradcam_map(const std::vector<float>& A, const std::vector<fl
   return out;
 }
 
+std::vector<float> inputgrad_map(const std::vector<float>& X, const std::vector<float>& G, int C, int H, int W) {
+  const size_t hw = size_t(H) * size_t(W);
+  if (X.size() != size_t(C) * hw || G.size() != X.size())
+    throw std::invalid_argument("inputgrad_map: the input and its gradient must both be C x H x W");
+  std::vector<double> sum(hw, 0.0);
+  for (int c = 0; c < C; ++c)
+    for (size_t i = 0; i < hw; ++i) sum[i] += double(X[size_t(c) * hw + i]) * G[size_t(c) * hw + i];
+  std::vector<float> out(hw);
+  for (size_t i = 0; i < hw; ++i) out[i] = float(std::abs(sum[i]));
+  return out;
+}
+
 double drise_similarity(const Box& tb, const std::vector<float>& tp, const Box& b, const std::vector<float>& p) {
   if (tp.size() != p.size()) throw std::invalid_argument("drise_similarity: probability vectors differ in length");
   double dot = 0, na = 0, nb = 0;

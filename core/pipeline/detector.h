@@ -106,18 +106,24 @@ struct GradientTarget {
   int delta = 0;      // RoiDelta: 0 .. 3 = dx, dy, dw, dh
   int anchor = 0;     // Objectness: the global anchor index (AnchorSet order)
   bool logit = true;  // RoiClass: the logit (else the softmax probability); Objectness: the logit (else sigmoid)
+  // How deep the gradient goes: to the input (every gradient), to the backbone's outputs (those and the FPN
+  // levels'), or to the FPN levels only. Below it the network runs without autograd, as at inference: an
+  // FPN-level Grad-CAM costs about one trace, not a backward pass through the backbone.
+  enum class From { Input, Backbone, Fpn };
+  From from = From::Input;
 };
 
-// The target's value and its gradient with respect to the input, every FPN
-// level and every backbone output.
+// The target's value and its gradient with respect to every FPN level, and
+// (GradientTarget::from) to every backbone output and to the input.
 struct Gradients {
   double value = 0;                         // the scalar differentiated
   double probability = 0;                   // RoiClass / RoiDelta: the RoI's softmax probability of `column`;
                                             // Objectness: sigmoid(logit)
-  torch::Tensor input, input_grad;          // (1, 3, h, w): the normalised input and d value / d input
+  torch::Tensor input, input_grad;          // (1, 3, h, w): the normalised input and d value / d input (From::Input)
   std::vector<torch::Tensor> feats, grads;  // per FPN level (1, C, H_l, W_l): activations and d value / d them
   std::vector<float> steps;                 // input pixels per cell of each level
-  std::vector<torch::Tensor> body, body_grads;  // the backbone's outputs the FPN reads, finest first
+  std::vector<torch::Tensor> body, body_grads;  // the backbone's outputs the FPN reads, finest first (grads: not
+                                                // From::Fpn)
   std::vector<float> body_steps;
   float offset = 0;  // feature coordinate v sits at input pixel (v + offset) * step
 };

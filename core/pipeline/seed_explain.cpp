@@ -5,22 +5,21 @@
 #include <stdexcept>
 
 #include "modeling/roi_heads.h"
+#include "pipeline/gradients.h"
 
 namespace rcnn::pipeline {
 
 Gradients seed_gradients(modeling::FasterRCNNImpl& model, const DetectorConfig& cfg, const torch::Tensor& input,
                          const GradientTarget& q) {
+  const auto d = differentiable_forward(
+      q, input, [&](const torch::Tensor& x) { return model.backbone->body->forward(x); },
+      [&](const std::vector<torch::Tensor>& c) { return model.backbone->fpn->forward(c); });
   torch::AutoGradMode grad(true);
   Gradients g;
-  g.input = input.detach().clone().requires_grad_(true);
-  auto s = model.run_rpn(g.input, &g.body);
-  for (auto& f : s.feats) f.retain_grad();
-  for (auto& f : g.body) f.retain_grad();
-  const int L = int(s.feats.size());
   torch::Tensor v;
   if (q.kind == GradientTarget::Kind::Objectness) {
     std::vector<torch::Tensor> per_level;
-    for (const auto& o : s.objectness) per_level.push_back(o[0]);
+    for (const auto& o : model.rpn_head->forward(d.feats).first) per_level.push_back(o[0]);
     const auto all = torch::cat(per_level);
     TORCH_CHECK(q.anchor >= 0 && q.anchor < all.size(0), "gradients: anchor ", q.anchor, " is not one of the ",
                 all.size(0), " anchors");
@@ -28,8 +27,11 @@ Gradients seed_gradients(modeling::FasterRCNNImpl& model, const DetectorConfig& 
     g.probability = torch::sigmoid(logit).item<double>();
     v = q.logit ? logit : torch::sigmoid(logit);
   } else {
-    auto rois = torch::tensor({0.f, q.box.x1, q.box.y1, q.box.x2, q.box.y2}, g.input.options().requires_grad(false))
-                    .view({1, 5});
+    modeling::RPNState s;
+    s.feats = d.feats;
+    const int L = int(d.feats.size());
+    auto rois =
+        torch::tensor({0.f, q.box.x1, q.box.y1, q.box.x2, q.box.y2}, input.options().requires_grad(false)).view({1, 5});
     auto lv = torch::full({1}, std::clamp(q.level, 0, L - 1), torch::dtype(torch::kLong).device(input.device()));
     auto ss = model.second_stage_on(s, rois, lv);
     TORCH_CHECK(q.column >= 0 && q.column < ss.probs.size(1), "gradients: column ", q.column, " is not one of the ",
@@ -44,25 +46,7 @@ Gradients seed_gradients(modeling::FasterRCNNImpl& model, const DetectorConfig& 
       v = ss.box_deltas[0][4 * (q.column - 1) + std::clamp(q.delta, 0, 3)];  // (P, 4C): class c at 4c
     }
   }
-  v.backward();
-  g.value = v.item<double>();
-  g.input_grad = g.input.grad().detach();
-  g.input = g.input.detach();
-  auto grad_of = [](const torch::Tensor& f) {
-    const auto gr = f.grad();
-    return gr.defined() ? gr.detach() : torch::zeros_like(f);
-  };
-  for (int l = 0; l < L; ++l) {
-    g.grads.push_back(grad_of(s.feats[size_t(l)]));
-    g.feats.push_back(s.feats[size_t(l)].detach());
-    g.steps.push_back(float(model.backbone->strides[size_t(l)]));
-  }
-  for (auto& b : g.body) {
-    g.body_grads.push_back(grad_of(b));
-    b = b.detach();
-    g.body_steps.push_back(float(input.size(3)) / float(b.size(3)));
-  }
-  g.offset = cfg.roi.aligned ? 0.5f : 0.f;
+  take_gradients(v, q, d, cfg.roi.aligned ? 0.5f : 0.f, g);
   return g;
 }
 

@@ -6,20 +6,27 @@
 
 #include "modeling/torchvision/tv_roi_heads.h"
 #include "modeling/torchvision/tv_rpn.h"
+#include "pipeline/gradients.h"
 
 namespace rcnn::pipeline {
 
 namespace mt = modeling::tv;
 
 Gradients tv_gradients(mt::TvFasterRCNNImpl& m, const mt::TvInference& r, const GradientTarget& q) {
+  // Under autograd the layers take their plain paths (no in-place ReLU, no oneDNN inner product).
+  const auto d = differentiable_forward(
+      q, r.batch.tensors,
+      [&](const torch::Tensor& in) {
+        const auto x = m.optimized ? in.contiguous(torch::MemoryFormat::ChannelsLast) : in;
+        return m.backbone->resnet ? m.backbone->resnet->forward(x) : m.backbone->mobilenet->forward(x);
+      },
+      [&](const std::vector<torch::Tensor>& c) { return m.backbone->fpn->forward(c); },
+      [](std::vector<torch::Tensor>& f) {  // LastLevelMaxPool: 'pool' is made from the last level
+        f.back() = torch::max_pool2d(f[f.size() - 2], 1, 2, 0);
+      });
   torch::AutoGradMode grad(true);
   Gradients g;
-  g.input = r.batch.tensors.detach().clone().requires_grad_(true);
-  // Under autograd the layers take their plain paths (no in-place ReLU, no oneDNN inner product).
-  auto feats =
-      m.backbone->forward(m.optimized ? g.input.contiguous(torch::MemoryFormat::ChannelsLast) : g.input, &g.body);
-  for (auto& f : feats) f.retain_grad();
-  for (auto& f : g.body) f.retain_grad();
+  const auto& feats = d.feats;
   torch::Tensor v;
   if (q.kind == GradientTarget::Kind::Objectness) {
     auto [cls, reg] = m.rpn_head->forward(feats);
@@ -33,7 +40,7 @@ Gradients tv_gradients(mt::TvFasterRCNNImpl& m, const mt::TvInference& r, const 
     // MultiScaleRoIAlign pools the box at the level its size gives, as the head does.
     std::vector<torch::Tensor> pooled(feats.begin(), feats.begin() + std::min<size_t>(4, feats.size() - 1));
     const auto box =
-        torch::tensor({q.box.x1, q.box.y1, q.box.x2, q.box.y2}, g.input.options().requires_grad(false)).view({1, 4});
+        torch::tensor({q.box.x1, q.box.y1, q.box.x2, q.box.y2}, d.input.options().requires_grad(false)).view({1, 4});
     const auto levels = mt::infer_pooler_levels(pooled, r.batch.sizes);
     const auto x = m.box_head->forward(mt::multiscale_roi_align(pooled, {box}, levels, m.opts));
     const auto [logits, reg] = m.box_predictor->forward(x);
@@ -46,26 +53,7 @@ Gradients tv_gradients(mt::TvFasterRCNNImpl& m, const mt::TvInference& r, const 
     else
       v = reg[0][4 * q.column + std::clamp(q.delta, 0, 3)];  // (R, 4 (C + 1)): label l at 4l
   }
-  v.backward();
-  g.value = v.item<double>();
-  g.input_grad = g.input.grad().detach();
-  g.input = g.input.detach();
-  auto grad_of = [](const torch::Tensor& f) {
-    const auto gr = f.grad();
-    return gr.defined() ? gr.detach() : torch::zeros_like(f);
-  };
-  const float W = float(r.batch.tensors.size(3));
-  for (auto& f : feats) {
-    g.grads.push_back(grad_of(f));
-    g.feats.push_back(f.detach());
-    g.steps.push_back(W / float(f.size(3)));  // 4, 8, 16, 32, 64 on the padded batch
-  }
-  for (auto& b : g.body) {
-    g.body_grads.push_back(grad_of(b));
-    b = b.detach();
-    g.body_steps.push_back(W / float(b.size(3)));
-  }
-  g.offset = 0.f;  // aligned = False
+  take_gradients(v, q, d, 0.f, g);  // aligned = False
   return g;
 }
 

@@ -32,6 +32,17 @@ TEST(Explain, GradCamIsTheMeanGradientWeightedActivationsReLUed) {
   EXPECT_FLOAT_EQ(hi[1], 7.f);
 }
 
+TEST(Explain, InputGradIsTheAbsoluteChannelSumOfInputTimesGradient) {
+  // C = 2 (the RGB sum's channels), H = 1, W = 2. For y = sum(w * x) the gradient is w, so the map is
+  // |x0 w0 + x1 w1| per pixel: x = [[1, -2], [3, 1]], w = [[2, 1], [-1, 4]] ->
+  // |[1 * 2 + 3 * -1, -2 * 1 + 1 * 4]| = |[-1, 2]| = [1, 2].
+  const auto m = api::inputgrad_map({1, -2, 3, 1}, {2, 1, -1, 4}, 2, 1, 2);
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_FLOAT_EQ(m[0], 1.f);
+  EXPECT_FLOAT_EQ(m[1], 2.f);
+  EXPECT_THROW(api::inputgrad_map({1, 2, 3}, {1, 2, 3}, 2, 1, 2), std::invalid_argument);
+}
+
 namespace {
 // Central differences of f at the 5 elements of x where `grad` is largest: f(x + e) - f(x - e) / 2e.
 void expect_central_differences(const std::function<double(const torch::Tensor&)>& f, const torch::Tensor& x,
@@ -100,6 +111,20 @@ TEST(Explain, EveryTargetsGradientEqualsCentralDifferences) {
                                what + " / input");
     ASSERT_EQ(g.body.size(), 3u);
     ASSERT_EQ(g.feats.size(), 3u);
+    // Stopping the gradient at the backbone's outputs or at the FPN levels changes none of the gradients
+    // still taken (the layers below run without autograd: BatchNorm folded, equal to double rounding).
+    for (const auto from : {pipeline::GradientTarget::From::Backbone, pipeline::GradientTarget::From::Fpn}) {
+      auto shallow = *q;
+      shallow.from = from;
+      const auto h = pipeline::seed_gradients(*model, cfg, x, shallow);
+      EXPECT_NEAR(h.value, g.value, 1e-12 * (1 + std::abs(g.value))) << what;
+      EXPECT_FALSE(h.input_grad.defined());
+      for (size_t l = 0; l < 3; ++l) EXPECT_TRUE(torch::allclose(h.grads[l], g.grads[l], 1e-7, 1e-12)) << what;
+      const bool body = from == pipeline::GradientTarget::From::Backbone;
+      ASSERT_EQ(h.body_grads.size(), body ? 3u : 0u);
+      for (size_t l = 0; body && l < 3; ++l)
+        EXPECT_TRUE(torch::allclose(h.body_grads[l], g.body_grads[l], 1e-7, 1e-12)) << what;
+    }
     EXPECT_EQ(g.body_steps, (std::vector<float>{8, 16, 32}));
     if (q->kind == Kind::Objectness) continue;
     // d value / d p3 (what Grad-CAM on p3 weights), and d value / d c4 through the FPN and through c5 (the
@@ -217,6 +242,15 @@ TEST(Explain, ProposalsAnchorsDeltasAndBackboneLevels) {
     return w;
   }()),
                std::invalid_argument);
+  // roi:K: the kept RoI a detection came from, explained as its most probable class, is that detection's.
+  api::ExplainRequest rq;
+  rq.target = "roi";
+  rq.index = t.detections[0].proposal;
+  api::ExplainRequest dq;  // det:0, whose class is its RoI's most probable (a confident detection)
+  const auto rroi = b.s->explain(rq), rdet = b.s->explain(dq);
+  EXPECT_EQ(rroi.label, rdet.label);
+  EXPECT_EQ(rroi.map, rdet.map);
+  EXPECT_FLOAT_EQ(rroi.box.x1, rdet.roi.x1);  // the box explained is the RoI itself
   // The backbone's output under p4 (c4), and a box delta of a detection.
   api::ExplainRequest c;
   c.level = 1;

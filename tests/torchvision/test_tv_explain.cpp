@@ -83,6 +83,11 @@ TEST(TvExplain, GradientsAreTheInferenceLogitsAndEqualCentralDifferences) {
       const double fd = (scalar(*q, xp) - scalar(*q, xm)) / (2 * eps);
       EXPECT_NEAR(g.input_grad.view(-1)[i].item<double>(), fd, 1e-6 + 1e-3 * std::abs(fd)) << what << ", " << i;
     }
+    auto shallow = *q;  // the gradient stopped at the FPN levels: the same there
+    shallow.from = pipeline::GradientTarget::From::Fpn;
+    const auto h = pipeline::tv_gradients(*m, r, shallow);
+    EXPECT_NEAR(h.value, g.value, 1e-12) << what;
+    for (size_t l = 0; l < g.grads.size(); ++l) EXPECT_TRUE(torch::allclose(h.grads[l], g.grads[l], 1e-7, 1e-12));
     // MobileNetV3's body gives 2 outputs (strides 16 and 32) under the FPN's 2 levels and 'pool'.
     EXPECT_EQ(g.feats.size(), 3u);
     EXPECT_EQ(g.body.size(), 2u);

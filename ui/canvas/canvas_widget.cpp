@@ -29,6 +29,7 @@ CanvasWidget::CanvasWidget(StudioContext& ctx, QWidget* parent) : QOpenGLWidget(
   connect(&ctx, &StudioContext::stageChanged, this, repaint);
   connect(&ctx, &StudioContext::viewChanged, this, repaint);
   connect(&ctx, &StudioContext::selectionChanged, this, repaint);
+  connect(&ctx, &StudioContext::explainShownChanged, this, qOverload<>(&CanvasWidget::update));
 }
 
 CanvasWidget::~CanvasWidget() {
@@ -36,6 +37,7 @@ CanvasWidget::~CanvasWidget() {
   makeCurrent();
   ImGui::SetCurrentContext(m_ctx);
   if (m_tex) glDeleteTextures(1, &m_tex);
+  m_heat.release();
   ImGui_ImplOpenGL3_Shutdown();
   ImGui::DestroyContext(m_ctx);
   doneCurrent();
@@ -43,6 +45,7 @@ CanvasWidget::~CanvasWidget() {
 
 void CanvasWidget::initializeGL() {
   initializeOpenGLFunctions();
+  m_heat.init();
   m_ctx = ImGui::CreateContext();
   ImGui::SetCurrentContext(m_ctx);
   ImGuiIO& io = ImGui::GetIO();

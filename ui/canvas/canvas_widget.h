@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "api/trace.h"
+#include "canvas/heat_layer.h"
 #include "stages/hit.h"
 
 struct ImGuiContext;
@@ -39,6 +40,8 @@ class CanvasWidget : public QOpenGLWidget, protected QOpenGLFunctions {
   QPointF toWidget(const QPointF& image) const { return {m_offX + image.x() * m_zoom, m_offY + image.y() * m_zoom}; }
   // Canvas as an image (for export and tests).
   QImage snapshot();
+  // The explain map's value under the mouse in the last frame ("" when none; canvas/heat_layer.h).
+  QString explainHoverText() const { return m_heat.hoverText(); }
   // Another canvas's zoom and pan (side by side): applied without re-emitting.
   void setViewTransform(double zoom, double offX, double offY);
 
@@ -69,6 +72,7 @@ class CanvasWidget : public QOpenGLWidget, protected QOpenGLFunctions {
   std::shared_ptr<const rcnn::api::PipelineTrace> m_trace;  // the one the texture and hit boxes belong to
   ImGuiContext* m_ctx = nullptr;
   unsigned m_tex = 0;
+  HeatLayer m_heat;  // the explain map
   bool m_texDirty = false;
   double m_zoom = 1, m_offX = 0, m_offY = 0;
   bool m_fitPending = true;

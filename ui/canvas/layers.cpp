@@ -91,7 +91,14 @@ void CanvasWidget::drawOverlays() {
   dc.hits = &m_hits;
   const Hit& hv = m_studio.hover();
   if (hitValid(hv, t)) dc.hover = hv;
-  if (m_studio.view().hideOverlays) return;
+  if (m_studio.view().hideOverlays) return m_heat.clearHover();
+  // The explain map first: under every box.
+  const ExplainShown& ex = m_studio.explainShown();
+  const bool heat = HeatLayer::belongs(ex, t, m_studio.traceGeneration());
+  if (heat)
+    m_heat.drawMap(dc, t, ex.result);
+  else
+    m_heat.clearHover();
   StageView& stage = m_studio.currentView();
   if (stage.showsGt()) {
     const int sel = m_studio.selectedGt();
@@ -113,6 +120,7 @@ void CanvasWidget::drawOverlays() {
   }
   stage.draw(dc, t);
   drawLabelMark(dc, t);
+  if (heat) m_heat.drawLegend(dc, t, *ex.result, float(width()), float(height()));
   m_drawn = dc.drawn;
   if (t.random_weights && m_studio.stage() >= Stage::Proposals)
     dc.dl->AddText(ImGui::GetFont(), 18.f, ImVec2(float(m_offX) + 8, float(m_offY) + 6), IM_COL32(255, 70, 70, 255),

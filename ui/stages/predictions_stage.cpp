@@ -3,12 +3,14 @@
 #include <QFormLayout>
 #include <QHeaderView>
 #include <QLabel>
+#include <QPushButton>
 #include <QSlider>
 #include <QTableWidget>
 #include <cmath>
 #include <cstdio>
 
 #include "canvas/palette.h"
+#include "explain/explain_controls.h"
 #include "stages/box_refinement.h"
 #include "stages/draw_context.h"
 #include "stages/stage_view.h"
@@ -52,7 +54,23 @@ class PredictionsStage : public StageView {
     m_misses->verticalHeader()->hide();
     l->addRow(new QLabel("Missed GT and the stage that lost them:", w));
     l->addRow(m_misses);
+    l->addRow(new ExplainControls(m_ctx, "Predictions", w));
     return w;
+  }
+  // Explain: the clicked detection or missed GT (a missed GT's row: its Explain button); the best
+  // detection until one is clicked.
+  ExplainTarget explainTarget(const PipelineTrace& t) const override {
+    if (m_targetImage == t.image_path) {
+      if (m_target.kind == "det" && m_target.index < int(t.detections.size())) return m_target;
+      if (m_target.kind == "gt" && m_target.index < int(t.gt.size())) return m_target;
+    }
+    return t.detections.empty() ? ExplainTarget{} : ExplainTarget{"det", 0};
+  }
+  bool clicked(const Hit& h) override {
+    const auto& t = m_ctx.trace();
+    if (!t || (h.kind != HitKind::Detection && h.kind != HitKind::Gt)) return false;
+    explain({h.kind == HitKind::Detection ? "det" : "gt", h.index}, *t, false);
+    return h.kind == HitKind::Detection;  // a GT click still selects the GT
   }
   QString counts(const PipelineTrace& t) override {
     // Counts from the accounting engine's one-to-one verdicts (VOC's rule; difficult GTs ignored).
@@ -158,9 +176,20 @@ class PredictionsStage : public StageView {
     });
     return s;
   }
+  // Points Explain at `target`; `enable` turns it on (a missed GT's Explain button).
+  void explain(const ExplainTarget& target, const PipelineTrace& t, bool enable) {
+    m_target = target;
+    m_targetImage = t.image_path;
+    if (enable) {
+      auto s = m_ctx.explainSettings();
+      s.enabled = true;
+      m_ctx.setExplainSettings(s);
+    }
+    m_ctx.touchExplainTarget();
+  }
   void fillMisses(const PipelineTrace& t) {
-    m_misses->setColumnCount(3);
-    m_misses->setHorizontalHeaderLabels({"GT", "lost at", "why"});
+    m_misses->setColumnCount(4);
+    m_misses->setHorizontalHeaderLabels({"", "GT", "lost at", "why"});
     int rows = 0;
     auto missed = [](const GtInfo& g) { return g.funnel != Funnel::Detected && g.funnel != Funnel::Ignored; };
     for (const auto& g : t.gt) rows += missed(g);
@@ -168,11 +197,18 @@ class PredictionsStage : public StageView {
     int row = 0;
     for (size_t g = 0; g < t.gt.size(); ++g) {
       if (!missed(t.gt[g])) continue;
-      m_misses->setItem(row, 0, new QTableWidgetItem(QString("%1 %2").arg(g).arg(className(t, t.gt[g].label))));
-      m_misses->setItem(row, 1, new QTableWidgetItem(funnel_name(t.gt[g].funnel)));
+      m_misses->setItem(row, 1, new QTableWidgetItem(QString("%1 %2").arg(g).arg(className(t, t.gt[g].label))));
+      m_misses->setItem(row, 2, new QTableWidgetItem(funnel_name(t.gt[g].funnel)));
       auto* why = new QTableWidgetItem(QString::fromStdString(t.gt[g].funnel_reason));
       why->setToolTip(why->text());
-      m_misses->setItem(row, 2, why);
+      m_misses->setItem(row, 3, why);
+      auto* ex = new QPushButton("Explain", m_misses);
+      ex->setObjectName(QString("explainGt%1").arg(g));
+      ex->setToolTip("The heat map of what this GT's best RoI sees (the score of the GT's class)");
+      QObject::connect(ex, &QPushButton::clicked, m_misses, [this, g] {
+        if (m_ctx.trace() && g < m_ctx.trace()->gt.size()) explain({"gt", int(g)}, *m_ctx.trace(), true);
+      });
+      m_misses->setCellWidget(row, 0, ex);  // first: the reasons are long
       ++row;
     }
     m_misses->resizeColumnsToContents();
@@ -183,6 +219,8 @@ class PredictionsStage : public StageView {
   QTableWidget* m_misses = nullptr;
   QCheckBox* m_arrows = nullptr;
   bool m_filling = false;
+  ExplainTarget m_target;     // what the user pointed Explain at
+  std::string m_targetImage;  // on this image
 };
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <QSpinBox>
 #include <cmath>
 
+#include "explain/explain_controls.h"
 #include "stages/box_refinement.h"
 #include "stages/draw_context.h"
 #include "stages/stage_view.h"
@@ -51,12 +52,31 @@ class ProposalsStage : public StageView {
     l->addRow("Heatmap level", m_heatLevel);
     l->addRow("Heatmap anchor shape", m_heatShape);
     l->addRow("GT recall", m_funnel);
+    l->addRow(new ExplainControls(m_ctx, "Proposals", w));
     auto touch = [this] { m_ctx.touch(); };
     QObject::connect(m_scoreMin, &QSlider::valueChanged, w, touch);
     for (auto* c : {m_preNms, m_suppressed, m_heat, m_arrows}) QObject::connect(c, &QCheckBox::toggled, w, touch);
     QObject::connect(m_heatLevel, qOverload<int>(&QComboBox::currentIndexChanged), w, touch);
     QObject::connect(m_heatShape, qOverload<int>(&QSpinBox::valueChanged), w, touch);
     return w;
+  }
+  // Explain: the clicked proposal (or anchor, with the refinement arrows on); until one is clicked, the
+  // proposal of the selected RoI (the RoIAlign stage's kept proposal).
+  ExplainTarget explainTarget(const PipelineTrace& t) const override {
+    if (m_targetImage == t.image_path) {
+      if (m_target.kind == "proposal" && m_target.index < int(t.proposals.size())) return m_target;
+      if (m_target.kind == "anchor" && m_target.index < int(t.anchors.size())) return m_target;
+    }
+    const int r = m_ctx.selectedRoi();
+    return r >= 0 && r < int(t.kept.size()) ? ExplainTarget{"proposal", t.kept[size_t(r)]} : ExplainTarget{};
+  }
+  bool clicked(const Hit& h) override {
+    const auto& t = m_ctx.trace();
+    if (!t || (h.kind != HitKind::Proposal && h.kind != HitKind::Anchor)) return false;
+    m_target = {h.kind == HitKind::Proposal ? "proposal" : "anchor", h.index};
+    m_targetImage = t->image_path;
+    m_ctx.touchExplainTarget();
+    return false;  // a kept proposal's click still selects its RoI
   }
   QString counts(const PipelineTrace& t) override {
     int kept = 0, sup = 0, cut = 0, small = 0, low = 0;
@@ -184,6 +204,8 @@ class ProposalsStage : public StageView {
   QComboBox* m_heatLevel = nullptr;
   QSpinBox* m_heatShape = nullptr;
   QLabel* m_funnel = nullptr;
+  ExplainTarget m_target;     // what the user pointed Explain at
+  std::string m_targetImage;  // on this image
 };
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <QSpinBox>
 #include <QVBoxLayout>
 
+#include "explain/explain_controls.h"
 #include "image_list.h"
 #include "stages/draw_context.h"
 #include "stages/feature_map_view.h"
@@ -114,6 +115,7 @@ class RoiAlignStage : public StageView {
     m_gallery->setObjectName("roiGallery");
     l->addWidget(new QLabel("All kept proposals:", w));
     l->addWidget(m_gallery, 1);
+    l->addWidget(new ExplainControls(m_ctx, "RoIAlign", w));
     QObject::connect(m_roi, qOverload<int>(&QSpinBox::valueChanged), w, [this](int v) {
       if (!m_filling) m_ctx.setSelectedRoi(v);
     });
@@ -128,6 +130,12 @@ class RoiAlignStage : public StageView {
       refreshImages();
     });
     return w;
+  }
+  // Explain: the selected RoI, its most probable class (roi:K: what the RoI head saw in it, detection or not).
+  ExplainTarget explainTarget(const PipelineTrace& t) const override {
+    const int r = m_ctx.selectedRoi();
+    if (r < 0 || r >= int(t.kept.size())) return {};
+    return ExplainTarget{"roi", r};
   }
   QString counts(const PipelineTrace& t) override {
     const int R = int(t.kept.size());

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "api/trace.h"
+#include "explain/explain_state.h"
 #include "stages/hit.h"
 
 class QWidget;
@@ -42,6 +43,9 @@ class StageView {
   virtual void draw(DrawContext& dc, const rcnn::api::PipelineTrace& t) = 0;
   // The canvas was clicked on `h`; return true when handled.
   virtual bool clicked(const Hit&) { return false; }
+  // What "Explain" explains on this stage of this trace: its selected box (invalid: the stage explains
+  // nothing, or nothing is selected). A stage that changes it calls StudioContext::touchExplainTarget.
+  virtual ExplainTarget explainTarget(const rcnn::api::PipelineTrace&) const { return {}; }
 
  protected:
   StudioContext& m_ctx;
