@@ -5,6 +5,7 @@
 
 #include "api/devices.h"
 #include "cli_anchors.h"
+#include "cli_capture.h"
 #include "cli_compare.h"
 #include "cli_detect.h"
 #include "cli_eval.h"
@@ -29,6 +30,8 @@ int main(int argc, char** argv) {
   MakeDatasetArgs mk;
   LabelIssuesArgs li;
   ExplainArgs ex;
+  CaptureArgs cap;
+  DiffArgs diff;
   auto* train_cmd = add_train_command(app, train);
   auto* eval_cmd = add_eval_command(app, eval);
   auto* analyze_cmd = add_analyze_command(app, analyze);
@@ -40,6 +43,8 @@ int main(int argc, char** argv) {
   auto* mk_cmd = add_make_dataset_command(app, mk);
   auto* li_cmd = add_label_issues_command(app, li);
   auto* ex_cmd = add_explain_command(app, ex);
+  auto* cap_cmd = add_capture_command(app, cap);
+  auto* diff_cmd = add_diff_command(app, diff);
   CLI11_PARSE(app, argc, argv);
   try {
     if (*train_cmd) return run_train_command(train);
@@ -53,6 +58,8 @@ int main(int argc, char** argv) {
     if (*mk_cmd) return run_make_dataset_command(mk);
     if (*li_cmd) return run_label_issues_command(li);
     if (*ex_cmd) return run_explain_command(ex);
+    if (*cap_cmd) return run_capture_command(cap);
+    if (*diff_cmd) return run_diff_command(diff);
   } catch (const std::exception& e) {
     if (tty()) std::printf("\n");
     std::fprintf(stderr, "rcnn: %s\n", e.what());

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # libFuzzer on the readers of untrusted files: VOC XML, COCO JSON, the
 # config JSON with --set overrides, image decoding with its limits, the
-# pickle reader and whole .pth files (torchvision checkpoints), and our own
-# checkpoints.
+# pickle reader and whole .pth files (torchvision checkpoints), our own
+# checkpoints, and captures (.rcnncap).
 # Installs clang and its fuzzer runtime if missing, builds tests/fuzz/ into
 # build-fuzz/ (ASan + UBSan + coverage), runs each target SECONDS seconds
 # from its checked-in corpus (tests/fuzz/corpus/<target>, new inputs go to
@@ -10,15 +10,15 @@
 # fails the script; its input is left as build-fuzz/crash-<target>-* (add it
 # to the corpus and a regression test when fixed).
 #   scripts/fuzz.sh [SECONDS=60] [TARGET...]
-#   (targets: voc coco config image pickle pth checkpoint)
+#   (targets: voc coco config image pickle pth checkpoint capture)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH=${1:-60}
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(voc coco config image pickle pth checkpoint)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(voc coco config image pickle pth checkpoint capture)
 need=()
-for p in clang libclang-rt-14-dev libopencv-dev libpugixml-dev nlohmann-json3-dev zlib1g-dev cmake ninja-build libtorch-dev; do
+for p in clang libclang-rt-14-dev libopencv-dev libpugixml-dev nlohmann-json3-dev zlib1g-dev libzip-dev cmake ninja-build libtorch-dev; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

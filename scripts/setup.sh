@@ -9,7 +9,7 @@ PKGS=(
   build-essential cmake ninja-build ccache pkg-config python3
   libtorch-dev libgloo-dev libopenblas0-pthread python3-torchvision
   qt6-base-dev libqt6opengl6-dev qt6-charts-dev qt6-qpa-plugins libgl-dev libgl1-mesa-dri
-  libopencv-dev libimgui-dev libgtest-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev libpugixml-dev zlib1g-dev
+  libopencv-dev libimgui-dev libgtest-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev libpugixml-dev zlib1g-dev libzip-dev
   dataset-fashion-mnist
   xvfb xauth
 )

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "api/capture.h"
 #include "api/explain.h"
 #include "api/trace.h"
 #include "api/types.h"
@@ -78,6 +79,10 @@ class Session {
   // The deletion metric of a map (api/explain.h: deletion_curve) for req's target (det or gt).
   std::vector<double> deletion_curve(const ExplainRequest& req, const std::vector<float>& map, int steps,
                                      uint64_t seed = 0);
+
+  // The current image's trace as a capture (api/capture.h): runs the stale stages first. `view_json` is the
+  // front end's view ({"stage", "selection", ...}). Throws std::invalid_argument with no image open.
+  Capture capture(const std::string& view_json = "{}");
 
   // RoIAlign sampling points of kept proposal r, (x, y) pairs in input-image
   // coordinates; grid_h/grid_w receive the per-bin sample counts.

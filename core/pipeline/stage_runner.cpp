@@ -16,6 +16,10 @@ void Session::Impl::run_stages(unsigned dirty, const StageTimer& timed) {
   auto& det = *this->det;
   T.torchvision = det.family() == std::string("torchvision");
   T.class_names = det.class_names();
+  // One name per class (the views and captures size the per-class arrays by it): a model opened with no
+  // names, or fewer than its classes, shows the rest as "class K" (1-based, as a VOC label file counts).
+  for (int k = int(T.class_names.size()); k < det.config().num_classes; ++k)
+    T.class_names.push_back("class " + std::to_string(k + 1));
   if (dirty & kImage)
     timed("image", [&] {
       input_raw = det.prepare(image, T);

@@ -161,4 +161,18 @@ grep -q -- "--dataset" err6.txt || fail "explain error: $(cat err6.txt)"
 python3 -c "import json; e=json.load(open('heat2.json')); assert e['target']['kind'] == 'proposal' and e['target']['class'] == 'object' and e['level_name'] == 'c4', e['target']" || fail "heat2.json"
 if "$RCNN" explain --checkpoint runs/t/last.pt "$IMG" --target proposal:0 --level q9 --out x.png 2> err7.txt; then fail "--level q9 ran"; fi
 grep -q "p3, p4, p5" err7.txt || fail "explain --level error: $(cat err7.txt)"
+# A capture of the trained run's model and of random weights; the diff of a capture with itself is empty.
+"$RCNN" capture "$IMG" --checkpoint runs/t/last.pt --out a.rcnncap --device cpu > cap.log || fail "capture: $(cat cap.log)"
+grep -q "wrote a.rcnncap" cap.log || fail "capture: $(cat cap.log)"
+"$RCNN" capture "$IMG" --random-weights --out b.rcnncap --device cpu > cap2.log || fail "capture: $(cat cap2.log)"
+"$RCNN" diff a.rcnncap a.rcnncap --json same.json > diff1.log || fail "diff: $(cat diff1.log)"
+grep -q "no change" diff1.log || fail "diff of a capture with itself: $(cat diff1.log)"
+python3 -c "import json; assert json.load(open('same.json'))['empty'] is True" || fail "same.json"
+"$RCNN" diff a.rcnncap b.rcnncap --json ab.json > diff2.log || fail "diff: $(cat diff2.log)"
+python3 -c "import json; j=json.load(open('ab.json')); assert j['empty'] is False and set(j) >= {'matching','sampling','proposals','rois','detections','gt'}" || fail "ab.json"
+if "$RCNN" capture "$IMG" --out c.rcnncap 2> err8.txt; then fail "capture without a model ran"; fi
+grep -q -- "--random-weights" err8.txt || fail "capture error: $(cat err8.txt)"
+head -c 5000 a.rcnncap > cut.rcnncap
+if "$RCNN" diff cut.rcnncap a.rcnncap 2> err9.txt; then fail "diff of a truncated capture ran"; fi
+grep -q "cut.rcnncap: not a capture" err9.txt || fail "truncated capture error: $(cat err9.txt)"
 echo "cli end-to-end OK"
