@@ -1,4 +1,4 @@
-// rcnn-studio: the GUI. Usage: rcnn-studio [DATASET_OR_IMAGE] [--checkpoint FILE]
+// rcnn-studio: the GUI. Usage: rcnn-studio [DATASET_OR_IMAGE_OR_CAPTURE] [--checkpoint FILE]
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QFileInfo>
@@ -20,7 +20,8 @@ int main(int argc, char** argv) {
   QCommandLineParser p;
   p.setApplicationDescription("RCNN Studio: step through every stage of a two-stage detector");
   p.addHelpOption();
-  p.addPositionalArgument("input", "dataset directory, COCO .json, image, or nothing for the embedded dataset");
+  p.addPositionalArgument(
+      "input", "dataset directory, COCO .json, image, capture (.rcnncap), or nothing for the embedded dataset");
   QCommandLineOption ckpt("checkpoint", "model to load: ours (.pt) or a torchvision state dict (.pth)", "file");
   QCommandLineOption config("config", "preset (seed, default, fast, torchvision_*) or JSON config", "name");
   QCommandLineOption classes("classes", "the model's class names, one per line", "file");
@@ -34,7 +35,9 @@ int main(int argc, char** argv) {
   w.show();
   const QStringList pos = p.positionalArguments();
   QString input = pos.isEmpty() ? QString::fromStdString(rcnn::api::default_dataset_dir()) : pos.first();
-  if (QFileInfo(input).isFile() && QFileInfo(input).suffix() != "json")
+  if (QFileInfo(input).suffix() == "rcnncap")
+    w.openCapture(input);  // no model needed: the capture holds every stage
+  else if (QFileInfo(input).isFile() && QFileInfo(input).suffix() != "json")
     w.openImageFile(input);
   else
     w.openDataset(input);

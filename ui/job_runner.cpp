@@ -175,6 +175,26 @@ void JobRunner::stopTraining() {
   if (m_training && m_train) m_train->request_stop();
 }
 
+void JobRunner::postCapture(const QString& path, const QString& viewJson) {
+  queue([this, path, view = viewJson.toStdString()] {
+    try {
+      if (!m_session->has_image()) throw std::runtime_error("Save capture: no image is open");
+      m_session->set_train_view(true);  // a capture shows every stage, the training step's too
+      const auto c = m_session->capture(view);
+      m_session->set_train_view(m_trainView);
+      rcnn::api::save_capture(path.toStdString(), c);
+      emit captureSaved(path, QString("%1 anchors, %2 proposals, %3 detections, %4 GTs")
+                                  .arg(c.trace.anchors.size())
+                                  .arg(c.trace.proposals.size())
+                                  .arg(c.trace.detections.size())
+                                  .arg(c.trace.gt.size()));
+    } catch (const std::exception& e) {
+      m_session->set_train_view(m_trainView);
+      emit captureFailed(QString::fromStdString(e.what()));
+    }
+  });
+}
+
 void JobRunner::postCoverage(const rcnn::api::CoverageRequest& r) {
   QMutexLocker lk(&m_mutex);
   m_coverage = r;
@@ -282,7 +302,7 @@ void JobRunner::runTrace(const TraceRequest& req) {
     }
     if (req.sample_seed) S.set_sample_seed(*req.sample_seed);
     if (req.feature_channel) S.set_feature_channel(*req.feature_channel);
-    if (req.train_view) S.set_train_view(*req.train_view);
+    if (req.train_view) S.set_train_view(m_trainView = *req.train_view);
     if (req.image_path) S.open_image(*req.image_path, req.gt, req.class_names);
     if (!S.has_image()) return;
     // Only the training step switched off: the trace as it is stays right, nothing to re-run.

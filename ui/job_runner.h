@@ -70,6 +70,9 @@ class JobRunner : public QThread {
   // as explained() (explainFailed()) with `key`; D-RISE reports explainProgress() after each batch.
   void postExplain(const rcnn::api::ExplainRequest& r, const QString& key,
                    std::shared_ptr<const rcnn::api::PipelineTrace> onTrace = nullptr);
+  // Tag Capture: queued; the current image's trace (with its training step) as a capture file
+  // (api/capture.h); captureSaved() or captureFailed() with the file.
+  void postCapture(const QString& path, const QString& viewJson);
   // Drops a pending explain request (silently) and cancels a running one (it fails with "explain: cancelled").
   void cancelExplain();
   void shutdown();
@@ -107,6 +110,8 @@ class JobRunner : public QThread {
   void explained(std::shared_ptr<const rcnn::api::ExplainResult> result, QString key);
   void explainFailed(QString message, QString key);
   void explainProgress(int done, int total, QString key);
+  void captureSaved(QString path, QString summary);
+  void captureFailed(QString message);
 
  protected:
   void run() override;
@@ -138,6 +143,7 @@ class JobRunner : public QThread {
   std::string m_device = "cpu";  // under m_mutex
   std::string m_precision = "fp32";  // under m_mutex
   bool m_workedSinceTrim = false;  // this thread only
+  bool m_trainView = false;        // the session computes the training step; this thread only
   std::set<std::string> m_peaks;   // precisions whose peak was measured; this thread only
   rcnn::DetectorConfig m_cfg;
   std::unique_ptr<rcnn::api::Session> m_session;  // touched only on this thread

@@ -115,6 +115,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   m_params->setConfig(cfg);
   m_training->setCurrentConfig(cfg);
   connect(m_job, &JobRunner::traceReady, this, [this](std::shared_ptr<const rcnn::api::PipelineTrace> t, double ms) {
+    if (m_capture) return;  // an opened capture stays until an image or a model is opened
     ++m_traces;
     m_ctx->setTrace(t, ms);
     m_lastTrace = t;
@@ -126,6 +127,11 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     updateTimingLabel();
   });
   connect(m_job, &JobRunner::failed, this, &MainWindow::showError);
+  connect(m_job, &JobRunner::captureSaved, this, [this](QString path, QString summary) {
+    ++m_capturesSaved;
+    statusBar()->showMessage(QString("saved capture %1 (%2)").arg(path, summary), 8000);
+  });
+  connect(m_job, &JobRunner::captureFailed, this, &MainWindow::showError);
   m_explain = new ExplainController(*m_ctx, *m_job, this);  // Explain a box: the map off the GUI thread
   connect(m_explain, &ExplainController::message, this, &MainWindow::showError);
   connect(m_job, &JobRunner::modelChanged, this, [this](QString label, bool random, QString json) {
@@ -158,6 +164,13 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   connect(m_ctx, &StudioContext::stageChanged, this, syncTrainView);
   syncTrainView();
   connect(m_params, &ParamsPanel::configChanged, this, [this](const rcnn::DetectorConfig& c) {
+    if (needsModel("Changing a parameter")) {
+      try {
+        m_params->setConfig(rcnn::config_from_json_string(m_capture->config_json, "capture"));  // as captured
+      } catch (const std::exception&) {
+      }
+      return;
+    }
     m_training->setCurrentConfig(c);
     updateAnalysisSource();
     TraceRequest r;
@@ -175,6 +188,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   connect(m_params, &ParamsPanel::message, this, [this](const QString& m) { statusBar()->showMessage(m, 8000); });
   connect(m_datasetPanel, &DatasetPanel::imageSelected, this, &MainWindow::showImage);
   connect(m_ctx, &StudioContext::sampleSeedRequested, this, [this](quint64 s) {
+    if (needsModel("A new sampling seed")) return;
     TraceRequest r;
     r.sample_seed = s;
     m_job->post(r);
@@ -183,6 +197,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   connect(m_side, &SideBySide::failed, this, [this](const QString& m) { showError("Model B: " + m); });
   connect(m_compare, &ComparePanel::showBesideRequested, this, &MainWindow::showSideBySide);
   connect(m_ctx, &StudioContext::featureChannelRequested, this, [this](int c) {
+    if (needsModel("Another feature-map channel")) return;
     TraceRequest r;
     r.feature_channel = c;
     m_job->post(r);
@@ -267,6 +282,18 @@ void MainWindow::updateTimingLabel() {
 }
 
 void MainWindow::updateModelLabel() {
+  if (m_capture) {
+    const auto& m = m_capture->model;
+    m_modelLabel->setText(
+        QString("<b>CAPTURE</b> %1 — %2, no model loaded")
+            .arg(QFileInfo(m_ctx->captureSource()).fileName(), QString::fromStdString(m_capture->trace.model_label)));
+    m_modelLabel->setToolTip(QString("%1\nmodel: %2 %3 %4, weights %5")
+                                 .arg(m_ctx->captureSource(), QString::fromStdString(m.family),
+                                      QString::fromStdString(m.preset), QString::fromStdString(m.checkpoint),
+                                      QString::fromStdString(m.weights_hash)));
+    setWindowTitle("RCNN Studio — capture " + QFileInfo(m_ctx->captureSource()).fileName());
+    return;
+  }
   if (m_random)
     m_modelLabel->setText("<b style='color:#f55'>RANDOM WEIGHTS</b> — load or train a checkpoint");
   else
@@ -376,7 +403,9 @@ void MainWindow::dropEvent(QDropEvent* e) {
   for (const auto& url : e->mimeData()->urls()) {
     const QString p = url.toLocalFile();
     const QFileInfo fi(p);
-    if (fi.isDir() || fi.suffix() == "json")
+    if (fi.suffix() == "rcnncap")
+      openCapture(p);
+    else if (fi.isDir() || fi.suffix() == "json")
       openDataset(p);
     else if (fi.suffix() == "pt")
       openCheckpoint(p);

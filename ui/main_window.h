@@ -45,6 +45,13 @@ class MainWindow : public QMainWindow {
   void setStage(rcnn::api::Stage s);
   rcnn::api::Stage stage() const;
   void exportPng(const QString& path);
+  // Captures (api/capture.h; ui/main_window_capture.cpp). saveCapture writes the current image's whole trace
+  // (on the model's thread; an opened capture is written again with the current view); openCapture shows a
+  // capture with no model behind it, until an image or a model is opened. Errors go to the status bar.
+  void saveCapture(const QString& path);
+  bool openCapture(const QString& path);
+  QString captureSource() const;  // the opened capture ("" when the trace is the model's)
+  int capturesSaved() const { return m_capturesSaved; }
   void exportTrace(const QString& path);
 
   // For tests and scripting.
@@ -78,6 +85,12 @@ class MainWindow : public QMainWindow {
 
  private:
   void buildMenus();
+  // The view a capture records: stage, selection, zoom and pan.
+  QString viewJson() const;
+  void applyView(const QString& json);
+  // In a capture: says that `what` needs the model and returns true (the caller then does nothing).
+  bool needsModel(const QString& what);
+  void leaveCapture();
   void showImage(int index);
   void showError(const QString& msg);
   void addRecent(const QString& key, const QString& path);
@@ -116,6 +129,8 @@ class MainWindow : public QMainWindow {
   double m_lastTraceMs = 0;
   QMap<QString, double> m_peaks;  // measured compute peak (GFLOP/s) per precision
   quint64 m_seed = 0;
+  std::shared_ptr<const rcnn::api::Capture> m_capture;  // the opened capture (null: the model's trace)
+  int m_capturesSaved = 0;
 };
 
 }  // namespace studio

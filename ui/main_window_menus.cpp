@@ -41,6 +41,15 @@ void MainWindow::buildMenus() {
   m_recentCheckpoints = file->addMenu("Recent checkpoints");
   rebuildRecent();
   file->addSeparator();
+  file->addAction("&Save capture…", QKeySequence("Ctrl+Shift+S"), this, [this] {
+    const QString f = QFileDialog::getSaveFileName(this, "Save capture", "capture.rcnncap", "Captures (*.rcnncap)");
+    if (!f.isEmpty()) saveCapture(f);
+  });
+  file->addAction("Open capt&ure…", QKeySequence("Ctrl+Shift+O"), this, [this] {
+    const QString f = QFileDialog::getOpenFileName(this, "Open capture", QString(), "Captures (*.rcnncap)");
+    if (!f.isEmpty()) openCapture(f);
+  });
+  file->addSeparator();
   file->addAction("Export canvas as &PNG…", QKeySequence("Ctrl+E"), this, [this] {
     const QString f = QFileDialog::getSaveFileName(this, "Export PNG", "canvas.png", "PNG (*.png)");
     if (!f.isEmpty()) exportPng(f);
@@ -94,6 +103,7 @@ void MainWindow::buildMenus() {
 
   auto* model = menuBar()->addMenu("&Model");
   model->addAction("Random weights", this, [this] {
+    leaveCapture();
     TraceRequest r;
     r.checkpoint = std::string();
     m_job->post(r);

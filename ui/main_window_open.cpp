@@ -79,6 +79,7 @@ void MainWindow::showImage(int index) {
   const auto& ds = m_ctx->dataset();
   if (index < 0 || index >= int(ds.images.size())) return;
   const auto& rec = ds.images[size_t(index)];
+  leaveCapture();
   if (m_ctx->labelMark().path != QString::fromStdString(rec.path)) m_ctx->setLabelMark({});  // another image
   TraceRequest r;
   r.image_path = rec.path;
@@ -91,6 +92,7 @@ void MainWindow::showImage(int index) {
 }
 
 void MainWindow::openImageFile(const QString& path) {
+  leaveCapture();
   TraceRequest r;
   r.image_path = path.toStdString();
   r.class_names = m_ctx->dataset().class_names;
@@ -112,12 +114,14 @@ void MainWindow::loadConfig(const QString& nameOrFile) {
 }
 
 void MainWindow::loadClassNames(const QString& path) {
+  if (needsModel("Loading class names")) return;
   TraceRequest r;
   r.classes_file = path.toStdString();
   m_job->post(r);
 }
 
 void MainWindow::openCheckpoint(const QString& path) {
+  leaveCapture();
   TraceRequest r;
   r.checkpoint = path.toStdString();
   m_job->post(r);  // m_checkpoint follows in modelChanged, only if the file loads

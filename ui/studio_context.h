@@ -80,6 +80,11 @@ class StudioContext : public QObject {
   // Counts the traces set (an explain result names the one it was computed on).
   quint64 traceGeneration() const { return m_traceGeneration; }
 
+  // The capture file the trace comes from ("" for the model's live trace). A capture has no model behind it:
+  // what needs one (Explain, parameter edits) says so instead of running.
+  const QString& captureSource() const { return m_captureSource; }
+  void setCaptureSource(const QString& path) { m_captureSource = path; }
+
   // A stage's own drawing option changed: repaint.
   void touch() { emit viewChanged(); }
 
@@ -113,6 +118,7 @@ class StudioContext : public QObject {
   ViewOptions m_view;
   rcnn::api::DatasetInfo m_dataset;
   LabelMark m_labelMark;
+  QString m_captureSource;
   quint64 m_traceGeneration = 0;
   ExplainSettings m_explainSettings;
   ExplainShown m_explainShown;

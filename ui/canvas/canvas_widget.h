@@ -42,6 +42,8 @@ class CanvasWidget : public QOpenGLWidget, protected QOpenGLFunctions {
   QImage snapshot();
   // The explain map's value under the mouse in the last frame ("" when none; canvas/heat_layer.h).
   QString explainHoverText() const { return m_heat.hoverText(); }
+  double zoom() const { return m_zoom; }
+  QPointF offset() const { return {m_offX, m_offY}; }
   // Another canvas's zoom and pan (side by side): applied without re-emitting.
   void setViewTransform(double zoom, double offX, double offY);
 

@@ -71,6 +71,10 @@ void ExplainController::refresh() {
   };
   if (!s.enabled) return idle(QString());
   if (!t) return idle("No image yet.");
+  if (!m_ctx.captureSource().isEmpty())
+    return idle(
+        "Explain needs the model: this trace is a capture, opened without one. Open the model and the "
+        "image to explain a box.");
   const ExplainTarget target = m_ctx.currentView().explainTarget(*t);
   if (!target.valid()) return idle("Select a box to explain.");
   const auto req = request(target, s);
