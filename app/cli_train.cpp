@@ -25,6 +25,11 @@ CLI::App* add_train_command(CLI::App& app, TrainArgs& a) {
   train->add_option("--device", tr.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   train->add_option("--set", tr.overrides, "config override key=value (repeatable), e.g. rpn.iou_hi=0.7");
   train->add_option("--eval-images", tr.eval_max_images, "limit periodic evaluation to N val images");
+  train
+      ->add_option("--probe-images", tr.probe_images,
+                   "capture the first N val images at every evaluation into RUN/probes/ (the Training panel's "
+                   "timeline; 0: none)")
+      ->capture_default_str();
   train->add_option("--val-fraction", tr.val_fraction,
                     "hold out this fraction of the train split for validation (needed for a single COCO file)");
   train->add_option("--folds", tr.folds, "with --fold: split the train split into K folds (by image id) ...")

@@ -16,6 +16,7 @@
 #include "ops/roi_align.h"
 #include "roofline.h"
 #ifdef RCNN_BENCH_HAS_API
+#include "capture_budget.h"
 #include "explain_eval.h"
 #include "label_doctor.h"
 #endif
@@ -430,6 +431,15 @@ int main(int argc, char** argv) {
       return bench::explain_main(argc, argv);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "rcnn_bench --explain: %s\n", e.what());
+      return 2;
+    }
+  }
+  if (argc >= 2 && std::string(argv[1]) == "--capture") {
+    engine::init_threads();
+    try {
+      return bench::capture_main(argc, argv);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "rcnn_bench --capture: %s\n", e.what());
       return 2;
     }
   }

@@ -30,6 +30,7 @@
 #include "panels/eval_panel.h"
 #include "panels/label_issues_panel.h"
 #include "panels/params_panel.h"
+#include "panels/probe_timeline.h"
 #include "panels/stage_panel.h"
 #include "panels/training_panel.h"
 #include "side_by_side.h"
@@ -132,6 +133,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     statusBar()->showMessage(QString("saved capture %1 (%2)").arg(path, summary), 8000);
   });
   connect(m_job, &JobRunner::captureFailed, this, &MainWindow::showError);
+  // The Training panel's timeline: the probe image's capture at the slider's iteration, at the current stage.
+  connect(m_training->timeline(), &ProbeTimeline::captureRequested, this, [this](const QString& f) { openCapture(f); });
   m_explain = new ExplainController(*m_ctx, *m_job, this);  // Explain a box: the map off the GUI thread
   connect(m_explain, &ExplainController::message, this, &MainWindow::showError);
   connect(m_job, &JobRunner::modelChanged, this, [this](QString label, bool random, QString json) {

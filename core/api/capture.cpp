@@ -226,7 +226,34 @@ const char* kTopKeys[] = {"format", "version", "image", "model", "config", "trac
 std::string capture_bytes(const Capture& c) {
   Writer w;
   auto& t = const_cast<PipelineTrace&>(c.trace);  // the field list takes references; the writer only reads
+  std::vector<float> pooled;
+  if (!c.levels.empty()) pooled.swap(t.roi_features);  // pooled again from the levels when read
+  struct Back {
+    std::vector<float>& from;
+    std::vector<float>& to;
+    ~Back() {
+      if (!from.empty()) to.swap(from);
+    }
+  } back{pooled, t.roi_features};
   capture::trace_fields(w, t);
+  J pooling = J::array();
+  for (size_t l = 0; l < c.levels.size(); ++l) {
+    const auto& L = c.levels[l];
+    const std::string name = l < t.levels.size() ? t.levels[l].name : "level" + std::to_string(l);
+    if (L.data.size() != size_t(L.channels) * size_t(L.height) * size_t(L.width))
+      throw std::invalid_argument("capture: level " + name + "'s features do not match its size");
+    w.zip.add("features/" + name + ".npy",
+              capture::npy_encode(capture::Dtype::F32, {size_t(L.channels), size_t(L.height), size_t(L.width)},
+                                  L.data.data(), L.data.size() * 4));
+    J p;
+    p["name"] = name;
+    p["spatial_scale"] = L.spatial_scale;
+    p["output_size"] = L.output_size;
+    p["sampling_ratio"] = L.sampling_ratio;
+    p["aligned"] = L.aligned;
+    pooling.push_back(p);
+  }
+  if (!c.levels.empty()) w.trace["roialign"]["pooled_from"] = pooling;
   const size_t h = size_t(c.image.height), wd = size_t(c.image.width);
   if (c.image.rgb.size() != h * wd * 3)
     throw std::invalid_argument("capture: the image's pixels do not match its size");
@@ -260,7 +287,7 @@ void save_capture(const std::string& path, const Capture& c) {
   }
 }
 
-Capture read_capture(std::string bytes, const std::string& origin) {
+Capture read_capture_raw(std::string bytes, const std::string& origin) {
   capture::ZipReader zip(std::move(bytes), origin);
   if (!zip.has("capture.json")) throw std::runtime_error(origin + ": not a capture (no capture.json member)");
   J doc;
@@ -299,6 +326,32 @@ Capture read_capture(std::string bytes, const std::string& origin) {
 
   Reader r{zip, doc["trace"], origin, {}, {}};
   capture::trace_fields(r, c.trace);
+  // The FPN levels the RoI features are pooled from again (the seed family's smaller form).
+  const J& roialign = doc["trace"]["roialign"];
+  if (roialign.contains("pooled_from")) {
+    r.keys_read["roialign"].insert("pooled_from");
+    try {
+      for (const auto& p : roialign.at("pooled_from")) {
+        CaptureLevel L;
+        const std::string name = p.at("name").get<std::string>();
+        L.spatial_scale = p.at("spatial_scale").get<double>();
+        L.output_size = p.at("output_size").get<int>();
+        L.sampling_ratio = p.at("sampling_ratio").get<int>();
+        L.aligned = p.at("aligned").get<bool>();
+        const auto a = r.load("features/" + name + ".npy", capture::Dtype::F32);
+        if (a.shape.size() != 3 || a.shape[0] > 1u << 16 || a.shape[1] > 1u << 15 || a.shape[2] > 1u << 15)
+          r.fail("member features/" + name + ".npy", "is not a (C, H, W) feature map");
+        L.channels = int(a.shape[0]);
+        L.height = int(a.shape[1]);
+        L.width = int(a.shape[2]);
+        L.data.resize(a.elements());
+        std::memcpy(L.data.data(), a.data.data(), a.data.size());
+        c.levels.push_back(std::move(L));
+      }
+    } catch (const J::exception& e) {
+      r.fail("capture.json: trace.roialign.pooled_from", std::string("is malformed (") + e.what() + ")");
+    }
+  }
   const auto original = r.load("image/original.npy", capture::Dtype::U8);
   if (original.shape.size() != 3 || original.shape[2] != 3 || original.shape[0] > 1u << 16 ||
       original.shape[1] > 1u << 16)
@@ -323,6 +376,16 @@ Capture read_capture(std::string bytes, const std::string& origin) {
   }
   try {
     validate_trace(c.trace);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(origin + ": " + e.what());
+  }
+  return c;
+}
+
+Capture read_capture(std::string bytes, const std::string& origin) {
+  auto c = read_capture_raw(std::move(bytes), origin);
+  try {
+    pool_capture_features(c);
   } catch (const std::exception& e) {
     throw std::runtime_error(origin + ": " + e.what());
   }

@@ -26,6 +26,16 @@ struct ModelIdentity {
   uint64_t weight_seed = 0;
 };
 
+// One FPN level as the RoI head pooled it: what a capture of the seed family stores instead of the pooled
+// features when it is smaller (read_capture pools them again, bit for bit, with the same RoIAlign).
+struct CaptureLevel {
+  int channels = 0, height = 0, width = 0;
+  std::vector<float> data;  // C * H * W
+  double spatial_scale = 1;
+  int output_size = 7, sampling_ratio = 2;
+  bool aligned = true;
+};
+
 struct Capture {
   int version = kCaptureVersion;
   Image image;               // the original image
@@ -36,6 +46,8 @@ struct Capture {
   PipelineTrace trace;
   std::string view_json = "{}";       // the studio's view: {"stage", "selection", "zoom", ...}
   std::vector<std::string> warnings;  // load_capture: what it did not understand (a newer writer's fields)
+  // Non-empty: trace.roi_features is not stored but pooled again from these levels when read.
+  std::vector<CaptureLevel> levels;
 };
 
 // Throws std::runtime_error naming the file; an existing file is replaced only by a complete capture.
@@ -45,6 +57,11 @@ void save_capture(const std::string& path, const Capture& c);
 // open with a warning in Capture::warnings.
 Capture load_capture(const std::string& path);
 Capture read_capture(std::string bytes, const std::string& origin);
+// read_capture without pooling the features again (plain C++: what the fuzzer reads); trace.roi_features is
+// then empty when the capture stores levels.
+Capture read_capture_raw(std::string bytes, const std::string& origin);
+// trace.roi_features from c.levels (api/capture_pool.cpp). Throws std::runtime_error when they do not fit.
+void pool_capture_features(Capture& c);
 std::string capture_bytes(const Capture& c);  // what save_capture writes (tests, the fuzzer's seeds)
 
 // The checks load_capture makes of a trace: every index in range and every per-anchor, per-proposal and

@@ -92,6 +92,7 @@ class Session {
   int64_t backbone_runs() const;
 
  private:
+  friend struct SessionAccess;  // core's probe recorder (pipeline/session_impl.h)
   struct Impl;
   std::unique_ptr<Impl> d_;
 };

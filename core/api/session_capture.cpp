@@ -46,8 +46,33 @@ Capture Session::capture(const std::string& view_json) {
   c.model.random_weights = d_->random;
   c.model.weight_seed = d_->random ? d_->weight_seed : 0;
   c.model.checkpoint = d_->random ? "" : std::filesystem::path(d_->checkpoint).filename().string();
-  c.model.weights_hash = weights_hash(d_->det->module());
+  if (d_->weights_hash.empty()) d_->weights_hash = weights_hash(d_->det->module());
+  c.model.weights_hash = d_->weights_hash;
   c.view_json = view_json;
+  // The seed family's FPN levels are smaller than its pooled RoI features: the capture keeps the levels and
+  // read_capture pools the features again, bit for bit (api/capture_pool.cpp).
+  if (c.model.family == "seed" && !c.trace.roi_features.empty()) {
+    const auto f = d_->det->features();
+    size_t total = 0;
+    bool fp32 = f.maps.size() == c.trace.levels.size();
+    for (const auto& m : f.maps)
+      total += size_t(m.numel()), fp32 = fp32 && m.scalar_type() == torch::kFloat && m.size(0) == 1;
+    if (fp32 && total < c.trace.roi_features.size())
+      for (size_t l = 0; l < f.maps.size(); ++l) {
+        const auto m = f.maps[l].to(torch::kCPU).contiguous();
+        const auto p = d_->det->pooling(int(l));
+        CaptureLevel L;
+        L.channels = int(m.size(1));
+        L.height = int(m.size(2));
+        L.width = int(m.size(3));
+        L.data.assign(m.data_ptr<float>(), m.data_ptr<float>() + m.numel());
+        L.spatial_scale = p.spatial_scale;
+        L.output_size = p.output_size;
+        L.sampling_ratio = p.sampling_ratio;
+        L.aligned = p.aligned;
+        c.levels.push_back(std::move(L));
+      }
+  }
   return c;
 }
 

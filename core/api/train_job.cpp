@@ -2,12 +2,15 @@
 
 #include <torch/torch.h>
 
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "api/dataset_convert.h"
 #include "data/loader.h"
 #include "detail/eval_internal.h"
 #include "detail/train_dist_internal.h"
@@ -16,6 +19,7 @@
 #include "engine/device.h"
 #include "engine/trainer.h"
 #include "pipeline/families.h"
+#include "pipeline/train_probes.h"
 
 namespace fs = std::filesystem;
 
@@ -304,8 +308,27 @@ TrainOutcome TrainJob::run(const TrainEvents& ev) {
         return rep.result.map50;
       };
     }
+    std::unique_ptr<ProbeRecorder> probes;
+    if (splits.val && ds.lead() && req_.probe_images > 0) {
+      probes = std::make_unique<ProbeRecorder>(cfg, to_info(*splits.val), req_.probe_images, req_.run_dir, req_.resume);
+      to.probe = [&](pipeline::Detector& det, int64_t iter) {
+        try {
+          probes->record(det, iter);
+        } catch (const std::exception& e) {
+          say(std::string("probes: ") + e.what());  // training goes on without this capture
+        }
+      };
+    }
+    const auto started = std::chrono::steady_clock::now();
     engine::Trainer trainer(cfg, to);
     const auto r = trainer.run(src, hooks_for(ev, say), &stop_);
+    if (probes) {
+      const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      char m[160];
+      std::snprintf(m, sizeof m, "probes: %d images, %.1f s of %.1f s (%.1f %%) in %s/probes", req_.probe_images,
+                    probes->seconds(), total, total > 0 ? 100 * probes->seconds() / total : 0.0, req_.run_dir.c_str());
+      say(m);
+    }
     for (const auto& i : loader.issues()) say("loader: " + i);
     out.state = state_name(r.state);
     out.message = r.message;

@@ -28,6 +28,9 @@ struct TrainRequest {
   // no val split of its own and needs it.
   double val_fraction = 0;
   int eval_max_images = 0;  // 0: the whole val split
+  // The first N val images captured at every evaluation (and before the first iteration) into
+  // RUN/probes/ (api/timeline.h); 0: none.
+  int probe_images = 8;
   // folds >= 2: train on the images of train_split outside fold `fold` (fold_of below), as the label
   // doctor's out-of-sample predictions need; recorded in the run's data.json.
   int folds = 0, fold = -1;

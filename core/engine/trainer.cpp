@@ -126,6 +126,7 @@ class Trainer::Run {
 
   // The loop: a step per iteration until the schedule ends, a stop or a failure.
   TrainResult loop() {
+    if (iter_ == 0) probe();
     train_mode();
     data_.start_epoch(epoch_, images_in_epoch_);
     t0_ = window_start_ = Clock::now();  // the budget counts training, not the start-up
@@ -329,6 +330,14 @@ class Trainer::Run {
     if (hooks_.on_checkpoint) hooks_.on_checkpoint(exported.empty() ? path : exported, is_best);
   }
 
+  // The probe captures of rank 0 (TrainOptions::probe), in eval mode.
+  void probe() {
+    if (!lead_ || !opt_.probe) return;
+    det_->set_training(false, false);
+    torch::NoGradGuard ng;
+    opt_.probe(*det_, iter_);
+  }
+
   // Val mAP@0.5 on rank 0 (the others wait), best.pt when it improves.
   void evaluate() {
     if (lead_ && opt_.evaluate) {
@@ -338,6 +347,7 @@ class Trainer::Run {
         torch::NoGradGuard ng;
         last_map_ = opt_.evaluate(*det_, &details);
       }
+      probe();
       train_mode();
       nlohmann::ordered_json j{{"type", "eval"}, {"iter", iter_}, {"map50", last_map_}};
       if (!details.empty()) j["details"] = nlohmann::json::parse(details, nullptr, false);

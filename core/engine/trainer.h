@@ -68,6 +68,9 @@ struct TrainOptions {
   // Val mAP@0.5 of the current model (eval mode set by the trainer); may
   // fill details (JSON). Empty: no periodic evaluation.
   std::function<double(pipeline::Detector&, std::string* details)> evaluate;
+  // Called on rank 0 in eval mode, without gradients: before the first iteration of a new run, after every
+  // periodic evaluation and at the end (the run's probe captures, pipeline/train_probes.h).
+  std::function<void(pipeline::Detector&, int64_t iter)> probe;
   // Data parallelism: the group this process trains in (nullptr: alone).
   // Rank 0 alone writes checkpoints, metrics.jsonl and config.json and
   // evaluates; the others wait for it (up to eval_timeout_s).

@@ -78,8 +78,10 @@ struct Session::Impl {
   PipelineTrace trace;
 
   const DetectorConfig& cfg() const { return det->config(); }
+  std::string weights_hash;  // Session::capture's, of this model ("" = not yet computed)
   void use(std::unique_ptr<pipeline::Detector> d, bool random_weights, const std::string& path) {
     det = std::move(d);
+    weights_hash.clear();
     det->set_dataset_names(dataset_names);
     random = random_weights;
     checkpoint = path;
@@ -89,6 +91,11 @@ struct Session::Impl {
   void run_stages(unsigned dirty, const StageTimer& timed);
   // The training step on the current image, when a stage shows it.
   void run_train_view(unsigned dirty, const StageTimer& timed);
+};
+
+// Core's own way into a Session (the probe recorder copies trained weights into its model).
+struct SessionAccess {
+  static Session::Impl& impl(Session& s) { return *s.d_; }
 };
 
 }  // namespace rcnn::api

@@ -48,7 +48,16 @@ assert probs.shape == (R, C + 1)
 assert np.allclose(probs.sum(axis=1), 1, atol=1e-4)  # a softmax over background and the classes
 S, F = t["roialign"]["roi_size"], t["roialign"]["feature_channels"]
 feats = d["roialign/features"]
-assert feats.dtype == np.float16 and feats.shape == (R, F, S, S), feats.shape
+pooled_from = t["roialign"].get("pooled_from")
+if pooled_from:  # the seed family keeps its FPN levels; the RoI features are pooled from them when read
+    assert feats.shape == (0, F, S, S), feats.shape
+    assert [p["name"] for p in pooled_from] == [l["name"] for l in t["anchors"]["levels"]]
+    for p, l in zip(pooled_from, t["anchors"]["levels"]):
+        f = d["features/" + p["name"]]
+        assert f.dtype == np.float32 and f.shape == (F, l["height"], l["width"]), f.shape
+        assert abs(p["spatial_scale"] * l["stride"] - 1) < 1e-12 and p["output_size"] == S
+else:
+    assert feats.dtype == np.float16 and feats.shape == (R, F, S, S), feats.shape
 crops = d["roialign/crops"]
 cs = t["roialign"]["crop_size"]
 assert crops.dtype == np.uint8 and crops.shape == (R, 3, cs, cs)

@@ -186,10 +186,17 @@ TEST(Capture, EveryStageReadsBackAsSaved) {
   }
   EXPECT_EQ(b.train.rpn.size(), a.train.rpn.size());
   EXPECT_EQ(b.timings_ms, a.timings_ms);
-  // The two lossy members: RoI features as float16 (within half an ulp), crops as the view's 8 bits.
-  ASSERT_EQ(b.roi_features.size(), a.roi_features.size());
-  for (size_t i = 0; i < a.roi_features.size(); ++i)
-    ASSERT_LE(std::abs(b.roi_features[i] - a.roi_features[i]), std::abs(a.roi_features[i]) * 0x1p-11f + 0x1p-25f) << i;
+  // The seed family's RoI features are pooled again from the FPN levels the capture keeps: bit for bit.
+  ASSERT_EQ(l.c.levels.size(), a.levels.size());
+  expect_same(b.roi_features, a.roi_features, "roi_features (pooled again)");
+  // Without the levels they are stored as float16 (within half an ulp).
+  auto f16 = l.c;
+  f16.levels.clear();
+  const auto h = api::read_capture(api::capture_bytes(f16), "f16").trace.roi_features;
+  ASSERT_EQ(h.size(), a.roi_features.size());
+  for (size_t i = 0; i < h.size(); ++i)
+    ASSERT_LE(std::abs(h[i] - a.roi_features[i]), std::abs(a.roi_features[i]) * 0x1p-11f + 0x1p-25f) << i;
+  // The crops as the view's 8 bits.
   ASSERT_EQ(b.roi_crops.size(), a.roi_crops.size());
   for (size_t i = 0; i < a.roi_crops.size(); ++i)
     ASSERT_EQ(std::clamp(int(b.roi_crops[i] * 255), 0, 255), std::clamp(int(a.roi_crops[i] * 255), 0, 255)) << i;

@@ -1,9 +1,5 @@
 #include "training_panel.h"
 
-#include "api/devices.h"
-#include "config/config_fields.h"
-#include "job_runner.h"
-
 #include <QChart>
 #include <QChartView>
 #include <QComboBox>
@@ -22,6 +18,11 @@
 #include <QTabWidget>
 #include <QVBoxLayout>
 #include <QValueAxis>
+
+#include "api/devices.h"
+#include "config/config_fields.h"
+#include "job_runner.h"
+#include "probe_timeline.h"
 
 namespace studio {
 
@@ -93,6 +94,14 @@ TrainingPanel::TrainingPanel(JobRunner& runner, QWidget* parent) : QWidget(paren
   if (m_device->count() > 2) m_device->addItem("CUDA (every GPU, one process each)", "cuda");
   const auto noCuda = rcnn::api::cuda_unavailable_reason();
   if (!noCuda.empty()) m_device->setToolTip(QString("CUDA: %1").arg(QString::fromStdString(noCuda)));
+  m_probes = new QSpinBox(this);
+  m_probes->setObjectName("trainProbes");
+  m_probes->setRange(0, 64);
+  m_probes->setValue(8);
+  m_probes->setToolTip(
+      "The first N val images are captured at every evaluation: the Timeline tab steps through "
+      "them (0: none).");
+  form->addRow("Probe images", m_probes);
   form->addRow("Processes", m_procs);
   form->addRow("Device", m_device);
   lay->addLayout(form);
@@ -135,6 +144,9 @@ TrainingPanel::TrainingPanel(JobRunner& runner, QWidget* parent) : QWidget(paren
   m_log->setReadOnly(true);
   m_log->setMaximumBlockCount(5000);
   tabs->addTab(m_log, "Log");
+  m_timeline = new ProbeTimeline(tabs);
+  tabs->addTab(m_timeline, "Timeline");
+  connect(m_timeline, &ProbeTimeline::message, this, &TrainingPanel::message);
   lay->addWidget(tabs, 1);
   connect(browse, &QPushButton::clicked, this, [this] {
     const QString d = QFileDialog::getExistingDirectory(this, "Dataset directory", m_dataset->text());
@@ -175,6 +187,9 @@ std::vector<std::string> TrainingPanel::overrides() const {
 void TrainingPanel::setDataset(const QString& p) {
   m_dataset->setText(p);
 }
+void TrainingPanel::setProbeImages(int n) {
+  m_probes->setValue(n);
+}
 void TrainingPanel::setIterations(int n) {
   m_iters->setValue(n);
 }
@@ -196,6 +211,7 @@ void TrainingPanel::start(bool resume) {
   r.nproc = m_procs->value();
   r.device = m_device->currentData().toString().toStdString();
   r.eval_max_images = 60;
+  r.probe_images = m_probes->value();
   r.overrides = overrides();
   // A torchvision preset fine-tunes the torchvision model the studio has open.
   if (rcnn::is_torchvision(r.config) && m_initCheckpoint.endsWith(".pth"))
@@ -241,6 +257,7 @@ void TrainingPanel::start(bool resume) {
           m_map->append(double(it), m);
           m_mapX->setRange(0, std::max<double>(10, double(it)));
           appendLog(QString("eval @%1: val mAP@0.5 = %2").arg(it).arg(m, 0, 'f', 4));
+          m_timeline->load(runDir());  // this evaluation's probes are written just before
         },
         Qt::QueuedConnection);
   };
@@ -275,6 +292,7 @@ void TrainingPanel::finish(const rcnn::api::TrainOutcome& o) {
   const QString msg = QString::fromStdString(o.message);
   m_status->setText(QString("%1: %2").arg(QString::fromStdString(o.state), msg));
   appendLog(QString("%1: %2").arg(QString::fromStdString(o.state), msg));
+  m_timeline->load(runDir());
   if (o.state == "failed") emit message("Training failed: " + msg);
   emit finished(QString::fromStdString(o.state), msg);
 }

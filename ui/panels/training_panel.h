@@ -22,6 +22,7 @@ class QValueAxis;
 namespace studio {
 
 class JobRunner;
+class ProbeTimeline;
 
 class TrainingPanel : public QWidget {
   Q_OBJECT
@@ -42,6 +43,8 @@ class TrainingPanel : public QWidget {
   QString runDir() const;
   int logLines() const;
   QString lastCheckpoint() const { return m_lastCheckpoint; }
+  ProbeTimeline* timeline() const { return m_timeline; }
+  void setProbeImages(int n);
 
  signals:
   void checkpointWritten(const QString& path, bool best);
@@ -60,6 +63,8 @@ class TrainingPanel : public QWidget {
   QLineEdit* m_name;
   QSpinBox* m_iters;
   QSpinBox* m_procs;     // data-parallel processes on this machine
+  QSpinBox* m_probes;    // probe images captured at every evaluation
+  ProbeTimeline* m_timeline;
   QComboBox* m_device;  // cpu, cuda:N
   QPushButton *m_start, *m_stop, *m_resume, *m_use;
   QProgressBar* m_progress;
