@@ -29,7 +29,10 @@ int main(int argc, char** argv) {
   QCommandLineOption stage("stage", "initial stage 1-9 (the Stage menu's order)", "n");
   QCommandLineOption shot("screenshot", "save a screenshot of the window after loading and quit", "png");
   QCommandLineOption delay("screenshot-delay", "milliseconds before the screenshot (default 4000)", "ms", "4000");
-  p.addOptions({ckpt, config, classes, beside, stage, shot, delay});
+  QCommandLineOption timeline("timeline", "show this run directory's probe timeline (Training → Timeline)", "run");
+  QCommandLineOption timelineAt("timeline-at", "with --timeline: open its K-th evaluation (0-based; default: the last)",
+                                "k");
+  p.addOptions({ckpt, config, classes, beside, stage, shot, delay, timeline, timelineAt});
   p.process(app);
   studio::MainWindow w;
   w.show();
@@ -46,6 +49,10 @@ int main(int argc, char** argv) {
   if (p.isSet(classes)) w.loadClassNames(p.value(classes));
   if (p.isSet(beside)) w.showSideBySide(p.value(beside));
   if (p.isSet(stage)) w.setStage(rcnn::api::Stage(std::clamp(p.value(stage).toInt(), 1, rcnn::api::kNumStages) - 1));
+  if (p.isSet(timeline)) {
+    const int at = p.isSet(timelineAt) ? p.value(timelineAt).toInt() : -1;
+    QTimer::singleShot(1500, &w, [&w, run = p.value(timeline), at] { w.showTimeline(run, at); });
+  }
   if (p.isSet(shot)) {
     const QString out = p.value(shot);
     QTimer::singleShot(p.value(delay).toInt(), &w, [&w, out] {

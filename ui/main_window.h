@@ -51,6 +51,11 @@ class MainWindow : public QMainWindow {
   void saveCapture(const QString& path);
   bool openCapture(const QString& path);
   QString captureSource() const;  // the opened capture ("" when the trace is the model's)
+  // View → Compare captures: opens B and draws what changed from A (api/capture_diff.h) on each stage; the
+  // diff's text goes to the "Capture diff" dock. False (and the error in the status bar) when either is bad.
+  bool compareCaptures(const QString& a, const QString& b);
+  // Training → Timeline of a run directory, at its evaluation `at` (-1: the last) of the first probe image.
+  void showTimeline(const QString& runDir, int at = -1);
   int capturesSaved() const { return m_capturesSaved; }
   void exportTrace(const QString& path);
 
@@ -131,6 +136,7 @@ class MainWindow : public QMainWindow {
   quint64 m_seed = 0;
   std::shared_ptr<const rcnn::api::Capture> m_capture;  // the opened capture (null: the model's trace)
   int m_capturesSaved = 0;
+  QDockWidget* m_diffDock = nullptr;
 };
 
 }  // namespace studio

@@ -1,13 +1,18 @@
 // Captures in the studio: File → Save capture / Open capture, drag and drop,
 // `rcnn-studio F.rcnncap`. An opened capture replaces the model's trace until
 // an image or a model is opened; what needs the model says so.
+#include <QDockWidget>
 #include <QElapsedTimer>
 #include <QFileInfo>
+#include <QPlainTextEdit>
 #include <QStatusBar>
 #include <nlohmann/json.hpp>
 
+#include "api/capture_diff.h"
 #include "main_window.h"
 #include "panels/params_panel.h"
+#include "panels/probe_timeline.h"
+#include "panels/training_panel.h"
 #include "studio_context.h"
 
 namespace studio {
@@ -105,9 +110,87 @@ bool MainWindow::openCapture(const QString& path) {
   return true;
 }
 
+namespace {
+// The marks of a diff: proposals that entered (B's box) or left (A's) the kept set, on the Proposals stage;
+// detections added or removed, on Predictions; anchors that became or stopped being positive, on Matching;
+// GTs whose verdict changed, on every stage.
+CaptureCompare compareMarks(const rcnn::api::Capture& A, const rcnn::api::Capture& B, const rcnn::api::CaptureDiff& d) {
+  using rcnn::api::AnchorLabel;
+  CaptureCompare c;
+  const auto &a = A.trace, &b = B.trace;
+  auto name = [&](int l) {
+    return l >= 0 && l < b.num_classes() ? QString::fromStdString(b.class_names[size_t(l)]) : QString::number(l);
+  };
+  if (d.same_anchors)
+    for (const auto& f : d.anchor_flips)
+      if (f.from == AnchorLabel::Positive || f.to == AnchorLabel::Positive)
+        c.marks.push_back({b.anchors[size_t(f.anchor)], Stage::Matching, f.to == AnchorLabel::Positive, false, {}});
+  for (int p : d.proposals_entered) c.marks.push_back({b.proposals[size_t(p)].box, Stage::Proposals, true, false, {}});
+  for (int p : d.proposals_left) c.marks.push_back({a.proposals[size_t(p)].box, Stage::Proposals, false, false, {}});
+  for (int k : d.detections_added) {
+    const auto& x = b.detections[size_t(k)];
+    c.marks.push_back(
+        {x.box, Stage::Predictions, true, false, QString("+ %1 %2").arg(name(x.label)).arg(x.score, 0, 'f', 2)});
+  }
+  for (int k : d.detections_removed) {
+    const auto& x = a.detections[size_t(k)];
+    c.marks.push_back(
+        {x.box, Stage::Predictions, false, false, QString("- %1 %2").arg(name(x.label)).arg(x.score, 0, 'f', 2)});
+  }
+  for (const auto& g : d.gt)
+    c.marks.push_back(
+        {b.gt[size_t(g.gt)].box, rcnn::api::Stage::Image, false, true,
+         QString("GT %1: %2 -> %3 (at %4)")
+             .arg(g.gt)
+             .arg(QString::fromUtf8(rcnn::api::funnel_name(g.from)), QString::fromUtf8(rcnn::api::funnel_name(g.to)),
+                  QString::fromUtf8(rcnn::api::stage_name(g.stage)))});
+  c.text = QString::fromStdString(rcnn::api::diff_to_text(d, A, B));
+  return c;
+}
+}  // namespace
+
+bool MainWindow::compareCaptures(const QString& a, const QString& b) {
+  rcnn::api::Capture A;
+  try {
+    A = rcnn::api::load_capture(a.toStdString());
+  } catch (const std::exception& e) {
+    showError(e.what());
+    return false;
+  }
+  if (!openCapture(b)) return false;
+  auto c = compareMarks(A, *m_capture, rcnn::api::diff_captures(A, *m_capture));
+  c.a = a;
+  c.b = b;
+  if (!m_diffDock) {
+    m_diffDock = new QDockWidget("Capture diff", this);
+    m_diffDock->setObjectName("captureDiffDock");
+    auto* text = new QPlainTextEdit(m_diffDock);
+    text->setObjectName("captureDiff");
+    text->setReadOnly(true);
+    m_diffDock->setWidget(text);
+    addDockWidget(Qt::BottomDockWidgetArea, m_diffDock);
+  }
+  m_diffDock->findChild<QPlainTextEdit*>("captureDiff")
+      ->setPlainText(
+          QString("A: %1\nB: %2 (shown; green: B has it, red: A had it, yellow: a GT whose verdict changed)\n\n%3")
+              .arg(a, b, c.text));
+  m_diffDock->show();
+  m_ctx->setCaptureCompare(c);
+  return true;
+}
+
+void MainWindow::showTimeline(const QString& runDir, int at) {
+  auto* tl = m_training->timeline();
+  tl->load(runDir);
+  if (tl->series().empty()) return showError(runDir + ": no probes (probes/index.jsonl) in this run directory");
+  m_training->showTimelineTab();
+  tl->select(0, at < 0 ? int(tl->series()[0].iters.size()) - 1 : at);
+}
+
 void MainWindow::leaveCapture() {
   if (!m_capture) return;
   m_capture.reset();
+  m_ctx->setCaptureCompare({});
   m_ctx->setCaptureSource(QString());
   updateModelLabel();
 }

@@ -98,6 +98,12 @@ void MainWindow::buildMenus() {
     if (!f.isEmpty()) showSideBySide(f);
   });
   view->addAction("Close side by side", this, &MainWindow::hideSideBySide);
+  view->addAction("&Compare captures…", this, [this] {
+    const QString a = QFileDialog::getOpenFileName(this, "Capture A (before)", QString(), "Captures (*.rcnncap)");
+    if (a.isEmpty()) return;
+    const QString b = QFileDialog::getOpenFileName(this, "Capture B (after: shown)", QString(), "Captures (*.rcnncap)");
+    if (!b.isEmpty()) compareCaptures(a, b);
+  });
   view->addSeparator();
   for (auto* d : findChildren<QDockWidget*>()) view->addAction(d->toggleViewAction());
 

@@ -36,6 +36,21 @@ struct LabelMark {
   QString caption;
 };
 
+// View → Compare captures: what changed from capture A to capture B (api/capture_diff.h), drawn over the
+// opened capture B on the stage each change belongs to.
+struct DiffMark {
+  rcnn::api::Box box;                                      // input coordinates (A's and B's: the same image)
+  rcnn::api::Stage stage = rcnn::api::Stage::Predictions;  // drawn there (GT changes: on every stage)
+  bool added = true;  // green (entered, added, became positive) or red (left, removed, stopped)
+  bool gt = false;    // a GT whose verdict changed: yellow, on every stage
+  QString caption;
+};
+struct CaptureCompare {
+  QString a, b;  // the captures; marks are drawn while b is the opened capture
+  std::vector<DiffMark> marks;
+  QString text;  // rcnn diff's text
+};
+
 class StudioContext : public QObject {
   Q_OBJECT
  public:
@@ -85,6 +100,12 @@ class StudioContext : public QObject {
   const QString& captureSource() const { return m_captureSource; }
   void setCaptureSource(const QString& path) { m_captureSource = path; }
 
+  const CaptureCompare& captureCompare() const { return m_compare; }
+  void setCaptureCompare(const CaptureCompare& c) {
+    m_compare = c;
+    emit viewChanged();
+  }
+
   // A stage's own drawing option changed: repaint.
   void touch() { emit viewChanged(); }
 
@@ -119,6 +140,7 @@ class StudioContext : public QObject {
   rcnn::api::DatasetInfo m_dataset;
   LabelMark m_labelMark;
   QString m_captureSource;
+  CaptureCompare m_compare;
   quint64 m_traceGeneration = 0;
   ExplainSettings m_explainSettings;
   ExplainShown m_explainShown;

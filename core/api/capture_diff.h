@@ -16,7 +16,7 @@ struct RoiChange {               // a RoI both kept (the same anchor's proposal)
   int a = -1, b = -1;            // kept indices
   int class_a = 0, class_b = 0;  // argmax of class_probs, 0 = background
 };
-struct GtChange {
+struct VerdictChange {
   int gt = -1;
   Funnel from = Funnel::Detected, to = Funnel::Detected;
   // The studio stage where the two runs part for this GT: the stage of whichever verdict comes first in
@@ -35,7 +35,7 @@ struct CaptureDiff {
   std::vector<RoiChange> rois;                         // RoIAlign / Predictions: reclassified RoIs
   std::vector<int> detections_added;    // indices into B's detections with no same-class IoU >= 0.5 partner in A
   std::vector<int> detections_removed;  // indices into A's detections with none in B
-  std::vector<GtChange> gt;
+  std::vector<VerdictChange> gt;
   bool empty() const;
 };
 

@@ -5,9 +5,13 @@
 // model says so; opening an image leaves the capture; a damaged file is an
 // error and the studio goes on. Saves capture_opened.png.
 #include <QFile>
+#include <QPlainTextEdit>
 #include <QRegularExpression>
 #include <QStatusBar>
 
+#include "api/capture_diff.h"
+#include "api/session.h"
+#include "config/detector_config.h"
 #include "panels/params_panel.h"
 #include "stages/stage_view.h"
 #include "studio_test_util.h"
@@ -186,6 +190,55 @@ class CaptureTest : public QObject, StudioFixture {
     QTRY_VERIFY_WITH_TIMEOUT(m_b->tracesReceived() > n, 60000);
     QCOMPARE(m_b->trace()->image_path, ds.images[5].path);
     m_b.reset();
+  }
+
+  void compareCapturesDrawsTheChanges() {
+    // B: the same image with random weights (a Session of the test's own), against the bundled model's A.
+    const auto& ds = w->context()->dataset();
+    const std::string path = rcnn::api::load_capture(m_path.toStdString()).trace.image_path;
+    const rcnn::api::ImageEntry* rec = nullptr;
+    for (const auto& im : ds.images)
+      if (im.path == path) rec = &im;
+    QVERIFY(rec);
+    auto cfg = rcnn::load_preset("default");
+    cfg.num_classes = int(ds.class_names.size());
+    cfg.class_names = ds.class_names;
+    rcnn::api::Session s(cfg, "cpu");
+    s.open_image(rec->path, rec->objects, ds.class_names);
+    const QString random = artifacts + "/studio_test_random.rcnncap";
+    rcnn::api::save_capture(random.toStdString(), s.capture());
+    const auto d = rcnn::api::diff_captures(rcnn::api::load_capture(m_path.toStdString()),
+                                            rcnn::api::load_capture(random.toStdString()));
+    QVERIFY(!d.gt.empty() && !d.detections_added.empty());
+
+    studio::MainWindow v;
+    v.resize(w->size());
+    v.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&v));
+    QVERIFY2(v.openCapture(random), qPrintable(v.lastError()));
+    v.setStage(Stage::Predictions);
+    for (int i = 0; i < 5; ++i) QTest::qWait(30);
+    const QImage plain = v.canvas()->snapshot();
+    QVERIFY2(v.compareCaptures(m_path, random), qPrintable(v.lastError()));
+    QCOMPARE(v.captureSource(), random);
+    const auto& marks = v.context()->captureCompare().marks;
+    auto count = [&](Stage st, bool added) {
+      return int(std::count_if(marks.begin(), marks.end(),
+                               [&](const studio::DiffMark& m) { return !m.gt && m.stage == st && m.added == added; }));
+    };
+    QCOMPARE(count(Stage::Predictions, true), int(d.detections_added.size()));
+    QCOMPARE(count(Stage::Predictions, false), int(d.detections_removed.size()));
+    QCOMPARE(count(Stage::Proposals, true), int(d.proposals_entered.size()));
+    QCOMPARE(count(Stage::Proposals, false), int(d.proposals_left.size()));
+    QCOMPARE(int(std::count_if(marks.begin(), marks.end(), [](const studio::DiffMark& m) { return m.gt; })),
+             int(d.gt.size()));
+    auto* text = v.findChild<QPlainTextEdit*>("captureDiff");
+    QVERIFY(text);
+    QVERIFY2(text->toPlainText().contains(QString("Predictions: %1 detections added").arg(d.detections_added.size())),
+             qPrintable(text->toPlainText()));
+    for (int i = 0; i < 5; ++i) QTest::qWait(30);
+    QVERIFY(v.canvas()->snapshot() != plain);  // the changes are drawn over the capture
+    QVERIFY(v.grab().save(artifacts + "/capture_compare.png"));
   }
 
   void cleanupTestCase() {

@@ -67,6 +67,7 @@ class CanvasWidget : public QOpenGLWidget, protected QOpenGLFunctions {
   void uploadImage();
   void drawOverlays();
   void drawLabelMark(DrawContext& dc, const rcnn::api::PipelineTrace& t);
+  void drawCompareMarks(DrawContext& dc);
   void updateHover(const QPointF& pos);
   QPointF toImage(const QPointF& screen) const;
 

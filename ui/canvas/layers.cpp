@@ -120,6 +120,7 @@ void CanvasWidget::drawOverlays() {
   }
   stage.draw(dc, t);
   drawLabelMark(dc, t);
+  drawCompareMarks(dc);
   if (heat) m_heat.drawLegend(dc, t, *ex.result, float(width()), float(height()));
   m_drawn = dc.drawn;
   if (t.random_weights && m_studio.stage() >= Stage::Proposals)
@@ -156,6 +157,29 @@ void CanvasWidget::drawLabelMark(DrawContext& dc, const rcnn::api::PipelineTrace
     q.y = std::min(q.y, float(height()) - sz.y - 8);
     dc.dl->AddRectFilled(ImVec2(q.x, q.y + 2), ImVec2(q.x + sz.x + 6, q.y + sz.y + 6), IM_COL32(20, 20, 20, 220));
     dc.dl->AddText(ImVec2(q.x + 3, q.y + 4), IM_COL32(255, 255, 255, 255), text.constData());
+  }
+}
+
+// View → Compare captures: B's changes against A, on the stage each belongs to.
+void CanvasWidget::drawCompareMarks(DrawContext& dc) {
+  const CaptureCompare& c = m_studio.captureCompare();
+  if (c.b.isEmpty() || c.b != m_studio.captureSource()) return;
+  const ImU32 green = IM_COL32(40, 255, 90, 255), red = IM_COL32(255, 50, 50, 255), yellow = IM_COL32(255, 220, 0, 255);
+  // Captions while they stay readable: every GT's, and the stage's boxes' when there are at most 20.
+  const auto here = std::count_if(c.marks.begin(), c.marks.end(),
+                                  [&](const DiffMark& m) { return !m.gt && m.stage == m_studio.stage(); });
+  for (const auto& m : c.marks) {
+    if (!m.gt && m.stage != m_studio.stage()) continue;
+    const ImU32 col = m.gt ? yellow : m.added ? green : red;
+    dc.rect(m.box, col, m.gt ? 3.f : 2.f);
+    if (m.caption.isEmpty() || (!m.gt && here > 20)) continue;
+    const QByteArray text = m.caption.toUtf8();
+    ImVec2 q = dc.p(m.box.x1, m.box.y1);
+    const ImVec2 sz = ImGui::CalcTextSize(text.constData());
+    q.x = std::max(2.f, std::min(q.x, float(width()) - sz.x - 8));  // the whole caption inside the canvas
+    q.y = std::max(q.y, sz.y + 6);
+    dc.dl->AddRectFilled(ImVec2(q.x, q.y - sz.y - 4), ImVec2(q.x + sz.x + 6, q.y), IM_COL32(20, 20, 20, 220));
+    dc.dl->AddText(ImVec2(q.x + 3, q.y - sz.y - 2), col, text.constData());
   }
 }
 

@@ -3,11 +3,13 @@
 #include <QChart>
 #include <QChartView>
 #include <QComboBox>
+#include <QFileDialog>
 #include <QFileInfo>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
 #include <QLineSeries>
+#include <QPushButton>
 #include <QScatterSeries>
 #include <QSlider>
 #include <QTableWidget>
@@ -27,6 +29,14 @@ ProbeTimeline::ProbeTimeline(QWidget* parent) : QWidget(parent) {
   m_slider->setEnabled(false);
   row->addWidget(new QLabel("Probe image", this));
   row->addWidget(m_probe, 1);
+  auto* open = new QPushButton("Open run…", this);
+  open->setObjectName("probeOpenRun");
+  open->setToolTip("Another run's timeline (a run directory with probes/)");
+  row->addWidget(open);
+  connect(open, &QPushButton::clicked, this, [this] {
+    const QString d = QFileDialog::getExistingDirectory(this, "Run directory", m_runDir);
+    if (!d.isEmpty()) load(d);
+  });
   lay->addLayout(row);
   lay->addWidget(m_slider);
   m_label = new QLabel("No probes yet: a run with probe images records them at every evaluation.", this);
@@ -41,17 +51,21 @@ ProbeTimeline::ProbeTimeline(QWidget* parent) : QWidget(parent) {
   lay->addWidget(m_table, 1);
   m_chart = new QChart;
   m_chart->setTitle("Class score per GT (× forgetting event: detected, then lost)");
-  m_chart->legend()->setAlignment(Qt::AlignBottom);
+  m_chart->legend()->setAlignment(Qt::AlignRight);
   m_x = new QValueAxis;
   m_y = new QValueAxis;
   m_x->setTitleText("iteration");
+  m_x->setLabelFormat("%d");
+  m_x->setTickCount(5);
   m_y->setRange(0, 1);
+  m_y->setLabelFormat("%.1f");
+  m_y->setTickCount(6);
   m_chart->addAxis(m_x, Qt::AlignBottom);
   m_chart->addAxis(m_y, Qt::AlignLeft);
   auto* view = new QChartView(m_chart, this);
   view->setRenderHint(QPainter::Antialiasing);
-  view->setMinimumHeight(180);
-  lay->addWidget(view, 1);
+  view->setMinimumHeight(280);
+  lay->addWidget(view, 2);
   connect(m_probe, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] {
     if (!m_filling) showProbe();
   });

@@ -5,6 +5,7 @@
 #include <QComboBox>
 #include <QDateTime>
 #include <QDir>
+#include <QDockWidget>
 #include <QFileDialog>
 #include <QFormLayout>
 #include <QHBoxLayout>
@@ -132,7 +133,7 @@ TrainingPanel::TrainingPanel(JobRunner& runner, QWidget* parent) : QWidget(paren
   m_lossChart = makeChart("Losses", {m_total, m_rpnObj, m_rpnBox, m_roiCls, m_roiBox}, m_lossX, m_lossY);
   m_lrChart = makeChart("Learning rate", {m_lr}, m_lrX, m_lrY);
   m_mapChart = makeChart("Validation mAP@0.5", {m_map}, m_mapX, m_mapY);
-  auto* tabs = new QTabWidget(this);
+  auto* tabs = m_tabs = new QTabWidget(this);
   for (auto* c : {m_lossChart, m_lrChart, m_mapChart}) {
     auto* v = new QChartView(c, tabs);
     v->setRenderHint(QPainter::Antialiasing);
@@ -186,6 +187,10 @@ std::vector<std::string> TrainingPanel::overrides() const {
 
 void TrainingPanel::setDataset(const QString& p) {
   m_dataset->setText(p);
+}
+void TrainingPanel::showTimelineTab() {
+  m_tabs->setCurrentWidget(m_timeline);
+  if (auto* dock = qobject_cast<QDockWidget*>(parentWidget())) dock->raise();
 }
 void TrainingPanel::setProbeImages(int n) {
   m_probes->setValue(n);

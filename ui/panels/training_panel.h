@@ -18,6 +18,7 @@ class QSpinBox;
 class QChart;
 class QLineSeries;
 class QValueAxis;
+class QTabWidget;
 
 namespace studio {
 
@@ -44,6 +45,7 @@ class TrainingPanel : public QWidget {
   int logLines() const;
   QString lastCheckpoint() const { return m_lastCheckpoint; }
   ProbeTimeline* timeline() const { return m_timeline; }
+  void showTimelineTab();  // raises the panel and its Timeline tab
   void setProbeImages(int n);
 
  signals:
@@ -65,6 +67,7 @@ class TrainingPanel : public QWidget {
   QSpinBox* m_procs;     // data-parallel processes on this machine
   QSpinBox* m_probes;    // probe images captured at every evaluation
   ProbeTimeline* m_timeline;
+  QTabWidget* m_tabs = nullptr;
   QComboBox* m_device;  // cpu, cuda:N
   QPushButton *m_start, *m_stop, *m_resume, *m_use;
   QProgressBar* m_progress;
