@@ -382,22 +382,4 @@ Capture read_capture_raw(std::string bytes, const std::string& origin) {
   return c;
 }
 
-Capture read_capture(std::string bytes, const std::string& origin) {
-  auto c = read_capture_raw(std::move(bytes), origin);
-  try {
-    pool_capture_features(c);
-  } catch (const std::exception& e) {
-    throw std::runtime_error(origin + ": " + e.what());
-  }
-  return c;
-}
-
-Capture load_capture(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw std::runtime_error(path + ": cannot open");
-  std::ostringstream s;
-  s << f.rdbuf();
-  return read_capture(s.str(), path);
-}
-
 }  // namespace rcnn::api

@@ -1,7 +1,12 @@
 // A capture's RoI features pooled again from its FPN levels (api/capture.h:
 // CaptureLevel): the same RoIAlign on the same floats as the RoI head
 // (modeling/roi_heads.cpp: multilevel_roi_align), so bit for bit the same.
+// read_capture and load_capture are here too: they pool (capture.cpp, the
+// plain-C++ reader the fuzzer builds, does not).
 #include <torch/torch.h>
+
+#include <fstream>
+#include <sstream>
 
 #include "api/capture.h"
 #include "ops/roi_align.h"
@@ -41,6 +46,24 @@ void pool_capture_features(Capture& c) {
   }
   out = out.contiguous();
   t.roi_features.assign(out.data_ptr<float>(), out.data_ptr<float>() + out.numel());
+}
+
+Capture read_capture(std::string bytes, const std::string& origin) {
+  auto c = read_capture_raw(std::move(bytes), origin);
+  try {
+    pool_capture_features(c);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(origin + ": " + e.what());
+  }
+  return c;
+}
+
+Capture load_capture(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw std::runtime_error(path + ": cannot open");
+  std::ostringstream s;
+  s << f.rdbuf();
+  return read_capture(s.str(), path);
 }
 
 }  // namespace rcnn::api

@@ -113,6 +113,11 @@ std::string ZipReader::read(const std::string& name, size_t limit) const {
   if (zip_stat(d_->za, name.c_str(), 0, &st) != 0) throw std::runtime_error(where + " is missing");
   if (!(st.valid & ZIP_STAT_SIZE) || st.size > limit)
     throw std::runtime_error(where + " is too large (" + std::to_string(st.size) + " bytes)");
+  // Deflate expands at most about 1032:1: a member that claims more than that is damaged (and is not
+  // allocated for).
+  if ((st.valid & ZIP_STAT_COMP_SIZE) && st.size / 1100 > st.comp_size + 4096)
+    throw std::runtime_error(where + " is damaged (" + std::to_string(st.size) + " bytes from " +
+                             std::to_string(st.comp_size) + " compressed)");
   zip_file_t* f = zip_fopen(d_->za, name.c_str(), 0);
   if (!f) throw std::runtime_error(where + " cannot be read (" + zip_strerror(d_->za) + ")");
   std::string out(size_t(st.size), '\0');

@@ -66,11 +66,12 @@ ProbeTimeline::ProbeTimeline(QWidget* parent) : QWidget(parent) {
   view->setRenderHint(QPainter::Antialiasing);
   view->setMinimumHeight(280);
   lay->addWidget(view, 2);
+  // A user's pick opens that capture; a reload (a new evaluation arriving) only refreshes the table and chart.
   connect(m_probe, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] {
-    if (!m_filling) showProbe();
+    if (!m_filling) showProbe(true);
   });
   connect(m_slider, &QSlider::valueChanged, this, [this] {
-    if (!m_filling) showEvaluation();
+    if (!m_filling) showEvaluation(true);
   });
 }
 
@@ -91,9 +92,14 @@ void ProbeTimeline::load(const QString& runDir) {
   m_probe->setCurrentIndex(keep >= 0 ? keep : 0);
   m_filling = false;
   const int at = m_slider->value();
-  showProbe();
+  showProbe(false);
   // A new evaluation arriving keeps a slider at the end at the end; elsewhere it stays.
-  if (!atEnd && at <= m_slider->maximum()) m_slider->setValue(at);
+  if (!atEnd && at <= m_slider->maximum()) {
+    m_filling = true;
+    m_slider->setValue(at);
+    m_filling = false;
+    showEvaluation(false);
+  }
 }
 
 int ProbeTimeline::probeIndex() const {
@@ -107,11 +113,17 @@ QString ProbeTimeline::status() const {
 }
 
 void ProbeTimeline::select(int probe, int evaluation) {
+  m_filling = true;
   m_probe->setCurrentIndex(probe);
+  m_filling = false;
+  showProbe(false);
+  m_filling = true;
   m_slider->setValue(evaluation);
+  m_filling = false;
+  showEvaluation(true);
 }
 
-void ProbeTimeline::showProbe() {
+void ProbeTimeline::showProbe(bool open) {
   m_chart->removeAllSeries();
   const int p = m_probe->currentIndex();
   if (p < 0 || size_t(p) >= m_series.size()) {
@@ -147,10 +159,10 @@ void ProbeTimeline::showProbe() {
   m_chart->addSeries(lost);
   lost->attachAxis(m_x);
   lost->attachAxis(m_y);
-  showEvaluation();
+  showEvaluation(open);
 }
 
-void ProbeTimeline::showEvaluation() {
+void ProbeTimeline::showEvaluation(bool open) {
   const int p = m_probe->currentIndex();
   if (p < 0 || size_t(p) >= m_series.size()) return;
   const auto& s = m_series[size_t(p)];
@@ -181,7 +193,7 @@ void ProbeTimeline::showEvaluation() {
       m_table->setItem(int(g), c, item);
     }
   }
-  emit captureRequested(QString::fromStdString(s.files[size_t(e)]));
+  if (open) emit captureRequested(QString::fromStdString(s.files[size_t(e)]));
 }
 
 }  // namespace studio

@@ -27,7 +27,7 @@ class ProbeTimeline : public QWidget {
   const std::vector<rcnn::api::ProbeSeries>& series() const { return m_series; }
   int probeIndex() const;
   int evaluation() const;  // the slider's position
-  void select(int probe, int evaluation);
+  void select(int probe, int evaluation);  // and opens that capture
   QString status() const;  // the line above the table
 
  signals:
@@ -36,8 +36,9 @@ class ProbeTimeline : public QWidget {
   void message(const QString& text);
 
  private:
-  void showProbe();
-  void showEvaluation();
+  // `open`: the pick is the user's (or select()'s): the studio opens that capture.
+  void showProbe(bool open);
+  void showEvaluation(bool open);
 
   QString m_runDir;
   std::vector<rcnn::api::ProbeSeries> m_series;
