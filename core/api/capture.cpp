@@ -10,7 +10,6 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <set>
-#include <sstream>
 #include <type_traits>
 
 #include "capture/npy.h"
@@ -152,9 +151,7 @@ struct Reader {
       a = capture::npy_decode(zip.read(name));
     } catch (const capture::NpyError& e) {
       fail("member " + name, e.what());
-    } catch (const std::runtime_error& e) {
-      throw std::runtime_error(e.what());  // ZipReader names the file and the member
-    }
+    }  // ZipReader's own errors name the file and the member already
     if (a.dtype != want)
       fail("member " + name,
            std::string("holds ") + capture::dtype_descr(a.dtype) + ", not " + capture::dtype_descr(want));
